@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# The project's test command (README, .ci/run): on a fresh Debian 12 machine, as root, it installs
+# what the build and the tests need, builds with warnings as errors, and runs every suite:
+#   unit (+ fuzz corpus replay), the same under ASan/UBSan, integration (real containerd), and e2e
+#   (containerd + ctr + QEMU/TCG + the guest image, which it builds on first use).
+# Environment: COCOON_TEST_SUITES="unit integration e2e" to pick suites; COCOON_SKIP_ASAN=1.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+suites=${COCOON_TEST_SUITES:-unit fuzz integration e2e}
+
+step() { printf '\n=== %s (%s)\n' "$*" "$(date +%T)"; }
+
+step "dependencies"
+scripts/install-deps.sh
+
+step "build (werror)"
+[ -d build ] || meson setup build -Dwerror=true >/dev/null
+meson configure build -Dwerror=true >/dev/null
+ninja -C build
+
+for suite in $suites; do
+	case $suite in
+	unit | fuzz)
+		step "suite $suite"
+		meson test -C build --suite "$suite" --print-errorlogs
+		;;
+	esac
+done
+
+if [ "${COCOON_SKIP_ASAN:-0}" != 1 ]; then
+	step "sanitizer build (address,undefined): unit + integration"
+	[ -d build-asan ] || meson setup build-asan -Dwerror=true -Db_sanitize=address,undefined \
+		-Db_lundef=false -Dagent=false >/dev/null
+	ninja -C build-asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		meson test -C build-asan --suite unit --suite integration --print-errorlogs
+fi
+
+for suite in $suites; do
+	case $suite in
+	integration | e2e)
+		step "suite $suite"
+		meson test -C build --suite "$suite" --print-errorlogs
+		;;
+	esac
+done
+step "all suites passed"

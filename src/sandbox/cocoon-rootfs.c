@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#define G_LOG_DOMAIN "cocoon-rootfs"
+
+#include "config.h"
+
+#include "cocoon-rootfs.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#include <gio/gio.h>
+
+static const struct {
+	const gchar *name;
+	gboolean clear;
+	gulong flag;
+} mount_flags[] = {
+	{"ro", FALSE, MS_RDONLY},	  {"rw", TRUE, MS_RDONLY},
+	{"nosuid", FALSE, MS_NOSUID},	  {"suid", TRUE, MS_NOSUID},
+	{"nodev", FALSE, MS_NODEV},	  {"dev", TRUE, MS_NODEV},
+	{"noexec", FALSE, MS_NOEXEC},	  {"exec", TRUE, MS_NOEXEC},
+	{"sync", FALSE, MS_SYNCHRONOUS},  {"async", TRUE, MS_SYNCHRONOUS},
+	{"noatime", FALSE, MS_NOATIME},	  {"atime", TRUE, MS_NOATIME},
+	{"relatime", FALSE, MS_RELATIME}, {"norelatime", TRUE, MS_RELATIME},
+	{"nodiratime", FALSE, MS_NODIRATIME}, {"bind", FALSE, MS_BIND},
+	{"rbind", FALSE, MS_BIND | MS_REC}, {"defaults", FALSE, 0},
+};
+
+void
+cocoon_mount_options_parse(char **options, gsize n_options, gulong *ret_flags, gchar **ret_data,
+			   gboolean *ret_recursive_bind)
+{
+	g_autoptr(GString) data = g_string_new(NULL);
+	gulong flags = 0;
+	gboolean recursive = FALSE;
+
+	for (gsize i = 0; i < n_options; i++) {
+		gboolean known = FALSE;
+		for (guint j = 0; j < G_N_ELEMENTS(mount_flags); j++) {
+			if (!g_str_equal(options[i], mount_flags[j].name))
+				continue;
+			if (mount_flags[j].clear)
+				flags &= ~mount_flags[j].flag;
+			else
+				flags |= mount_flags[j].flag;
+			if (g_str_equal(options[i], "rbind"))
+				recursive = TRUE;
+			known = TRUE;
+		}
+		if (known)
+			continue;
+		if (data->len > 0)
+			g_string_append_c(data, ',');
+		g_string_append(data, options[i]);
+	}
+	*ret_flags = flags;
+	*ret_data = g_string_free(g_steal_pointer(&data), FALSE);
+	if (ret_recursive_bind != NULL)
+		*ret_recursive_bind = recursive;
+}
+
+static gboolean
+check_real_directory(const gchar *path, GError **error)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "%s: %s", path,
+			    g_strerror(errno));
+		return FALSE;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_DIRECTORY,
+			    "%s is not a directory (symlinks are refused)", path);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean
+cocoon_rootfs_mount(const gchar *target, Containerd__Types__Mount **mounts, gsize n_mounts,
+		    GError **error)
+{
+	if (!check_real_directory(target, error))
+		return FALSE;
+	for (gsize i = 0; i < n_mounts; i++) {
+		Containerd__Types__Mount *m = mounts[i];
+		g_autofree gchar *data = NULL;
+		gulong flags;
+		const gchar *type = m->type;
+
+		cocoon_mount_options_parse(m->options, m->n_options, &flags, &data, NULL);
+		if (g_str_equal(type, "bind") || (flags & MS_BIND) != 0) {
+			type = NULL;
+			flags |= MS_BIND;
+		}
+		if (mount(m->source, target, type, flags & ~MS_RDONLY, data[0] ? data : NULL) < 0) {
+			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+				    "mount %s (%s) on %s: %s", m->source, m->type, target,
+				    g_strerror(errno));
+			return FALSE;
+		}
+		if ((flags & MS_BIND) && (flags & MS_RDONLY) &&
+		    mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0) {
+			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+				    "remount %s read-only: %s", target, g_strerror(errno));
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+gboolean
+cocoon_rootfs_bind(const gchar *source, const gchar *target, GError **error)
+{
+	if (!check_real_directory(source, error))
+		return FALSE;
+	if (g_mkdir_with_parents(target, 0700) < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "mkdir %s: %s", target,
+			    g_strerror(errno));
+		return FALSE;
+	}
+	if (!check_real_directory(target, error))
+		return FALSE;
+	if (mount(source, target, NULL, MS_BIND | MS_REC, NULL) < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "bind %s on %s: %s",
+			    source, target, g_strerror(errno));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean
+cocoon_rootfs_unmount(const gchar *target, GError **error)
+{
+	/* a bounded loop: each call removes the top mount */
+	for (int i = 0; i < 64; i++) {
+		if (umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
+			continue;
+		if (errno == EINVAL || errno == ENOENT)
+			return TRUE;
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "umount %s: %s",
+			    target, g_strerror(errno));
+		return FALSE;
+	}
+	g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "umount %s: still mounted", target);
+	return FALSE;
+}

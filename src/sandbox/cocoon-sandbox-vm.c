@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#define G_LOG_DOMAIN "cocoon-sandbox"
+
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+
+#include "agent.pb-c.h"
+#include "google/protobuf/empty.pb-c.h"
+#include "cocoon-fd.h"
+#include "cocoon-hypervisor.h"
+#include "cocoon-qemu.h"
+#include "cocoon-sandbox-private.h"
+#include "cocoon-stdio-mux.h"
+
+#define AGENT_PING_TIMEOUT_MS 300
+#define VM_STOP_TIMEOUT_MS 5000
+
+/* the VM half of a sandbox; owned by the worker, except mux which the I/O side reads under lock */
+typedef struct {
+	CocoonHypervisor *hypervisor;
+	CocoonTtrpcClient *agent;
+	GMutex mux_lock;
+	CocoonStdioMux *mux;
+	gboolean stopping;
+	gint64 boot_ms;
+} SandboxVm;
+
+gpointer *cocoon_sandbox_vm_slot(CocoonSandbox *sandbox);
+void cocoon_sandbox_vm_died(CocoonSandbox *sandbox);
+void cocoon_sandbox_vm_free(CocoonSandbox *sandbox);
+
+static SandboxVm *
+sandbox_vm(CocoonSandbox *sandbox)
+{
+	gpointer *slot = cocoon_sandbox_vm_slot(sandbox);
+	if (*slot == NULL) {
+		SandboxVm *vm = g_new0(SandboxVm, 1);
+		g_mutex_init(&vm->mux_lock);
+		*slot = vm;
+	}
+	return *slot;
+}
+
+static int
+connect_unix(const gchar *path, GError **error)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	cocoon_autofd int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || strlen(path) >= sizeof(addr.sun_path)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "socket %s: %s", path,
+			    g_strerror(errno));
+		return -1;
+	}
+	strcpy(addr.sun_path, path);
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "connect %s: %s", path,
+			    g_strerror(errno));
+		return -1;
+	}
+	return cocoon_steal_fd(&fd);
+}
+
+/*
+ * virtio-serial: QEMU accepts the connection at once and holds what we write until the guest
+ * opens the port, so "ready" is the first Ping answered. Pings that time out are simply resent.
+ */
+static CocoonTtrpcClient *
+agent_connect_wait(CocoonSandbox *sandbox, const gchar *path, gint64 deadline, GError **error)
+{
+	g_autoptr(GError) last_error = NULL;
+
+	while (g_get_monotonic_time() < deadline) {
+		g_autoptr(CocoonTtrpcClient) client = NULL;
+		g_clear_error(&last_error);
+		client = cocoon_ttrpc_client_new_for_path(path, &last_error);
+		if (client == NULL) {
+			g_usleep(20000);
+			continue;
+		}
+		while (g_get_monotonic_time() < deadline && cocoon_ttrpc_client_is_connected(client)) {
+			Cocoon__Agent__V1__PingRequest request = COCOON__AGENT__V1__PING_REQUEST__INIT;
+			ProtobufCMessage *response;
+			g_clear_error(&last_error);
+			response = cocoon_ttrpc_client_call_message(
+				client, "cocoon.agent.v1.Agent", "Ping", (ProtobufCMessage *)&request,
+				&cocoon__agent__v1__ping_response__descriptor, AGENT_PING_TIMEOUT_MS,
+				NULL, &last_error);
+			if (response != NULL) {
+				Cocoon__Agent__V1__PingResponse *ping =
+					(Cocoon__Agent__V1__PingResponse *)response;
+				g_info("sandbox %s: agent %s ready", cocoon_sandbox_get_id(sandbox),
+				       ping->agent_version);
+				protobuf_c_message_free_unpacked(response, NULL);
+				return g_steal_pointer(&client);
+			}
+			if (!g_error_matches(last_error, COCOON_TTRPC_ERROR,
+					     COCOON_TTRPC_DEADLINE_EXCEEDED))
+				g_usleep(50000);
+		}
+	}
+	g_set_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_DEADLINE_EXCEEDED,
+		    "the agent did not answer within the boot timeout (%s)",
+		    last_error != NULL ? last_error->message : "no connection");
+	return NULL;
+}
+
+static void
+vm_died(CocoonHypervisor *hypervisor, const gchar *reason, gpointer user_data)
+{
+	CocoonSandbox *sandbox = user_data;
+	SandboxVm *vm = sandbox_vm(sandbox);
+	if (vm->stopping)
+		return;
+	g_warning("sandbox %s: QEMU exited unexpectedly: %s", cocoon_sandbox_get_id(sandbox), reason);
+	cocoon_sandbox_vm_died(sandbox);
+}
+
+static gboolean
+vm_boot(CocoonSandbox *sandbox, SandboxVm *vm, GError **error)
+{
+	CocoonConfig *config = cocoon_sandbox_get_runtime(sandbox)->config;
+	const gchar *state_dir = cocoon_sandbox_get_state_dir(sandbox);
+	g_autoptr(CocoonVmConfig) vm_config = cocoon_vm_config_new();
+	gint64 started = g_get_monotonic_time();
+	gint64 deadline = started + (gint64)config->boot_timeout_ms * 1000;
+	cocoon_autofd int stdio_fd = -1;
+
+	if (g_mkdir_with_parents(cocoon_sandbox_get_shared_dir(sandbox), 0700) < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "mkdir %s: %s",
+			    cocoon_sandbox_get_shared_dir(sandbox), g_strerror(errno));
+		return FALSE;
+	}
+	vm_config->sandbox_id = g_strdup(cocoon_sandbox_get_id(sandbox));
+	vm_config->state_dir = g_strdup(state_dir);
+	vm_config->qemu_binary = g_strdup(config->qemu_binary);
+	vm_config->machine = g_strdup(config->machine);
+	vm_config->accel = cocoon_accel_from_string(config->accel);
+	vm_config->vcpus = config->vcpus;
+	vm_config->memory_mib = config->memory_mib;
+	vm_config->kernel = g_strdup(config->kernel);
+	vm_config->initrd = g_strdup(config->initrd);
+	vm_config->kernel_params = g_strdup(config->kernel_params);
+	vm_config->shared_dir = g_strdup(cocoon_sandbox_get_shared_dir(sandbox));
+	vm_config->extra_args = g_strdupv(config->extra_args);
+	vm_config->debug = config->debug_console;
+
+	vm->hypervisor = cocoon_qemu_new(vm_config, error);
+	if (vm->hypervisor == NULL)
+		return FALSE;
+	cocoon_hypervisor_set_died_func(vm->hypervisor, vm_died, sandbox,
+					cocoon_sandbox_get_context(sandbox));
+	if (!cocoon_hypervisor_start(vm->hypervisor, error))
+		return FALSE;
+	vm->agent = agent_connect_wait(sandbox, cocoon_hypervisor_get_agent_socket_path(vm->hypervisor),
+				       deadline, error);
+	if (vm->agent == NULL) {
+		g_autofree gchar *tail = cocoon_hypervisor_console_tail(vm->hypervisor, 15);
+		g_prefix_error(error, "sandbox %s: guest never came up after %u ms: ",
+			       cocoon_sandbox_get_id(sandbox), config->boot_timeout_ms);
+		if (tail != NULL && tail[0] != '\0')
+			g_prefix_error(error, "%s\n--- last console lines ---\n%s", "", tail);
+		return FALSE;
+	}
+	stdio_fd = connect_unix(cocoon_hypervisor_get_stdio_socket_path(vm->hypervisor), error);
+	if (stdio_fd < 0)
+		return FALSE;
+	{
+		g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&vm->mux_lock);
+		vm->mux = cocoon_stdio_mux_new(cocoon_steal_fd(&stdio_fd),
+					       cocoon_sandbox_get_id(sandbox), error);
+		if (vm->mux == NULL)
+			return FALSE;
+	}
+	vm->boot_ms = (g_get_monotonic_time() - started) / 1000;
+	g_info("sandbox %s: VM up in %" G_GINT64_FORMAT " ms (QEMU pid %d, %s)",
+	       cocoon_sandbox_get_id(sandbox), vm->boot_ms,
+	       (int)cocoon_hypervisor_get_pid(vm->hypervisor),
+	       cocoon_accel_to_string(cocoon_hypervisor_get_accel(vm->hypervisor)));
+	return TRUE;
+}
+
+gboolean
+cocoon_sandbox_vm_ensure(CocoonSandbox *sandbox, GError **error)
+{
+	SandboxVm *vm = sandbox_vm(sandbox);
+	if (vm->agent != NULL && cocoon_ttrpc_client_is_connected(vm->agent))
+		return TRUE;
+	if (vm->hypervisor != NULL) {
+		g_set_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_UNAVAILABLE,
+			    "sandbox %s: the VM is gone: unavailable", cocoon_sandbox_get_id(sandbox));
+		return FALSE;
+	}
+	vm->stopping = FALSE;
+	if (!vm_boot(sandbox, vm, error)) {
+		cocoon_sandbox_vm_stop(sandbox);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean
+cocoon_sandbox_vm_is_running(CocoonSandbox *sandbox)
+{
+	SandboxVm *vm = sandbox_vm(sandbox);
+	return vm->hypervisor != NULL;
+}
+
+void
+cocoon_sandbox_vm_stop(CocoonSandbox *sandbox)
+{
+	SandboxVm *vm = sandbox_vm(sandbox);
+	g_autoptr(GError) error = NULL;
+	CocoonStdioMux *mux;
+
+	vm->stopping = TRUE;
+	if (vm->agent != NULL && cocoon_ttrpc_client_is_connected(vm->agent)) {
+		Cocoon__Agent__V1__ShutdownRequest request = COCOON__AGENT__V1__SHUTDOWN_REQUEST__INIT;
+		ProtobufCMessage *response = cocoon_ttrpc_client_call_message(
+			vm->agent, "cocoon.agent.v1.Agent", "Shutdown", (ProtobufCMessage *)&request,
+			&google__protobuf__empty__descriptor, 2000, NULL, NULL);
+		if (response != NULL)
+			protobuf_c_message_free_unpacked(response, NULL);
+	}
+	if (vm->agent != NULL) {
+		cocoon_ttrpc_client_close(vm->agent);
+		g_clear_pointer(&vm->agent, cocoon_ttrpc_client_unref);
+	}
+	{
+		g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&vm->mux_lock);
+		mux = g_steal_pointer(&vm->mux);
+	}
+	if (mux != NULL) {
+		cocoon_stdio_mux_close(mux);
+		cocoon_stdio_mux_unref(mux);
+	}
+	if (vm->hypervisor != NULL) {
+		if (!cocoon_hypervisor_stop(vm->hypervisor, VM_STOP_TIMEOUT_MS, &error))
+			g_warning("sandbox %s: %s", cocoon_sandbox_get_id(sandbox), error->message);
+		g_clear_pointer(&vm->hypervisor, cocoon_hypervisor_free);
+	}
+}
+
+void
+cocoon_sandbox_vm_free(CocoonSandbox *sandbox)
+{
+	gpointer *slot = cocoon_sandbox_vm_slot(sandbox);
+	SandboxVm *vm = *slot;
+	if (vm == NULL)
+		return;
+	g_mutex_clear(&vm->mux_lock);
+	g_free(vm);
+	*slot = NULL;
+}
+
+CocoonTtrpcClient *
+cocoon_sandbox_get_agent(CocoonSandbox *sandbox)
+{
+	return sandbox_vm(sandbox)->agent;
+}
+
+static CocoonStdioMux *
+sandbox_mux_ref(CocoonSandbox *sandbox)
+{
+	SandboxVm *vm = sandbox_vm(sandbox);
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&vm->mux_lock);
+	return vm->mux != NULL ? cocoon_stdio_mux_ref(vm->mux) : NULL;
+}
+
+gboolean
+cocoon_sandbox_stdio_attach(CocoonSandbox *sandbox, CocoonProcess *process, GError **error)
+{
+	g_autoptr(CocoonStdioMux) mux = sandbox_mux_ref(sandbox);
+	CocoonStdio *stdio = &process->stdio;
+
+	if (mux == NULL) {
+		g_set_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_UNAVAILABLE,
+			    "sandbox %s: no stdio connection", cocoon_sandbox_get_id(sandbox));
+		return FALSE;
+	}
+	if (stdio->stdout_fd >= 0) {
+		process->stream_stdout = cocoon_stdio_mux_allocate_stream_id(mux);
+		if (!cocoon_stdio_mux_add_output(mux, process->stream_stdout,
+						 cocoon_steal_fd(&stdio->stdout_fd), error))
+			return FALSE;
+	}
+	if (stdio->stderr_fd >= 0 && !process->terminal) {
+		process->stream_stderr = cocoon_stdio_mux_allocate_stream_id(mux);
+		if (!cocoon_stdio_mux_add_output(mux, process->stream_stderr,
+						 cocoon_steal_fd(&stdio->stderr_fd), error))
+			return FALSE;
+	}
+	if (stdio->stdin_fd >= 0) {
+		process->stream_stdin = cocoon_stdio_mux_allocate_stream_id(mux);
+		if (!cocoon_stdio_mux_add_input(mux, process->stream_stdin,
+						cocoon_steal_fd(&stdio->stdin_fd), error))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean
+cocoon_sandbox_stdio_drain(CocoonSandbox *sandbox, const guint32 *streams, guint n_streams,
+			   gint64 deadline_us)
+{
+	g_autoptr(CocoonStdioMux) mux = sandbox_mux_ref(sandbox);
+	if (mux == NULL)
+		return TRUE;
+	return cocoon_stdio_mux_wait_outputs(mux, streams, n_streams, deadline_us);
+}
+
+void
+cocoon_sandbox_stdio_detach(CocoonSandbox *sandbox, CocoonProcess *process)
+{
+	g_autoptr(CocoonStdioMux) mux = sandbox_mux_ref(sandbox);
+	guint32 *ids[] = {&process->stream_stdin, &process->stream_stdout, &process->stream_stderr};
+
+	for (guint i = 0; i < G_N_ELEMENTS(ids); i++) {
+		if (*ids[i] != 0 && mux != NULL)
+			cocoon_stdio_mux_remove_stream(mux, *ids[i]);
+		*ids[i] = 0;
+	}
+	cocoon_stdio_clear(&process->stdio);
+}

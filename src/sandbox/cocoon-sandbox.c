@@ -1,0 +1,1354 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#define G_LOG_DOMAIN "cocoon-sandbox"
+
+#include "config.h"
+
+#include "cocoon-sandbox.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+
+#include "cocoon-json.h"
+#include "cocoon-rootfs.h"
+#include "cocoon-sandbox-private.h"
+#include "cocoon-shim-util.h"
+#include "containerd-task-types.pb-c.h"
+#include "google/protobuf/any.pb-c.h"
+#include "google/protobuf/empty.pb-c.h"
+#include "google/protobuf/timestamp.pb-c.h"
+#include "task-events.pb-c.h"
+
+/* how long an exit waits for the process's output to reach containerd before it is reported */
+#define EXIT_DRAIN_TIMEOUT_US (30 * G_USEC_PER_SEC)
+#define EXEC_PROCESS_TYPE_URL "types.containerd.io/opencontainers/runtime-spec/1/Process"
+#define AGENT_SERVICE "cocoon.agent.v1.Agent"
+
+struct _CocoonSandbox {
+	gint ref_count;
+	CocoonRuntime *runtime;
+	gchar *id;
+	gchar *state_dir;
+	gchar *shared_dir;
+	GThread *thread;
+	GMainContext *context;
+	GMainLoop *loop;
+	/* worker-owned from here on */
+	GHashTable *containers; /* id → CocoonContainer */
+	gpointer vm;		/* cocoon-sandbox-vm.c's state */
+};
+
+typedef struct {
+	CocoonSandbox *sandbox;
+	CocoonSandboxTaskFunc func;
+	CocoonTtrpcCall *call;
+	ProtobufCMessage *request;
+} TaskWork;
+
+/* ---------------------------------------------------------------- helpers */
+
+static void
+return_error(CocoonTtrpcCall *call, const GError *error)
+{
+	g_message("%s: %s", cocoon_ttrpc_call_get_method(call), error->message);
+	cocoon_ttrpc_call_return_gerror(call, error);
+}
+
+static void
+fill_timestamp(Google__Protobuf__Timestamp *ts, gint64 wall_us)
+{
+	google__protobuf__timestamp__init(ts);
+	ts->seconds = wall_us / G_USEC_PER_SEC;
+	ts->nanos = (gint32)(wall_us % G_USEC_PER_SEC) * 1000;
+}
+
+static void
+publish(CocoonSandbox *sandbox, const gchar *topic, const gchar *type_url,
+	const ProtobufCMessage *event)
+{
+	cocoon_event_publisher_publish(sandbox->runtime->publisher, topic, type_url, event);
+}
+
+static gboolean
+is_init(const gchar *exec_id)
+{
+	return exec_id == NULL || exec_id[0] == '\0';
+}
+
+static void
+process_free(CocoonProcess *process)
+{
+	if (process == NULL)
+		return;
+	if (process->waiters != NULL) {
+		/* nobody may hang: answer whoever still waits */
+		for (guint i = 0; i < process->waiters->len; i++)
+			cocoon_ttrpc_call_return_error(process->waiters->pdata[i],
+						       COCOON_TTRPC_NOT_FOUND,
+						       "process %s of container %s was deleted: not found",
+						       process->exec_id, process->container->id);
+		g_ptr_array_free(process->waiters, TRUE);
+	}
+	cocoon_stdio_clear(&process->stdio);
+	g_free(process->exec_id);
+	g_free(process->stdin_path);
+	g_free(process->stdout_path);
+	g_free(process->stderr_path);
+	if (process->process_json != NULL)
+		g_bytes_unref(process->process_json);
+	g_free(process);
+}
+
+static CocoonProcess *
+process_new(CocoonContainer *container, const gchar *exec_id, gboolean terminal,
+	    const gchar *stdin_path, const gchar *stdout_path, const gchar *stderr_path)
+{
+	CocoonProcess *process = g_new0(CocoonProcess, 1);
+	CocoonStdio init = COCOON_STDIO_INIT;
+	process->container = container;
+	process->exec_id = g_strdup(exec_id != NULL ? exec_id : "");
+	process->status = CONTAINERD__V1__TYPES__STATUS__CREATED;
+	process->terminal = terminal;
+	process->stdin_path = g_strdup(stdin_path);
+	process->stdout_path = g_strdup(stdout_path);
+	process->stderr_path = g_strdup(stderr_path);
+	process->stdio = init;
+	process->waiters = g_ptr_array_new();
+	return process;
+}
+
+static void
+container_free(CocoonContainer *container)
+{
+	if (container == NULL)
+		return;
+	g_hash_table_unref(container->execs);
+	process_free(container->init);
+	g_free(container->id);
+	g_free(container->bundle);
+	g_free(container->container_type);
+	g_free(container->host_rootfs);
+	g_free(container->share_dir);
+	g_free(container);
+}
+
+static CocoonContainer *
+lookup_container(CocoonSandbox *sandbox, const gchar *id, GError **error)
+{
+	CocoonContainer *container = g_hash_table_lookup(sandbox->containers, id);
+	if (container == NULL)
+		g_set_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_NOT_FOUND,
+			    "container %s does not exist: not found", id);
+	return container;
+}
+
+static CocoonProcess *
+lookup_process(CocoonSandbox *sandbox, const gchar *id, const gchar *exec_id, GError **error)
+{
+	CocoonContainer *container = lookup_container(sandbox, id, error);
+	CocoonProcess *process;
+	if (container == NULL)
+		return NULL;
+	if (is_init(exec_id)) {
+		if (container->init == NULL)
+			g_set_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_FAILED_PRECONDITION,
+				    "container %s is not created yet: failed precondition", id);
+		return container->init;
+	}
+	process = g_hash_table_lookup(container->execs, exec_id);
+	if (process == NULL)
+		g_set_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_NOT_FOUND,
+			    "process does not exist %s in container %s: not found", exec_id, id);
+	return process;
+}
+
+ProtobufCMessage *
+cocoon_sandbox_agent_call(CocoonSandbox *sandbox, const gchar *method,
+			  const ProtobufCMessage *request,
+			  const ProtobufCMessageDescriptor *response_descriptor, GError **error)
+{
+	CocoonTtrpcClient *agent = cocoon_sandbox_get_agent(sandbox);
+	ProtobufCMessage *response;
+
+	if (agent == NULL) {
+		g_set_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_UNAVAILABLE,
+			    "sandbox %s: agent %s: the VM is not running", sandbox->id, method);
+		return NULL;
+	}
+	response = cocoon_ttrpc_client_call_message(agent, AGENT_SERVICE, method, request,
+						    response_descriptor,
+						    sandbox->runtime->config->request_timeout_ms,
+						    NULL, error);
+	if (response == NULL)
+		g_prefix_error(error, "sandbox %s: agent %s: ", sandbox->id, method);
+	return response;
+}
+
+static gboolean
+agent_call_empty(CocoonSandbox *sandbox, const gchar *method, const ProtobufCMessage *request,
+		 GError **error)
+{
+	ProtobufCMessage *response = cocoon_sandbox_agent_call(
+		sandbox, method, request, &google__protobuf__empty__descriptor, error);
+	if (response == NULL)
+		return FALSE;
+	protobuf_c_message_free_unpacked(response, NULL);
+	return TRUE;
+}
+
+/* ---------------------------------------------------------------- exits */
+
+static void
+process_answer_waiters(CocoonProcess *process)
+{
+	Containerd__Task__V2__WaitResponse response = CONTAINERD__TASK__V2__WAIT_RESPONSE__INIT;
+	Google__Protobuf__Timestamp ts;
+
+	fill_timestamp(&ts, process->exited_at_us);
+	response.exit_status = process->exit_status;
+	response.exited_at = &ts;
+	for (guint i = 0; i < process->waiters->len; i++)
+		cocoon_ttrpc_call_return_message(process->waiters->pdata[i],
+						 (ProtobufCMessage *)&response);
+	g_ptr_array_set_size(process->waiters, 0);
+}
+
+/* on the worker: the exit is final once the output was drained */
+static void
+process_exited(CocoonSandbox *sandbox, CocoonProcess *process, guint32 status, gint64 at_us)
+{
+	Containerd__Events__TaskExit event = CONTAINERD__EVENTS__TASK_EXIT__INIT;
+	Google__Protobuf__Timestamp ts;
+	CocoonContainer *container = process->container;
+
+	process->status = CONTAINERD__V1__TYPES__STATUS__STOPPED;
+	process->exit_status = status;
+	process->exited_at_us = at_us;
+	process->exiting = FALSE;
+	g_info("container %s process %s exited with %u", container->id,
+	       is_init(process->exec_id) ? "init" : process->exec_id, status);
+	fill_timestamp(&ts, at_us);
+	event.container_id = container->id;
+	event.id = is_init(process->exec_id) ? container->id : process->exec_id;
+	event.pid = process->pid;
+	event.exit_status = status;
+	event.exited_at = &ts;
+	publish(sandbox, "/tasks/exit", "containerd.events.TaskExit", (ProtobufCMessage *)&event);
+	process_answer_waiters(process);
+}
+
+typedef struct {
+	CocoonSandbox *sandbox;
+	gchar *container_id;
+	gchar *exec_id;
+	guint32 exit_status;
+	gint64 exited_at_us;
+	guint32 streams[2];
+} ExitWork;
+
+static void
+exit_work_free(ExitWork *work)
+{
+	cocoon_sandbox_unref(work->sandbox);
+	g_free(work->container_id);
+	g_free(work->exec_id);
+	g_free(work);
+}
+
+static gboolean
+exit_finish_on_worker(gpointer data)
+{
+	ExitWork *work = data;
+	CocoonContainer *container = g_hash_table_lookup(work->sandbox->containers,
+							 work->container_id);
+	CocoonProcess *process = NULL;
+
+	if (container != NULL)
+		process = is_init(work->exec_id)
+				  ? container->init
+				  : g_hash_table_lookup(container->execs, work->exec_id);
+	if (process != NULL && process->status != CONTAINERD__V1__TYPES__STATUS__STOPPED)
+		process_exited(work->sandbox, process, work->exit_status, work->exited_at_us);
+	return G_SOURCE_REMOVE;
+}
+
+/* a pool thread: wait for the tail of the output, then report the exit on the worker */
+static void
+exit_drain_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+	ExitWork *work = g_task_get_task_data(task);
+	gint64 deadline = g_get_monotonic_time() + EXIT_DRAIN_TIMEOUT_US;
+
+	if (!cocoon_sandbox_stdio_drain(work->sandbox, work->streams, G_N_ELEMENTS(work->streams),
+					deadline))
+		g_warning("container %s: output of %s not drained after %d s",
+			  work->container_id, is_init(work->exec_id) ? "init" : work->exec_id,
+			  (int)(EXIT_DRAIN_TIMEOUT_US / G_USEC_PER_SEC));
+	g_task_set_task_data(task, NULL, NULL);
+	g_main_context_invoke_full(work->sandbox->context, G_PRIORITY_DEFAULT,
+				   exit_finish_on_worker, work, (GDestroyNotify)exit_work_free);
+	g_task_return_boolean(task, TRUE);
+}
+
+static void
+process_exit_reported(CocoonSandbox *sandbox, CocoonProcess *process, guint32 status,
+		      gint64 at_us)
+{
+	g_autoptr(GTask) task = NULL;
+	ExitWork *work;
+
+	if (process->exiting || process->status == CONTAINERD__V1__TYPES__STATUS__STOPPED)
+		return;
+	process->exiting = TRUE;
+	work = g_new0(ExitWork, 1);
+	work->sandbox = cocoon_sandbox_ref(sandbox);
+	work->container_id = g_strdup(process->container->id);
+	work->exec_id = g_strdup(process->exec_id);
+	work->exit_status = status;
+	work->exited_at_us = at_us;
+	work->streams[0] = process->stream_stdout;
+	work->streams[1] = process->stream_stderr;
+	task = g_task_new(NULL, NULL, NULL, NULL);
+	g_task_set_task_data(task, work, NULL);
+	g_task_run_in_thread(task, exit_drain_thread);
+}
+
+typedef struct {
+	CocoonSandbox *sandbox;
+	CocoonTtrpcClient *agent;
+	gchar *container_id;
+	gchar *exec_id;
+} WaitWork;
+
+static void
+agent_wait_done(GObject *source, GAsyncResult *result, gpointer data)
+{
+	WaitWork *work = data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) payload = cocoon_ttrpc_client_call_finish(work->agent, result,
+								    &error);
+	CocoonContainer *container = g_hash_table_lookup(work->sandbox->containers,
+							 work->container_id);
+	CocoonProcess *process = NULL;
+	guint32 status = 255;
+	gint64 at_us = g_get_real_time();
+
+	if (container != NULL)
+		process = is_init(work->exec_id) ? container->init
+						 : g_hash_table_lookup(container->execs,
+								       work->exec_id);
+	if (payload != NULL) {
+		gsize size;
+		const guint8 *data_ = g_bytes_get_data(payload, &size);
+		Cocoon__Agent__V1__WaitProcessResponse *response =
+			cocoon__agent__v1__wait_process_response__unpack(NULL, size, data_);
+		if (response != NULL) {
+			status = response->exit_status;
+			if (response->exited_at_ns > 0)
+				at_us = response->exited_at_ns / 1000;
+			cocoon__agent__v1__wait_process_response__free_unpacked(response, NULL);
+		} else {
+			g_warning("sandbox %s: undecodable WaitProcess answer for %s",
+				  work->sandbox->id, work->container_id);
+		}
+	} else {
+		/* the agent or the VM is gone: the process is, too */
+		g_warning("sandbox %s: waiting for %s %s failed: %s; reporting exit 255",
+			  work->sandbox->id, work->container_id, work->exec_id, error->message);
+	}
+	if (process != NULL)
+		process_exit_reported(work->sandbox, process, status, at_us);
+	cocoon_ttrpc_client_unref(work->agent);
+	cocoon_sandbox_unref(work->sandbox);
+	g_free(work->container_id);
+	g_free(work->exec_id);
+	g_free(work);
+}
+
+/* on the worker, after a successful start: a long poll for the exit, answered on the worker */
+static void
+process_watch_exit(CocoonSandbox *sandbox, CocoonProcess *process)
+{
+	Cocoon__Agent__V1__WaitProcessRequest request = COCOON__AGENT__V1__WAIT_PROCESS_REQUEST__INIT;
+	CocoonTtrpcClient *agent = cocoon_sandbox_get_agent(sandbox);
+	WaitWork *work = g_new0(WaitWork, 1);
+	gsize size;
+	g_autofree guint8 *buf = NULL;
+
+	request.container_id = process->container->id;
+	request.exec_id = process->exec_id;
+	size = protobuf_c_message_get_packed_size((ProtobufCMessage *)&request);
+	buf = g_malloc(size + 1);
+	protobuf_c_message_pack((ProtobufCMessage *)&request, buf);
+	work->sandbox = cocoon_sandbox_ref(sandbox);
+	work->agent = cocoon_ttrpc_client_ref(agent);
+	work->container_id = g_strdup(process->container->id);
+	work->exec_id = g_strdup(process->exec_id);
+	/* no deadline: it lasts as long as the process; a lost connection ends it */
+	cocoon_ttrpc_client_call_async(agent, AGENT_SERVICE, "WaitProcess", buf, size, 0, NULL,
+				       agent_wait_done, work);
+}
+
+/* the VM died: every process that has not exited did now */
+static void
+sandbox_fail_all(CocoonSandbox *sandbox)
+{
+	GHashTableIter iter;
+	gpointer value;
+	gint64 now = g_get_real_time();
+
+	g_hash_table_iter_init(&iter, sandbox->containers);
+	while (g_hash_table_iter_next(&iter, NULL, &value)) {
+		CocoonContainer *container = value;
+		GHashTableIter exec_iter;
+		gpointer exec;
+		g_hash_table_iter_init(&exec_iter, container->execs);
+		while (g_hash_table_iter_next(&exec_iter, NULL, &exec)) {
+			CocoonProcess *process = exec;
+			if (process->status == CONTAINERD__V1__TYPES__STATUS__RUNNING ||
+			    process->status == CONTAINERD__V1__TYPES__STATUS__PAUSED)
+				process_exit_reported(sandbox, process, 255, now);
+		}
+		if (container->init != NULL &&
+		    (container->init->status == CONTAINERD__V1__TYPES__STATUS__RUNNING ||
+		     container->init->status == CONTAINERD__V1__TYPES__STATUS__PAUSED))
+			process_exit_reported(sandbox, container->init, 255, now);
+	}
+}
+
+/* ---------------------------------------------------------------- task API */
+
+static gboolean
+container_prepare_rootfs(CocoonSandbox *sandbox, CocoonContainer *container,
+			 Containerd__Task__V2__CreateTaskRequest *request, GError **error)
+{
+	g_autofree gchar *bundle_rootfs = g_build_filename(container->bundle, "rootfs", NULL);
+	g_autofree gchar *share_rootfs = NULL;
+
+	if (request->n_rootfs > 0) {
+		if (g_mkdir_with_parents(bundle_rootfs, 0711) < 0) {
+			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+				    "mkdir %s: %s", bundle_rootfs, g_strerror(errno));
+			return FALSE;
+		}
+		if (!cocoon_rootfs_mount(bundle_rootfs, request->rootfs, request->n_rootfs, error))
+			return FALSE;
+		container->host_rootfs = g_strdup(bundle_rootfs);
+	}
+	container->share_dir = g_build_filename(cocoon_sandbox_get_shared_dir(sandbox),
+						container->id, NULL);
+	share_rootfs = g_build_filename(container->share_dir, "rootfs", NULL);
+	if (!cocoon_rootfs_bind(bundle_rootfs, share_rootfs, error))
+		return FALSE;
+	container->share_mounted = TRUE;
+	return TRUE;
+}
+
+static void
+container_release_rootfs(CocoonContainer *container)
+{
+	g_autoptr(GError) error = NULL;
+	if (container->share_mounted) {
+		g_autofree gchar *share_rootfs = g_build_filename(container->share_dir, "rootfs",
+								  NULL);
+		if (!cocoon_rootfs_unmount(share_rootfs, &error))
+			g_warning("container %s: %s", container->id, error->message);
+		g_rmdir(share_rootfs);
+		g_rmdir(container->share_dir);
+		container->share_mounted = FALSE;
+	}
+	g_clear_error(&error);
+	if (container->host_rootfs != NULL) {
+		if (!cocoon_rootfs_unmount(container->host_rootfs, &error))
+			g_warning("container %s: %s", container->id, error->message);
+		g_clear_pointer(&container->host_rootfs, g_free);
+	}
+}
+
+static void
+stdio_streams_fill(Cocoon__Agent__V1__StdioStreams *streams, CocoonProcess *process)
+{
+	cocoon__agent__v1__stdio_streams__init(streams);
+	streams->terminal = process->terminal;
+	streams->stdin = process->stream_stdin;
+	streams->stdout = process->stream_stdout;
+	streams->stderr = process->stream_stderr;
+}
+
+static void
+container_forget(CocoonSandbox *sandbox, CocoonContainer *container)
+{
+	cocoon_runtime_release_container(sandbox->runtime, container->id);
+	g_hash_table_remove(sandbox->containers, container->id);
+	if (g_hash_table_size(sandbox->containers) == 0) {
+		g_info("sandbox %s: last container gone, stopping the VM", sandbox->id);
+		cocoon_sandbox_vm_stop(sandbox);
+	}
+}
+
+static gboolean
+task_create(CocoonSandbox *sandbox, Containerd__Task__V2__CreateTaskRequest *request,
+	    guint32 *ret_pid, GError **error)
+{
+	Cocoon__Agent__V1__CreateContainerRequest agent_request =
+		COCOON__AGENT__V1__CREATE_CONTAINER_REQUEST__INIT;
+	Cocoon__Agent__V1__StdioStreams streams;
+	Cocoon__Agent__V1__CreateContainerResponse *agent_response;
+	g_autofree gchar *config_path = g_build_filename(request->bundle, "config.json", NULL);
+	g_autofree gchar *spec_json = NULL;
+	g_autofree gchar *rootfs = NULL;
+	g_autofree gchar *container_type = NULL;
+	CocoonContainer *container;
+	gsize spec_length;
+
+	if (!g_file_get_contents(config_path, &spec_json, &spec_length, error))
+		return FALSE;
+	g_free(cocoon_shim_read_group(request->bundle, request->id, &container_type, NULL));
+
+	container = g_new0(CocoonContainer, 1);
+	container->sandbox = sandbox;
+	container->id = g_strdup(request->id);
+	container->bundle = g_strdup(request->bundle);
+	container->container_type = g_steal_pointer(&container_type);
+	container->execs = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+						 (GDestroyNotify)process_free);
+	g_hash_table_insert(sandbox->containers, container->id, container);
+	container->init = process_new(container, "", request->terminal, request->stdin,
+				      request->stdout, request->stderr);
+
+	if (!cocoon_sandbox_vm_ensure(sandbox, error) ||
+	    !container_prepare_rootfs(sandbox, container, request, error) ||
+	    !cocoon_stdio_open(&container->init->stdio, request->stdin, request->stdout,
+			       request->stderr, request->terminal, container->id,
+			       sandbox->runtime->namespace_, error) ||
+	    !cocoon_sandbox_stdio_attach(sandbox, container->init, error))
+		return FALSE;
+
+	rootfs = g_build_filename(container->id, "rootfs", NULL);
+	agent_request.container_id = container->id;
+	agent_request.spec_json.data = (guint8 *)spec_json;
+	agent_request.spec_json.len = spec_length;
+	agent_request.rootfs = rootfs;
+	stdio_streams_fill(&streams, container->init);
+	agent_request.stdio = &streams;
+	agent_response = (Cocoon__Agent__V1__CreateContainerResponse *)cocoon_sandbox_agent_call(
+		sandbox, "CreateContainer", (ProtobufCMessage *)&agent_request,
+		&cocoon__agent__v1__create_container_response__descriptor, error);
+	if (agent_response == NULL)
+		return FALSE;
+	container->created_in_guest = TRUE;
+	container->init->pid = agent_response->pid;
+	cocoon__agent__v1__create_container_response__free_unpacked(agent_response, NULL);
+	*ret_pid = container->init->pid;
+	return TRUE;
+}
+
+static void
+container_teardown(CocoonSandbox *sandbox, CocoonContainer *container)
+{
+	if (container->created_in_guest) {
+		Cocoon__Agent__V1__RemoveContainerRequest request =
+			COCOON__AGENT__V1__REMOVE_CONTAINER_REQUEST__INIT;
+		g_autoptr(GError) error = NULL;
+		request.container_id = container->id;
+		if (!agent_call_empty(sandbox, "RemoveContainer", (ProtobufCMessage *)&request,
+				      &error))
+			g_warning("%s", error->message);
+		container->created_in_guest = FALSE;
+	}
+	if (container->init != NULL)
+		cocoon_sandbox_stdio_detach(sandbox, container->init);
+	container_release_rootfs(container);
+}
+
+void
+cocoon_sandbox_task_create(CocoonSandbox *sandbox, CocoonTtrpcCall *call, ProtobufCMessage *message)
+{
+	Containerd__Task__V2__CreateTaskRequest *request =
+		(Containerd__Task__V2__CreateTaskRequest *)message;
+	Containerd__Task__V2__CreateTaskResponse response =
+		CONTAINERD__TASK__V2__CREATE_TASK_RESPONSE__INIT;
+	Containerd__Events__TaskCreate event = CONTAINERD__EVENTS__TASK_CREATE__INIT;
+	Containerd__Events__TaskIO io = CONTAINERD__EVENTS__TASK_IO__INIT;
+	g_autoptr(GError) error = NULL;
+	guint32 pid = 0;
+
+	if (g_hash_table_contains(sandbox->containers, request->id)) {
+		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_ALREADY_EXISTS,
+					       "container %s: already exists", request->id);
+		return;
+	}
+	if (!task_create(sandbox, request, &pid, &error)) {
+		CocoonContainer *container = g_hash_table_lookup(sandbox->containers, request->id);
+		g_prefix_error(&error, "create %s: ", request->id);
+		if (container != NULL) {
+			container_teardown(sandbox, container);
+			container_forget(sandbox, container);
+		} else {
+			cocoon_runtime_release_container(sandbox->runtime, request->id);
+		}
+		return_error(call, error);
+		return;
+	}
+	event.container_id = request->id;
+	event.bundle = request->bundle;
+	event.n_rootfs = request->n_rootfs;
+	event.rootfs = request->rootfs;
+	io.stdin = request->stdin;
+	io.stdout = request->stdout;
+	io.stderr = request->stderr;
+	io.terminal = request->terminal;
+	event.io = &io;
+	event.checkpoint = request->checkpoint;
+	event.pid = pid;
+	publish(sandbox, "/tasks/create", "containerd.events.TaskCreate", (ProtobufCMessage *)&event);
+	response.pid = pid;
+	cocoon_ttrpc_call_return_message(call, (ProtobufCMessage *)&response);
+}
+
+static gboolean
+task_start(CocoonSandbox *sandbox, CocoonProcess *process, GError **error)
+{
+	CocoonContainer *container = process->container;
+
+	if (process->status != CONTAINERD__V1__TYPES__STATUS__CREATED) {
+		g_set_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_FAILED_PRECONDITION,
+			    "process %s of container %s is %s, not created: failed precondition",
+			    is_init(process->exec_id) ? "init" : process->exec_id, container->id,
+			    protobuf_c_enum_descriptor_get_value(
+				    &containerd__v1__types__status__descriptor, process->status)
+				    ->name);
+		return FALSE;
+	}
+	if (is_init(process->exec_id)) {
+		Cocoon__Agent__V1__StartContainerRequest request =
+			COCOON__AGENT__V1__START_CONTAINER_REQUEST__INIT;
+		Cocoon__Agent__V1__StartContainerResponse *response;
+		request.container_id = container->id;
+		response = (Cocoon__Agent__V1__StartContainerResponse *)cocoon_sandbox_agent_call(
+			sandbox, "StartContainer", (ProtobufCMessage *)&request,
+			&cocoon__agent__v1__start_container_response__descriptor, error);
+		if (response == NULL)
+			return FALSE;
+		if (response->pid != 0)
+			process->pid = response->pid;
+		cocoon__agent__v1__start_container_response__free_unpacked(response, NULL);
+	} else {
+		Cocoon__Agent__V1__ExecProcessRequest request =
+			COCOON__AGENT__V1__EXEC_PROCESS_REQUEST__INIT;
+		Cocoon__Agent__V1__ExecProcessResponse *response;
+		Cocoon__Agent__V1__StdioStreams streams;
+		gsize size;
+
+		if (container->init == NULL ||
+		    container->init->status != CONTAINERD__V1__TYPES__STATUS__RUNNING) {
+			g_set_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_FAILED_PRECONDITION,
+				    "container %s is not running: failed precondition",
+				    container->id);
+			return FALSE;
+		}
+		if (!cocoon_stdio_open(&process->stdio, process->stdin_path, process->stdout_path,
+				       process->stderr_path, process->terminal, container->id,
+				       sandbox->runtime->namespace_, error) ||
+		    !cocoon_sandbox_stdio_attach(sandbox, process, error))
+			return FALSE;
+		request.container_id = container->id;
+		request.exec_id = process->exec_id;
+		request.process_json.data = (guint8 *)g_bytes_get_data(process->process_json, &size);
+		request.process_json.len = size;
+		stdio_streams_fill(&streams, process);
+		request.stdio = &streams;
+		response = (Cocoon__Agent__V1__ExecProcessResponse *)cocoon_sandbox_agent_call(
+			sandbox, "ExecProcess", (ProtobufCMessage *)&request,
+			&cocoon__agent__v1__exec_process_response__descriptor, error);
+		if (response == NULL) {
+			cocoon_sandbox_stdio_detach(sandbox, process);
+			return FALSE;
+		}
+		process->pid = response->pid;
+		cocoon__agent__v1__exec_process_response__free_unpacked(response, NULL);
+	}
+	process->status = CONTAINERD__V1__TYPES__STATUS__RUNNING;
+	return TRUE;
+}
+
+void
+cocoon_sandbox_task_start(CocoonSandbox *sandbox, CocoonTtrpcCall *call, ProtobufCMessage *message)
+{
+	Containerd__Task__V2__StartRequest *request = (Containerd__Task__V2__StartRequest *)message;
+	Containerd__Task__V2__StartResponse response = CONTAINERD__TASK__V2__START_RESPONSE__INIT;
+	g_autoptr(GError) error = NULL;
+	CocoonProcess *process = lookup_process(sandbox, request->id, request->exec_id, &error);
+
+	if (process == NULL || !task_start(sandbox, process, &error)) {
+		g_prefix_error(&error, "start %s: ", request->id);
+		return_error(call, error);
+		return;
+	}
+	/* the start event goes out before the exit watch exists, so before any TaskExit */
+	if (is_init(process->exec_id)) {
+		Containerd__Events__TaskStart event = CONTAINERD__EVENTS__TASK_START__INIT;
+		event.container_id = request->id;
+		event.pid = process->pid;
+		publish(sandbox, "/tasks/start", "containerd.events.TaskStart",
+			(ProtobufCMessage *)&event);
+	} else {
+		Containerd__Events__TaskExecStarted event =
+			CONTAINERD__EVENTS__TASK_EXEC_STARTED__INIT;
+		event.container_id = request->id;
+		event.exec_id = process->exec_id;
+		event.pid = process->pid;
+		publish(sandbox, "/tasks/exec-started", "containerd.events.TaskExecStarted",
+			(ProtobufCMessage *)&event);
+	}
+	process_watch_exit(sandbox, process);
+	response.pid = process->pid;
+	cocoon_ttrpc_call_return_message(call, (ProtobufCMessage *)&response);
+}
+
+void
+cocoon_sandbox_task_state(CocoonSandbox *sandbox, CocoonTtrpcCall *call, ProtobufCMessage *message)
+{
+	Containerd__Task__V2__StateRequest *request = (Containerd__Task__V2__StateRequest *)message;
+	Containerd__Task__V2__StateResponse response = CONTAINERD__TASK__V2__STATE_RESPONSE__INIT;
+	Google__Protobuf__Timestamp ts;
+	g_autoptr(GError) error = NULL;
+	CocoonProcess *process = lookup_process(sandbox, request->id, request->exec_id, &error);
+
+	if (process == NULL) {
+		cocoon_ttrpc_call_return_gerror(call, error);
+		return;
+	}
+	response.id = is_init(process->exec_id) ? process->container->id : process->exec_id;
+	response.bundle = process->container->bundle;
+	response.pid = process->pid;
+	response.status = process->status;
+	response.stdin = process->stdin_path;
+	response.stdout = process->stdout_path;
+	response.stderr = process->stderr_path;
+	response.terminal = process->terminal;
+	response.exec_id = process->exec_id;
+	if (process->status == CONTAINERD__V1__TYPES__STATUS__STOPPED) {
+		response.exit_status = process->exit_status;
+		fill_timestamp(&ts, process->exited_at_us);
+		response.exited_at = &ts;
+	}
+	cocoon_ttrpc_call_return_message(call, (ProtobufCMessage *)&response);
+}
+
+static gboolean
+process_deletable(CocoonProcess *process, GError **error)
+{
+	if (process->status == CONTAINERD__V1__TYPES__STATUS__CREATED ||
+	    (process->status == CONTAINERD__V1__TYPES__STATUS__STOPPED && !process->exiting))
+		return TRUE;
+	g_set_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_FAILED_PRECONDITION,
+		    "process %s of container %s is still running: failed precondition",
+		    is_init(process->exec_id) ? "init" : process->exec_id, process->container->id);
+	return FALSE;
+}
+
+void
+cocoon_sandbox_task_delete(CocoonSandbox *sandbox, CocoonTtrpcCall *call, ProtobufCMessage *message)
+{
+	Containerd__Task__V2__DeleteRequest *request = (Containerd__Task__V2__DeleteRequest *)message;
+	Containerd__Task__V2__DeleteResponse response = CONTAINERD__TASK__V2__DELETE_RESPONSE__INIT;
+	Containerd__Events__TaskDelete event = CONTAINERD__EVENTS__TASK_DELETE__INIT;
+	Google__Protobuf__Timestamp ts;
+	g_autoptr(GError) error = NULL;
+	CocoonProcess *process = lookup_process(sandbox, request->id, request->exec_id, &error);
+	CocoonContainer *container;
+
+	if (process == NULL || !process_deletable(process, &error)) {
+		g_prefix_error(&error, "delete %s: ", request->id);
+		return_error(call, error);
+		return;
+	}
+	container = process->container;
+	if (!is_init(request->exec_id)) {
+		/* the init process outlives its execs: an exec holds nothing else */
+		if (container->init == NULL || container->init->status !=
+						       CONTAINERD__V1__TYPES__STATUS__STOPPED) {
+			/* nothing in the guest to do: the agent forgets execs at their exit */
+		}
+	} else {
+		GHashTableIter iter;
+		gpointer value;
+		g_hash_table_iter_init(&iter, container->execs);
+		while (g_hash_table_iter_next(&iter, NULL, &value)) {
+			if (((CocoonProcess *)value)->exiting) {
+				cocoon_ttrpc_call_return_error(
+					call, COCOON_TTRPC_FAILED_PRECONDITION,
+					"delete %s: an exec is still exiting: failed precondition",
+					request->id);
+				return;
+			}
+		}
+	}
+	response.pid = process->pid;
+	response.exit_status = process->exit_status;
+	fill_timestamp(&ts, process->exited_at_us != 0 ? process->exited_at_us
+						       : g_get_real_time());
+	response.exited_at = &ts;
+	event.container_id = container->id;
+	event.pid = process->pid;
+	event.exit_status = process->exit_status;
+	event.exited_at = &ts;
+	event.id = process->exec_id;
+	if (is_init(request->exec_id)) {
+		container_teardown(sandbox, container);
+		publish(sandbox, "/tasks/delete", "containerd.events.TaskDelete",
+			(ProtobufCMessage *)&event);
+		cocoon_ttrpc_call_return_message(call, (ProtobufCMessage *)&response);
+		container_forget(sandbox, container);
+		return;
+	}
+	cocoon_sandbox_stdio_detach(sandbox, process);
+	publish(sandbox, "/tasks/delete", "containerd.events.TaskDelete", (ProtobufCMessage *)&event);
+	cocoon_ttrpc_call_return_message(call, (ProtobufCMessage *)&response);
+	g_hash_table_remove(container->execs, request->exec_id);
+}
+
+void
+cocoon_sandbox_task_pids(CocoonSandbox *sandbox, CocoonTtrpcCall *call, ProtobufCMessage *message)
+{
+	Containerd__Task__V2__PidsRequest *request = (Containerd__Task__V2__PidsRequest *)message;
+	Containerd__Task__V2__PidsResponse response = CONTAINERD__TASK__V2__PIDS_RESPONSE__INIT;
+	Cocoon__Agent__V1__ListProcessesRequest agent_request =
+		COCOON__AGENT__V1__LIST_PROCESSES_REQUEST__INIT;
+	Cocoon__Agent__V1__ListProcessesResponse *agent_response = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree Containerd__V1__Types__ProcessInfo *infos = NULL;
+	g_autofree Containerd__V1__Types__ProcessInfo **info_ptrs = NULL;
+	CocoonContainer *container = lookup_container(sandbox, request->id, &error);
+
+	if (container == NULL) {
+		cocoon_ttrpc_call_return_gerror(call, error);
+		return;
+	}
+	if (container->init != NULL &&
+	    container->init->status == CONTAINERD__V1__TYPES__STATUS__STOPPED) {
+		cocoon_ttrpc_call_return_message(call, (ProtobufCMessage *)&response);
+		return;
+	}
+	agent_request.container_id = container->id;
+	agent_response = (Cocoon__Agent__V1__ListProcessesResponse *)cocoon_sandbox_agent_call(
+		sandbox, "ListProcesses", (ProtobufCMessage *)&agent_request,
+		&cocoon__agent__v1__list_processes_response__descriptor, &error);
+	if (agent_response == NULL) {
+		return_error(call, error);
+		return;
+	}
+	infos = g_new0(Containerd__V1__Types__ProcessInfo, agent_response->n_processes + 1);
+	info_ptrs = g_new0(Containerd__V1__Types__ProcessInfo *, agent_response->n_processes + 1);
+	for (gsize i = 0; i < agent_response->n_processes; i++) {
+		containerd__v1__types__process_info__init(&infos[i]);
+		infos[i].pid = agent_response->processes[i]->pid;
+		info_ptrs[i] = &infos[i];
+	}
+	response.n_processes = agent_response->n_processes;
+	response.processes = info_ptrs;
+	cocoon_ttrpc_call_return_message(call, (ProtobufCMessage *)&response);
+	cocoon__agent__v1__list_processes_response__free_unpacked(agent_response, NULL);
+}
+
+static void
+task_pause_resume(CocoonSandbox *sandbox, CocoonTtrpcCall *call, const gchar *id, gboolean pause)
+{
+	g_autoptr(GError) error = NULL;
+	CocoonContainer *container = lookup_container(sandbox, id, &error);
+	Cocoon__Agent__V1__PauseContainerRequest pause_request =
+		COCOON__AGENT__V1__PAUSE_CONTAINER_REQUEST__INIT;
+	Cocoon__Agent__V1__ResumeContainerRequest resume_request =
+		COCOON__AGENT__V1__RESUME_CONTAINER_REQUEST__INIT;
+	Containerd__V1__Types__Status need = pause ? CONTAINERD__V1__TYPES__STATUS__RUNNING
+						   : CONTAINERD__V1__TYPES__STATUS__PAUSED;
+
+	if (container == NULL || container->init == NULL) {
+		if (error == NULL)
+			g_set_error(&error, COCOON_TTRPC_ERROR, COCOON_TTRPC_FAILED_PRECONDITION,
+				    "container %s is not created: failed precondition", id);
+		return_error(call, error);
+		return;
+	}
+	if (container->init->status != need) {
+		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_FAILED_PRECONDITION,
+					       "%s %s: container is not %s: failed precondition",
+					       pause ? "pause" : "resume", id,
+					       pause ? "running" : "paused");
+		return;
+	}
+	pause_request.container_id = container->id;
+	resume_request.container_id = container->id;
+	if (!agent_call_empty(sandbox, pause ? "PauseContainer" : "ResumeContainer",
+			      pause ? (ProtobufCMessage *)&pause_request
+				    : (ProtobufCMessage *)&resume_request,
+			      &error)) {
+		return_error(call, error);
+		return;
+	}
+	container->init->status = pause ? CONTAINERD__V1__TYPES__STATUS__PAUSED
+					: CONTAINERD__V1__TYPES__STATUS__RUNNING;
+	if (pause) {
+		Containerd__Events__TaskPaused event = CONTAINERD__EVENTS__TASK_PAUSED__INIT;
+		event.container_id = container->id;
+		publish(sandbox, "/tasks/paused", "containerd.events.TaskPaused",
+			(ProtobufCMessage *)&event);
+	} else {
+		Containerd__Events__TaskResumed event = CONTAINERD__EVENTS__TASK_RESUMED__INIT;
+		event.container_id = container->id;
+		publish(sandbox, "/tasks/resumed", "containerd.events.TaskResumed",
+			(ProtobufCMessage *)&event);
+	}
+	cocoon_ttrpc_call_return_message(call, NULL);
+}
+
+void
+cocoon_sandbox_task_pause(CocoonSandbox *sandbox, CocoonTtrpcCall *call, ProtobufCMessage *message)
+{
+	task_pause_resume(sandbox, call, ((Containerd__Task__V2__PauseRequest *)message)->id, TRUE);
+}
+
+void
+cocoon_sandbox_task_resume(CocoonSandbox *sandbox, CocoonTtrpcCall *call, ProtobufCMessage *message)
+{
+	task_pause_resume(sandbox, call, ((Containerd__Task__V2__ResumeRequest *)message)->id, FALSE);
+}
+
+void
+cocoon_sandbox_task_kill(CocoonSandbox *sandbox, CocoonTtrpcCall *call, ProtobufCMessage *message)
+{
+	Containerd__Task__V2__KillRequest *request = (Containerd__Task__V2__KillRequest *)message;
+	Cocoon__Agent__V1__SignalProcessRequest agent_request =
+		COCOON__AGENT__V1__SIGNAL_PROCESS_REQUEST__INIT;
+	g_autoptr(GError) error = NULL;
+	CocoonProcess *process = lookup_process(sandbox, request->id, request->exec_id, &error);
+
+	if (process == NULL) {
+		return_error(call, error);
+		return;
+	}
+	if (request->signal == 0 || request->signal > 64) {
+		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_INVALID_ARGUMENT,
+					       "kill %s: signal %u is out of range: invalid argument",
+					       request->id, request->signal);
+		return;
+	}
+	if (process->status == CONTAINERD__V1__TYPES__STATUS__STOPPED || process->exiting) {
+		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_NOT_FOUND,
+					       "kill %s: process already finished: not found",
+					       request->id);
+		return;
+	}
+	if (process->status == CONTAINERD__V1__TYPES__STATUS__CREATED && !is_init(request->exec_id)) {
+		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_FAILED_PRECONDITION,
+					       "kill %s: exec %s is not started: failed precondition",
+					       request->id, request->exec_id);
+		return;
+	}
+	agent_request.container_id = request->id;
+	agent_request.exec_id = process->exec_id;
+	agent_request.signal = request->signal;
+	agent_request.all = request->all;
+	if (!agent_call_empty(sandbox, "SignalProcess", (ProtobufCMessage *)&agent_request,
+			      &error)) {
+		g_prefix_error(&error, "kill %s: ", request->id);
+		return_error(call, error);
+		return;
+	}
+	cocoon_ttrpc_call_return_message(call, NULL);
+}
+
+void
+cocoon_sandbox_task_exec(CocoonSandbox *sandbox, CocoonTtrpcCall *call, ProtobufCMessage *message)
+{
+	Containerd__Task__V2__ExecProcessRequest *request =
+		(Containerd__Task__V2__ExecProcessRequest *)message;
+	Containerd__Events__TaskExecAdded event = CONTAINERD__EVENTS__TASK_EXEC_ADDED__INIT;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(CocoonJson) spec = NULL;
+	CocoonContainer *container = lookup_container(sandbox, request->id, &error);
+	CocoonProcess *process;
+
+	if (container == NULL) {
+		return_error(call, error);
+		return;
+	}
+	if (!cocoon_identifier_validate("exec id", request->exec_id, &error)) {
+		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_INVALID_ARGUMENT,
+					       "exec %s: %s: invalid argument", request->id,
+					       error->message);
+		return;
+	}
+	if (g_hash_table_contains(container->execs, request->exec_id)) {
+		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_ALREADY_EXISTS,
+					       "exec %s in container %s: already exists",
+					       request->exec_id, request->id);
+		return;
+	}
+	if (container->init == NULL ||
+	    container->init->status == CONTAINERD__V1__TYPES__STATUS__STOPPED) {
+		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_FAILED_PRECONDITION,
+					       "exec %s: container %s is not running: failed precondition",
+					       request->exec_id, request->id);
+		return;
+	}
+	if (request->spec == NULL || request->spec->value.len == 0) {
+		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_INVALID_ARGUMENT,
+					       "exec %s: no process spec: invalid argument",
+					       request->exec_id);
+		return;
+	}
+	spec = cocoon_json_parse((const gchar *)request->spec->value.data, request->spec->value.len,
+				 &error);
+	if (spec == NULL || !cocoon_json_is_object(spec)) {
+		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_INVALID_ARGUMENT,
+					       "exec %s: the process spec (%s) is not a JSON object: %s: "
+					       "invalid argument",
+					       request->exec_id, request->spec->type_url,
+					       error != NULL ? error->message : "wrong type");
+		return;
+	}
+	process = process_new(container, request->exec_id, request->terminal, request->stdin,
+			      request->stdout, request->stderr);
+	process->process_json = g_bytes_new(request->spec->value.data, request->spec->value.len);
+	g_hash_table_insert(container->execs, process->exec_id, process);
+	event.container_id = request->id;
+	event.exec_id = request->exec_id;
+	publish(sandbox, "/tasks/exec-added", "containerd.events.TaskExecAdded",
+		(ProtobufCMessage *)&event);
+	cocoon_ttrpc_call_return_message(call, NULL);
+}
+
+void
+cocoon_sandbox_task_resize_pty(CocoonSandbox *sandbox, CocoonTtrpcCall *call,
+			       ProtobufCMessage *message)
+{
+	Containerd__Task__V2__ResizePtyRequest *request =
+		(Containerd__Task__V2__ResizePtyRequest *)message;
+	Cocoon__Agent__V1__ResizeTtyRequest agent_request = COCOON__AGENT__V1__RESIZE_TTY_REQUEST__INIT;
+	g_autoptr(GError) error = NULL;
+	CocoonProcess *process = lookup_process(sandbox, request->id, request->exec_id, &error);
+
+	if (process == NULL) {
+		return_error(call, error);
+		return;
+	}
+	/* no pty, or not running: nothing to resize */
+	if (!process->terminal || process->status != CONTAINERD__V1__TYPES__STATUS__RUNNING) {
+		cocoon_ttrpc_call_return_message(call, NULL);
+		return;
+	}
+	agent_request.container_id = request->id;
+	agent_request.exec_id = process->exec_id;
+	agent_request.rows = request->height;
+	agent_request.cols = request->width;
+	if (!agent_call_empty(sandbox, "ResizeTty", (ProtobufCMessage *)&agent_request, &error)) {
+		return_error(call, error);
+		return;
+	}
+	cocoon_ttrpc_call_return_message(call, NULL);
+}
+
+void
+cocoon_sandbox_task_close_io(CocoonSandbox *sandbox, CocoonTtrpcCall *call, ProtobufCMessage *message)
+{
+	Containerd__Task__V2__CloseIORequest *request = (Containerd__Task__V2__CloseIORequest *)message;
+	g_autoptr(GError) error = NULL;
+	CocoonProcess *process = lookup_process(sandbox, request->id, request->exec_id, &error);
+
+	if (process == NULL) {
+		return_error(call, error);
+		return;
+	}
+	if (request->stdin && !process->stdin_closed) {
+		process->stdin_closed = TRUE;
+		/* our held writer goes; the client's close then reads as EOF and reaches the guest */
+		cocoon_stdio_close_stdin_holder(&process->stdio);
+	}
+	cocoon_ttrpc_call_return_message(call, NULL);
+}
+
+void
+cocoon_sandbox_task_update(CocoonSandbox *sandbox, CocoonTtrpcCall *call, ProtobufCMessage *message)
+{
+	Containerd__Task__V2__UpdateTaskRequest *request =
+		(Containerd__Task__V2__UpdateTaskRequest *)message;
+	Cocoon__Agent__V1__UpdateContainerRequest agent_request =
+		COCOON__AGENT__V1__UPDATE_CONTAINER_REQUEST__INIT;
+	g_autoptr(GError) error = NULL;
+	CocoonContainer *container = lookup_container(sandbox, request->id, &error);
+
+	if (container == NULL) {
+		return_error(call, error);
+		return;
+	}
+	if (container->init == NULL ||
+	    container->init->status == CONTAINERD__V1__TYPES__STATUS__STOPPED) {
+		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_FAILED_PRECONDITION,
+					       "update %s: container is not running: failed precondition",
+					       request->id);
+		return;
+	}
+	if (request->resources == NULL) {
+		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_INVALID_ARGUMENT,
+					       "update %s: no resources: invalid argument",
+					       request->id);
+		return;
+	}
+	agent_request.container_id = request->id;
+	agent_request.resources_json = request->resources->value;
+	if (!agent_call_empty(sandbox, "UpdateContainer", (ProtobufCMessage *)&agent_request,
+			      &error)) {
+		return_error(call, error);
+		return;
+	}
+	cocoon_ttrpc_call_return_message(call, NULL);
+}
+
+void
+cocoon_sandbox_task_wait(CocoonSandbox *sandbox, CocoonTtrpcCall *call, ProtobufCMessage *message)
+{
+	Containerd__Task__V2__WaitRequest *request = (Containerd__Task__V2__WaitRequest *)message;
+	g_autoptr(GError) error = NULL;
+	CocoonProcess *process = lookup_process(sandbox, request->id, request->exec_id, &error);
+
+	if (process == NULL) {
+		cocoon_ttrpc_call_return_gerror(call, error);
+		return;
+	}
+	g_ptr_array_add(process->waiters, call);
+	if (process->status == CONTAINERD__V1__TYPES__STATUS__STOPPED && !process->exiting)
+		process_answer_waiters(process);
+}
+
+void
+cocoon_sandbox_task_stats(CocoonSandbox *sandbox, CocoonTtrpcCall *call, ProtobufCMessage *message)
+{
+	Containerd__Task__V2__StatsRequest *request = (Containerd__Task__V2__StatsRequest *)message;
+	Containerd__Task__V2__StatsResponse response = CONTAINERD__TASK__V2__STATS_RESPONSE__INIT;
+	Cocoon__Agent__V1__StatsContainerRequest agent_request =
+		COCOON__AGENT__V1__STATS_CONTAINER_REQUEST__INIT;
+	Cocoon__Agent__V1__StatsContainerResponse *agent_response;
+	Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT;
+	g_autoptr(GError) error = NULL;
+	g_autofree guint8 *buf = NULL;
+	CocoonContainer *container = lookup_container(sandbox, request->id, &error);
+
+	if (container == NULL) {
+		cocoon_ttrpc_call_return_gerror(call, error);
+		return;
+	}
+	if (container->init == NULL ||
+	    container->init->status == CONTAINERD__V1__TYPES__STATUS__STOPPED) {
+		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_NOT_FOUND,
+					       "stats %s: container is not running: not found",
+					       request->id);
+		return;
+	}
+	agent_request.container_id = request->id;
+	agent_response = (Cocoon__Agent__V1__StatsContainerResponse *)cocoon_sandbox_agent_call(
+		sandbox, "StatsContainer", (ProtobufCMessage *)&agent_request,
+		&cocoon__agent__v1__stats_container_response__descriptor, &error);
+	if (agent_response == NULL) {
+		return_error(call, error);
+		return;
+	}
+	if (agent_response->metrics != NULL) {
+		gsize size = protobuf_c_message_get_packed_size(
+			(ProtobufCMessage *)agent_response->metrics);
+		buf = g_malloc(size + 1);
+		protobuf_c_message_pack((ProtobufCMessage *)agent_response->metrics, buf);
+		any.value.data = buf;
+		any.value.len = size;
+	}
+	any.type_url = (gchar *)"io.containerd.cgroups.v2.Metrics";
+	response.stats = &any;
+	cocoon_ttrpc_call_return_message(call, (ProtobufCMessage *)&response);
+	cocoon__agent__v1__stats_container_response__free_unpacked(agent_response, NULL);
+}
+
+void
+cocoon_sandbox_task_connect(CocoonSandbox *sandbox, CocoonTtrpcCall *call, ProtobufCMessage *message)
+{
+	Containerd__Task__V2__ConnectRequest *request = (Containerd__Task__V2__ConnectRequest *)message;
+	Containerd__Task__V2__ConnectResponse response = CONTAINERD__TASK__V2__CONNECT_RESPONSE__INIT;
+	g_autoptr(GError) error = NULL;
+	CocoonContainer *container = lookup_container(sandbox, request->id, &error);
+
+	if (container == NULL) {
+		cocoon_ttrpc_call_return_gerror(call, error);
+		return;
+	}
+	response.shim_pid = (guint32)getpid();
+	response.task_pid = container->init != NULL ? container->init->pid : 0;
+	response.version = (gchar *)COCOON_VERSION;
+	cocoon_ttrpc_call_return_message(call, (ProtobufCMessage *)&response);
+}
+
+/* ---------------------------------------------------------------- worker */
+
+static gboolean
+task_work_run(gpointer data)
+{
+	TaskWork *work = data;
+	work->func(work->sandbox, g_steal_pointer(&work->call), work->request);
+	return G_SOURCE_REMOVE;
+}
+
+static void
+task_work_free(TaskWork *work)
+{
+	if (work->call != NULL)
+		cocoon_ttrpc_call_return_error(work->call, COCOON_TTRPC_UNAVAILABLE,
+					       "sandbox %s is shutting down: unavailable",
+					       work->sandbox->id);
+	protobuf_c_message_free_unpacked(work->request, NULL);
+	cocoon_sandbox_unref(work->sandbox);
+	g_free(work);
+}
+
+void
+cocoon_sandbox_queue(CocoonSandbox *sandbox, CocoonSandboxTaskFunc func, CocoonTtrpcCall *call,
+		     ProtobufCMessage *request)
+{
+	TaskWork *work = g_new0(TaskWork, 1);
+	work->sandbox = cocoon_sandbox_ref(sandbox);
+	work->func = func;
+	work->call = call;
+	work->request = request;
+	g_main_context_invoke_full(sandbox->context, G_PRIORITY_DEFAULT, task_work_run, work,
+				   (GDestroyNotify)task_work_free);
+}
+
+static gpointer
+sandbox_thread(gpointer data)
+{
+	CocoonSandbox *sandbox = data;
+	g_main_context_push_thread_default(sandbox->context);
+	g_main_loop_run(sandbox->loop);
+	/* shutting down: every container goes, then the VM */
+	{
+		GHashTableIter iter;
+		gpointer value;
+		g_hash_table_iter_init(&iter, sandbox->containers);
+		while (g_hash_table_iter_next(&iter, NULL, &value))
+			container_teardown(sandbox, value);
+		cocoon_sandbox_vm_stop(sandbox);
+		g_hash_table_remove_all(sandbox->containers);
+	}
+	/* run what is still queued so every call is answered */
+	while (g_main_context_iteration(sandbox->context, FALSE))
+		;
+	g_main_context_pop_thread_default(sandbox->context);
+	return NULL;
+}
+
+static gboolean
+sandbox_quit(gpointer data)
+{
+	CocoonSandbox *sandbox = data;
+	g_main_loop_quit(sandbox->loop);
+	return G_SOURCE_REMOVE;
+}
+
+void
+cocoon_sandbox_stop(CocoonSandbox *sandbox)
+{
+	if (sandbox->thread == NULL)
+		return;
+	g_main_context_invoke(sandbox->context, sandbox_quit, sandbox);
+	g_thread_join(g_steal_pointer(&sandbox->thread));
+}
+
+/* called by the VM code on the worker when QEMU died behind our back */
+void cocoon_sandbox_vm_died(CocoonSandbox *sandbox);
+void
+cocoon_sandbox_vm_died(CocoonSandbox *sandbox)
+{
+	g_warning("sandbox %s: the VM died; every running process exits with 255", sandbox->id);
+	sandbox_fail_all(sandbox);
+}
+
+CocoonSandbox *
+cocoon_sandbox_new(CocoonRuntime *runtime, const gchar *id)
+{
+	CocoonSandbox *sandbox = g_new0(CocoonSandbox, 1);
+	g_autofree gchar *thread_name = g_strdup_printf("sandbox-%.8s", id);
+	sandbox->ref_count = 1;
+	sandbox->runtime = runtime;
+	sandbox->id = g_strdup(id);
+	sandbox->state_dir = g_build_filename(runtime->config->state_dir, id, NULL);
+	sandbox->shared_dir = g_build_filename(sandbox->state_dir, "shared", NULL);
+	sandbox->context = g_main_context_new();
+	sandbox->loop = g_main_loop_new(sandbox->context, FALSE);
+	sandbox->containers = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+						    (GDestroyNotify)container_free);
+	sandbox->thread = g_thread_new(thread_name, sandbox_thread, sandbox);
+	return sandbox;
+}
+
+CocoonSandbox *
+cocoon_sandbox_ref(CocoonSandbox *sandbox)
+{
+	g_atomic_int_inc(&sandbox->ref_count);
+	return sandbox;
+}
+
+void cocoon_sandbox_vm_free(CocoonSandbox *sandbox);
+
+void
+cocoon_sandbox_unref(CocoonSandbox *sandbox)
+{
+	if (sandbox == NULL || !g_atomic_int_dec_and_test(&sandbox->ref_count))
+		return;
+	cocoon_sandbox_stop(sandbox);
+	g_hash_table_unref(sandbox->containers);
+	cocoon_sandbox_vm_free(sandbox);
+	g_main_loop_unref(sandbox->loop);
+	g_main_context_unref(sandbox->context);
+	g_free(sandbox->id);
+	g_free(sandbox->state_dir);
+	g_free(sandbox->shared_dir);
+	g_free(sandbox);
+}
+
+const gchar *
+cocoon_sandbox_get_id(CocoonSandbox *sandbox)
+{
+	return sandbox->id;
+}
+
+const gchar *
+cocoon_sandbox_get_state_dir(CocoonSandbox *sandbox)
+{
+	return sandbox->state_dir;
+}
+
+const gchar *
+cocoon_sandbox_get_shared_dir(CocoonSandbox *sandbox)
+{
+	return sandbox->shared_dir;
+}
+
+CocoonRuntime *
+cocoon_sandbox_get_runtime(CocoonSandbox *sandbox)
+{
+	return sandbox->runtime;
+}
+
+GMainContext *
+cocoon_sandbox_get_context(CocoonSandbox *sandbox)
+{
+	return sandbox->context;
+}
+
+gpointer *cocoon_sandbox_vm_slot(CocoonSandbox *sandbox);
+gpointer *
+cocoon_sandbox_vm_slot(CocoonSandbox *sandbox)
+{
+	return &sandbox->vm;
+}

@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#define G_LOG_DOMAIN "cocoon-shim"
+
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+#include <glib-unix.h>
+#include <glib/gstdio.h>
+
+#include "cocoon-event-publisher.h"
+#include "cocoon-runtime.h"
+#include "cocoon-sandbox.h"
+#include "cocoon-shim-util.h"
+#include "cocoon-shim.h"
+#include "cocoon-task-service.h"
+#include "cocoon-ttrpc-server.h"
+
+#define LISTEN_FD 3
+#define EVENT_DRAIN_TIMEOUT_MS 5000
+
+static GMainLoop *main_loop;
+static gboolean log_debug;
+
+static void
+log_handler(const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer data)
+{
+	g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+	g_autofree gchar *stamp = g_date_time_format(now, "%Y-%m-%dT%H:%M:%S.%fZ");
+	const gchar *name = "info";
+
+	if ((level & G_LOG_LEVEL_DEBUG) && !log_debug)
+		return;
+	if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL))
+		name = "error";
+	else if (level & G_LOG_LEVEL_WARNING)
+		name = "warning";
+	else if (level & G_LOG_LEVEL_DEBUG)
+		name = "debug";
+	/* containerd copies the log FIFO into its own log; a write error while it restarts is fine */
+	fprintf(stderr, "time=\"%s\" level=%s msg=\"%s\" runtime=io.containerd.cocoon.v2 pid=%d %s\n",
+		stamp, name, message, getpid(), domain != NULL ? domain : "");
+	fflush(stderr);
+}
+
+static void
+open_log_fifo(void)
+{
+	int fd = open("log", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	/* blocking writes would stall a thread while containerd is away: keep it non-blocking */
+	dup2(fd, STDERR_FILENO);
+	close(fd);
+}
+
+static gboolean
+on_terminate(gpointer data)
+{
+	g_message("signal received, shutting down");
+	g_main_loop_quit(main_loop);
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_shutdown(gpointer data)
+{
+	g_main_loop_quit(main_loop);
+	return G_SOURCE_REMOVE;
+}
+
+/* the shim is a subreaper: binary:// loggers and orphans of them end up here */
+static gboolean
+on_sigchld(gpointer data)
+{
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	return G_SOURCE_CONTINUE;
+}
+
+int
+cocoon_shim_daemon(const CocoonShimOptions *options)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(CocoonTtrpcServer) server = NULL;
+	g_autoptr(GPtrArray) sandboxes = NULL;
+	CocoonRuntime runtime = {0};
+	g_autofree gchar *address = NULL;
+	const gchar *group = options->group != NULL ? options->group : options->id;
+
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	open_log_fifo();
+	log_debug = options->debug;
+	g_log_set_default_handler(log_handler, NULL);
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		g_warning("cannot become a subreaper: %s", g_strerror(errno));
+
+	runtime.config = cocoon_config_load_default(&error);
+	if (runtime.config == NULL) {
+		g_critical("configuration: %s", error->message);
+		return 1;
+	}
+	if (g_strcmp0(runtime.config->log_level, "debug") == 0)
+		log_debug = TRUE;
+	runtime.namespace_ = g_strdup(options->namespace_);
+	runtime.containerd_address = g_strdup(options->address);
+	runtime.main_context = g_main_context_default();
+	g_mutex_init(&runtime.lock);
+	runtime.containers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+						   (GDestroyNotify)cocoon_sandbox_unref);
+	runtime.sandboxes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+						  (GDestroyNotify)cocoon_sandbox_unref);
+	runtime.publisher = cocoon_event_publisher_new(g_getenv("TTRPC_ADDRESS"),
+						       options->namespace_);
+
+	main_loop = g_main_loop_new(NULL, FALSE);
+	server = cocoon_ttrpc_server_new();
+	cocoon_task_service_register(server, &runtime, on_shutdown, NULL);
+	if (!cocoon_ttrpc_server_listen_fd(server, LISTEN_FD, &error)) {
+		g_critical("serving on fd %d: %s", LISTEN_FD, error->message);
+		return 1;
+	}
+	g_unix_signal_add(SIGTERM, on_terminate, NULL);
+	g_unix_signal_add(SIGINT, on_terminate, NULL);
+	g_unix_signal_add(SIGCHLD, on_sigchld, NULL);
+	g_info("serving pod %s (first task %s, namespace %s), config %s", group, options->id,
+	       options->namespace_, runtime.config->path ? runtime.config->path : "(defaults)");
+
+	g_main_loop_run(main_loop);
+
+	/* stop taking requests, then take every sandbox down (VMs stopped, mounts released) */
+	cocoon_ttrpc_server_shutdown(server);
+	address = cocoon_shim_socket_address(options->address != NULL ? options->address : "",
+					     options->namespace_, group);
+	g_unlink(cocoon_shim_socket_path(address));
+	{
+		g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&runtime.lock);
+		GHashTableIter iter;
+		gpointer value;
+		sandboxes = g_ptr_array_new_with_free_func((GDestroyNotify)cocoon_sandbox_unref);
+		g_hash_table_iter_init(&iter, runtime.sandboxes);
+		while (g_hash_table_iter_next(&iter, NULL, &value))
+			g_ptr_array_add(sandboxes, cocoon_sandbox_ref(value));
+	}
+	for (guint i = 0; i < sandboxes->len; i++)
+		cocoon_sandbox_stop(sandboxes->pdata[i]);
+	cocoon_event_publisher_free(runtime.publisher, EVENT_DRAIN_TIMEOUT_MS);
+	g_info("exiting");
+	return 0;
+}

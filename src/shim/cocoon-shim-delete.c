@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#define G_LOG_DOMAIN "cocoon-shim"
+
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+
+#include "cocoon-config.h"
+#include "cocoon-fd.h"
+#include "cocoon-qemu.h"
+#include "cocoon-rootfs.h"
+#include "cocoon-shim-util.h"
+#include "cocoon-shim.h"
+#include "google/protobuf/timestamp.pb-c.h"
+#include "shim.pb-c.h"
+
+/* TRUE when the pod's shim daemon still answers on its socket */
+static gboolean
+shim_is_alive(const gchar *address)
+{
+	const gchar *path = cocoon_shim_socket_path(address);
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	cocoon_autofd int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || strlen(path) >= sizeof(addr.sun_path))
+		return FALSE;
+	strcpy(addr.sun_path, path);
+	return connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0;
+}
+
+static void
+unmount_quietly(const gchar *path)
+{
+	g_autoptr(GError) error = NULL;
+	if (!cocoon_rootfs_unmount(path, &error))
+		g_printerr("%s\n", error->message);
+}
+
+/* is anything of another container still shared in this sandbox? */
+static gboolean
+shared_dir_is_empty(const gchar *shared_dir)
+{
+	g_autoptr(GDir) dir = g_dir_open(shared_dir, 0, NULL);
+	return dir == NULL || g_dir_read_name(dir) == NULL;
+}
+
+/*
+ * The shim of a pod died (or containerd cleans up after a normal Delete): release what belongs to
+ * this task id. The VM is killed only when no shim serves the pod any more; it is found from the
+ * persisted pid + start time, never by a bare pid.
+ */
+static void
+shim_delete(const CocoonShimOptions *options, const gchar *bundle)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(CocoonConfig) config = cocoon_config_load_default(&error);
+	g_autofree gchar *group = NULL;
+	g_autofree gchar *address = NULL;
+	g_autofree gchar *bundle_rootfs = g_build_filename(bundle, "rootfs", NULL);
+	g_autofree gchar *state_dir = NULL;
+	g_autofree gchar *shared_dir = NULL;
+	g_autofree gchar *share = NULL;
+	g_autofree gchar *share_rootfs = NULL;
+
+	if (config == NULL) {
+		g_printerr("%s; using defaults\n", error->message);
+		g_clear_error(&error);
+		config = cocoon_config_new_default();
+	}
+	group = cocoon_shim_read_group(bundle, options->id, NULL, NULL);
+	if (group == NULL)
+		group = g_strdup(options->id);
+	if (!cocoon_identifier_validate("sandbox id", group, &error)) {
+		g_printerr("%s\n", error->message);
+		return;
+	}
+	address = cocoon_shim_socket_address(options->address != NULL ? options->address : "",
+					     options->namespace_, group);
+	state_dir = g_build_filename(config->state_dir, group, NULL);
+	shared_dir = g_build_filename(state_dir, "shared", NULL);
+	share = g_build_filename(shared_dir, options->id, NULL);
+	share_rootfs = g_build_filename(share, "rootfs", NULL);
+
+	if (!shim_is_alive(address)) {
+		if (g_file_test(state_dir, G_FILE_TEST_IS_DIR) &&
+		    !cocoon_qemu_kill_from_state(state_dir, &error)) {
+			g_printerr("sandbox %s: %s\n", group, error->message);
+			g_clear_error(&error);
+		}
+		g_unlink(cocoon_shim_socket_path(address));
+	}
+	unmount_quietly(share_rootfs);
+	g_rmdir(share_rootfs);
+	g_rmdir(share);
+	unmount_quietly(bundle_rootfs);
+	if (!shim_is_alive(address) && shared_dir_is_empty(shared_dir)) {
+		g_rmdir(shared_dir);
+		/* what the VM left: sockets, logs, pid file */
+		{
+			g_autoptr(GDir) dir = g_dir_open(state_dir, 0, NULL);
+			const gchar *name;
+			while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
+				g_autofree gchar *path = g_build_filename(state_dir, name, NULL);
+				if (!g_file_test(path, G_FILE_TEST_IS_DIR))
+					g_unlink(path);
+			}
+		}
+		g_rmdir(state_dir);
+	}
+}
+
+int
+cocoon_shim_delete(const CocoonShimOptions *options)
+{
+	Containerd__Task__V2__DeleteResponse response = CONTAINERD__TASK__V2__DELETE_RESPONSE__INIT;
+	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+	g_autofree gchar *cwd = g_get_current_dir();
+	const gchar *bundle = options->bundle != NULL ? options->bundle : cwd;
+	g_autoptr(GError) error = NULL;
+	g_autofree guint8 *buf = NULL;
+	gint64 now = g_get_real_time();
+	gsize size;
+
+	if (!cocoon_identifier_validate("task id", options->id, &error)) {
+		g_printerr("cocoon delete: %s\n", error->message);
+		return 1;
+	}
+	shim_delete(options, bundle);
+	/* what runc reports for a task cleaned up this way: killed */
+	ts.seconds = now / G_USEC_PER_SEC;
+	ts.nanos = (gint32)(now % G_USEC_PER_SEC) * 1000;
+	response.exit_status = 128 + 9;
+	response.exited_at = &ts;
+	size = protobuf_c_message_get_packed_size((ProtobufCMessage *)&response);
+	buf = g_malloc(size + 1);
+	protobuf_c_message_pack((ProtobufCMessage *)&response, buf);
+	if (fwrite(buf, 1, size, stdout) != size || fflush(stdout) != 0)
+		return 1;
+	return 0;
+}
