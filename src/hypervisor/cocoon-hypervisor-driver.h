@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/* for implementations of CocoonHypervisor (the QEMU driver, fakes in tests); users include
+ * cocoon-hypervisor.h only */
+
+#include "cocoon-hypervisor.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+	const gchar *name;
+	gboolean (*start)(CocoonHypervisor *hypervisor, GError **error);
+	gboolean (*stop)(CocoonHypervisor *hypervisor, guint timeout_ms, GError **error);
+	gboolean (*pause)(CocoonHypervisor *hypervisor, GError **error);
+	gboolean (*resume)(CocoonHypervisor *hypervisor, GError **error);
+	gboolean (*query_status)(CocoonHypervisor *hypervisor, CocoonVmStatus *ret_status,
+				 GError **error);
+	/* optional: NULL means G_IO_ERROR_NOT_SUPPORTED */
+	gboolean (*add_block_device)(CocoonHypervisor *hypervisor, const gchar *id,
+				     const gchar *path, gboolean read_only, GError **error);
+	gboolean (*remove_device)(CocoonHypervisor *hypervisor, const gchar *id, GError **error);
+	GPid (*get_pid)(CocoonHypervisor *hypervisor);
+	/* releases the driver's part; must leave no process behind */
+	void (*finalize)(CocoonHypervisor *hypervisor);
+} CocoonHypervisorOps;
+
+/* drivers embed this as the first member of their own struct */
+struct _CocoonHypervisor {
+	const CocoonHypervisorOps *ops;
+	CocoonVmConfig *config; /* owned copy */
+	gchar *agent_socket_path;
+	gchar *stdio_socket_path;
+	gchar *console_log_path;
+	CocoonAccel accel;
+	gint wait_status;
+
+	CocoonHypervisorDiedFunc died_func;
+	gpointer died_data;
+	GMainContext *died_context; /* NULL until set or start() */
+};
+
+/* copies config and fills the paths from its state directory */
+void cocoon_hypervisor_init(CocoonHypervisor *hypervisor, const CocoonHypervisorOps *ops,
+			    const CocoonVmConfig *config);
+/* the context callbacks run on: set_died_func()'s, else the thread-default one (kept) */
+GMainContext *cocoon_hypervisor_get_context(CocoonHypervisor *hypervisor);
+/* records the exit and calls the died callback; call on cocoon_hypervisor_get_context() */
+void cocoon_hypervisor_emit_died(CocoonHypervisor *hypervisor, gint wait_status,
+				 const gchar *reason);
+/* "exited with status 1", "was killed by signal 9 (Killed)" */
+gchar *cocoon_hypervisor_describe_wait_status(gint wait_status);
+/* the last lines of a text file, at most the last 64 KiB read; valid UTF-8, never NULL */
+gchar *cocoon_hypervisor_file_tail(const gchar *path, guint lines);
+
+G_END_DECLS

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* how guest code runs; AUTO probes KVM by running guest code (see cocoon-kvm-probe.h) */
+typedef enum {
+	COCOON_ACCEL_INVALID = -1,
+	COCOON_ACCEL_AUTO,
+	COCOON_ACCEL_KVM,
+	COCOON_ACCEL_TCG,
+} CocoonAccel;
+
+/* "auto", "kvm", "tcg"; NULL is AUTO, anything else INVALID */
+CocoonAccel cocoon_accel_from_string(const gchar *value);
+const gchar *cocoon_accel_to_string(CocoonAccel accel);
+
+/* how the host directory reaches the guest; virtio-fs and block devices come later */
+typedef enum {
+	COCOON_SHARED_FS_NONE,
+	COCOON_SHARED_FS_9P, /* virtio-9p, mount tag COCOON_SHARED_FS_TAG */
+} CocoonSharedFs;
+
+#define COCOON_SHARED_FS_TAG "cocoon"
+
+#define COCOON_MACHINE_MICROVM "microvm"
+#define COCOON_MACHINE_Q35     "q35"
+
+/* the files QEMU creates in the state directory */
+#define COCOON_VM_QMP_SOCKET   "qmp.sock"
+#define COCOON_VM_AGENT_SOCKET "agent.sock"
+#define COCOON_VM_STDIO_SOCKET "stdio.sock"
+#define COCOON_VM_CONSOLE_LOG  "console.log"
+#define COCOON_VM_QEMU_LOG     "qemu.log"
+#define COCOON_VM_PID_FILE     "qemu.pid"
+
+/* the virtio-serial port names the agent looks for in /sys/class/virtio-ports/ */
+#define COCOON_VM_AGENT_PORT "cocoon.agent"
+#define COCOON_VM_STDIO_PORT "cocoon.stdio"
+
+/* everything needed to start one pod's VM; plain data, filled by the shim from its config */
+typedef struct {
+	gchar *sandbox_id;
+	gchar *state_dir;        /* sockets, logs, pid file; created 0700 if missing */
+	gchar *qemu_binary;      /* default "qemu-system-x86_64", looked up in PATH */
+	gchar *machine;          /* COCOON_MACHINE_MICROVM (default) or COCOON_MACHINE_Q35 */
+	CocoonAccel accel;       /* default AUTO */
+	guint vcpus;             /* default 1 */
+	guint memory_mib;        /* default 256 */
+	gchar *kernel;           /* uncompressed vmlinux (PVH) or bzImage */
+	gchar *initrd;           /* optional */
+	gchar *kernel_params;    /* optional, appended to the built-in parameters */
+	CocoonSharedFs shared_fs; /* default 9P */
+	gchar *shared_dir;       /* default <state_dir>/shared */
+	gchar **extra_args;      /* optional, appended to QEMU's argv as they are */
+	gboolean debug;          /* a verbose guest kernel instead of "quiet" */
+	guint tsc_khz;           /* microvm under TCG: host TSC in kHz; 0 = measure it */
+	guint start_timeout_ms;  /* QEMU started and QMP answering; default 10000 */
+	guint qmp_timeout_ms;    /* each QMP command; default 5000 */
+} CocoonVmConfig;
+
+#define COCOON_VM_MAX_VCPUS      255
+#define COCOON_VM_MIN_MEMORY_MIB 64
+#define COCOON_VM_MAX_MEMORY_MIB (1024 * 1024)
+
+CocoonVmConfig *cocoon_vm_config_new(void);
+CocoonVmConfig *cocoon_vm_config_copy(const CocoonVmConfig *config);
+void cocoon_vm_config_free(CocoonVmConfig *config);
+/* required fields present, values in range, names known; errors are G_IO_ERROR_INVALID_ARGUMENT */
+gboolean cocoon_vm_config_validate(const CocoonVmConfig *config, GError **error);
+/* <state_dir>/<name> */
+gchar *cocoon_vm_config_state_path(const CocoonVmConfig *config, const gchar *name);
+/* the shared directory, defaulted */
+gchar *cocoon_vm_config_get_shared_dir(const CocoonVmConfig *config);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(CocoonVmConfig, cocoon_vm_config_free)
+
+G_END_DECLS
