@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <string.h>
+
+#include <gio/gio.h>
+
+#include "cocoon-qemu-cmdline.h"
+
+/*
+ * golden files: one argument per line. COCOON_UPDATE_GOLDEN=1 rewrites them (then review the
+ * diff before committing).
+ */
+static void
+check_golden(const CocoonVmConfig *config, const CocoonQemuHostInfo *host, const gchar *name)
+{
+	g_autoptr(GError) error = NULL;
+	g_auto(GStrv) argv = cocoon_qemu_build_cmdline(config, host, &error);
+	g_autofree gchar *file = g_strdup_printf("%s.args", name);
+	g_autofree gchar *path = g_test_build_filename(G_TEST_DIST, "unit", "hypervisor", "golden",
+						       file, NULL);
+	g_autofree gchar *joined = NULL;
+	g_autofree gchar *expected = NULL;
+
+	g_assert_no_error(error);
+	g_assert_nonnull(argv);
+	for (guint i = 0; argv[i] != NULL; i++)
+		g_assert_null(strchr(argv[i], '\n'));
+	joined = g_strjoinv("\n", argv);
+	{
+		g_autofree gchar *with_newline = g_strconcat(joined, "\n", NULL);
+		g_free(g_steal_pointer(&joined));
+		joined = g_steal_pointer(&with_newline);
+	}
+	if (g_getenv("COCOON_UPDATE_GOLDEN") != NULL) {
+		g_assert_true(g_file_set_contents(path, joined, -1, &error));
+		g_assert_no_error(error);
+		return;
+	}
+	g_assert_true(g_file_get_contents(path, &expected, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_cmpstr(joined, ==, expected);
+}
+
+static CocoonVmConfig *
+base_config(void)
+{
+	CocoonVmConfig *config = cocoon_vm_config_new();
+
+	config->sandbox_id = g_strdup("4f3c2a1b");
+	config->state_dir = g_strdup("/run/cocoon/4f3c2a1b");
+	config->kernel = g_strdup("/usr/local/share/cocoon/guest/vmlinux");
+	config->initrd = g_strdup("/usr/local/share/cocoon/guest/initrd.img");
+	return config;
+}
+
+static void
+test_cmdline_microvm_tcg(void)
+{
+	g_autoptr(CocoonVmConfig) config = base_config();
+	CocoonQemuHostInfo host = {.accel = COCOON_ACCEL_TCG, .tsc_khz = 2596136};
+
+	check_golden(config, &host, "microvm-tcg");
+}
+
+static void
+test_cmdline_q35_kvm(void)
+{
+	g_autoptr(CocoonVmConfig) config = base_config();
+	CocoonQemuHostInfo host = {.accel = COCOON_ACCEL_KVM, .tsc_khz = 2596136};
+
+	g_free(config->machine);
+	config->machine = g_strdup(COCOON_MACHINE_Q35);
+	config->vcpus = 2;
+	config->memory_mib = 1024;
+	config->shared_dir = g_strdup("/var/lib/cocoon/shared/4f3c2a1b");
+	config->qemu_binary = g_strdup("/usr/bin/qemu-system-x86_64");
+	check_golden(config, &host, "q35-kvm");
+}
+
+static void
+test_cmdline_extra(void)
+{
+	g_autoptr(CocoonVmConfig) config = base_config();
+	CocoonQemuHostInfo host = {.accel = COCOON_ACCEL_TCG, .tsc_khz = 0};
+	const gchar *extra[] = {"-object", "rng-random,id=rng0,filename=/dev/urandom", "-device",
+				"virtio-rng-device,rng=rng0", NULL};
+
+	config->extra_args = g_strdupv((gchar **)extra);
+	config->kernel_params = g_strdup("init=/init cocoon.debug=1");
+	config->debug = TRUE;
+	g_clear_pointer(&config->initrd, g_free);
+	check_golden(config, &host, "microvm-tcg-extra");
+}
+
+static void
+test_cmdline_odd_paths(void)
+{
+	g_autoptr(CocoonVmConfig) config = base_config();
+	CocoonQemuHostInfo host = {.accel = COCOON_ACCEL_TCG, .tsc_khz = 1000000};
+
+	g_free(config->sandbox_id);
+	config->sandbox_id = g_strdup("pod,1=x");
+	g_free(config->state_dir);
+	config->state_dir = g_strdup("/run/co,coon/a b,,c");
+	config->shared_dir = g_strdup("/srv/share,with=commas/");
+	g_free(config->kernel);
+	config->kernel = g_strdup("/guest,images/vm linux");
+	check_golden(config, &host, "odd-paths");
+}
+
+static void
+test_cmdline_no_share(void)
+{
+	g_autoptr(CocoonVmConfig) config = base_config();
+	CocoonQemuHostInfo host = {.accel = COCOON_ACCEL_KVM};
+
+	config->shared_fs = COCOON_SHARED_FS_NONE;
+	check_golden(config, &host, "microvm-kvm-no-share");
+}
+
+static void
+assert_invalid(const CocoonVmConfig *config, const CocoonQemuHostInfo *host, const gchar *part)
+{
+	g_autoptr(GError) error = NULL;
+	g_auto(GStrv) argv = cocoon_qemu_build_cmdline(config, host, &error);
+
+	g_assert_null(argv);
+	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+	if (strstr(error->message, part) == NULL)
+		g_error("\"%s\" not in \"%s\"", part, error->message);
+}
+
+static void
+test_cmdline_invalid(void)
+{
+	CocoonQemuHostInfo tcg = {.accel = COCOON_ACCEL_TCG};
+	CocoonQemuHostInfo unresolved = {.accel = COCOON_ACCEL_AUTO};
+	g_autoptr(CocoonVmConfig) config = base_config();
+
+	assert_invalid(config, &unresolved, "resolved");
+
+	g_free(config->machine);
+	config->machine = g_strdup("pc");
+	assert_invalid(config, &tcg, "machine");
+	g_free(config->machine);
+	config->machine = g_strdup(COCOON_MACHINE_MICROVM);
+
+	config->vcpus = 0;
+	assert_invalid(config, &tcg, "vcpus");
+	config->vcpus = 256;
+	assert_invalid(config, &tcg, "vcpus");
+	config->vcpus = 1;
+
+	config->memory_mib = 32;
+	assert_invalid(config, &tcg, "memory");
+	config->memory_mib = 256;
+
+	config->kernel_params = g_strdup("a\nb");
+	assert_invalid(config, &tcg, "one line");
+	g_clear_pointer(&config->kernel_params, g_free);
+
+	config->accel = COCOON_ACCEL_INVALID;
+	assert_invalid(config, &tcg, "accel");
+	config->accel = COCOON_ACCEL_AUTO;
+
+	g_free(config->state_dir);
+	config->state_dir = g_strdup("relative/dir");
+	assert_invalid(config, &tcg, "4f3c2a1b");
+
+	g_free(config->state_dir);
+	config->state_dir = g_strdup("/run/x");
+	g_clear_pointer(&config->kernel, g_free);
+	assert_invalid(config, &tcg, "kernel");
+}
+
+static void
+test_cmdline_helpers(void)
+{
+	g_autofree gchar *escaped = cocoon_qemu_escape_option_value(",a,,b,");
+	g_autoptr(CocoonVmConfig) config = base_config();
+	CocoonQemuHostInfo tcg = {.accel = COCOON_ACCEL_TCG, .tsc_khz = 123};
+	CocoonQemuHostInfo kvm = {.accel = COCOON_ACCEL_KVM, .tsc_khz = 123};
+	g_autofree gchar *tcg_params = NULL;
+	g_autofree gchar *kvm_params = NULL;
+
+	g_assert_cmpstr(escaped, ==, ",,a,,,,b,,");
+	tcg_params = cocoon_qemu_build_kernel_params(config, &tcg);
+	g_assert_cmpstr(tcg_params, ==,
+			"console=ttyS0 panic=-1 quiet noreplace-smp random.trust_cpu=on "
+			"tsc_early_khz=123");
+	kvm_params = cocoon_qemu_build_kernel_params(config, &kvm);
+	g_assert_cmpstr(kvm_params, ==,
+			"console=ttyS0 panic=-1 quiet noreplace-smp random.trust_cpu=on");
+
+	g_assert_cmpint(cocoon_accel_from_string(NULL), ==, COCOON_ACCEL_AUTO);
+	g_assert_cmpint(cocoon_accel_from_string("auto"), ==, COCOON_ACCEL_AUTO);
+	g_assert_cmpint(cocoon_accel_from_string("kvm"), ==, COCOON_ACCEL_KVM);
+	g_assert_cmpint(cocoon_accel_from_string("tcg"), ==, COCOON_ACCEL_TCG);
+	g_assert_cmpint(cocoon_accel_from_string("hvf"), ==, COCOON_ACCEL_INVALID);
+	g_assert_cmpstr(cocoon_accel_to_string(COCOON_ACCEL_TCG), ==, "tcg");
+}
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/hypervisor/cmdline/microvm-tcg", test_cmdline_microvm_tcg);
+	g_test_add_func("/hypervisor/cmdline/q35-kvm", test_cmdline_q35_kvm);
+	g_test_add_func("/hypervisor/cmdline/extra", test_cmdline_extra);
+	g_test_add_func("/hypervisor/cmdline/odd-paths", test_cmdline_odd_paths);
+	g_test_add_func("/hypervisor/cmdline/no-share", test_cmdline_no_share);
+	g_test_add_func("/hypervisor/cmdline/invalid", test_cmdline_invalid);
+	g_test_add_func("/hypervisor/cmdline/helpers", test_cmdline_helpers);
+	return g_test_run();
+}
