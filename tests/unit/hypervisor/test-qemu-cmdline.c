@@ -74,6 +74,7 @@ test_cmdline_q35_kvm(void)
 	config->vcpus = 2;
 	config->memory_mib = 1024;
 	config->shared_dir = g_strdup("/var/lib/cocoon/shared/4f3c2a1b");
+	g_free(config->qemu_binary);
 	config->qemu_binary = g_strdup("/usr/bin/qemu-system-x86_64");
 	check_golden(config, &host, "q35-kvm");
 }
