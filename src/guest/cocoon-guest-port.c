@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#define G_LOG_DOMAIN "cocoon-agent"
+
+#include "config.h"
+
+#include "cocoon-guest-port.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+#include <glib-unix.h>
+
+#include "cocoon-fd.h"
+
+/* re-check of a port whose host side is not connected: back-off from MIN to MAX */
+#define RETRY_MIN_MS 5
+#define RETRY_MAX_MS 100
+
+typedef enum {
+	PORT_VIRTIO,
+	PORT_DEVICE,
+	PORT_LISTEN,
+	PORT_FD,
+} PortKind;
+
+struct _CocoonGuestPort {
+	gchar *name;
+	gchar *location;
+	PortKind kind;
+	CocoonGuestPortConnectedFunc func;
+	gpointer user_data;
+
+	int fd;	      /* an opened port not yet connected, or the listening socket */
+	int given_fd; /* PORT_FD before it is handed out */
+	guint retry_id;
+	guint retry_ms;
+	guint accept_id;
+	gboolean warned;
+};
+
+static void port_try(CocoonGuestPort *port);
+
+/**
+ * cocoon_guest_port_find_virtio:
+ *
+ * the device node of the port whose sysfs name file reads name
+ */
+gchar *
+cocoon_guest_port_find_virtio(const gchar *sysfs_dir, const gchar *name, GError **error)
+{
+	g_autoptr(GDir) dir = g_dir_open(sysfs_dir, 0, error);
+	const gchar *entry;
+
+	if (dir == NULL)
+		return NULL;
+	while ((entry = g_dir_read_name(dir)) != NULL) {
+		g_autofree gchar *name_path = g_build_filename(sysfs_dir, entry, "name", NULL);
+		g_autofree gchar *dev_path = g_build_filename(sysfs_dir, entry, "dev", NULL);
+		g_autofree gchar *port_name = NULL;
+		g_autofree gchar *dev = NULL;
+		g_autofree gchar *node = NULL;
+		guint major_number, minor_number;
+		struct stat st;
+
+		if (!g_file_get_contents(name_path, &port_name, NULL, NULL))
+			continue;
+		if (g_strcmp0(g_strstrip(port_name), name) != 0)
+			continue;
+		node = g_build_filename("/dev", entry, NULL);
+		if (stat(node, &st) == 0 && S_ISCHR(st.st_mode))
+			return g_steal_pointer(&node);
+		/* no devtmpfs node (yet): make one from the dev file */
+		if (!g_file_get_contents(dev_path, &dev, NULL, error))
+			return NULL;
+		if (sscanf(dev, "%u:%u", &major_number, &minor_number) != 2) {
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+				    "%s: cannot parse \"%s\"", dev_path, g_strstrip(dev));
+			return NULL;
+		}
+		if (mknod(node, S_IFCHR | 0600, makedev(major_number, minor_number)) < 0 &&
+		    errno != EEXIST) {
+			int saved_errno = errno;
+			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
+				    "mknod %s: %s", node, g_strerror(saved_errno));
+			return NULL;
+		}
+		return g_steal_pointer(&node);
+	}
+	g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+		    "no virtio-serial port named %s in %s", name, sysfs_dir);
+	return NULL;
+}
+
+static void
+port_hand_out(CocoonGuestPort *port, int fd)
+{
+	port->retry_ms = RETRY_MIN_MS;
+	port->warned = FALSE;
+	port->func(port, fd, port->user_data);
+}
+
+static gboolean
+port_retry_cb(gpointer user_data)
+{
+	CocoonGuestPort *port = user_data;
+
+	port->retry_id = 0;
+	port_try(port);
+	return G_SOURCE_REMOVE;
+}
+
+static void
+port_retry_later(CocoonGuestPort *port)
+{
+	if (port->retry_id != 0)
+		return;
+	port->retry_id = g_timeout_add(port->retry_ms, port_retry_cb, port);
+	port->retry_ms = MIN(port->retry_ms * 2, RETRY_MAX_MS);
+}
+
+/* a virtio port: open it (once), hand it out as soon as the host side is connected */
+static void
+port_try_device(CocoonGuestPort *port)
+{
+	struct pollfd pfd = { 0 };
+
+	if (port->fd < 0) {
+		g_autoptr(GError) error = NULL;
+		g_autofree gchar *path = NULL;
+
+		if (port->kind == PORT_VIRTIO)
+			path = cocoon_guest_port_find_virtio("/sys/class/virtio-ports", port->name,
+							     &error);
+		else
+			path = g_strdup(port->location);
+		if (path != NULL) {
+			port->fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+			if (port->fd < 0)
+				g_set_error(&error, G_IO_ERROR, g_io_error_from_errno(errno),
+					    "open %s: %s", path, g_strerror(errno));
+		}
+		if (port->fd < 0) {
+			/* the driver may still be probing; EBUSY: the old fd is still closing */
+			if (!port->warned && port->retry_ms >= RETRY_MAX_MS) {
+				g_warning("port %s: %s (retrying)", port->name, error->message);
+				port->warned = TRUE;
+			}
+			port_retry_later(port);
+			return;
+		}
+		g_debug("port %s: opened %s", port->name, path);
+	}
+	pfd.fd = port->fd;
+	pfd.events = POLLIN | POLLOUT;
+	if (poll(&pfd, 1, 0) < 0 || (pfd.revents & (POLLHUP | POLLERR | POLLNVAL))) {
+		/* the host is not connected: poll says HUP until it is, so poll on a timer */
+		port_retry_later(port);
+		return;
+	}
+	port_hand_out(port, cocoon_steal_fd(&port->fd));
+}
+
+static gboolean
+port_accept_cb(gint fd, GIOCondition condition, gpointer user_data)
+{
+	CocoonGuestPort *port = user_data;
+	int connection = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+	if (connection < 0) {
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			g_warning("port %s: accept: %s", port->name, g_strerror(errno));
+		return G_SOURCE_CONTINUE;
+	}
+	/* one connection at a time, like a virtio port: stop accepting until it ends */
+	port->accept_id = 0;
+	port_hand_out(port, connection);
+	return G_SOURCE_REMOVE;
+}
+
+static gboolean
+port_listen(CocoonGuestPort *port, GError **error)
+{
+	struct sockaddr_un address = { .sun_family = AF_UNIX };
+	cocoon_autofd int fd = -1;
+
+	if (strlen(port->location) >= sizeof(address.sun_path)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			    "socket path %s is too long", port->location);
+		return FALSE;
+	}
+	strcpy(address.sun_path, port->location);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	(void)unlink(port->location);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&address, sizeof(address)) < 0 ||
+	    listen(fd, 4) < 0) {
+		int saved_errno = errno;
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
+			    "listen on %s: %s", port->location, g_strerror(saved_errno));
+		return FALSE;
+	}
+	port->fd = cocoon_steal_fd(&fd);
+	return TRUE;
+}
+
+static void
+port_try(CocoonGuestPort *port)
+{
+	switch (port->kind) {
+	case PORT_VIRTIO:
+	case PORT_DEVICE:
+		port_try_device(port);
+		break;
+	case PORT_LISTEN:
+		if (port->accept_id == 0)
+			port->accept_id = g_unix_fd_add(port->fd, G_IO_IN, port_accept_cb, port);
+		break;
+	case PORT_FD:
+		if (port->given_fd >= 0)
+			port_hand_out(port, cocoon_steal_fd(&port->given_fd));
+		else
+			g_warning("port %s: the connection on %s ended, there is no other",
+				  port->name, port->location);
+		break;
+	}
+}
+
+void
+cocoon_guest_port_reconnect(CocoonGuestPort *port)
+{
+	g_debug("port %s: waiting for the host", port->name);
+	port->retry_ms = RETRY_MIN_MS;
+	/* give a closing port a moment: reopening at once can still see EBUSY */
+	port_retry_later(port);
+}
+
+CocoonGuestPort *
+cocoon_guest_port_new(const gchar *name, const gchar *location, CocoonGuestPortConnectedFunc func,
+		      gpointer user_data, GError **error)
+{
+	g_autoptr(CocoonGuestPort) port = g_new0(CocoonGuestPort, 1);
+	struct stat st;
+
+	port->name = g_strdup(name);
+	port->location = g_strdup(location);
+	port->func = func;
+	port->user_data = user_data;
+	port->fd = -1;
+	port->given_fd = -1;
+	port->retry_ms = RETRY_MIN_MS;
+
+	if (location == NULL) {
+		port->kind = PORT_VIRTIO;
+	} else if (g_str_has_prefix(location, "fd:")) {
+		guint64 value = 0;
+		if (!g_ascii_string_to_unsigned(location + 3, 10, 0, G_MAXINT, &value, error))
+			return NULL;
+		port->kind = PORT_FD;
+		port->given_fd = (int)value;
+		(void)fcntl(port->given_fd, F_SETFD, FD_CLOEXEC);
+	} else if (stat(location, &st) == 0 && S_ISCHR(st.st_mode)) {
+		port->kind = PORT_DEVICE;
+	} else {
+		port->kind = PORT_LISTEN;
+		if (!port_listen(port, error))
+			return NULL;
+	}
+	/* never hand out from inside the constructor */
+	port->retry_id = g_idle_add(port_retry_cb, port);
+	return g_steal_pointer(&port);
+}
+
+void
+cocoon_guest_port_free(CocoonGuestPort *port)
+{
+	if (port == NULL)
+		return;
+	if (port->retry_id != 0)
+		g_source_remove(port->retry_id);
+	if (port->accept_id != 0)
+		g_source_remove(port->accept_id);
+	cocoon_fd_closep(&port->fd);
+	cocoon_fd_closep(&port->given_fd);
+	if (port->kind == PORT_LISTEN && port->location != NULL)
+		(void)unlink(port->location);
+	g_free(port->name);
+	g_free(port->location);
+	g_free(port);
+}

@@ -1,0 +1,359 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#define G_LOG_DOMAIN "cocoon-agent"
+
+#include "config.h"
+
+#include "cocoon-guest-spec.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <glib.h>
+
+#include "cocoon-json.h"
+
+G_DEFINE_QUARK(cocoon-guest-spec-error-quark, cocoon_guest_spec_error)
+
+/* longest rootfs path the host may name */
+#define ROOTFS_MAX 4096
+
+/**
+ * cocoon_guest_validate_id:
+ *
+ * checks a container or exec id before it becomes part of a path or a crun argument
+ */
+gboolean
+cocoon_guest_validate_id(const gchar *kind, const gchar *id, GError **error)
+{
+	gsize length = id != NULL ? strlen(id) : 0;
+
+	if (length == 0) {
+		g_set_error(error, COCOON_GUEST_SPEC_ERROR, COCOON_GUEST_SPEC_ERROR_INVALID,
+			    "%s is empty", kind);
+		return FALSE;
+	}
+	if (length > COCOON_GUEST_ID_MAX) {
+		g_set_error(error, COCOON_GUEST_SPEC_ERROR, COCOON_GUEST_SPEC_ERROR_INVALID,
+			    "%s is longer than %u characters", kind, COCOON_GUEST_ID_MAX);
+		return FALSE;
+	}
+	if (id[0] == '.' || id[0] == '-') {
+		g_set_error(error, COCOON_GUEST_SPEC_ERROR, COCOON_GUEST_SPEC_ERROR_INVALID,
+			    "%s \"%s\" starts with '%c'", kind, id, id[0]);
+		return FALSE;
+	}
+	for (gsize i = 0; i < length; i++) {
+		if (!g_ascii_isalnum(id[i]) && id[i] != '_' && id[i] != '.' && id[i] != '-') {
+			g_autofree gchar *escaped = g_strescape(id, NULL);
+			g_set_error(error, COCOON_GUEST_SPEC_ERROR, COCOON_GUEST_SPEC_ERROR_INVALID,
+				    "%s \"%s\" has a character other than [A-Za-z0-9_.-]", kind,
+				    escaped);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+static gboolean
+path_is_below(const gchar *path, const gchar *root)
+{
+	gsize root_length = strlen(root);
+
+	/* "/" is the one root that ends with a slash */
+	if (g_strcmp0(root, "/") == 0)
+		return path[0] == '/' && path[1] != '\0';
+	return strncmp(path, root, root_length) == 0 && path[root_length] == '/' &&
+	       path[root_length + 1] != '\0';
+}
+
+/**
+ * cocoon_guest_resolve_rootfs:
+ *
+ * resolves the host's relative rootfs name below the shared filesystem; the realpath check catches
+ * a symlink planted on the share that points out of it
+ */
+gchar *
+cocoon_guest_resolve_rootfs(const gchar *share_root, const gchar *rootfs, GError **error)
+{
+	g_auto(GStrv) components = NULL;
+	g_autofree gchar *joined = NULL;
+	g_autofree gchar *real_root = NULL;
+	g_autofree gchar *real_rootfs = NULL;
+	struct stat st;
+
+	if (rootfs == NULL || rootfs[0] == '\0') {
+		g_set_error_literal(error, COCOON_GUEST_SPEC_ERROR, COCOON_GUEST_SPEC_ERROR_INVALID,
+				    "rootfs is empty");
+		return NULL;
+	}
+	if (strlen(rootfs) > ROOTFS_MAX) {
+		g_set_error(error, COCOON_GUEST_SPEC_ERROR, COCOON_GUEST_SPEC_ERROR_INVALID,
+			    "rootfs is longer than %u characters", ROOTFS_MAX);
+		return NULL;
+	}
+	if (rootfs[0] == '/') {
+		g_set_error(error, COCOON_GUEST_SPEC_ERROR, COCOON_GUEST_SPEC_ERROR_INVALID,
+			    "rootfs \"%s\" is absolute, it must be relative to the shared directory",
+			    rootfs);
+		return NULL;
+	}
+	components = g_strsplit(rootfs, "/", -1);
+	for (guint i = 0; components[i] != NULL; i++) {
+		/* one trailing slash is harmless */
+		if (components[i][0] == '\0' && components[i + 1] == NULL && i > 0)
+			continue;
+		if (components[i][0] == '\0' || g_strcmp0(components[i], ".") == 0 ||
+		    g_strcmp0(components[i], "..") == 0) {
+			g_set_error(error, COCOON_GUEST_SPEC_ERROR, COCOON_GUEST_SPEC_ERROR_INVALID,
+				    "rootfs \"%s\" has an empty, \".\" or \"..\" component", rootfs);
+			return NULL;
+		}
+	}
+
+	real_root = realpath(share_root, NULL);
+	if (real_root == NULL) {
+		int saved_errno = errno;
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(saved_errno),
+			    "shared directory %s: %s", share_root, g_strerror(saved_errno));
+		return NULL;
+	}
+	joined = g_build_filename(real_root, rootfs, NULL);
+	real_rootfs = realpath(joined, NULL);
+	if (real_rootfs == NULL) {
+		int saved_errno = errno;
+		g_set_error(error, COCOON_GUEST_SPEC_ERROR, COCOON_GUEST_SPEC_ERROR_INVALID,
+			    "rootfs \"%s\" (%s): %s", rootfs, joined, g_strerror(saved_errno));
+		return NULL;
+	}
+	if (!path_is_below(real_rootfs, real_root)) {
+		g_set_error(error, COCOON_GUEST_SPEC_ERROR, COCOON_GUEST_SPEC_ERROR_INVALID,
+			    "rootfs \"%s\" resolves to %s, outside the shared directory %s", rootfs,
+			    real_rootfs, real_root);
+		return NULL;
+	}
+	if (stat(real_rootfs, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		g_set_error(error, COCOON_GUEST_SPEC_ERROR, COCOON_GUEST_SPEC_ERROR_INVALID,
+			    "rootfs \"%s\" is not a directory", rootfs);
+		return NULL;
+	}
+	return g_steal_pointer(&real_rootfs);
+}
+
+/**
+ * cocoon_guest_cgroups_path_is_valid:
+ *
+ * TRUE for an absolute cgroupfs path crun can create in the guest
+ */
+gboolean
+cocoon_guest_cgroups_path_is_valid(const gchar *path)
+{
+	g_auto(GStrv) components = NULL;
+
+	if (path == NULL || path[0] != '/' || path[1] == '\0' || strchr(path, ':') != NULL ||
+	    strlen(path) > 1024)
+		return FALSE;
+	components = g_strsplit(path + 1, "/", -1);
+	for (guint i = 0; components[i] != NULL; i++) {
+		if (components[i][0] == '\0' || g_strcmp0(components[i], ".") == 0 ||
+		    g_strcmp0(components[i], "..") == 0)
+			return FALSE;
+	}
+	return TRUE;
+}
+
+void
+cocoon_guest_spec_free(CocoonGuestSpec *spec)
+{
+	if (spec == NULL)
+		return;
+	g_free(spec->config_json);
+	g_free(spec->cgroups_path);
+	g_free(spec->guest_hostname);
+	g_free(spec);
+}
+
+static CocoonJson *
+parse_object(const gchar *what, const gchar *json, gsize length, GError **error)
+{
+	g_autoptr(CocoonJson) root = NULL;
+
+	if (json == NULL || length == 0) {
+		g_set_error(error, COCOON_GUEST_SPEC_ERROR, COCOON_GUEST_SPEC_ERROR_INVALID,
+			    "%s is empty", what);
+		return NULL;
+	}
+	root = cocoon_json_parse(json, length, error);
+	if (root == NULL) {
+		/* a JSON error is the caller's fault */
+		g_autofree gchar *message = g_strdup((*error)->message);
+		g_clear_error(error);
+		g_set_error(error, COCOON_GUEST_SPEC_ERROR, COCOON_GUEST_SPEC_ERROR_INVALID,
+			    "%s: %s", what, message);
+		return NULL;
+	}
+	if (!cocoon_json_is_object(root)) {
+		g_set_error(error, COCOON_GUEST_SPEC_ERROR, COCOON_GUEST_SPEC_ERROR_INVALID,
+			    "%s is not a JSON object", what);
+		return NULL;
+	}
+	return g_steal_pointer(&root);
+}
+
+/* the parts of a process object that only mean something on the host */
+static void
+process_strip_host_labels(CocoonJson *process, gboolean terminal)
+{
+	cocoon_json_object_set_boolean(process, "terminal", terminal);
+	cocoon_json_object_remove(process, "apparmorProfile");
+	cocoon_json_object_remove(process, "selinuxLabel");
+}
+
+/* drops namespace entries that join a host namespace; tells whether a private uts namespace remains */
+static gboolean
+namespaces_patch(CocoonJson *namespaces, gboolean *ret_private_uts, GError **error)
+{
+	gboolean private_uts = FALSE;
+
+	for (guint i = 0; i < cocoon_json_array_get_length(namespaces);) {
+		CocoonJson *entry = cocoon_json_array_get(namespaces, i);
+		const gchar *type;
+
+		if (!cocoon_json_is_object(entry)) {
+			g_set_error(error, COCOON_GUEST_SPEC_ERROR, COCOON_GUEST_SPEC_ERROR_INVALID,
+				    "linux.namespaces[%u] is not an object", i);
+			return FALSE;
+		}
+		type = cocoon_json_object_get_string_member(entry, "type");
+		if (type == NULL) {
+			g_set_error(error, COCOON_GUEST_SPEC_ERROR, COCOON_GUEST_SPEC_ERROR_INVALID,
+				    "linux.namespaces[%u] has no type", i);
+			return FALSE;
+		}
+		if (cocoon_json_object_has(entry, "path")) {
+			/* a host path means nothing here; crun cannot run without its own mount ns */
+			if (g_strcmp0(type, "mount") == 0) {
+				cocoon_json_object_remove(entry, "path");
+			} else {
+				cocoon_json_array_remove(namespaces, i);
+				continue;
+			}
+		}
+		if (g_strcmp0(type, "uts") == 0)
+			private_uts = TRUE;
+		i++;
+	}
+	*ret_private_uts = private_uts;
+	return TRUE;
+}
+
+/**
+ * cocoon_guest_spec_patch:
+ *
+ * translates the host's config.json for crun in the guest (see the header for the rules)
+ */
+CocoonGuestSpec *
+cocoon_guest_spec_patch(const gchar *spec_json, gsize length, const gchar *container_id,
+			const gchar *rootfs_path, gboolean terminal, GError **error)
+{
+	g_autoptr(CocoonJson) root = NULL;
+	g_autoptr(CocoonGuestSpec) spec = g_new0(CocoonGuestSpec, 1);
+	CocoonJson *process;
+	CocoonJson *root_object;
+	CocoonJson *linux_object;
+	CocoonJson *namespaces;
+	const gchar *cgroups_path;
+	gboolean private_uts = FALSE;
+
+	root = parse_object("spec", spec_json, length, error);
+	if (root == NULL)
+		return NULL;
+
+	process = cocoon_json_object_get(root, "process");
+	if (!cocoon_json_is_object(process)) {
+		g_set_error_literal(error, COCOON_GUEST_SPEC_ERROR, COCOON_GUEST_SPEC_ERROR_INVALID,
+				    "spec has no process object");
+		return NULL;
+	}
+	process_strip_host_labels(process, terminal);
+
+	root_object = cocoon_json_object_get(root, "root");
+	if (root_object != NULL && !cocoon_json_is_object(root_object)) {
+		g_set_error_literal(error, COCOON_GUEST_SPEC_ERROR, COCOON_GUEST_SPEC_ERROR_INVALID,
+				    "spec root is not an object");
+		return NULL;
+	}
+	if (root_object == NULL) {
+		root_object = cocoon_json_new_object();
+		cocoon_json_object_set(root, "root", root_object);
+	}
+	cocoon_json_object_set_string(root_object, "path", rootfs_path);
+
+	cocoon_json_object_remove(root, "hooks");
+
+	linux_object = cocoon_json_object_get(root, "linux");
+	if (linux_object != NULL && !cocoon_json_is_object(linux_object)) {
+		g_set_error_literal(error, COCOON_GUEST_SPEC_ERROR, COCOON_GUEST_SPEC_ERROR_INVALID,
+				    "spec linux is not an object");
+		return NULL;
+	}
+	if (linux_object == NULL) {
+		linux_object = cocoon_json_new_object();
+		cocoon_json_object_set(root, "linux", linux_object);
+	}
+	cocoon_json_object_remove(linux_object, "mountLabel");
+	namespaces = cocoon_json_object_get(linux_object, "namespaces");
+	if (namespaces != NULL) {
+		if (!cocoon_json_is_array(namespaces)) {
+			g_set_error_literal(error, COCOON_GUEST_SPEC_ERROR,
+					    COCOON_GUEST_SPEC_ERROR_INVALID,
+					    "linux.namespaces is not an array");
+			return NULL;
+		}
+		if (!namespaces_patch(namespaces, &private_uts, error))
+			return NULL;
+	}
+
+	/* crun refuses a hostname without a private uts namespace: it becomes the guest's */
+	if (!private_uts) {
+		const gchar *hostname = cocoon_json_object_get_string_member(root, "hostname");
+		if (hostname != NULL && hostname[0] != '\0')
+			spec->guest_hostname = g_strdup(hostname);
+		cocoon_json_object_remove(root, "hostname");
+		cocoon_json_object_remove(root, "domainname");
+	}
+
+	cgroups_path = cocoon_json_object_get_string_member(linux_object, "cgroupsPath");
+	if (cocoon_guest_cgroups_path_is_valid(cgroups_path))
+		spec->cgroups_path = g_strdup(cgroups_path);
+	else
+		spec->cgroups_path = g_strdup_printf("/cocoon/%s", container_id);
+	cocoon_json_object_set_string(linux_object, "cgroupsPath", spec->cgroups_path);
+
+	spec->config_json = cocoon_json_to_string(root, FALSE);
+	return g_steal_pointer(&spec);
+}
+
+/**
+ * cocoon_guest_process_patch:
+ *
+ * the process.json for `crun exec --process`
+ */
+gchar *
+cocoon_guest_process_patch(const gchar *process_json, gsize length, gboolean terminal,
+			   GError **error)
+{
+	g_autoptr(CocoonJson) process = parse_object("process", process_json, length, error);
+
+	if (process == NULL)
+		return NULL;
+	if (!cocoon_json_is_array(cocoon_json_object_get(process, "args")) ||
+	    cocoon_json_array_get_length(cocoon_json_object_get(process, "args")) == 0) {
+		g_set_error_literal(error, COCOON_GUEST_SPEC_ERROR, COCOON_GUEST_SPEC_ERROR_INVALID,
+				    "process has no args");
+		return NULL;
+	}
+	process_strip_host_labels(process, terminal);
+	return cocoon_json_to_string(process, FALSE);
+}

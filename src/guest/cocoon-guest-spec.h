@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/*
+ * pure helpers of cocoon-agent: id and path validation, and the translation of the host's OCI spec
+ * into one crun can run inside the guest. No I/O except the realpath check of the rootfs.
+ */
+
+#define COCOON_GUEST_SPEC_ERROR (cocoon_guest_spec_error_quark())
+GQuark cocoon_guest_spec_error_quark(void);
+
+typedef enum {
+	/* the request is wrong (maps to INVALID_ARGUMENT) */
+	COCOON_GUEST_SPEC_ERROR_INVALID,
+} CocoonGuestSpecError;
+
+/* longest container or exec id */
+#define COCOON_GUEST_ID_MAX 128
+
+/* ids: 1..128 of [A-Za-z0-9_.-], not starting with '.' or '-'; kind names the id in the error */
+gboolean cocoon_guest_validate_id(const gchar *kind, const gchar *id, GError **error);
+
+/*
+ * rootfs is relative to share_root: no absolute path, no ".." or empty component; its realpath must
+ * be a directory under share_root's realpath (a symlink may not lead out). Returns the realpath.
+ */
+gchar *cocoon_guest_resolve_rootfs(const gchar *share_root, const gchar *rootfs, GError **error);
+
+/* a cgroups path crun may use in the guest: absolute, no ':' (systemd notation), no "." or ".." */
+gboolean cocoon_guest_cgroups_path_is_valid(const gchar *path);
+
+typedef struct {
+	/* the config.json to write into the bundle */
+	gchar *config_json;
+	/* the container's cgroup, absolute below the cgroup2 root ("/cocoon/<id>") */
+	gchar *cgroups_path;
+	/* a hostname the spec asked for that must be set on the guest (the uts namespace is shared) */
+	gchar *guest_hostname;
+} CocoonGuestSpec;
+
+void cocoon_guest_spec_free(CocoonGuestSpec *spec);
+
+/*
+ * rewrites a host OCI spec for the guest:
+ * - root.path = rootfs_path; process.terminal = terminal
+ * - linux.namespaces: an entry with a path (joining a host namespace) is dropped, so the container
+ *   shares the guest's namespace, which the whole pod shares; a mount namespace keeps its entry
+ *   without the path. Without a private uts namespace the hostname moves to guest_hostname.
+ * - hooks, process.apparmorProfile, process.selinuxLabel, linux.mountLabel are removed
+ * - linux.cgroupsPath is kept when valid for the guest, else "/cocoon/<container_id>"
+ */
+CocoonGuestSpec *cocoon_guest_spec_patch(const gchar *spec_json, gsize length,
+					 const gchar *container_id, const gchar *rootfs_path,
+					 gboolean terminal, GError **error);
+
+/* rewrites an OCI process object for `crun exec --process`: terminal set, host-only labels removed */
+gchar *cocoon_guest_process_patch(const gchar *process_json, gsize length, gboolean terminal,
+				  GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(CocoonGuestSpec, cocoon_guest_spec_free)
+
+G_END_DECLS
