@@ -49,6 +49,8 @@ struct _CocoonContainer {
 /* the VM side, implemented in cocoon-sandbox-vm.c; all on the worker */
 gboolean cocoon_sandbox_vm_ensure(CocoonSandbox *sandbox, GError **error);
 void cocoon_sandbox_vm_stop(CocoonSandbox *sandbox);
+/* the VM side tells the sandbox the agent just answered for the first time */
+void cocoon_sandbox_vm_booted(CocoonSandbox *sandbox);
 gboolean cocoon_sandbox_vm_is_running(CocoonSandbox *sandbox);
 const gchar *cocoon_sandbox_get_state_dir(CocoonSandbox *sandbox);
 const gchar *cocoon_sandbox_get_shared_dir(CocoonSandbox *sandbox);

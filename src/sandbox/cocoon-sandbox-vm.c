@@ -202,6 +202,7 @@ cocoon_sandbox_vm_ensure(CocoonSandbox *sandbox, GError **error)
 		cocoon_sandbox_vm_stop(sandbox);
 		return FALSE;
 	}
+	cocoon_sandbox_vm_booted(sandbox);
 	return TRUE;
 }
 

@@ -13,6 +13,7 @@
 #include <glib/gstdio.h>
 
 #include "cocoon-json.h"
+#include "cocoon-metrics.h"
 #include "cocoon-rootfs.h"
 #include "cocoon-sandbox-private.h"
 #include "cocoon-shim-util.h"
@@ -39,6 +40,7 @@ struct _CocoonSandbox {
 	/* worker-owned from here on */
 	GHashTable *containers; /* id → CocoonContainer */
 	gpointer vm;		/* cocoon-sandbox-vm.c's state */
+	CocoonCgroupMode cgroup_mode;
 };
 
 typedef struct {
@@ -78,18 +80,16 @@ is_init(const gchar *exec_id)
 	return exec_id == NULL || exec_id[0] == '\0';
 }
 
+static void process_answer_waiters(CocoonProcess *process);
+
 static void
 process_free(CocoonProcess *process)
 {
 	if (process == NULL)
 		return;
 	if (process->waiters != NULL) {
-		/* nobody may hang: answer whoever still waits */
-		for (guint i = 0; i < process->waiters->len; i++)
-			cocoon_ttrpc_call_return_error(process->waiters->pdata[i],
-						       COCOON_TTRPC_NOT_FOUND,
-						       "process %s of container %s was deleted: not found",
-						       process->exec_id, process->container->id);
+		/* nobody may hang: whoever still waits gets what was recorded */
+		process_answer_waiters(process);
 		g_ptr_array_free(process->waiters, TRUE);
 	}
 	cocoon_stdio_clear(&process->stdio);
@@ -419,6 +419,90 @@ sandbox_fail_all(CocoonSandbox *sandbox)
 	}
 }
 
+/* ---------------------------------------------------------------- guest events */
+
+static void sandbox_watch_events(CocoonSandbox *sandbox);
+
+static void
+sandbox_oom(CocoonSandbox *sandbox, const gchar *container_id)
+{
+	Containerd__Events__TaskOOM event = CONTAINERD__EVENTS__TASK_OOM__INIT;
+	CocoonContainer *container = g_hash_table_lookup(sandbox->containers, container_id);
+	g_autofree gchar *path = NULL;
+	g_autoptr(GError) error = NULL;
+
+	if (container == NULL) {
+		g_warning("sandbox %s: OOM event for unknown container %s", sandbox->id,
+			  container_id);
+		return;
+	}
+	g_message("container %s: OOM kill in the guest", container_id);
+	event.container_id = container->id;
+	publish(sandbox, "/tasks/oom", "containerd.events.TaskOOM", (ProtobufCMessage *)&event);
+	/* what CRI-O and others read to report OOMKilled */
+	path = g_build_filename(container->bundle, "oom", NULL);
+	if (!g_file_set_contents(path, "", 0, &error))
+		g_warning("container %s: %s", container_id, error->message);
+}
+
+typedef struct {
+	CocoonSandbox *sandbox;
+	CocoonTtrpcClient *agent;
+} EventWork;
+
+static void
+agent_event_done(GObject *source, GAsyncResult *result, gpointer data)
+{
+	EventWork *work = data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) payload = cocoon_ttrpc_client_call_finish(work->agent, result, &error);
+
+	if (payload != NULL) {
+		gsize size;
+		const guint8 *bytes = g_bytes_get_data(payload, &size);
+		Cocoon__Agent__V1__WaitEventResponse *response =
+			cocoon__agent__v1__wait_event_response__unpack(NULL, size, bytes);
+		if (response != NULL &&
+		    response->kind == COCOON__AGENT__V1__WAIT_EVENT_RESPONSE__KIND__OOM)
+			sandbox_oom(work->sandbox, response->container_id);
+		if (response != NULL)
+			cocoon__agent__v1__wait_event_response__free_unpacked(response, NULL);
+		/* the same connection still serves us: ask for the next event */
+		if (cocoon_sandbox_get_agent(work->sandbox) == work->agent)
+			sandbox_watch_events(work->sandbox);
+	} else if (!g_error_matches(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_UNAVAILABLE)) {
+		g_warning("sandbox %s: guest events: %s", work->sandbox->id, error->message);
+		if (cocoon_sandbox_get_agent(work->sandbox) == work->agent)
+			sandbox_watch_events(work->sandbox);
+	}
+	cocoon_ttrpc_client_unref(work->agent);
+	cocoon_sandbox_unref(work->sandbox);
+	g_free(work);
+}
+
+/* a long poll for guest events (OOM kills), answered on the worker */
+static void
+sandbox_watch_events(CocoonSandbox *sandbox)
+{
+	CocoonTtrpcClient *agent = cocoon_sandbox_get_agent(sandbox);
+	EventWork *work;
+
+	if (agent == NULL)
+		return;
+	work = g_new0(EventWork, 1);
+	work->sandbox = cocoon_sandbox_ref(sandbox);
+	work->agent = cocoon_ttrpc_client_ref(agent);
+	/* an empty WaitEventRequest packs to zero bytes */
+	cocoon_ttrpc_client_call_async(agent, AGENT_SERVICE, "WaitEvent", NULL, 0, 0, NULL,
+				       agent_event_done, work);
+}
+
+void
+cocoon_sandbox_vm_booted(CocoonSandbox *sandbox)
+{
+	sandbox_watch_events(sandbox);
+}
+
 /* ---------------------------------------------------------------- task API */
 
 static gboolean
@@ -478,6 +562,7 @@ stdio_streams_fill(Cocoon__Agent__V1__StdioStreams *streams, CocoonProcess *proc
 	streams->stderr = process->stream_stderr;
 }
 
+/* the registry entry goes before the Delete reply: containerd's Shutdown follows at once */
 static void
 container_forget(CocoonSandbox *sandbox, CocoonContainer *container)
 {
@@ -802,6 +887,7 @@ cocoon_sandbox_task_delete(CocoonSandbox *sandbox, CocoonTtrpcCall *call, Protob
 		container_teardown(sandbox, container);
 		publish(sandbox, "/tasks/delete", "containerd.events.TaskDelete",
 			(ProtobufCMessage *)&event);
+		cocoon_runtime_release_container(sandbox->runtime, container->id);
 		cocoon_ttrpc_call_return_message(call, (ProtobufCMessage *)&response);
 		container_forget(sandbox, container);
 		return;
@@ -1157,15 +1243,17 @@ cocoon_sandbox_task_stats(CocoonSandbox *sandbox, CocoonTtrpcCall *call, Protobu
 		return_error(call, error);
 		return;
 	}
-	if (agent_response->metrics != NULL) {
-		gsize size = protobuf_c_message_get_packed_size(
-			(ProtobufCMessage *)agent_response->metrics);
-		buf = g_malloc(size + 1);
-		protobuf_c_message_pack((ProtobufCMessage *)agent_response->metrics, buf);
+	{
+		Io__Containerd__Cgroups__V2__Metrics empty = IO__CONTAINERD__CGROUPS__V2__METRICS__INIT;
+		g_autoptr(GBytes) value = NULL;
+		gsize size;
+		any.type_url = (gchar *)cocoon_metrics_pack(
+			agent_response->metrics != NULL ? agent_response->metrics : &empty,
+			sandbox->cgroup_mode, &value);
+		buf = g_bytes_unref_to_data(g_steal_pointer(&value), &size);
 		any.value.data = buf;
 		any.value.len = size;
 	}
-	any.type_url = (gchar *)"io.containerd.cgroups.v2.Metrics";
 	response.stats = &any;
 	cocoon_ttrpc_call_return_message(call, (ProtobufCMessage *)&response);
 	cocoon__agent__v1__stats_container_response__free_unpacked(agent_response, NULL);
@@ -1283,6 +1371,7 @@ cocoon_sandbox_new(CocoonRuntime *runtime, const gchar *id)
 	sandbox->id = g_strdup(id);
 	sandbox->state_dir = g_build_filename(runtime->config->state_dir, id, NULL);
 	sandbox->shared_dir = g_build_filename(sandbox->state_dir, "shared", NULL);
+	sandbox->cgroup_mode = cocoon_host_cgroup_mode();
 	sandbox->context = g_main_context_new();
 	sandbox->loop = g_main_loop_new(sandbox->context, FALSE);
 	sandbox->containers = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
