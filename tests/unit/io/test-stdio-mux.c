@@ -26,6 +26,8 @@
 typedef struct {
 	gint fd;
 	CocoonStdioFrameDecoder *decoder;
+	/* read returned 0: the host closed the connection */
+	gboolean hangup;
 } Guest;
 
 typedef struct {
@@ -87,10 +89,26 @@ guest_read_frame(Guest *guest, gint timeout_ms, CocoonStdioFrame *ret_frame)
 		n = read(guest->fd, buffer, sizeof(buffer));
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n == 0)
+			guest->hangup = TRUE;
 		if (n <= 0)
 			return FALSE;
 		cocoon_stdio_frame_decoder_feed(guest->decoder, buffer, (gsize)n);
 	}
+}
+
+/* only whole frames until the host closes the connection */
+static void
+guest_expect_hangup(Guest *guest)
+{
+	for (;;) {
+		g_auto(CocoonStdioFrame) frame = { 0 };
+
+		if (!guest_read_frame(guest, FRAME_TIMEOUT_MS, &frame))
+			break;
+	}
+	g_assert_true(guest->hangup);
+	g_assert_cmpuint(cocoon_stdio_frame_decoder_pending(guest->decoder), ==, 0);
 }
 
 static void
@@ -716,7 +734,6 @@ test_garbage_closes(Fixture *fixture, gconstpointer data)
 	const gchar garbage[] = "SSH-2.0-OpenSSH_9.2\r\n";
 	guint32 ids[2] = { 3, 4 };
 	Reader *readers[2];
-	guint8 byte;
 
 	cocoon_stdio_mux_set_closed_func(fixture->mux, closed_cb, &closed_error, context);
 	for (guint i = 0; i < 2; i++) {
@@ -743,8 +760,8 @@ test_garbage_closes(Fixture *fixture, gconstpointer data)
 		g_assert_cmpuint(readers[i]->count_a, ==, i == 0 ? 4 : 0);
 		reader_free(readers[i]);
 	}
-	/* the guest sees the connection end */
-	g_assert_cmpint(read(fixture->guest.fd, &byte, 1), ==, 0);
+	/* the guest sees the connection end (after the credit of what was written, maybe) */
+	guest_expect_hangup(&fixture->guest);
 	/* a closed mux takes no new streams (and closes the fd it was given) */
 	g_assert_false(cocoon_stdio_mux_add_output(fixture->mux, 9, dup(2), &error));
 	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_CLOSED);
@@ -821,7 +838,6 @@ test_close_ends_everything(Fixture *fixture, gconstpointer data)
 	Reader *reader;
 	gint out[2];
 	gint in[2];
-	guint8 byte;
 
 	make_pipe(out);
 	make_pipe(in);
@@ -849,7 +865,7 @@ test_close_ends_everything(Fixture *fixture, gconstpointer data)
 	g_assert_cmpuint(reader->count_a, ==, 2);
 	reader_free(reader);
 	/* the guest sees EOF of the connection; the input's read end is closed */
-	g_assert_cmpint(read(fixture->guest.fd, &byte, 1), ==, 0);
+	guest_expect_hangup(&fixture->guest);
 	{
 		struct pollfd pfd = { .fd = held_writer, .events = POLLOUT };
 
