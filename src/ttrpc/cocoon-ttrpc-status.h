@@ -34,6 +34,8 @@ GQuark cocoon_ttrpc_error_quark(void);
 
 /* the errdefs class string containerd appends ("not found", "already exists", ...) */
 const gchar *cocoon_ttrpc_code_to_string(CocoonTtrpcCode code);
+/* the google.rpc.Code name ("NOT_FOUND"), for logs and tests */
+const gchar *cocoon_ttrpc_code_to_name(CocoonTtrpcCode code);
 
 /*
  * the one place a GError becomes a status: COCOON_TTRPC_ERROR keeps its code, G_IO_ERROR and
