@@ -16,7 +16,6 @@
 #include <sys/reboot.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -29,9 +28,6 @@
 
 #ifndef MODULE_INIT_COMPRESSED_FILE
 #define MODULE_INIT_COMPRESSED_FILE 4
-#endif
-#ifndef V9FS_MAGIC
-#define V9FS_MAGIC 0x01021997
 #endif
 
 static int log_fd = 2;
@@ -311,9 +307,9 @@ cocoon_guest_mount_share(const gchar *mountpoint, GError **error)
 {
 	g_autofree gchar *cache = cocoon_guest_cmdline_get("cocoon.cache");
 	g_autofree gchar *options = NULL;
-	struct statfs st;
 
-	if (statfs(mountpoint, &st) == 0 && st.f_type == V9FS_MAGIC)
+	/* statfs cannot tell: 9p reports the f_type of the host's filesystem */
+	if (is_mount_point(mountpoint))
 		return TRUE;
 	options = g_strdup_printf("%s,cache=%s", COCOON_GUEST_SHARE_OPTIONS,
 				  cache != NULL ? cache : "none");
