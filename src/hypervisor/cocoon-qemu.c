@@ -1,0 +1,777 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#define G_LOG_DOMAIN "cocoon-hypervisor"
+
+#include "config.h"
+
+#include "cocoon-qemu.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
+#include <glib/gstdio.h>
+
+#include "cocoon-accel.h"
+#include "cocoon-fd.h"
+#include "cocoon-hypervisor-driver.h"
+#include "cocoon-qemu-cmdline.h"
+#include "cocoon-qmp.h"
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+/* how long we wait for QEMU to go away after SIGKILL (only D state takes longer) */
+#define KILL_WAIT_MS 5000
+/* the pid file is two numbers */
+#define PID_FILE_MAX 64
+
+typedef struct {
+	CocoonHypervisor parent;
+	gchar *qmp_socket_path;
+	gchar *qemu_log_path;
+	gchar *pid_file_path;
+
+	GPid pid;         /* 0 when not running */
+	int pidfd;        /* readable once QEMU exited */
+	GSource *exit_watch;
+	CocoonQmp *qmp;
+	gboolean stopping; /* the exit was asked for: no died callback */
+	gchar *shutdown_reason;
+} CocoonQemu;
+
+static CocoonQemu *
+cocoon_qemu(CocoonHypervisor *hypervisor)
+{
+	return (CocoonQemu *)hypervisor;
+}
+
+static const gchar *
+sandbox_id(CocoonQemu *self)
+{
+	return self->parent.config->sandbox_id;
+}
+
+static int
+pidfd_open(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static int
+pidfd_send_signal(int pidfd, int signal)
+{
+	return (int)syscall(SYS_pidfd_send_signal, pidfd, signal, NULL, 0);
+}
+
+/* waits until the process behind pidfd has exited; FALSE on timeout */
+static gboolean
+pidfd_wait(int pidfd, guint timeout_ms)
+{
+	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+
+	for (;;) {
+		struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
+		gint64 left = deadline - g_get_monotonic_time();
+		gint ready;
+
+		ready = poll(&pfd, 1, left > 0 ? (gint)((left + 999) / 1000) : 0);
+		if (ready > 0)
+			return TRUE;
+		if (ready < 0 && errno == EINTR)
+			continue;
+		if (ready < 0 || left <= 0)
+			return FALSE;
+	}
+}
+
+gboolean
+cocoon_qemu_read_start_time(GPid pid, guint64 *ret_start_time, GError **error)
+{
+	g_autofree gchar *path = g_strdup_printf("/proc/%d/stat", (int)pid);
+	g_autofree gchar *contents = NULL;
+	g_auto(GStrv) fields = NULL;
+	const gchar *end;
+	guint64 value;
+
+	if (!g_file_get_contents(path, &contents, NULL, error))
+		return FALSE;
+	/* the command name may contain spaces and parentheses: fields start after the last ')' */
+	end = strrchr(contents, ')');
+	if (end != NULL)
+		fields = g_strsplit(end + 1, " ", -1);
+	/* fields[0] is "", [1] the state (field 3), so field 22 is fields[20] */
+	if (fields == NULL || g_strv_length(fields) < 21 ||
+	    !g_ascii_string_to_unsigned(fields[20], 10, 0, G_MAXUINT64, &value, NULL)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "cannot parse %s", path);
+		return FALSE;
+	}
+	*ret_start_time = value;
+	return TRUE;
+}
+
+/* ---- the child ---- */
+
+typedef struct {
+	pid_t parent;
+} ChildSetup;
+
+/* after fork, before exec: async-signal-safe calls only */
+static void
+child_setup(gpointer user_data)
+{
+	const ChildSetup *setup = user_data;
+	struct sigaction action = {.sa_handler = SIG_DFL};
+	sigset_t none;
+
+	/* die with the thread that forked us (see cocoon-hypervisor.h) */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != setup->parent)
+		_exit(127);
+	/* a signal to the shim's process group (a terminal's ^C) is not for QEMU */
+	setpgid(0, 0);
+	/* the shim's threads may block or ignore signals; QEMU must see them as usual */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	sigaction(SIGPIPE, &action, NULL);
+	sigaction(SIGTERM, &action, NULL);
+	sigaction(SIGINT, &action, NULL);
+	sigaction(SIGHUP, &action, NULL);
+}
+
+static gboolean
+open_log(const gchar *path, int *ret_fd, GError **error)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+
+	if (fd < 0) {
+		int saved_errno = errno;
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno), "open %s: %s",
+			    path, g_strerror(saved_errno));
+		return FALSE;
+	}
+	*ret_fd = fd;
+	return TRUE;
+}
+
+/* ---- exit handling ---- */
+
+static void
+remove_runtime_files(CocoonQemu *self)
+{
+	g_unlink(self->pid_file_path);
+	g_unlink(self->qmp_socket_path);
+	g_unlink(self->parent.agent_socket_path);
+	g_unlink(self->parent.stdio_socket_path);
+}
+
+static void
+on_qmp_event(CocoonQmp *qmp, const gchar *event, CocoonJson *data, gpointer user_data)
+{
+	CocoonQemu *self = user_data;
+
+	if (g_strcmp0(event, "SHUTDOWN") == 0) {
+		const gchar *reason = cocoon_json_object_get_string_member(data, "reason");
+		g_free(self->shutdown_reason);
+		self->shutdown_reason = g_strdup(reason != NULL ? reason : "unknown");
+		g_debug("sandbox %s: QEMU shutdown: %s", sandbox_id(self), self->shutdown_reason);
+	} else if (g_strcmp0(event, "STOP") == 0 || g_strcmp0(event, "RESUME") == 0) {
+		g_debug("sandbox %s: vCPUs %s", sandbox_id(self),
+			g_str_equal(event, "STOP") ? "stopped" : "resumed");
+	}
+}
+
+/*
+ * collects the exit of an exited QEMU (pidfd readable) and releases what belonged to the
+ * running process; returns the wait status
+ */
+static gint
+reap(CocoonQemu *self)
+{
+	gint status = 0;
+
+	while (waitpid(self->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	self->parent.wait_status = status;
+	self->pid = 0;
+	if (self->exit_watch != NULL) {
+		g_source_destroy(self->exit_watch);
+		g_clear_pointer(&self->exit_watch, g_source_unref);
+	}
+	cocoon_fd_closep(&self->pidfd);
+	if (self->qmp != NULL) {
+		/* a SHUTDOWN event may still sit in the socket */
+		cocoon_qmp_dispatch_pending(self->qmp);
+		g_clear_pointer(&self->qmp, cocoon_qmp_free);
+	}
+	remove_runtime_files(self);
+	return status;
+}
+
+static gchar *
+describe_exit(CocoonQemu *self, gint status)
+{
+	g_autofree gchar *how = cocoon_hypervisor_describe_wait_status(status);
+	g_autofree gchar *log = cocoon_hypervisor_file_tail(self->qemu_log_path, 3);
+	g_autoptr(GString) text = g_string_new(NULL);
+
+	g_string_append_printf(text, "QEMU %s", how);
+	if (self->shutdown_reason != NULL)
+		g_string_append_printf(text, " (shutdown reason: %s)", self->shutdown_reason);
+	if (log[0] != '\0')
+		g_string_append_printf(text, "; qemu.log: %s", log);
+	return g_string_free(g_steal_pointer(&text), FALSE);
+}
+
+static gboolean
+on_qemu_exit(gint fd, GIOCondition condition, gpointer user_data)
+{
+	CocoonQemu *self = user_data;
+	g_autofree gchar *reason = NULL;
+	gboolean expected = self->stopping;
+	gint status;
+
+	/* reap() destroys this source: fine while it dispatches, GLib holds a reference */
+	status = reap(self);
+	if (expected)
+		return G_SOURCE_REMOVE;
+	reason = describe_exit(self, status);
+	/* the owner logs it: it knows what the death means */
+	g_debug("sandbox %s: %s", sandbox_id(self), reason);
+	cocoon_hypervisor_emit_died(&self->parent, status, reason);
+	return G_SOURCE_REMOVE;
+}
+
+/* SIGKILL and wait; TRUE once reaped */
+static gboolean
+kill_and_reap(CocoonQemu *self)
+{
+	if (self->pid == 0)
+		return TRUE;
+	self->stopping = TRUE;
+	if (pidfd_send_signal(self->pidfd, SIGKILL) < 0 && errno != ESRCH)
+		g_warning("sandbox %s: cannot kill QEMU pid %d: %s", sandbox_id(self),
+			  (int)self->pid, g_strerror(errno));
+	if (!pidfd_wait(self->pidfd, KILL_WAIT_MS))
+		return FALSE;
+	reap(self);
+	return TRUE;
+}
+
+/* ---- start ---- */
+
+static gboolean
+check_readable(CocoonQemu *self, const gchar *what, const gchar *path, GError **error)
+{
+	if (g_access(path, R_OK) == 0)
+		return TRUE;
+	{
+		int saved_errno = errno;
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
+			    "sandbox %s: start: %s %s: %s", sandbox_id(self), what, path,
+			    g_strerror(saved_errno));
+	}
+	return FALSE;
+}
+
+static gboolean
+prepare_state_dir(CocoonQemu *self, GError **error)
+{
+	const CocoonVmConfig *config = self->parent.config;
+	const gchar *sockets[] = {self->qmp_socket_path, self->parent.agent_socket_path,
+				  self->parent.stdio_socket_path};
+
+	if (g_mkdir_with_parents(config->state_dir, 0700) < 0) {
+		int saved_errno = errno;
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
+			    "sandbox %s: start: mkdir %s: %s", sandbox_id(self), config->state_dir,
+			    g_strerror(saved_errno));
+		return FALSE;
+	}
+	for (guint i = 0; i < G_N_ELEMENTS(sockets); i++) {
+		if (strlen(sockets[i]) >= sizeof(((struct sockaddr_un *)NULL)->sun_path)) {
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_FILENAME_TOO_LONG,
+				    "sandbox %s: start: socket path too long for a unix socket "
+				    "(%zu bytes max): %s",
+				    sandbox_id(self),
+				    sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1, sockets[i]);
+			return FALSE;
+		}
+	}
+	if (config->shared_fs != COCOON_SHARED_FS_NONE) {
+		g_autofree gchar *shared = cocoon_vm_config_get_shared_dir(config);
+		if (g_mkdir_with_parents(shared, 0700) < 0) {
+			int saved_errno = errno;
+			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
+				    "sandbox %s: start: mkdir %s: %s", sandbox_id(self), shared,
+				    g_strerror(saved_errno));
+			return FALSE;
+		}
+	}
+	/* a QEMU left over from a shim that died must not hold on to this state */
+	if (!cocoon_qemu_kill_from_state(config->state_dir, error)) {
+		g_prefix_error(error, "sandbox %s: start: ", sandbox_id(self));
+		return FALSE;
+	}
+	remove_runtime_files(self);
+	return TRUE;
+}
+
+static gboolean
+write_pid_file(CocoonQemu *self, GError **error)
+{
+	g_autofree gchar *text = NULL;
+	guint64 start_time;
+
+	if (!cocoon_qemu_read_start_time(self->pid, &start_time, error))
+		return FALSE;
+	text = g_strdup_printf("%d %" G_GUINT64_FORMAT "\n", (int)self->pid, start_time);
+	return g_file_set_contents_full(self->pid_file_path, text, -1,
+					G_FILE_SET_CONTENTS_CONSISTENT, 0600, error);
+}
+
+static gboolean
+spawn(CocoonQemu *self, GStrv argv, GError **error)
+{
+	const CocoonVmConfig *config = self->parent.config;
+	g_autofree gchar *program = NULL;
+	g_autoptr(GPtrArray) spawn_argv = g_ptr_array_new();
+	cocoon_autofd int null_fd = -1;
+	cocoon_autofd int log_fd = -1;
+	ChildSetup setup = {.parent = getpid()};
+	GPid pid = 0;
+
+	program = g_path_is_absolute(config->qemu_binary)
+			  ? g_strdup(config->qemu_binary)
+			  : g_find_program_in_path(config->qemu_binary);
+	if (program == NULL) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+			    "sandbox %s: start: QEMU binary %s not found in PATH", sandbox_id(self),
+			    config->qemu_binary);
+		return FALSE;
+	}
+	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null_fd < 0 || !open_log(self->qemu_log_path, &log_fd, error)) {
+		if (null_fd < 0)
+			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+				    "open /dev/null: %s", g_strerror(errno));
+		g_prefix_error(error, "sandbox %s: start: ", sandbox_id(self));
+		return FALSE;
+	}
+	g_ptr_array_add(spawn_argv, program);
+	for (guint i = 0; argv[i] != NULL; i++)
+		g_ptr_array_add(spawn_argv, argv[i]);
+	g_ptr_array_add(spawn_argv, NULL);
+	/* every other fd is closed in the child (no G_SPAWN_LEAVE_DESCRIPTORS_OPEN) */
+	if (!g_spawn_async_with_pipes_and_fds(
+		    config->state_dir, (const gchar *const *)spawn_argv->pdata, NULL,
+		    G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_FILE_AND_ARGV_ZERO, child_setup, &setup,
+		    null_fd, null_fd, log_fd, NULL, NULL, 0, &pid, NULL, NULL, NULL, error)) {
+		g_prefix_error(error, "sandbox %s: start: ", sandbox_id(self));
+		return FALSE;
+	}
+	self->pid = pid;
+	/* race-free: the pid stays ours until we reap it */
+	self->pidfd = pidfd_open(pid);
+	if (self->pidfd < 0) {
+		int saved_errno = errno;
+		kill(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		self->pid = 0;
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
+			    "sandbox %s: start: pidfd_open (Linux >= 5.3 needed): %s",
+			    sandbox_id(self), g_strerror(saved_errno));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* retries while the socket is not there yet; fails at once when QEMU exits */
+static gboolean
+connect_monitor(CocoonQemu *self, gint64 deadline, GError **error)
+{
+	const CocoonVmConfig *config = self->parent.config;
+
+	for (;;) {
+		g_autoptr(GError) local_error = NULL;
+		gint64 left_ms = (deadline - g_get_monotonic_time()) / 1000;
+		struct pollfd pfd = {.fd = self->pidfd, .events = POLLIN};
+
+		if (poll(&pfd, 1, 0) > 0) {
+			g_autofree gchar *reason = describe_exit(self, reap(self));
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+				    "sandbox %s: start: %s", sandbox_id(self), reason);
+			return FALSE;
+		}
+		if (left_ms <= 0) {
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+				    "sandbox %s: start: QEMU did not open its monitor %s within %u ms",
+				    sandbox_id(self), self->qmp_socket_path,
+				    config->start_timeout_ms);
+			return FALSE;
+		}
+		self->qmp = cocoon_qmp_connect(self->qmp_socket_path, sandbox_id(self),
+					       (guint)MIN(left_ms, (gint64)config->qmp_timeout_ms),
+					       &local_error);
+		if (self->qmp != NULL)
+			return TRUE;
+		if (!g_error_matches(local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND) &&
+		    !g_error_matches(local_error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED)) {
+			g_propagate_prefixed_error(error, g_steal_pointer(&local_error),
+						   "sandbox %s: start: ", sandbox_id(self));
+			return FALSE;
+		}
+		/* not listening yet: wait a little, or for the exit */
+		poll(&pfd, 1, 10);
+	}
+}
+
+static gboolean
+qemu_start(CocoonHypervisor *hypervisor, GError **error)
+{
+	CocoonQemu *self = cocoon_qemu(hypervisor);
+	const CocoonVmConfig *config = hypervisor->config;
+	CocoonQemuHostInfo host = {0};
+	g_auto(GStrv) argv = NULL;
+	g_autofree gchar *status = NULL;
+	const gchar *why = NULL;
+	gint64 deadline;
+	gboolean running = FALSE;
+
+	if (self->pid != 0) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+			    "sandbox %s: start: QEMU is already running (pid %d)", sandbox_id(self),
+			    (int)self->pid);
+		return FALSE;
+	}
+	if (!cocoon_vm_config_validate(config, error))
+		return FALSE;
+	host.accel = cocoon_accel_resolve(config->accel, &why);
+	if (g_str_equal(config->machine, COCOON_MACHINE_MICROVM) &&
+	    host.accel == COCOON_ACCEL_TCG)
+		host.tsc_khz = config->tsc_khz != 0 ? config->tsc_khz : cocoon_host_tsc_khz();
+	argv = cocoon_qemu_build_cmdline(config, &host, error);
+	if (argv == NULL)
+		return FALSE;
+	if (!check_readable(self, "guest kernel", config->kernel, error))
+		return FALSE;
+	if (config->initrd != NULL && config->initrd[0] != '\0' &&
+	    !check_readable(self, "guest initrd", config->initrd, error))
+		return FALSE;
+	if (!prepare_state_dir(self, error))
+		return FALSE;
+
+	self->stopping = FALSE;
+	g_clear_pointer(&self->shutdown_reason, g_free);
+	hypervisor->wait_status = -1;
+	hypervisor->accel = host.accel;
+	deadline = g_get_monotonic_time() + (gint64)config->start_timeout_ms * 1000;
+	if (!spawn(self, argv, error))
+		return FALSE;
+	g_debug("sandbox %s: QEMU pid %d (%s: %s)", sandbox_id(self), (int)self->pid,
+		cocoon_accel_to_string(host.accel), why);
+
+	if (!write_pid_file(self, error)) {
+		g_prefix_error(error, "sandbox %s: start: pid file: ", sandbox_id(self));
+		kill_and_reap(self);
+		return FALSE;
+	}
+	self->exit_watch = g_unix_fd_source_new(self->pidfd, G_IO_IN);
+	g_source_set_callback(self->exit_watch, G_SOURCE_FUNC(on_qemu_exit), self, NULL);
+	g_source_attach(self->exit_watch, cocoon_hypervisor_get_context(hypervisor));
+
+	if (!connect_monitor(self, deadline, error)) {
+		kill_and_reap(self);
+		return FALSE;
+	}
+	cocoon_qmp_set_event_func(self->qmp, on_qmp_event, self);
+	cocoon_qmp_attach(self->qmp, cocoon_hypervisor_get_context(hypervisor));
+	if (!cocoon_qmp_query_status(self->qmp, config->qmp_timeout_ms, &status, &running, error) ||
+	    !running) {
+		if (status != NULL)
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+				    "sandbox %s: start: QEMU is %s, not running", sandbox_id(self),
+				    status);
+		kill_and_reap(self);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* ---- the other operations ---- */
+
+static gboolean
+qemu_stop(CocoonHypervisor *hypervisor, guint timeout_ms, GError **error)
+{
+	CocoonQemu *self = cocoon_qemu(hypervisor);
+	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+	gint64 left_ms;
+
+	if (self->pid == 0)
+		return TRUE;
+	self->stopping = TRUE;
+	if (self->qmp != NULL && cocoon_qmp_is_connected(self->qmp)) {
+		g_autoptr(GError) local_error = NULL;
+		if (!cocoon_qmp_quit(self->qmp,
+				     MIN(timeout_ms, hypervisor->config->qmp_timeout_ms) + 1,
+				     &local_error))
+			g_debug("%s", local_error->message);
+	} else {
+		pidfd_send_signal(self->pidfd, SIGTERM);
+	}
+	left_ms = (deadline - g_get_monotonic_time()) / 1000;
+	if (pidfd_wait(self->pidfd, left_ms > 0 ? (guint)left_ms : 0)) {
+		reap(self);
+		return TRUE;
+	}
+	g_message("sandbox %s: QEMU pid %d did not exit within %u ms, killing it",
+		  sandbox_id(self), (int)self->pid, timeout_ms);
+	if (!kill_and_reap(self)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+			    "sandbox %s: stop: QEMU pid %d still there %u ms after SIGKILL",
+			    sandbox_id(self), (int)self->pid, KILL_WAIT_MS);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+require_monitor(CocoonQemu *self, const gchar *operation, GError **error)
+{
+	if (self->pid != 0 && self->qmp != NULL)
+		return TRUE;
+	g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED, "sandbox %s: %s: QEMU is not running",
+		    sandbox_id(self), operation);
+	return FALSE;
+}
+
+static gboolean
+qemu_pause(CocoonHypervisor *hypervisor, GError **error)
+{
+	CocoonQemu *self = cocoon_qemu(hypervisor);
+
+	return require_monitor(self, "pause", error) &&
+	       cocoon_qmp_stop(self->qmp, hypervisor->config->qmp_timeout_ms, error);
+}
+
+static gboolean
+qemu_resume(CocoonHypervisor *hypervisor, GError **error)
+{
+	CocoonQemu *self = cocoon_qemu(hypervisor);
+
+	return require_monitor(self, "resume", error) &&
+	       cocoon_qmp_cont(self->qmp, hypervisor->config->qmp_timeout_ms, error);
+}
+
+static CocoonVmStatus
+status_from_qmp(const gchar *status)
+{
+	static const gchar *const paused[] = {"paused",      "suspended",      "prelaunch",
+					      "debug",       "inmigrate",      "postmigrate",
+					      "finish-migrate", "save-vm",     "restore-vm",
+					      "colo",        NULL};
+
+	if (g_str_equal(status, "running"))
+		return COCOON_VM_STATUS_RUNNING;
+	if (g_str_equal(status, "shutdown"))
+		return COCOON_VM_STATUS_SHUTDOWN;
+	if (g_strv_contains(paused, status))
+		return COCOON_VM_STATUS_PAUSED;
+	/* internal-error, io-error, guest-panicked, watchdog */
+	return COCOON_VM_STATUS_ERROR;
+}
+
+static gboolean
+qemu_query_status(CocoonHypervisor *hypervisor, CocoonVmStatus *ret_status, GError **error)
+{
+	CocoonQemu *self = cocoon_qemu(hypervisor);
+	g_autofree gchar *status = NULL;
+
+	if (self->pid == 0) {
+		*ret_status = COCOON_VM_STATUS_STOPPED;
+		return TRUE;
+	}
+	if (!require_monitor(self, "query status", error) ||
+	    !cocoon_qmp_query_status(self->qmp, hypervisor->config->qmp_timeout_ms, &status,
+				     NULL, error))
+		return FALSE;
+	*ret_status = status_from_qmp(status);
+	return TRUE;
+}
+
+static GPid
+qemu_get_pid(CocoonHypervisor *hypervisor)
+{
+	return cocoon_qemu(hypervisor)->pid;
+}
+
+static void
+qemu_finalize(CocoonHypervisor *hypervisor)
+{
+	CocoonQemu *self = cocoon_qemu(hypervisor);
+
+	if (self->pid != 0) {
+		g_message("sandbox %s: QEMU pid %d still running when its hypervisor is freed, "
+			  "killing it",
+			  sandbox_id(self), (int)self->pid);
+		if (!kill_and_reap(self))
+			g_warning("sandbox %s: QEMU pid %d did not exit after SIGKILL",
+				  sandbox_id(self), (int)self->pid);
+	}
+	if (self->exit_watch != NULL) {
+		g_source_destroy(self->exit_watch);
+		g_clear_pointer(&self->exit_watch, g_source_unref);
+	}
+	cocoon_fd_closep(&self->pidfd);
+	g_clear_pointer(&self->qmp, cocoon_qmp_free);
+	g_free(self->qmp_socket_path);
+	g_free(self->qemu_log_path);
+	g_free(self->pid_file_path);
+	g_free(self->shutdown_reason);
+}
+
+static const CocoonHypervisorOps qemu_ops = {
+	.name = "qemu",
+	.start = qemu_start,
+	.stop = qemu_stop,
+	.pause = qemu_pause,
+	.resume = qemu_resume,
+	.query_status = qemu_query_status,
+	.get_pid = qemu_get_pid,
+	.finalize = qemu_finalize,
+};
+
+/* ---- kill from state ---- */
+
+static gboolean
+parse_pid_file(const gchar *path, const gchar *contents, GPid *ret_pid, guint64 *ret_start_time,
+	       GError **error)
+{
+	g_auto(GStrv) fields = g_strsplit_set(g_strstrip((gchar *)contents), " ", -1);
+	guint64 pid;
+	guint64 start_time;
+
+	if (g_strv_length(fields) != 2 ||
+	    !g_ascii_string_to_unsigned(fields[0], 10, 2, G_MAXINT32, &pid, NULL) ||
+	    !g_ascii_string_to_unsigned(fields[1], 10, 0, G_MAXUINT64, &start_time, NULL)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+			    "kill from state: %s is not \"PID STARTTIME\"", path);
+		return FALSE;
+	}
+	*ret_pid = (GPid)pid;
+	*ret_start_time = start_time;
+	return TRUE;
+}
+
+/**
+ * cocoon_qemu_kill_from_state:
+ * @state_dir: a sandbox state directory
+ *
+ * Kills the QEMU of a previous start (e.g. after the shim crashed) if and only if the recorded
+ * pid still belongs to the process started then.
+ */
+gboolean
+cocoon_qemu_kill_from_state(const gchar *state_dir, GError **error)
+{
+	g_autofree gchar *path = g_build_filename(state_dir, COCOON_VM_PID_FILE, NULL);
+	g_autofree gchar *contents = NULL;
+	g_autoptr(GError) local_error = NULL;
+	cocoon_autofd int pidfd = -1;
+	guint64 recorded_start;
+	guint64 start_time;
+	gsize length = 0;
+	GPid pid;
+
+	if (!g_file_get_contents(path, &contents, &length, &local_error)) {
+		if (g_error_matches(local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+			return TRUE;
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "kill from state: %s",
+			    local_error->message);
+		return FALSE;
+	}
+	if (length > PID_FILE_MAX || strlen(contents) != length) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+			    "kill from state: %s is not a pid file", path);
+		return FALSE;
+	}
+	if (!parse_pid_file(path, contents, &pid, &recorded_start, error))
+		return FALSE;
+
+	/* open first, check second: if the pid was reused in between, the start time differs */
+	pidfd = pidfd_open(pid);
+	if (pidfd < 0 && errno != ESRCH) {
+		int saved_errno = errno;
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
+			    "kill from state: pidfd_open(%d): %s", (int)pid, g_strerror(saved_errno));
+		return FALSE;
+	}
+	if (pidfd < 0 || !cocoon_qemu_read_start_time(pid, &start_time, NULL)) {
+		g_debug("kill from state: QEMU pid %d is gone", (int)pid);
+	} else if (start_time != recorded_start) {
+		g_message("kill from state: pid %d now belongs to another process (started at %" G_GUINT64_FORMAT
+			  ", QEMU at %" G_GUINT64_FORMAT "), not killing it",
+			  (int)pid, start_time, recorded_start);
+	} else {
+		if (pidfd_send_signal(pidfd, SIGKILL) < 0 && errno != ESRCH) {
+			int saved_errno = errno;
+			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
+				    "kill from state: kill QEMU pid %d: %s", (int)pid,
+				    g_strerror(saved_errno));
+			return FALSE;
+		}
+		if (!pidfd_wait(pidfd, KILL_WAIT_MS)) {
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+				    "kill from state: QEMU pid %d still there %u ms after SIGKILL",
+				    (int)pid, KILL_WAIT_MS);
+			return FALSE;
+		}
+		/* our own child (same process, another hypervisor object): collect it */
+		waitpid(pid, NULL, WNOHANG);
+		g_message("kill from state: killed QEMU pid %d", (int)pid);
+	}
+	if (g_unlink(path) < 0 && errno != ENOENT) {
+		int saved_errno = errno;
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
+			    "kill from state: remove %s: %s", path, g_strerror(saved_errno));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* ---- construction ---- */
+
+/**
+ * cocoon_qemu_new:
+ * @config: the VM; copied
+ *
+ * Returns: (transfer full): a stopped QEMU hypervisor, or %NULL when @config is invalid
+ */
+CocoonHypervisor *
+cocoon_qemu_new(const CocoonVmConfig *config, GError **error)
+{
+	CocoonQemu *self;
+
+	g_return_val_if_fail(config != NULL, NULL);
+	if (!cocoon_vm_config_validate(config, error))
+		return NULL;
+	self = g_new0(CocoonQemu, 1);
+	cocoon_hypervisor_init(&self->parent, &qemu_ops, config);
+	self->qmp_socket_path = cocoon_vm_config_state_path(config, COCOON_VM_QMP_SOCKET);
+	self->qemu_log_path = cocoon_vm_config_state_path(config, COCOON_VM_QEMU_LOG);
+	self->pid_file_path = cocoon_vm_config_state_path(config, COCOON_VM_PID_FILE);
+	self->pidfd = -1;
+	return &self->parent;
+}

@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A stand-in for qemu-system-x86_64 in the driver's unit tests: it takes the real command line,
+ * writes it to ./fake-qemu.args (one per line; the cwd is the state directory), listens on the
+ * QMP socket of "-chardev socket,id=qmp,path=..." and speaks enough QMP. FAKE_QEMU_MODE:
+ *   normal       serve QMP; quit exits 0 after a SHUTDOWN event
+ *   exit-early   complain on stderr and exit 1 before listening
+ *   no-monitor   never listen, just sleep
+ *   stubborn     answer quit but keep running, ignore SIGTERM
+ * FAKE_QEMU_EXIT_AFTER_MS=N: after N ms send SHUTDOWN (guest-shutdown) and exit 0, like a guest
+ * that powers off.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "cocoon-json.h"
+
+static gchar *
+qmp_path(char **argv)
+{
+	for (guint i = 1; argv[i] != NULL && argv[i + 1] != NULL; i++) {
+		const gchar *value = argv[i + 1];
+		const gchar *path;
+		g_autoptr(GString) out = NULL;
+
+		if (!g_str_equal(argv[i], "-chardev") || !g_str_has_prefix(value, "socket,id=qmp,"))
+			continue;
+		path = strstr(value, ",path=");
+		if (path == NULL)
+			return NULL;
+		out = g_string_new(NULL);
+		/* QEMU option syntax: ",," is a comma, a lone ',' ends the value */
+		for (const gchar *p = path + strlen(",path="); *p != '\0'; p++) {
+			if (*p == ',' && p[1] == ',') {
+				g_string_append_c(out, ',');
+				p++;
+			} else if (*p == ',') {
+				break;
+			} else {
+				g_string_append_c(out, *p);
+			}
+		}
+		return g_string_free(g_steal_pointer(&out), FALSE);
+	}
+	return NULL;
+}
+
+static void
+send_line(int fd, const gchar *line)
+{
+	g_autofree gchar *text = g_strconcat(line, "\r\n", NULL);
+	gsize length = strlen(text);
+	const gchar *p = text;
+
+	while (length > 0) {
+		ssize_t n = send(fd, p, length, MSG_NOSIGNAL);
+		if (n <= 0)
+			return;
+		p += n;
+		length -= n;
+	}
+}
+
+static void
+reply(int fd, CocoonJson *request, const gchar *result)
+{
+	CocoonJson *id = cocoon_json_object_get(request, "id");
+	g_autofree gchar *id_text = id != NULL ? cocoon_json_to_string(id, FALSE) : g_strdup("0");
+	g_autofree gchar *line = g_strdup_printf("{\"return\": %s, \"id\": %s}", result, id_text);
+
+	send_line(fd, line);
+}
+
+static void
+shutdown_and_exit(int fd, const gchar *reason)
+{
+	g_autofree gchar *event = g_strdup_printf(
+		"{\"timestamp\": {\"seconds\": 1, \"microseconds\": 0}, \"event\": \"SHUTDOWN\", "
+		"\"data\": {\"guest\": %s, \"reason\": \"%s\"}}",
+		g_str_equal(reason, "host-qmp-quit") ? "false" : "true", reason);
+
+	if (fd >= 0)
+		send_line(fd, event);
+	_exit(0);
+}
+
+int
+main(int argc, char **argv)
+{
+	const gchar *mode = g_getenv("FAKE_QEMU_MODE");
+	const gchar *exit_after = g_getenv("FAKE_QEMU_EXIT_AFTER_MS");
+	g_autofree gchar *path = qmp_path(argv);
+	g_autofree gchar *joined = g_strjoinv("\n", argv);
+	struct sockaddr_un address = {.sun_family = AF_UNIX};
+	gint64 exit_at = 0;
+	gboolean running = TRUE;
+	int listener;
+	int client = -1;
+	GString *input = g_string_new(NULL);
+
+	if (mode == NULL)
+		mode = "normal";
+	g_file_set_contents("fake-qemu.args", joined, -1, NULL);
+	if (g_str_equal(mode, "exit-early")) {
+		g_printerr("fake-qemu: could not load kernel: no such file\n");
+		return 1;
+	}
+	if (g_str_equal(mode, "no-monitor")) {
+		for (;;)
+			pause();
+	}
+	if (g_str_equal(mode, "stubborn"))
+		signal(SIGTERM, SIG_IGN);
+	if (exit_after != NULL)
+		exit_at = g_get_monotonic_time() + g_ascii_strtoll(exit_after, NULL, 10) * 1000;
+	if (path == NULL || strlen(path) >= sizeof(address.sun_path)) {
+		g_printerr("fake-qemu: no QMP chardev\n");
+		return 2;
+	}
+	strcpy(address.sun_path, path);
+	unlink(path);
+	listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (bind(listener, (struct sockaddr *)&address, sizeof(address)) < 0 ||
+	    listen(listener, 4) < 0) {
+		g_printerr("fake-qemu: cannot listen on %s: %s\n", path, g_strerror(errno));
+		return 2;
+	}
+	for (;;) {
+		struct pollfd pfd = {.fd = client >= 0 ? client : listener, .events = POLLIN};
+		gint timeout = -1;
+		gchar chunk[4096];
+		gchar *newline;
+		ssize_t n;
+
+		if (exit_at != 0)
+			timeout = (gint)MAX((exit_at - g_get_monotonic_time()) / 1000, 0);
+		if (poll(&pfd, 1, timeout) == 0)
+			shutdown_and_exit(client, "guest-shutdown");
+		if (client < 0) {
+			client = accept(listener, NULL, NULL);
+			if (client >= 0)
+				send_line(client, "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, "
+						  "\"minor\": 2, \"major\": 7}, \"package\": "
+						  "\"fake\"}, \"capabilities\": []}}");
+			continue;
+		}
+		n = read(client, chunk, sizeof(chunk));
+		if (n <= 0) {
+			close(client);
+			client = -1;
+			g_string_truncate(input, 0);
+			continue;
+		}
+		g_string_append_len(input, chunk, n);
+		while ((newline = strchr(input->str, '\n')) != NULL) {
+			gsize length = newline - input->str;
+			g_autoptr(CocoonJson) request = cocoon_json_parse(input->str, length, NULL);
+			const gchar *command = cocoon_json_object_get_string_member(request, "execute");
+
+			g_string_erase(input, 0, length + 1);
+			if (command == NULL)
+				continue;
+			if (g_str_equal(command, "query-status")) {
+				reply(client, request,
+				      running ? "{\"status\": \"running\", \"running\": true}"
+					      : "{\"status\": \"paused\", \"running\": false}");
+			} else if (g_str_equal(command, "stop")) {
+				running = FALSE;
+				reply(client, request, "{}");
+				send_line(client, "{\"event\": \"STOP\"}");
+			} else if (g_str_equal(command, "cont")) {
+				running = TRUE;
+				reply(client, request, "{}");
+				send_line(client, "{\"event\": \"RESUME\"}");
+			} else if (g_str_equal(command, "quit")) {
+				reply(client, request, "{}");
+				if (!g_str_equal(mode, "stubborn"))
+					shutdown_and_exit(client, "host-qmp-quit");
+			} else {
+				reply(client, request, "{}");
+			}
+		}
+	}
+}
