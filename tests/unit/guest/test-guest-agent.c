@@ -245,10 +245,16 @@ process_json(const gchar *const *args, gboolean terminal)
 			       terminal ? "true" : "false", argv);
 }
 
+/* memory_limit 0: none */
 static gchar *
-spec_json(const gchar *const *args)
+spec_json_with_limit(const gchar *const *args, guint64 memory_limit)
 {
 	g_autofree gchar *process = process_json(args, FALSE);
+	g_autofree gchar *resources =
+		memory_limit > 0 ? g_strdup_printf(",\"resources\":{\"memory\":{\"limit\":%" G_GUINT64_FORMAT
+						   ",\"swap\":%" G_GUINT64_FORMAT "}}",
+						   memory_limit, memory_limit)
+				 : g_strdup("");
 
 	return g_strdup_printf(
 		"{\"ociVersion\":\"1.0.2\",\"process\":%s,"
@@ -262,9 +268,15 @@ spec_json(const gchar *const *args)
 		"],"
 		"\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"ipc\"},{\"type\":\"uts\"},"
 		"{\"type\":\"mount\"},{\"type\":\"network\",\"path\":\"/proc/4242/ns/net\"}],"
-		"\"cgroupsPath\":\"kubepods-besteffort.slice:cri-containerd:x\"},"
+		"\"cgroupsPath\":\"kubepods-besteffort.slice:cri-containerd:x\"%s},"
 		"\"hooks\":{\"prestart\":[{\"path\":\"/usr/bin/host-only\"}]}}",
-		process);
+		process, resources);
+}
+
+static gchar *
+spec_json(const gchar *const *args)
+{
+	return spec_json_with_limit(args, 0);
 }
 
 typedef struct {
@@ -275,13 +287,13 @@ typedef struct {
 } Streams;
 
 static guint32
-create_container(Fixture *f, const gchar *id, const gchar *const *args, const Streams *streams,
-		 GError **error)
+create_container_with_limit(Fixture *f, const gchar *id, const gchar *const *args,
+			    const Streams *streams, guint64 memory_limit, GError **error)
 {
 	Cocoon__Agent__V1__CreateContainerRequest request =
 		COCOON__AGENT__V1__CREATE_CONTAINER_REQUEST__INIT;
 	Cocoon__Agent__V1__StdioStreams stdio = COCOON__AGENT__V1__STDIO_STREAMS__INIT;
-	g_autofree gchar *spec = spec_json(args);
+	g_autofree gchar *spec = spec_json_with_limit(args, memory_limit);
 	g_autofree gchar *rootfs = make_rootfs(f, id);
 	g_autoptr(Message) response = NULL;
 
@@ -303,6 +315,13 @@ create_container(Fixture *f, const gchar *id, const gchar *const *args, const St
 		return 0;
 	g_assert_cmpuint(((Cocoon__Agent__V1__CreateContainerResponse *)response)->pid, >, 0);
 	return ((Cocoon__Agent__V1__CreateContainerResponse *)response)->pid;
+}
+
+static guint32
+create_container(Fixture *f, const gchar *id, const gchar *const *args, const Streams *streams,
+		 GError **error)
+{
+	return create_container_with_limit(f, id, args, streams, 0, error);
 }
 
 static guint32
@@ -832,6 +851,80 @@ test_terminal(Fixture *f, gconstpointer data)
 	remove_container(f, id);
 }
 
+/* real crun only: the OOM killer ends a container: WaitEvent and WaitProcess say so */
+static void
+test_oom(Fixture *f, gconstpointer data)
+{
+	/* a string that doubles until the 16 MiB limit stops it */
+	const gchar *const args[] = { "sh", "-c", "x=0123456789abcdef; while true; do x=$x$x; done",
+				      NULL };
+	g_autofree gchar *id = new_id("oom");
+	Cocoon__Agent__V1__WaitEventRequest request = COCOON__AGENT__V1__WAIT_EVENT_REQUEST__INIT;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(Message) event = NULL;
+	g_autoptr(Message) wait = NULL;
+
+	if (!f->real) {
+		g_test_skip("SKIP: OOM kills need cgroup2 in the guest (run against a guest)");
+		return;
+	}
+	create_container_with_limit(f, id, args, NULL, 16u << 20, &error);
+	g_assert_no_error(error);
+	start_container(f, id);
+	wait = (Message *)wait_process(f, id, NULL, CALL_TIMEOUT_MS, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(((Cocoon__Agent__V1__WaitProcessResponse *)wait)->exit_status, ==,
+			 128 + SIGKILL);
+	g_assert_true(((Cocoon__Agent__V1__WaitProcessResponse *)wait)->oom_killed);
+	/* the event of this container (events of earlier runs may be queued first) */
+	for (;;) {
+		Cocoon__Agent__V1__WaitEventResponse *response;
+		g_clear_pointer(&event, message_free);
+		event = call(f, "WaitEvent", &request.base,
+			     &cocoon__agent__v1__wait_event_response__descriptor, 10000, &error);
+		g_assert_no_error(error);
+		response = (gpointer)event;
+		g_assert_cmpint(response->kind, ==, COCOON__AGENT__V1__WAIT_EVENT_RESPONSE__KIND__OOM);
+		if (g_strcmp0(response->container_id, id) == 0)
+			break;
+	}
+	remove_container(f, id);
+}
+
+/* ends the agent (the guest when real: only with COCOON_GUEST_TEST_SHUTDOWN=1) */
+static void
+test_shutdown(Fixture *f, gconstpointer data)
+{
+	const gchar *const args[] = { "sleep", "1000", NULL };
+	Cocoon__Agent__V1__ShutdownRequest request = COCOON__AGENT__V1__SHUTDOWN_REQUEST__INIT;
+	g_autofree gchar *id = new_id("shutdown");
+	g_autoptr(GError) error = NULL;
+	gint64 deadline;
+
+	if (f->real && g_strcmp0(g_getenv("COCOON_GUEST_TEST_SHUTDOWN"), "1") != 0) {
+		g_test_skip("SKIP: would power the guest off (set COCOON_GUEST_TEST_SHUTDOWN=1)");
+		return;
+	}
+	create_container(f, id, args, NULL, &error);
+	g_assert_no_error(error);
+	start_container(f, id);
+	call_ok(f, "Shutdown", &request.base);
+	/* the connection ends: the guest powered off, or the agent process exited */
+	deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+	while (test_stdio_is_connected(f->stdio)) {
+		g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+		g_usleep(20000);
+	}
+	if (f->agent_pid > 0) {
+		int status = 0;
+		g_assert_cmpint(waitpid(f->agent_pid, &status, 0), ==, f->agent_pid);
+		g_assert_true(WIFEXITED(status));
+		g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+		g_spawn_close_pid(f->agent_pid);
+		f->agent_pid = 0;
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -852,6 +945,9 @@ main(int argc, char **argv)
 	g_test_add("/guest/agent/update", Fixture, NULL, fixture_setup, test_update,
 		   fixture_teardown);
 	g_test_add("/guest/agent/terminal", Fixture, NULL, fixture_setup, test_terminal,
+		   fixture_teardown);
+	g_test_add("/guest/agent/oom", Fixture, NULL, fixture_setup, test_oom, fixture_teardown);
+	g_test_add("/guest/agent/shutdown", Fixture, NULL, fixture_setup, test_shutdown,
 		   fixture_teardown);
 	return g_test_run();
 }
