@@ -22,6 +22,7 @@
 #include <glib/gstdio.h>
 
 #include "agent.pb-c.h"
+#include "cocoon-json.h"
 #include "cocoon-ttrpc-client.h"
 #include "guest-test-stdio.h"
 
@@ -891,6 +892,64 @@ test_oom(Fixture *f, gconstpointer data)
 	remove_container(f, id);
 }
 
+/* containerd's own default spec (`ctr oci spec`) runs as it is */
+static void
+test_containerd_spec(Fixture *f, gconstpointer data)
+{
+	const gchar *argv[] = { "ctr", "oci", "spec", NULL };
+	g_autofree gchar *id = new_id("ctr-spec");
+	g_autofree gchar *output = NULL;
+	g_autofree gchar *spec = NULL;
+	g_autofree gchar *rootfs = NULL;
+	g_autoptr(CocoonJson) root = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(Message) response = NULL;
+	Cocoon__Agent__V1__CreateContainerRequest request =
+		COCOON__AGENT__V1__CREATE_CONTAINER_REQUEST__INIT;
+	Cocoon__Agent__V1__StdioStreams stdio = COCOON__AGENT__V1__STDIO_STREAMS__INIT;
+	CocoonJson *args;
+	gint status = 0;
+
+	if (!g_spawn_sync(NULL, (gchar **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL,
+			  NULL, NULL, &output, NULL, &status, NULL) ||
+	    !g_spawn_check_wait_status(status, NULL)) {
+		g_test_skip("SKIP: no `ctr oci spec` (containerd is not installed)");
+		return;
+	}
+	root = cocoon_json_parse(output, strlen(output), &error);
+	g_assert_no_error(error);
+	args = cocoon_json_new_array();
+	cocoon_json_array_append(args, cocoon_json_new_string("sh"));
+	cocoon_json_array_append(args, cocoon_json_new_string("-c"));
+	cocoon_json_array_append(args, cocoon_json_new_string("echo ok"));
+	cocoon_json_object_set(cocoon_json_object_get(root, "process"), "args", args);
+	/* containerd adds the image's environment */
+	args = cocoon_json_new_array();
+	cocoon_json_array_append(args, cocoon_json_new_string("PATH=/bin"));
+	cocoon_json_object_set(cocoon_json_object_get(root, "process"), "env", args);
+	/* containerd sets the cgroup of a ctr container like this */
+	cocoon_json_object_set_string(cocoon_json_object_get(root, "linux"), "cgroupsPath",
+				      "/default/ctr-spec");
+	spec = cocoon_json_to_string(root, FALSE);
+	rootfs = make_rootfs(f, id);
+	stdio.stdout = new_stream_id();
+	stdio.stderr = stdio.stdout;
+	request.container_id = id;
+	request.spec_json.data = (guint8 *)spec;
+	request.spec_json.len = strlen(spec);
+	request.rootfs = rootfs;
+	request.stdio = &stdio;
+	response = call(f, "CreateContainer", &request.base,
+			&cocoon__agent__v1__create_container_response__descriptor, CALL_TIMEOUT_MS,
+			&error);
+	g_assert_no_error(error);
+	start_container(f, id);
+	g_assert_cmpuint(wait_status(f, id, NULL), ==, 0);
+	/* stdout and stderr share the stream */
+	assert_output(f, stdio.stdout, "ok\n");
+	remove_container(f, id);
+}
+
 /* ends the agent (the guest when real: only with COCOON_GUEST_TEST_SHUTDOWN=1) */
 static void
 test_shutdown(Fixture *f, gconstpointer data)
@@ -947,6 +1006,8 @@ main(int argc, char **argv)
 	g_test_add("/guest/agent/terminal", Fixture, NULL, fixture_setup, test_terminal,
 		   fixture_teardown);
 	g_test_add("/guest/agent/oom", Fixture, NULL, fixture_setup, test_oom, fixture_teardown);
+	g_test_add("/guest/agent/containerd-spec", Fixture, NULL, fixture_setup,
+		   test_containerd_spec, fixture_teardown);
 	g_test_add("/guest/agent/shutdown", Fixture, NULL, fixture_setup, test_shutdown,
 		   fixture_teardown);
 	return g_test_run();
