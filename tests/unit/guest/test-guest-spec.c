@@ -254,7 +254,10 @@ test_rootfs(void)
 	(void)g_unlink(inner);
 	(void)g_unlink(file);
 	(void)g_rmdir(rootfs);
-	(void)g_rmdir(g_path_get_dirname(rootfs));
+	{
+		g_autofree gchar *container_dir = g_path_get_dirname(rootfs);
+		(void)g_rmdir(container_dir);
+	}
 	(void)g_rmdir(share);
 	(void)g_rmdir(outside);
 	(void)g_rmdir(tmp);
