@@ -133,7 +133,7 @@ static PendingCall *
 client_steal_pending(CocoonTtrpcClient *client, guint32 stream_id)
 {
 	PendingCall *pending = NULL;
-	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&client->lock);
+	g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new(&client->lock);
 	g_hash_table_steal_extended(client->pending, GUINT_TO_POINTER(stream_id), NULL,
 				    (gpointer *)&pending);
 	return pending;
@@ -146,7 +146,7 @@ client_fail_all(CocoonTtrpcClient *client, const gchar *reason)
 		(GDestroyNotify)pending_call_unref);
 
 	{
-		g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&client->lock);
+		g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new(&client->lock);
 		GHashTableIter iter;
 		gpointer value;
 
@@ -338,7 +338,7 @@ client_build_request(CocoonTtrpcClient *client, const gchar *service, const gcha
 	request.timeout_nano = (gint64)timeout_ms * G_GINT64_CONSTANT(1000000);
 
 	{
-		g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&client->lock);
+		g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new(&client->lock);
 		metadata = g_ptr_array_new_with_free_func(g_free);
 		for (guint i = 0; i < client->metadata->len; i++)
 			g_ptr_array_add(metadata, g_strdup(g_ptr_array_index(client->metadata, i)));
@@ -386,7 +386,7 @@ client_send(CocoonTtrpcClient *client, PendingCall *pending, GBytes *request, gi
 	guint32 stream_id;
 
 	{
-		g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&client->lock);
+		g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new(&client->lock);
 		if (client->closed) {
 			g_set_error_literal(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_UNAVAILABLE,
 					    "ttrpc: connection closed: unavailable");
@@ -412,7 +412,7 @@ client_send(CocoonTtrpcClient *client, PendingCall *pending, GBytes *request, gi
 	frame = g_bytes_new_take(data, size);
 
 	if (!client_write_frame(client, frame, deadline, &partial, error)) {
-		g_autoptr(PendingCall) taken = client_steal_pending(client, stream_id);
+		g_autoptr(PendingCall) taken G_GNUC_UNUSED = client_steal_pending(client, stream_id);
 		/* half a frame on the wire poisons the connection for everybody */
 		if (partial) {
 			g_clear_pointer(&write_locker, g_mutex_locker_free);

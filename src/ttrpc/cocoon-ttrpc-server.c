@@ -192,7 +192,7 @@ static gboolean
 connection_write_ready_cb(gint fd, GIOCondition condition, gpointer user_data)
 {
 	Connection *connection = user_data;
-	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&connection->lock);
+	g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new(&connection->lock);
 
 	if (connection->closed || connection->broken) {
 		g_clear_pointer(&connection->write_source, g_source_unref);
@@ -211,7 +211,7 @@ connection_write_ready_cb(gint fd, GIOCondition condition, gpointer user_data)
 static void
 connection_send(Connection *connection, GBytes *frame)
 {
-	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&connection->lock);
+	g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new(&connection->lock);
 	gboolean was_empty;
 
 	if (connection->closed || connection->broken)
@@ -308,7 +308,7 @@ call_detach(CocoonTtrpcCall *call)
 {
 	Connection *connection = call->connection;
 	{
-		g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&connection->lock);
+		g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new(&connection->lock);
 		g_hash_table_remove(connection->calls, call);
 	}
 	/* the deadline source holds a reference; destroying it drops that */
@@ -336,11 +336,9 @@ call_deadline_cb(gpointer user_data)
 		g_autofree gchar *message = g_strdup_printf(
 			"%s/%s: context deadline exceeded", call->request->service,
 			call->request->method);
-		{
-			g_autoptr(GMutexLocker) locker =
-				g_mutex_locker_new(&call->connection->lock);
-			g_hash_table_remove(call->connection->calls, call);
-		}
+		g_mutex_lock(&call->connection->lock);
+		g_hash_table_remove(call->connection->calls, call);
+		g_mutex_unlock(&call->connection->lock);
 		connection_respond(call->connection, call->stream_id,
 				   COCOON_TTRPC_DEADLINE_EXCEEDED, message, NULL, 0);
 	}
@@ -415,7 +413,7 @@ connection_dispatch_request(Connection *connection, CocoonTtrpcServer *server,
 	}
 
 	{
-		g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&server->lock);
+		g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new(&server->lock);
 		methods = g_hash_table_lookup(server->services, request->service);
 		if (methods != NULL) {
 			Registration *found = g_hash_table_lookup(methods, request->method);
@@ -444,7 +442,7 @@ connection_dispatch_request(Connection *connection, CocoonTtrpcServer *server,
 	call->handler = registration.handler;
 	call->user_data = registration.user_data;
 	{
-		g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&connection->lock);
+		g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new(&connection->lock);
 		if (connection->closed) {
 			g_main_context_unref(registration.context);
 			call_unref(call);
@@ -502,7 +500,7 @@ connection_read_cb(gint fd, GIOCondition condition, gpointer user_data)
 		return G_SOURCE_REMOVE;
 	buf = g_malloc(READ_CHUNK_SIZE);
 	{
-		g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&connection->lock);
+		g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new(&connection->lock);
 		if (connection->closed)
 			return G_SOURCE_REMOVE;
 		do
@@ -548,7 +546,7 @@ connection_close(Connection *connection)
 	gboolean removed = FALSE;
 
 	{
-		g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&connection->lock);
+		g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new(&connection->lock);
 		GHashTableIter iter;
 		gpointer key;
 
