@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
@@ -136,6 +137,17 @@ vm_boot(CocoonSandbox *sandbox, SandboxVm *vm, GError **error)
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "mkdir %s: %s",
 			    cocoon_sandbox_get_shared_dir(sandbox), g_strerror(errno));
 		return FALSE;
+	}
+	{
+		/* lets `delete` tell a shim that is still stopping this VM from a dead one */
+		g_autofree gchar *pid_path = g_build_filename(state_dir, "shim.pid", NULL);
+		g_autofree gchar *pid_text = NULL;
+		guint64 start_time = 0;
+		if (!cocoon_qemu_read_start_time(getpid(), &start_time, error))
+			return FALSE;
+		pid_text = g_strdup_printf("%d %" G_GUINT64_FORMAT, (int)getpid(), start_time);
+		if (!g_file_set_contents(pid_path, pid_text, -1, error))
+			return FALSE;
 	}
 	vm_config->sandbox_id = g_strdup(cocoon_sandbox_get_id(sandbox));
 	vm_config->state_dir = g_strdup(state_dir);

@@ -77,15 +77,6 @@ on_shutdown(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
-/* the shim is a subreaper: binary:// loggers and orphans of them end up here */
-static gboolean
-on_sigchld(gpointer data)
-{
-	while (waitpid(-1, NULL, WNOHANG) > 0)
-		;
-	return G_SOURCE_CONTINUE;
-}
-
 int
 cocoon_shim_daemon(const CocoonShimOptions *options)
 {
@@ -101,6 +92,10 @@ cocoon_shim_daemon(const CocoonShimOptions *options)
 	open_log_fifo();
 	log_debug = options->debug;
 	g_log_set_default_handler(log_handler, NULL);
+	/*
+	 * a subreaper, like every shim; but nothing here calls waitpid(-1): QEMU's exit belongs to
+	 * the hypervisor driver's pidfd, loggers are reaped by pid
+	 */
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		g_warning("cannot become a subreaper: %s", g_strerror(errno));
 
@@ -131,7 +126,6 @@ cocoon_shim_daemon(const CocoonShimOptions *options)
 	}
 	g_unix_signal_add(SIGTERM, on_terminate, NULL);
 	g_unix_signal_add(SIGINT, on_terminate, NULL);
-	g_unix_signal_add(SIGCHLD, on_sigchld, NULL);
 	g_info("serving pod %s (first task %s, namespace %s), config %s", group, options->id,
 	       options->namespace_, runtime.config->path ? runtime.config->path : "(defaults)");
 

@@ -22,6 +22,9 @@
 #include "google/protobuf/timestamp.pb-c.h"
 #include "shim.pb-c.h"
 
+/* containerd gives `delete` 5 s */
+#define SHIM_EXIT_WAIT_US (3 * G_USEC_PER_SEC)
+
 /* TRUE when the pod's shim daemon still answers on its socket */
 static gboolean
 shim_is_alive(const gchar *address)
@@ -41,6 +44,34 @@ unmount_quietly(const gchar *path)
 	g_autoptr(GError) error = NULL;
 	if (!cocoon_rootfs_unmount(path, &error))
 		g_printerr("%s\n", error->message);
+}
+
+/*
+ * a shim that is still stopping its VM (after Shutdown, its socket already gone) is given time to
+ * finish before we kill anything; found by pid + start time, never by a bare pid
+ */
+static void
+wait_for_exiting_shim(const gchar *state_dir)
+{
+	g_autofree gchar *path = g_build_filename(state_dir, "shim.pid", NULL);
+	g_autofree gchar *contents = NULL;
+	g_auto(GStrv) fields = NULL;
+	gint64 deadline = g_get_monotonic_time() + SHIM_EXIT_WAIT_US;
+	guint64 recorded, now_start;
+	GPid pid;
+
+	if (!g_file_get_contents(path, &contents, NULL, NULL))
+		return;
+	fields = g_strsplit(g_strstrip(contents), " ", 2);
+	if (g_strv_length(fields) != 2)
+		return;
+	pid = (GPid)g_ascii_strtoll(fields[0], NULL, 10);
+	recorded = g_ascii_strtoull(fields[1], NULL, 10);
+	if (pid <= 1 || pid == getpid())
+		return;
+	while (g_get_monotonic_time() < deadline &&
+	       cocoon_qemu_read_start_time(pid, &now_start, NULL) && now_start == recorded)
+		g_usleep(50000);
 }
 
 /* is anything of another container still shared in this sandbox? */
@@ -89,6 +120,7 @@ shim_delete(const CocoonShimOptions *options, const gchar *bundle)
 	share_rootfs = g_build_filename(share, "rootfs", NULL);
 
 	if (!shim_is_alive(address)) {
+		wait_for_exiting_shim(state_dir);
 		if (g_file_test(state_dir, G_FILE_TEST_IS_DIR) &&
 		    !cocoon_qemu_kill_from_state(state_dir, &error)) {
 			g_printerr("sandbox %s: %s\n", group, error->message);
