@@ -48,10 +48,10 @@ typedef enum {
 /* what the child reports after each step; smaller than PIPE_BUF, so each write is atomic */
 typedef struct {
 	gint32 step;
-	gint32 error_number;    /* errno of the failed call */
-	guint32 exit_reason;    /* KVM_EXIT_* when the guest stopped unexpectedly */
-	guint32 io_value;       /* the byte written to the probe port */
-	gint64 long_mode_ns;    /* duration of the long-mode run */
+	gint32 error_number; /* errno of the failed call */
+	guint32 exit_reason; /* KVM_EXIT_* when the guest stopped unexpectedly */
+	guint32 io_value;    /* the byte written to the probe port */
+	gint64 long_mode_ns; /* duration of the long-mode run */
 } ProbeReport;
 
 static const gchar *
@@ -84,25 +84,30 @@ probe_step_to_string(ProbeStep step)
 	return "?";
 }
 
-#define PROBE_PORT         0x10
+#define PROBE_PORT	   0x10
 #define PROBE_MEMORY_SIZE  0x400000 /* 4 MiB */
-#define PROBE_PML4         0x1000
-#define PROBE_PDPT         0x2000
-#define PROBE_PD           0x3000
-#define PROBE_REAL_CODE    0x8000
-#define PROBE_LONG_CODE    0x9000
+#define PROBE_PML4	   0x1000
+#define PROBE_PDPT	   0x2000
+#define PROBE_PD	   0x3000
+#define PROBE_REAL_CODE	   0x8000
+#define PROBE_LONG_CODE	   0x9000
 #define PROBE_MEMSET_START 0x200000
 #define PROBE_MEMSET_SIZE  0x200000 /* 2 MiB */
 
 /* mov al, 0x42; out 0x10, al; hlt */
 static const guint8 real_mode_code[] = {0xb0, 0x42, 0xe6, PROBE_PORT, 0xf4};
 
-/* mov edi, 0x200000; mov ecx, 0x200000; xor eax, eax; rep stosb; mov al, 0x43; out 0x10, al;
- * hlt */
+/* clang-format off */
 static const guint8 long_mode_code[] = {
-	0xbf, 0x00, 0x00, 0x20, 0x00, 0xb9, 0x00, 0x00, 0x20, 0x00, 0x31, 0xc0,
-	0xf3, 0xaa, 0xb0, 0x43, 0xe6, PROBE_PORT, 0xf4,
+	0xbf, 0x00, 0x00, 0x20, 0x00,	/* mov edi, 0x200000 */
+	0xb9, 0x00, 0x00, 0x20, 0x00,	/* mov ecx, 0x200000 */
+	0x31, 0xc0,			/* xor eax, eax */
+	0xf3, 0xaa,			/* rep stosb */
+	0xb0, 0x43,			/* mov al, 0x43 */
+	0xe6, PROBE_PORT,		/* out 0x10, al */
+	0xf4,				/* hlt */
 };
+/* clang-format on */
 
 static gint64
 monotonic_ns(void)
@@ -155,20 +160,36 @@ static void
 set_long_mode_segments(struct kvm_sregs *sregs)
 {
 	struct kvm_segment code = {
-		.base = 0, .limit = 0xffffffff, .selector = 0x8, .present = 1, .type = 11,
-		.dpl = 0, .db = 0, .s = 1, .l = 1, .g = 1,
+		.base = 0,
+		.limit = 0xffffffff,
+		.selector = 0x8,
+		.present = 1,
+		.type = 11,
+		.dpl = 0,
+		.db = 0,
+		.s = 1,
+		.l = 1,
+		.g = 1,
 	};
 	struct kvm_segment data = {
-		.base = 0, .limit = 0xffffffff, .selector = 0x10, .present = 1, .type = 3,
-		.dpl = 0, .db = 1, .s = 1, .l = 0, .g = 1,
+		.base = 0,
+		.limit = 0xffffffff,
+		.selector = 0x10,
+		.present = 1,
+		.type = 3,
+		.dpl = 0,
+		.db = 1,
+		.s = 1,
+		.l = 0,
+		.g = 1,
 	};
 
 	sregs->cs = code;
 	sregs->ds = sregs->es = sregs->fs = sregs->gs = sregs->ss = data;
 	sregs->cr3 = PROBE_PML4;
-	sregs->cr4 = 1 << 5;                      /* PAE */
-	sregs->efer = (1 << 8) | (1 << 10);       /* LME, LMA */
-	sregs->cr0 = 0x80000001 | (1 << 4);       /* PG, PE, ET */
+	sregs->cr4 = 1 << 5;		    /* PAE */
+	sregs->efer = (1 << 8) | (1 << 10); /* LME, LMA */
+	sregs->cr0 = 0x80000001 | (1 << 4); /* PG, PE, ET */
 }
 
 /* the child: never returns; only syscalls from here on */
@@ -365,13 +386,12 @@ cocoon_kvm_probe(guint budget_ms, gchar **ret_detail, GError **error)
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 
-	if (reported && last.step == PROBE_DONE && WIFEXITED(status) &&
-	    WEXITSTATUS(status) == 0) {
+	if (reported && last.step == PROBE_DONE && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		if (ret_detail != NULL)
-			*ret_detail = g_strdup_printf(
-				"KVM ran real-mode and 64-bit guest code (a 2 MiB memset in %.2f ms, "
-				"budget %u ms)",
-				last.long_mode_ns / 1e6, budget_ms);
+			*ret_detail = g_strdup_printf("KVM ran real-mode and 64-bit guest code (a "
+						      "2 MiB memset in %.2f ms, "
+						      "budget %u ms)",
+						      last.long_mode_ns / 1e6, budget_ms);
 		return TRUE;
 	}
 	if (reported && last.step == PROBE_LONG_MODE_RUN && WIFSIGNALED(status)) {
@@ -389,7 +409,8 @@ cocoon_kvm_probe(guint budget_ms, gchar **ret_detail, GError **error)
 			    probe_step_to_string(last.step));
 		return FALSE;
 	}
-	if (last.step == PROBE_OPEN && (last.error_number == EACCES || last.error_number == EPERM)) {
+	if (last.step == PROBE_OPEN &&
+	    (last.error_number == EACCES || last.error_number == EPERM)) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
 			    "cannot open /dev/kvm: %s", g_strerror(last.error_number));
 		return FALSE;

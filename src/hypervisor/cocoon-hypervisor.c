@@ -121,7 +121,8 @@ cocoon_hypervisor_file_tail(const gchar *path, guint lines)
 		guchar c = *p;
 		if (c == '\r')
 			continue;
-		g_string_append_c(clean, (c < 0x20 && c != '\n' && c != '\t') || c == 0x7f ? '?' : c);
+		g_string_append_c(clean,
+				  (c < 0x20 && c != '\n' && c != '\t') || c == 0x7f ? '?' : c);
 	}
 	while (clean->len > 0 && clean->str[clean->len - 1] == '\n')
 		g_string_truncate(clean, clean->len - 1);
@@ -175,14 +176,15 @@ cocoon_hypervisor_query_status(CocoonHypervisor *hypervisor, CocoonVmStatus *ret
 static gboolean
 not_supported(CocoonHypervisor *hypervisor, const gchar *operation, GError **error)
 {
-	g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "sandbox %s: %s: not supported by %s",
-		    hypervisor->config->sandbox_id, operation, hypervisor->ops->name);
+	g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+		    "sandbox %s: %s: not supported by %s", hypervisor->config->sandbox_id,
+		    operation, hypervisor->ops->name);
 	return FALSE;
 }
 
 gboolean
-cocoon_hypervisor_add_block_device(CocoonHypervisor *hypervisor, const gchar *id,
-				   const gchar *path, gboolean read_only, GError **error)
+cocoon_hypervisor_add_block_device(CocoonHypervisor *hypervisor, const gchar *id, const gchar *path,
+				   gboolean read_only, GError **error)
 {
 	g_return_val_if_fail(hypervisor != NULL, FALSE);
 	if (hypervisor->ops->add_block_device == NULL)

@@ -25,11 +25,11 @@ G_BEGIN_DECLS
 typedef struct _CocoonHypervisor CocoonHypervisor;
 
 typedef enum {
-	COCOON_VM_STATUS_STOPPED,  /* not started, or exited */
+	COCOON_VM_STATUS_STOPPED, /* not started, or exited */
 	COCOON_VM_STATUS_RUNNING,
 	COCOON_VM_STATUS_PAUSED,   /* paused by cocoon_hypervisor_pause() or another QEMU state */
 	COCOON_VM_STATUS_SHUTDOWN, /* the guest shut down; QEMU is about to exit */
-	COCOON_VM_STATUS_ERROR,    /* guest panicked, internal error, I/O error */
+	COCOON_VM_STATUS_ERROR,	   /* guest panicked, internal error, I/O error */
 } CocoonVmStatus;
 
 const gchar *cocoon_vm_status_to_string(CocoonVmStatus status);

@@ -51,7 +51,9 @@ cocoon_qemu_build_kernel_params(const CocoonVmConfig *config, const CocoonQemuHo
 	return g_string_free(g_steal_pointer(&params), FALSE);
 }
 
-static void G_GNUC_PRINTF(2, 3)
+static void add(GPtrArray *argv, const gchar *format, ...) G_GNUC_PRINTF(2, 3);
+
+static void
 add(GPtrArray *argv, const gchar *format, ...)
 {
 	va_list args;

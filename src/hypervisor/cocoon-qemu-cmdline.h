@@ -10,7 +10,7 @@ G_BEGIN_DECLS
 /* what the driver found out before building the command line */
 typedef struct {
 	CocoonAccel accel; /* KVM or TCG, never AUTO */
-	guint tsc_khz;     /* for tsc_early_khz= on microvm under TCG; 0 leaves it out */
+	guint tsc_khz;	   /* for tsc_early_khz= on microvm under TCG; 0 leaves it out */
 } CocoonQemuHostInfo;
 
 /*

@@ -44,8 +44,8 @@ typedef struct {
 	gchar *qemu_log_path;
 	gchar *pid_file_path;
 
-	GPid pid;         /* 0 when not running */
-	int pidfd;        /* readable once QEMU exited */
+	GPid pid;  /* 0 when not running */
+	int pidfd; /* readable once QEMU exited */
 	GSource *exit_watch;
 	CocoonQmp *qmp;
 	gboolean stopping; /* the exit was asked for: no died callback */
@@ -412,15 +412,15 @@ connect_monitor(CocoonQemu *self, gint64 deadline, GError **error)
 
 		if (poll(&pfd, 1, 0) > 0) {
 			g_autofree gchar *reason = describe_exit(self, reap(self));
-			g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
-				    "sandbox %s: start: %s", sandbox_id(self), reason);
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "sandbox %s: start: %s",
+				    sandbox_id(self), reason);
 			return FALSE;
 		}
 		if (left_ms <= 0) {
-			g_set_error(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-				    "sandbox %s: start: QEMU did not open its monitor %s within %u ms",
-				    sandbox_id(self), self->qmp_socket_path,
-				    config->start_timeout_ms);
+			g_set_error(
+				error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+				"sandbox %s: start: QEMU did not open its monitor %s within %u ms",
+				sandbox_id(self), self->qmp_socket_path, config->start_timeout_ms);
 			return FALSE;
 		}
 		self->qmp = cocoon_qmp_connect(self->qmp_socket_path, sandbox_id(self),
@@ -457,11 +457,9 @@ qemu_start(CocoonHypervisor *hypervisor, GError **error)
 			    (int)self->pid);
 		return FALSE;
 	}
-	if (!cocoon_vm_config_validate(config, error))
-		return FALSE;
+	/* config was validated by cocoon_qemu_new() and the builder checks it again */
 	host.accel = cocoon_accel_resolve(config->accel, &why);
-	if (g_str_equal(config->machine, COCOON_MACHINE_MICROVM) &&
-	    host.accel == COCOON_ACCEL_TCG)
+	if (g_str_equal(config->machine, COCOON_MACHINE_MICROVM) && host.accel == COCOON_ACCEL_TCG)
 		host.tsc_khz = config->tsc_khz != 0 ? config->tsc_khz : cocoon_host_tsc_khz();
 	argv = cocoon_qemu_build_cmdline(config, &host, error);
 	if (argv == NULL)
@@ -537,8 +535,8 @@ qemu_stop(CocoonHypervisor *hypervisor, guint timeout_ms, GError **error)
 		reap(self);
 		return TRUE;
 	}
-	g_message("sandbox %s: QEMU pid %d did not exit within %u ms, killing it",
-		  sandbox_id(self), (int)self->pid, timeout_ms);
+	g_message("sandbox %s: QEMU pid %d did not exit within %u ms, killing it", sandbox_id(self),
+		  (int)self->pid, timeout_ms);
 	if (!kill_and_reap(self)) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
 			    "sandbox %s: stop: QEMU pid %d still there %u ms after SIGKILL",
@@ -553,8 +551,8 @@ require_monitor(CocoonQemu *self, const gchar *operation, GError **error)
 {
 	if (self->pid != 0 && self->qmp != NULL)
 		return TRUE;
-	g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED, "sandbox %s: %s: QEMU is not running",
-		    sandbox_id(self), operation);
+	g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
+		    "sandbox %s: %s: QEMU is not running", sandbox_id(self), operation);
 	return FALSE;
 }
 
@@ -579,10 +577,9 @@ qemu_resume(CocoonHypervisor *hypervisor, GError **error)
 static CocoonVmStatus
 status_from_qmp(const gchar *status)
 {
-	static const gchar *const paused[] = {"paused",      "suspended",      "prelaunch",
-					      "debug",       "inmigrate",      "postmigrate",
-					      "finish-migrate", "save-vm",     "restore-vm",
-					      "colo",        NULL};
+	static const gchar *const paused[] = {
+		"paused",	  "suspended", "prelaunch",  "debug", "inmigrate", "postmigrate",
+		"finish-migrate", "save-vm",   "restore-vm", "colo",  NULL};
 
 	if (g_str_equal(status, "running"))
 		return COCOON_VM_STATUS_RUNNING;
@@ -605,8 +602,8 @@ qemu_query_status(CocoonHypervisor *hypervisor, CocoonVmStatus *ret_status, GErr
 		return TRUE;
 	}
 	if (!require_monitor(self, "query status", error) ||
-	    !cocoon_qmp_query_status(self->qmp, hypervisor->config->qmp_timeout_ms, &status,
-				     NULL, error))
+	    !cocoon_qmp_query_status(self->qmp, hypervisor->config->qmp_timeout_ms, &status, NULL,
+				     error))
 		return FALSE;
 	*ret_status = status_from_qmp(status);
 	return TRUE;
@@ -715,14 +712,15 @@ cocoon_qemu_kill_from_state(const gchar *state_dir, GError **error)
 	if (pidfd < 0 && errno != ESRCH) {
 		int saved_errno = errno;
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
-			    "kill from state: pidfd_open(%d): %s", (int)pid, g_strerror(saved_errno));
+			    "kill from state: pidfd_open(%d): %s", (int)pid,
+			    g_strerror(saved_errno));
 		return FALSE;
 	}
 	if (pidfd < 0 || !cocoon_qemu_read_start_time(pid, &start_time, NULL)) {
 		g_debug("kill from state: QEMU pid %d is gone", (int)pid);
 	} else if (start_time != recorded_start) {
-		g_message("kill from state: pid %d now belongs to another process (started at %" G_GUINT64_FORMAT
-			  ", QEMU at %" G_GUINT64_FORMAT "), not killing it",
+		g_message("kill from state: pid %d now belongs to another process (started at "
+			  "%" G_GUINT64_FORMAT ", QEMU at %" G_GUINT64_FORMAT "), not killing it",
 			  (int)pid, start_time, recorded_start);
 	} else {
 		if (pidfd_send_signal(pidfd, SIGKILL) < 0 && errno != ESRCH) {

@@ -41,9 +41,16 @@ typedef enum {
 	READ_ERROR,
 } ReadResult;
 
-G_DEFINE_QUARK(cocoon-qmp-error-quark, cocoon_qmp_error)
+GQuark
+cocoon_qmp_error_quark(void)
+{
+	return g_quark_from_static_string("cocoon-qmp-error-quark");
+}
 
-static void G_GNUC_PRINTF(6, 7)
+static void set_error(CocoonQmp *qmp, const gchar *command, GError **error, GQuark domain,
+		      gint code, const gchar *format, ...) G_GNUC_PRINTF(6, 7);
+
+static void
 set_error(CocoonQmp *qmp, const gchar *command, GError **error, GQuark domain, gint code,
 	  const gchar *format, ...)
 {
@@ -150,8 +157,7 @@ next_message(CocoonQmp *qmp, const gchar *command, GError **error)
 		}
 		return g_steal_pointer(&message);
 	}
-	mark_broken(qmp, COCOON_QMP_ERROR, COCOON_QMP_ERROR_PROTOCOL,
-		    "message longer than 1 MiB");
+	mark_broken(qmp, COCOON_QMP_ERROR, COCOON_QMP_ERROR_PROTOCOL, "message longer than 1 MiB");
 	set_error(qmp, command, error, COCOON_QMP_ERROR, COCOON_QMP_ERROR_PROTOCOL,
 		  "message longer than %u bytes", COCOON_QMP_MAX_MESSAGE);
 	return NULL;
@@ -217,8 +223,8 @@ wait_message(CocoonQmp *qmp, const gchar *command, gint64 deadline, guint timeou
 }
 
 static gboolean
-write_all(CocoonQmp *qmp, const gchar *command, const gchar *data, gsize length,
-	  gint64 deadline, guint timeout_ms, GError **error)
+write_all(CocoonQmp *qmp, const gchar *command, const gchar *data, gsize length, gint64 deadline,
+	  guint timeout_ms, GError **error)
 {
 	while (length > 0) {
 		struct pollfd pfd = {.fd = qmp->fd, .events = POLLOUT};
@@ -361,8 +367,8 @@ on_readable(gint fd, GIOCondition condition, gpointer user_data)
  * Returns: (transfer full): the "return" value (often an empty object), or %NULL with @error
  */
 CocoonJson *
-cocoon_qmp_execute(CocoonQmp *qmp, const gchar *command, CocoonJson *arguments,
-		   guint timeout_ms, GError **error)
+cocoon_qmp_execute(CocoonQmp *qmp, const gchar *command, CocoonJson *arguments, guint timeout_ms,
+		   GError **error)
 {
 	g_autoptr(CocoonJson) owned_arguments = arguments;
 	g_autoptr(CocoonJson) request = NULL;
@@ -389,8 +395,8 @@ cocoon_qmp_execute(CocoonQmp *qmp, const gchar *command, CocoonJson *arguments,
 	}
 
 	for (;;) {
-		g_autoptr(CocoonJson) message = wait_message(qmp, command, deadline, timeout_ms,
-							       error);
+		g_autoptr(CocoonJson) message =
+			wait_message(qmp, command, deadline, timeout_ms, error);
 		CocoonJson *reply_id;
 		CocoonJson *failure;
 		guint64 value;
@@ -439,11 +445,11 @@ execute_simple(CocoonQmp *qmp, const gchar *command, guint timeout_ms, GError **
 }
 
 gboolean
-cocoon_qmp_query_status(CocoonQmp *qmp, guint timeout_ms, gchar **ret_status,
-			gboolean *ret_running, GError **error)
+cocoon_qmp_query_status(CocoonQmp *qmp, guint timeout_ms, gchar **ret_status, gboolean *ret_running,
+			GError **error)
 {
-	g_autoptr(CocoonJson) result = cocoon_qmp_execute(qmp, "query-status", NULL, timeout_ms,
-							  error);
+	g_autoptr(CocoonJson) result =
+		cocoon_qmp_execute(qmp, "query-status", NULL, timeout_ms, error);
 	const gchar *status;
 	CocoonJson *running;
 
@@ -512,8 +518,8 @@ cocoon_qmp_attach(CocoonQmp *qmp, GMainContext *context)
 	destroy_source(&qmp->watch);
 	destroy_source(&qmp->idle);
 	g_clear_pointer(&qmp->context, g_main_context_unref);
-	qmp->context = context != NULL ? g_main_context_ref(context)
-				       : g_main_context_ref_thread_default();
+	qmp->context =
+		context != NULL ? g_main_context_ref(context) : g_main_context_ref_thread_default();
 	if (qmp->broken == NULL) {
 		qmp->watch = g_unix_fd_source_new(qmp->fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
 		g_source_set_callback(qmp->watch, G_SOURCE_FUNC(on_readable), qmp, NULL);
@@ -606,8 +612,8 @@ cocoon_qmp_connect(const gchar *path, const gchar *label, guint timeout_ms, GErr
 
 	if (strlen(path) >= sizeof(address.sun_path)) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FILENAME_TOO_LONG,
-			    "sandbox %s: QMP connect: socket path longer than %zu bytes: %s",
-			    label, sizeof(address.sun_path) - 1, path);
+			    "sandbox %s: QMP connect: socket path longer than %zu bytes: %s", label,
+			    sizeof(address.sun_path) - 1, path);
 		return NULL;
 	}
 	strcpy(address.sun_path, path);

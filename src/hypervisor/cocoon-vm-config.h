@@ -43,25 +43,25 @@ typedef enum {
 /* everything needed to start one pod's VM; plain data, filled by the shim from its config */
 typedef struct {
 	gchar *sandbox_id;
-	gchar *state_dir;        /* sockets, logs, pid file; created 0700 if missing */
-	gchar *qemu_binary;      /* default "qemu-system-x86_64", looked up in PATH */
-	gchar *machine;          /* COCOON_MACHINE_MICROVM (default) or COCOON_MACHINE_Q35 */
-	CocoonAccel accel;       /* default AUTO */
-	guint vcpus;             /* default 1 */
-	guint memory_mib;        /* default 256 */
-	gchar *kernel;           /* uncompressed vmlinux (PVH) or bzImage */
-	gchar *initrd;           /* optional */
-	gchar *kernel_params;    /* optional, appended to the built-in parameters */
+	gchar *state_dir;	  /* sockets, logs, pid file; created 0700 if missing */
+	gchar *qemu_binary;	  /* default "qemu-system-x86_64", looked up in PATH */
+	gchar *machine;		  /* COCOON_MACHINE_MICROVM (default) or COCOON_MACHINE_Q35 */
+	CocoonAccel accel;	  /* default AUTO */
+	guint vcpus;		  /* default 1 */
+	guint memory_mib;	  /* default 256 */
+	gchar *kernel;		  /* uncompressed vmlinux (PVH) or bzImage */
+	gchar *initrd;		  /* optional */
+	gchar *kernel_params;	  /* optional, appended to the built-in parameters */
 	CocoonSharedFs shared_fs; /* default 9P */
-	gchar *shared_dir;       /* default <state_dir>/shared */
-	gchar **extra_args;      /* optional, appended to QEMU's argv as they are */
-	gboolean debug;          /* a verbose guest kernel instead of "quiet" */
-	guint tsc_khz;           /* microvm under TCG: host TSC in kHz; 0 = measure it */
-	guint start_timeout_ms;  /* QEMU started and QMP answering; default 10000 */
-	guint qmp_timeout_ms;    /* each QMP command; default 5000 */
+	gchar *shared_dir;	  /* default <state_dir>/shared */
+	gchar **extra_args;	  /* optional, appended to QEMU's argv as they are */
+	gboolean debug;		  /* a verbose guest kernel instead of "quiet" */
+	guint tsc_khz;		  /* microvm under TCG: host TSC in kHz; 0 = measure it */
+	guint start_timeout_ms;	  /* QEMU started and QMP answering; default 10000 */
+	guint qmp_timeout_ms;	  /* each QMP command; default 5000 */
 } CocoonVmConfig;
 
-#define COCOON_VM_MAX_VCPUS      255
+#define COCOON_VM_MAX_VCPUS	 255
 #define COCOON_VM_MIN_MEMORY_MIB 64
 #define COCOON_VM_MAX_MEMORY_MIB (1024 * 1024)
 

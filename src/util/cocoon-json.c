@@ -40,7 +40,11 @@ struct _CocoonJson {
 	};
 };
 
-G_DEFINE_QUARK(cocoon-json-error-quark, cocoon_json_error)
+GQuark
+cocoon_json_error_quark(void)
+{
+	return g_quark_from_static_string("cocoon-json-error-quark");
+}
 
 static void
 member_free(Member *member)
@@ -131,7 +135,10 @@ typedef struct {
 	guint values;
 } Parser;
 
-static gboolean G_GNUC_PRINTF(4, 5)
+static gboolean parser_fail(const Parser *parser, gsize pos, GError **error, const gchar *format,
+			    ...) G_GNUC_PRINTF(4, 5);
+
+static gboolean
 parser_fail(const Parser *parser, gsize pos, GError **error, const gchar *format, ...)
 {
 	va_list args;
@@ -268,7 +275,8 @@ parse_escape(Parser *parser, GString *out, GError **error)
 			return FALSE;
 		if (low < 0xdc00 || low > 0xdfff)
 			return parser_fail(parser, start, error,
-					   "high surrogate \\u%04X not followed by a low one", value);
+					   "high surrogate \\u%04X not followed by a low one",
+					   value);
 		value = 0x10000 + ((value - 0xd800) << 10) + (low - 0xdc00);
 	}
 	g_string_append_unichar(out, value);
@@ -832,7 +840,8 @@ cocoon_json_copy(const CocoonJson *node)
 	case COCOON_JSON_OBJECT:
 		for (guint i = 0; i < node->object.members->len; i++) {
 			const Member *member = g_ptr_array_index(node->object.members, i);
-			object_append(copy, g_strdup(member->name), cocoon_json_copy(member->value));
+			object_append(copy, g_strdup(member->name),
+				      cocoon_json_copy(member->value));
 		}
 		break;
 	}
@@ -1271,8 +1280,8 @@ cocoon_json_object_get_array_member(const CocoonJson *object, const gchar *name)
 }
 
 gboolean
-cocoon_json_object_get_int64_member(const CocoonJson *object, const gchar *name,
-				    gint64 *ret_value, GError **error)
+cocoon_json_object_get_int64_member(const CocoonJson *object, const gchar *name, gint64 *ret_value,
+				    GError **error)
 {
 	if (!cocoon_json_get_int64(cocoon_json_object_get(object, name), ret_value, error)) {
 		g_prefix_error(error, "member \"%s\": ", name);

@@ -32,15 +32,15 @@ typedef enum {
 typedef enum {
 	COCOON_JSON_ERROR_INVALID, /* not JSON: the message names line, column and byte offset */
 	COCOON_JSON_ERROR_LIMIT,   /* input too large, nested too deep, too many values */
-	COCOON_JSON_ERROR_TYPE,    /* the value is not of the requested kind */
+	COCOON_JSON_ERROR_TYPE,	   /* the value is not of the requested kind */
 	COCOON_JSON_ERROR_RANGE,   /* the number does not fit the requested C type */
 } CocoonJsonError;
 
 GQuark cocoon_json_error_quark(void);
 
 /* parser limits */
-#define COCOON_JSON_MAX_INPUT (16u * 1024 * 1024)
-#define COCOON_JSON_MAX_DEPTH 128
+#define COCOON_JSON_MAX_INPUT  (16u * 1024 * 1024)
+#define COCOON_JSON_MAX_DEPTH  128
 #define COCOON_JSON_MAX_VALUES (1024u * 1024)
 
 CocoonJson *cocoon_json_parse(const gchar *data, gsize length, GError **error);

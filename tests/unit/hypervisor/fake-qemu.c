@@ -149,9 +149,10 @@ main(int argc, char **argv)
 		if (client < 0) {
 			client = accept(listener, NULL, NULL);
 			if (client >= 0)
-				send_line(client, "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, "
-						  "\"minor\": 2, \"major\": 7}, \"package\": "
-						  "\"fake\"}, \"capabilities\": []}}");
+				send_line(client,
+					  "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, "
+					  "\"minor\": 2, \"major\": 7}, \"package\": "
+					  "\"fake\"}, \"capabilities\": []}}");
 			continue;
 		}
 		n = read(client, chunk, sizeof(chunk));
@@ -165,7 +166,8 @@ main(int argc, char **argv)
 		while ((newline = strchr(input->str, '\n')) != NULL) {
 			gsize length = newline - input->str;
 			g_autoptr(CocoonJson) request = cocoon_json_parse(input->str, length, NULL);
-			const gchar *command = cocoon_json_object_get_string_member(request, "execute");
+			const gchar *command =
+				cocoon_json_object_get_string_member(request, "execute");
 
 			g_string_erase(input, 0, length + 1);
 			if (command == NULL)

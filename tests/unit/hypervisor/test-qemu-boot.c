@@ -139,11 +139,9 @@ test_qemu_boot(void)
 
 		g_main_context_iteration(NULL, FALSE);
 		if (g_file_get_contents(console, &text, NULL, NULL) &&
-		    (strstr(text, "Linux version") != NULL ||
-		     strstr(text, "Run /init") != NULL))
+		    (strstr(text, "Linux version") != NULL || strstr(text, "Run /init") != NULL))
 			booted = TRUE;
-		if (agent_has_bytes(&agent_fd,
-				    cocoon_hypervisor_get_agent_socket_path(hypervisor)))
+		if (agent_has_bytes(&agent_fd, cocoon_hypervisor_get_agent_socket_path(hypervisor)))
 			booted = TRUE;
 		g_usleep(50 * 1000);
 	}
@@ -190,8 +188,8 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	kernel = g_getenv("COCOON_GUEST_KERNEL");
 	initrd = g_getenv("COCOON_GUEST_INITRD");
-	qemu_binary = g_getenv("COCOON_QEMU") != NULL ? g_getenv("COCOON_QEMU")
-						      : "qemu-system-x86_64";
+	qemu_binary =
+		g_getenv("COCOON_QEMU") != NULL ? g_getenv("COCOON_QEMU") : "qemu-system-x86_64";
 	if (kernel == NULL || kernel[0] == '\0') {
 		g_printerr("SKIP: set COCOON_GUEST_KERNEL (and COCOON_GUEST_INITRD) to a guest "
 			   "image, e.g. from scripts/build-guest-image.sh\n");

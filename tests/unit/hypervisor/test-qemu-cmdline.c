@@ -17,8 +17,8 @@ check_golden(const CocoonVmConfig *config, const CocoonQemuHostInfo *host, const
 	g_autoptr(GError) error = NULL;
 	g_auto(GStrv) argv = cocoon_qemu_build_cmdline(config, host, &error);
 	g_autofree gchar *file = g_strdup_printf("%s.args", name);
-	g_autofree gchar *path = g_test_build_filename(G_TEST_DIST, "unit", "hypervisor", "golden",
-						       file, NULL);
+	g_autofree gchar *path =
+		g_test_build_filename(G_TEST_DIST, "unit", "hypervisor", "golden", file, NULL);
 	g_autofree gchar *joined = NULL;
 	g_autofree gchar *expected = NULL;
 

@@ -163,7 +163,7 @@ test_qemu_lifecycle(Fixture *fixture, gconstpointer data)
 
 	/* hot-plug is declared, not there yet */
 	g_assert_false(cocoon_hypervisor_add_block_device(fixture->hypervisor, "d0", "/dev/null",
-							   TRUE, &error));
+							  TRUE, &error));
 	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
 	g_clear_error(&error);
 
@@ -226,7 +226,8 @@ test_qemu_exit_early(Fixture *fixture, gconstpointer data)
 	fixture->hypervisor = cocoon_qemu_new(fixture->config, &error);
 	g_assert_false(cocoon_hypervisor_start(fixture->hypervisor, &error));
 	g_assert_nonnull(error);
-	g_assert_nonnull(strstr(error->message, "sandbox sb-test: start: QEMU exited with status 1"));
+	g_assert_nonnull(
+		strstr(error->message, "sandbox sb-test: start: QEMU exited with status 1"));
 	/* the reason from QEMU's stderr */
 	g_assert_nonnull(strstr(error->message, "could not load kernel"));
 	g_assert_cmpint(cocoon_hypervisor_get_pid(fixture->hypervisor), ==, 0);
@@ -489,7 +490,7 @@ int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
-#define ADD(path, func) \
+#define ADD(path, func)                                                                            \
 	g_test_add("/hypervisor/qemu/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)
 	ADD("lifecycle", test_qemu_lifecycle);
 	ADD("guest-poweroff", test_qemu_guest_poweroff);

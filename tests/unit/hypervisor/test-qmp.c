@@ -30,15 +30,15 @@ typedef struct {
 	guint ms;
 } Step;
 
-#define GREETING                                                                           \
-	{STEP_SEND, "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, "     \
-		    "\"major\": 7}, \"package\": \"\"}, \"capabilities\": [\"oob\"]}}"},       \
-	{                                                                                  \
-		STEP_EXPECT, "qmp_capabilities"                                            \
+#define GREETING                                                                                   \
+	{STEP_SEND, "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, "             \
+		    "\"major\": 7}, \"package\": \"\"}, \"capabilities\": [\"oob\"]}}"},           \
+	{                                                                                          \
+		STEP_EXPECT, "qmp_capabilities"                                                    \
 	}
-#define OK_REPLY                                                                           \
-	{                                                                                  \
-		STEP_SEND, "{\"return\": {}, \"id\": %ID%}"                                \
+#define OK_REPLY                                                                                   \
+	{                                                                                          \
+		STEP_SEND, "{\"return\": {}, \"id\": %ID%}"                                        \
 	}
 #define HANDSHAKE GREETING, OK_REPLY
 
@@ -101,8 +101,8 @@ server_thread(gpointer data)
 		case STEP_SEND:
 		case STEP_RAW: {
 			g_autoptr(GString) text = g_string_new(step->text);
-			g_string_replace(text, "%ID%", server->last_id != NULL ? server->last_id : "0",
-					 0);
+			g_string_replace(text, "%ID%",
+					 server->last_id != NULL ? server->last_id : "0", 0);
 			if (step->kind == STEP_SEND)
 				g_string_append(text, "\r\n");
 			server_write(server, text->str, text->len);
@@ -120,8 +120,8 @@ server_thread(gpointer data)
 			command = cocoon_json_parse(line, strlen(line), NULL);
 			if (g_strcmp0(cocoon_json_object_get_string_member(command, "execute"),
 				      step->text) != 0) {
-				server->failure = g_strdup_printf("got %s, expected %s", line,
-								  step->text);
+				server->failure =
+					g_strdup_printf("got %s, expected %s", line, step->text);
 				break;
 			}
 			id = cocoon_json_object_get(command, "id");
@@ -376,7 +376,8 @@ test_qmp_events(void)
 	cocoon_qmp_attach(qmp, NULL);
 	iterate_until(&events, 3);
 	g_assert_cmpstr(events.names->pdata[0], ==, "SHUTDOWN");
-	g_assert_cmpstr(events.data->pdata[0], ==, "{\"guest\":true,\"reason\":\"guest-shutdown\"}");
+	g_assert_cmpstr(events.data->pdata[0], ==,
+			"{\"guest\":true,\"reason\":\"guest-shutdown\"}");
 	g_assert_cmpstr(events.names->pdata[1], ==, "RESUME");
 	g_assert_null(events.data->pdata[1]);
 	g_assert_cmpstr(events.names->pdata[2], ==, "STOP");
@@ -424,8 +425,7 @@ static void
 test_qmp_hang(void)
 {
 	static const Step steps[] = {
-		HANDSHAKE,
-		{STEP_EXPECT, "query-status"},
+		HANDSHAKE, {STEP_EXPECT, "query-status"},
 		/* never answers; the server then waits for the client to hang up */
 	};
 	static const Step silent[] = {
@@ -466,7 +466,8 @@ test_qmp_late_reply(void)
 		HANDSHAKE,
 		{STEP_EXPECT, "query-status"},
 		{STEP_SLEEP, NULL, 300},
-		{STEP_SEND, "{\"return\": {\"status\": \"late\", \"running\": true}, \"id\": %ID%}"},
+		{STEP_SEND,
+		 "{\"return\": {\"status\": \"late\", \"running\": true}, \"id\": %ID%}"},
 		{STEP_EXPECT, "query-status"},
 		{STEP_SEND, "{\"return\": {\"status\": \"running\", \"running\": true}, "
 			    "\"id\": %ID%}"},

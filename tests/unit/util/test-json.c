@@ -105,7 +105,8 @@ test_json_pretty(void)
 static void
 test_json_escapes(void)
 {
-	g_autoptr(CocoonJson) node = parse_ok("\"q\\\" b\\\\ s\\/ \\b\\f\\n\\r\\t \\u0001\\u001F\"");
+	g_autoptr(CocoonJson) node =
+		parse_ok("\"q\\\" b\\\\ s\\/ \\b\\f\\n\\r\\t \\u0001\\u001F\"");
 	g_autofree gchar *out = NULL;
 
 	g_assert_cmpstr(cocoon_json_get_string(node), ==, "q\" b\\ s/ \b\f\n\r\t \001\037");
@@ -133,7 +134,8 @@ test_json_unicode(void)
 	const gchar *value;
 
 	/* \u escapes, surrogate pairs, and raw UTF-8 all give the same UTF-8 */
-	node = parse_ok("[\"\\u00e9\",\"\\uD83D\\uDE00\",\"\xc3\xa9\xf0\x9f\x98\x80\",\"\\u20AC\"]");
+	node = parse_ok(
+		"[\"\\u00e9\",\"\\uD83D\\uDE00\",\"\xc3\xa9\xf0\x9f\x98\x80\",\"\\u20AC\"]");
 	g_assert_cmpstr(cocoon_json_get_string(cocoon_json_array_get(node, 0)), ==, "\xc3\xa9");
 	g_assert_cmpstr(cocoon_json_get_string(cocoon_json_array_get(node, 1)), ==,
 			"\xf0\x9f\x98\x80");
@@ -302,7 +304,8 @@ test_json_errors(void)
 	g_assert_nonnull(strstr(error->message, "line 2 column 8 (byte 9)"));
 	g_clear_error(&error);
 
-	assert_parse_fails("", 0, COCOON_JSON_ERROR_INVALID, "expected a value, found end of input");
+	assert_parse_fails("", 0, COCOON_JSON_ERROR_INVALID,
+			   "expected a value, found end of input");
 	assert_parse_fails("   ", 3, COCOON_JSON_ERROR_INVALID, "column 4");
 	assert_parse_fails("[1,]", 4, COCOON_JSON_ERROR_INVALID, "found ']'");
 	assert_parse_fails("[1 2]", 5, COCOON_JSON_ERROR_INVALID, "expected ',' or ']'");
@@ -469,8 +472,8 @@ test_json_object_large(void)
 		gint64 value = -1;
 		g_assert_true(cocoon_json_object_has(object, name) == (i % 2 == 1));
 		if (i % 2 == 1) {
-			g_assert_true(cocoon_json_object_get_int64_member(object, name, &value,
-									  NULL));
+			g_assert_true(
+				cocoon_json_object_get_int64_member(object, name, &value, NULL));
 			g_assert_cmpint(value, ==, i);
 		}
 	}
@@ -554,8 +557,8 @@ test_json_oci_config(void)
 	cocoon_json_object_set_string(cocoon_json_object_get(config, "root"), "path",
 				      "/run/cocoon/x/rootfs");
 	cocoon_json_object_set(config, "annotations", cocoon_json_new_object());
-	cocoon_json_object_set_string(cocoon_json_object_get(config, "annotations"),
-				      "io.cocoon/x", "y");
+	cocoon_json_object_set_string(cocoon_json_object_get(config, "annotations"), "io.cocoon/x",
+				      "y");
 	pretty = cocoon_json_to_string(config, TRUE);
 	reparsed = cocoon_json_parse(pretty, strlen(pretty), &error);
 	g_assert_no_error(error);
