@@ -112,6 +112,7 @@ conf_get_choice(const gchar *path, config_t *cfg, const gchar *key, gchar **valu
 		   const gchar *const *choices, GError **error)
 {
 	config_setting_t *setting = config_lookup(cfg, key);
+	g_autofree gchar *joined = NULL;
 	g_autofree gchar *expected = NULL;
 	if (setting == NULL)
 		return TRUE;
@@ -121,8 +122,8 @@ conf_get_choice(const gchar *path, config_t *cfg, const gchar *key, gchar **valu
 		*value = g_strdup(config_setting_get_string(setting));
 		return TRUE;
 	}
-	expected = g_strjoinv("\" | \"", (gchar **)choices);
-	expected = g_strdup_printf("one of \"%s\"", (gchar *)g_steal_pointer(&expected));
+	joined = g_strjoinv("\" | \"", (gchar **)choices);
+	expected = g_strdup_printf("one of \"%s\"", joined);
 	return conf_bad_value(path, setting, key, expected, error);
 }
 
