@@ -56,7 +56,11 @@ struct _CocoonTtrpcClient {
 	gboolean closed;
 	GHashTable *pending; /* stream id -> PendingCall (a reference) */
 	GPtrArray *metadata; /* alternating key, value */
+	/* the last reference went on the reader thread itself: it frees the client on its way out */
+	gboolean free_on_reader_exit;
 };
+
+static void client_free(CocoonTtrpcClient *client);
 
 static PendingCall *
 pending_call_ref(PendingCall *pending)
@@ -87,6 +91,23 @@ pending_call_unref(PendingCall *pending)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(PendingCall, pending_call_unref)
 
+/*
+ * destroy and drop an async call's sources once it is settled: a destroyed source still points at
+ * its context, which may be gone by the time the pending call is freed
+ */
+static void
+pending_call_drop_sources(PendingCall *pending)
+{
+	if (pending->timeout_source != NULL) {
+		g_source_destroy(pending->timeout_source);
+		g_clear_pointer(&pending->timeout_source, g_source_unref);
+	}
+	if (pending->cancel_source != NULL) {
+		g_source_destroy(pending->cancel_source);
+		g_clear_pointer(&pending->cancel_source, g_source_unref);
+	}
+}
+
 static PendingCall *
 pending_call_new(void)
 {
@@ -116,10 +137,7 @@ pending_call_complete(CocoonTtrpcClient *client, PendingCall *pending, GBytes *p
 
 	if (task == NULL)
 		return;
-	if (pending->timeout_source != NULL)
-		g_source_destroy(pending->timeout_source);
-	if (pending->cancel_source != NULL)
-		g_source_destroy(pending->cancel_source);
+	pending_call_drop_sources(pending);
 	if (pending->error != NULL)
 		g_task_return_error(task, g_steal_pointer(&pending->error));
 	else
@@ -250,9 +268,16 @@ client_reader_thread(gpointer user_data)
 			if (!cocoon_ttrpc_frame_decoder_next(decoder, &frame))
 				break;
 			client_handle_frame(client, &frame);
+			/* completing an async call can drop the last client reference here */
+			if (client->free_on_reader_exit)
+				break;
 		}
+		if (client->free_on_reader_exit)
+			break;
 	}
 	client_fail_all(client, reason);
+	if (client->free_on_reader_exit)
+		client_free(client);
 	return NULL;
 }
 
@@ -667,10 +692,7 @@ cocoon_ttrpc_client_call_async(CocoonTtrpcClient *client, const gchar *service, 
 		g_mutex_lock(&client->lock);
 		own = g_steal_pointer(&pending->task);
 		g_mutex_unlock(&client->lock);
-		if (pending->timeout_source != NULL)
-			g_source_destroy(pending->timeout_source);
-		if (pending->cancel_source != NULL)
-			g_source_destroy(pending->cancel_source);
+		pending_call_drop_sources(pending);
 		g_clear_object(&own);
 		g_task_return_error(task, g_steal_pointer(&error));
 	}
@@ -915,8 +937,21 @@ cocoon_ttrpc_client_unref(CocoonTtrpcClient *client)
 		return;
 	if (client->reader != NULL) {
 		cocoon_ttrpc_client_close(client);
+		/* a thread cannot join itself: let the reader free the client when it returns */
+		if (g_thread_self() == client->reader) {
+			client->free_on_reader_exit = TRUE;
+			g_thread_unref(client->reader);
+			client->reader = NULL;
+			return;
+		}
 		g_thread_join(client->reader);
 	}
+	client_free(client);
+}
+
+static void
+client_free(CocoonTtrpcClient *client)
+{
 	client_fail_all(client, "client closed");
 	g_hash_table_unref(client->pending);
 	g_ptr_array_unref(client->metadata);

@@ -148,6 +148,38 @@ thread_handler(CocoonTtrpcCall *call, gpointer user_data)
 	g_thread_unref(g_thread_new("return", return_from_thread, later));
 }
 
+static gpointer
+return_after_delay(gpointer user_data)
+{
+	CocoonTtrpcCall *call = user_data;
+	gsize length = 0;
+	const guint8 *payload = cocoon_ttrpc_call_get_payload(call, &length);
+
+	g_usleep(g_random_int_range(0, 4000));
+	if (g_random_boolean())
+		cocoon_ttrpc_call_return(call, payload, length);
+	else
+		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_ABORTED, "random");
+	return NULL;
+}
+
+/* answers now, later from another thread, or lets the deadline answer */
+static void
+random_handler(CocoonTtrpcCall *call, gpointer user_data)
+{
+	switch (g_random_int_range(0, 3)) {
+	case 0:
+		echo_handler(call, user_data);
+		break;
+	case 1:
+		g_thread_unref(g_thread_new("random", return_after_delay, call));
+		break;
+	default:
+		hold_handler(call, user_data);
+		break;
+	}
+}
+
 static void
 closed_cb(CocoonTtrpcServer *server, guint left, gpointer user_data)
 {
@@ -199,6 +231,8 @@ fixture_setup(Fixture *fixture, gconstpointer data)
 	cocoon_ttrpc_server_register(fixture->server, SERVICE, "Message", message_handler,
 				     fixture, NULL);
 	cocoon_ttrpc_server_register(fixture->server, SERVICE, "Thread", thread_handler, fixture,
+				     fixture->handler_context);
+	cocoon_ttrpc_server_register(fixture->server, SERVICE, "Random", random_handler, fixture,
 				     fixture->handler_context);
 	cocoon_ttrpc_server_set_connection_closed_func(fixture->server, closed_cb, fixture);
 	cocoon_ttrpc_server_listen_path(fixture->server, fixture->path, &error);
@@ -1057,6 +1091,96 @@ test_async_many(Fixture *fixture, gconstpointer data)
 	g_main_context_pop_thread_default(context);
 }
 
+/* the caller drops its client while an async call is in flight: the call keeps it alive */
+static void
+test_async_client_unref(Fixture *fixture, gconstpointer data)
+{
+	g_autoptr(GMainContext) context = g_main_context_new();
+	g_autoptr(GMainLoop) loop = g_main_loop_new(context, FALSE);
+	CocoonTtrpcClient *client = connect_client(fixture);
+	AsyncResult out = {loop, NULL, NULL, FALSE, g_thread_self()};
+
+	g_main_context_push_thread_default(context);
+	cocoon_ttrpc_client_call_async(client, SERVICE, "Hold", NULL, 0, 5000, NULL, async_done,
+				       &out);
+	cocoon_ttrpc_client_unref(client);
+	wait_held(fixture, 1);
+	cocoon_ttrpc_call_return(take_held(fixture, 0), (const guint8 *)"kept", 4);
+	g_main_loop_run(loop);
+	g_assert_no_error(out.error);
+	assert_bytes_str(out.reply, "kept");
+	g_bytes_unref(out.reply);
+	/* let the task go wherever its last reference goes */
+	while (g_main_context_iteration(context, FALSE))
+		;
+	g_main_context_pop_thread_default(context);
+	wait_closed(fixture, 1);
+}
+
+typedef struct {
+	Fixture *fixture;
+	CocoonTtrpcClient *shared;
+	guint ok;
+	guint failed;
+} StressWorker;
+
+static gpointer
+stress_thread(gpointer user_data)
+{
+	StressWorker *worker = user_data;
+
+	for (guint i = 0; i < 150; i++) {
+		g_autoptr(GError) error = NULL;
+		g_autoptr(GBytes) reply = NULL;
+		g_autoptr(CocoonTtrpcClient) own = NULL;
+		CocoonTtrpcClient *client = worker->shared;
+		g_autofree gchar *payload = g_strdup_printf("%p-%u", (void *)worker, i);
+
+		/* now and then a connection of its own that goes away right after */
+		if (i % 25 == 0) {
+			own = connect_client(worker->fixture);
+			client = own;
+		}
+		reply = cocoon_ttrpc_client_call(client, SERVICE, "Random", (const guint8 *)payload,
+						 strlen(payload), g_random_int_range(1, 6),
+						 NULL, &error);
+		if (reply != NULL) {
+			assert_bytes_str(reply, payload);
+			worker->ok++;
+		} else {
+			g_assert_true(g_error_matches(error, COCOON_TTRPC_ERROR,
+						      COCOON_TTRPC_DEADLINE_EXCEEDED) ||
+				      g_error_matches(error, COCOON_TTRPC_ERROR,
+						      COCOON_TTRPC_ABORTED));
+			worker->failed++;
+		}
+	}
+	return NULL;
+}
+
+/* many threads, short deadlines on both sides, answers from everywhere, connections coming and going */
+static void
+test_stress(Fixture *fixture, gconstpointer data)
+{
+	g_autoptr(CocoonTtrpcClient) shared = connect_client(fixture);
+	StressWorker workers[8];
+	GThread *threads[G_N_ELEMENTS(workers)];
+	guint ok = 0;
+
+	for (guint i = 0; i < G_N_ELEMENTS(workers); i++) {
+		workers[i] = (StressWorker){fixture, shared, 0, 0};
+		threads[i] = g_thread_new("stress", stress_thread, &workers[i]);
+	}
+	for (guint i = 0; i < G_N_ELEMENTS(workers); i++) {
+		g_thread_join(threads[i]);
+		ok += workers[i].ok;
+	}
+	g_test_message("stress: %u of %u calls answered in time", ok,
+		       (guint)G_N_ELEMENTS(workers) * 150);
+	g_assert_cmpuint(ok, >, 0);
+	g_assert_true(cocoon_ttrpc_client_is_connected(shared));
+}
+
 static void
 test_listen_path(Fixture *fixture, gconstpointer data)
 {
@@ -1113,6 +1237,31 @@ test_connection_fd(Fixture *fixture, gconstpointer data)
 		assert_bytes_str(reply, "pair");
 	}
 	wait_closed(fixture, 1);
+}
+
+static void
+test_listen_fd(Fixture *fixture, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *path = g_build_filename(fixture->dir, "fd.sock", NULL);
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	gint fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	g_strlcpy(addr.sun_path, path, sizeof(addr.sun_path));
+	g_assert_cmpint(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+	g_assert_cmpint(listen(fd, 16), ==, 0);
+	g_assert_true(cocoon_ttrpc_server_listen_fd(fixture->server, fd, &error));
+	g_assert_no_error(error);
+	for (guint i = 0; i < 3; i++) {
+		g_autoptr(CocoonTtrpcClient) client = cocoon_ttrpc_client_new_for_path(path, &error);
+		g_autoptr(GBytes) reply = NULL;
+		g_assert_no_error(error);
+		reply = cocoon_ttrpc_client_call(client, SERVICE, "Echo", (const guint8 *)"fd", 2,
+						 5000, NULL, &error);
+		g_assert_no_error(error);
+		assert_bytes_str(reply, "fd");
+	}
+	g_unlink(path);
 }
 
 static void
@@ -1298,8 +1447,11 @@ main(int argc, char **argv)
 	ADD("/ttrpc/rpc/client-close", test_client_close);
 	ADD("/ttrpc/rpc/async", test_async);
 	ADD("/ttrpc/rpc/async-many", test_async_many);
+	ADD("/ttrpc/rpc/async-client-unref", test_async_client_unref);
+	ADD("/ttrpc/rpc/stress", test_stress);
 	ADD("/ttrpc/rpc/listen-path", test_listen_path);
 	ADD("/ttrpc/rpc/connection-fd", test_connection_fd);
+	ADD("/ttrpc/rpc/listen-fd", test_listen_fd);
 	ADD("/ttrpc/rpc/char-device", test_char_device);
 	ADD("/ttrpc/rpc/peer-credentials", test_peer_credentials);
 #undef ADD
