@@ -5,6 +5,7 @@
 
 #include "cocoon-config.h"
 #include "cocoon-event-publisher.h"
+#include "cocoon-sandbox-info.h"
 
 G_BEGIN_DECLS
 
@@ -24,7 +25,19 @@ typedef struct {
 	GMutex lock;
 	GHashTable *containers; /* container id → CocoonSandbox (ref) */
 	GHashTable *sandboxes;	/* sandbox id → CocoonSandbox (ref) */
+	GHashTable *infos;	/* sandbox id → latest CocoonSandboxInfo */
+
+	/* set once before the first sandbox exists; called on main_context */
+	CocoonSandboxObserver observer;
+	gpointer observer_data;
 } CocoonRuntime;
+
+/* initializes the lock and the tables (config, publisher, namespace are set by the caller) */
+void cocoon_runtime_init(CocoonRuntime *runtime);
+/* thread-safe: store info as the sandbox's latest snapshot and hand it to the observer */
+void cocoon_runtime_publish_info(CocoonRuntime *runtime, CocoonSandboxInfo *info);
+/* the latest snapshot of every sandbox (new references), any thread */
+GPtrArray *cocoon_runtime_list_infos(CocoonRuntime *runtime);
 
 /* NULL when unknown; returns a new reference */
 CocoonSandbox *cocoon_runtime_lookup_container(CocoonRuntime *runtime, const gchar *container_id);

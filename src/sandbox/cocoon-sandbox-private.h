@@ -4,6 +4,7 @@
 #include "cocoon-sandbox.h"
 
 #include "agent.pb-c.h"
+#include "cocoon-sandbox-info.h"
 #include "cocoon-stdio.h"
 #include "cocoon-ttrpc-client.h"
 #include "shim.pb-c.h"
@@ -49,6 +50,8 @@ struct _CocoonContainer {
 /* the VM side, implemented in cocoon-sandbox-vm.c; all on the worker */
 gboolean cocoon_sandbox_vm_ensure(CocoonSandbox *sandbox, GError **error);
 void cocoon_sandbox_vm_stop(CocoonSandbox *sandbox);
+/* the VM part of a snapshot */
+void cocoon_sandbox_vm_fill_info(CocoonSandbox *sandbox, CocoonSandboxInfo *info);
 /* the VM side tells the sandbox the agent just answered for the first time */
 void cocoon_sandbox_vm_booted(CocoonSandbox *sandbox);
 gboolean cocoon_sandbox_vm_is_running(CocoonSandbox *sandbox);

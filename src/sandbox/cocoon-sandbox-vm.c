@@ -30,7 +30,11 @@ typedef struct {
 	GMutex mux_lock;
 	CocoonStdioMux *mux;
 	gboolean stopping;
+	gboolean failed;
 	gint64 boot_ms;
+	gint64 booted_at_us;
+	guint vcpus;
+	guint memory_mib;
 } SandboxVm;
 
 gpointer *cocoon_sandbox_vm_slot(CocoonSandbox *sandbox);
@@ -120,6 +124,7 @@ vm_died(CocoonHypervisor *hypervisor, const gchar *reason, gpointer user_data)
 	if (vm->stopping)
 		return;
 	g_warning("sandbox %s: QEMU exited unexpectedly: %s", cocoon_sandbox_get_id(sandbox), reason);
+	vm->failed = TRUE;
 	cocoon_sandbox_vm_died(sandbox);
 }
 
@@ -191,6 +196,9 @@ vm_boot(CocoonSandbox *sandbox, SandboxVm *vm, GError **error)
 			return FALSE;
 	}
 	vm->boot_ms = (g_get_monotonic_time() - started) / 1000;
+	vm->booted_at_us = g_get_real_time();
+	vm->vcpus = config->vcpus;
+	vm->memory_mib = config->memory_mib;
 	g_info("sandbox %s: VM up in %" G_GINT64_FORMAT " ms (QEMU pid %d, %s)",
 	       cocoon_sandbox_get_id(sandbox), vm->boot_ms,
 	       (int)cocoon_hypervisor_get_pid(vm->hypervisor),
@@ -340,4 +348,22 @@ cocoon_sandbox_stdio_detach(CocoonSandbox *sandbox, CocoonProcess *process)
 		*ids[i] = 0;
 	}
 	cocoon_stdio_clear(&process->stdio);
+}
+
+void
+cocoon_sandbox_vm_fill_info(CocoonSandbox *sandbox, CocoonSandboxInfo *info)
+{
+	SandboxVm *vm = sandbox_vm(sandbox);
+	if (vm->hypervisor == NULL) {
+		info->state = g_strdup("empty");
+		info->accel = g_strdup("");
+		return;
+	}
+	info->state = g_strdup(vm->failed ? "failed" : vm->stopping ? "stopping" : "running");
+	info->qemu_pid = (gint)cocoon_hypervisor_get_pid(vm->hypervisor);
+	info->accel = g_strdup(cocoon_accel_to_string(cocoon_hypervisor_get_accel(vm->hypervisor)));
+	info->vcpus = vm->vcpus;
+	info->memory_mib = vm->memory_mib;
+	info->boot_ms = vm->boot_ms;
+	info->booted_at_us = vm->booted_at_us;
 }

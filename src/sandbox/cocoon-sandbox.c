@@ -81,6 +81,7 @@ is_init(const gchar *exec_id)
 }
 
 static void process_answer_waiters(CocoonProcess *process);
+static void sandbox_notify(CocoonSandbox *sandbox);
 
 static void
 process_free(CocoonProcess *process)
@@ -270,8 +271,10 @@ exit_finish_on_worker(gpointer data)
 		process = is_init(work->exec_id)
 				  ? container->init
 				  : g_hash_table_lookup(container->execs, work->exec_id);
-	if (process != NULL && process->status != CONTAINERD__V1__TYPES__STATUS__STOPPED)
+	if (process != NULL && process->status != CONTAINERD__V1__TYPES__STATUS__STOPPED) {
 		process_exited(work->sandbox, process, work->exit_status, work->exited_at_us);
+		sandbox_notify(work->sandbox);
+	}
 	return G_SOURCE_REMOVE;
 }
 
@@ -419,6 +422,69 @@ sandbox_fail_all(CocoonSandbox *sandbox)
 	}
 }
 
+/* ---------------------------------------------------------------- observers */
+
+static const gchar *
+status_name(Containerd__V1__Types__Status status)
+{
+	switch (status) {
+	case CONTAINERD__V1__TYPES__STATUS__CREATED:
+		return "created";
+	case CONTAINERD__V1__TYPES__STATUS__RUNNING:
+		return "running";
+	case CONTAINERD__V1__TYPES__STATUS__STOPPED:
+		return "stopped";
+	case CONTAINERD__V1__TYPES__STATUS__PAUSED:
+		return "paused";
+	case CONTAINERD__V1__TYPES__STATUS__PAUSING:
+		return "pausing";
+	default:
+		return "unknown";
+	}
+}
+
+static CocoonProcessInfo *
+process_info(CocoonProcess *process)
+{
+	CocoonProcessInfo *info = cocoon_process_info_new();
+	info->exec_id = g_strdup(process->exec_id);
+	info->pid = process->pid;
+	info->status = g_strdup(status_name(process->status));
+	info->exit_status = process->exit_status;
+	info->exited_at_us = process->exited_at_us;
+	return info;
+}
+
+/* on the worker, after every change: a new snapshot for D-Bus and cocoonctl */
+static void
+sandbox_notify(CocoonSandbox *sandbox)
+{
+	g_autoptr(CocoonSandboxInfo) info = cocoon_sandbox_info_new(sandbox->id);
+	GHashTableIter iter;
+	gpointer value;
+
+	cocoon_sandbox_vm_fill_info(sandbox, info);
+	g_hash_table_iter_init(&iter, sandbox->containers);
+	while (g_hash_table_iter_next(&iter, NULL, &value)) {
+		CocoonContainer *container = value;
+		CocoonContainerInfo *cinfo = cocoon_container_info_new();
+		GHashTableIter exec_iter;
+		gpointer exec;
+		cinfo->id = g_strdup(container->id);
+		cinfo->bundle = g_strdup(container->bundle);
+		cinfo->container_type = g_strdup(container->container_type != NULL
+							 ? container->container_type
+							 : "");
+		if (container->init != NULL)
+			cinfo->init = process_info(container->init);
+		g_hash_table_iter_init(&exec_iter, container->execs);
+		while (g_hash_table_iter_next(&exec_iter, NULL, &exec))
+			g_ptr_array_add(cinfo->execs, process_info(exec));
+		g_ptr_array_add(info->containers, cinfo);
+	}
+	cocoon_runtime_publish_info(sandbox->runtime, info);
+}
+
 /* ---------------------------------------------------------------- guest events */
 
 static void sandbox_watch_events(CocoonSandbox *sandbox);
@@ -501,6 +567,7 @@ void
 cocoon_sandbox_vm_booted(CocoonSandbox *sandbox)
 {
 	sandbox_watch_events(sandbox);
+	sandbox_notify(sandbox);
 }
 
 /* ---------------------------------------------------------------- task API */
@@ -1284,6 +1351,11 @@ task_work_run(gpointer data)
 {
 	TaskWork *work = data;
 	work->func(work->sandbox, g_steal_pointer(&work->call), work->request);
+	/* read-only requests change nothing worth a snapshot */
+	if (work->func != cocoon_sandbox_task_state && work->func != cocoon_sandbox_task_wait &&
+	    work->func != cocoon_sandbox_task_connect && work->func != cocoon_sandbox_task_stats &&
+	    work->func != cocoon_sandbox_task_pids)
+		sandbox_notify(work->sandbox);
 	return G_SOURCE_REMOVE;
 }
 
@@ -1359,6 +1431,7 @@ cocoon_sandbox_vm_died(CocoonSandbox *sandbox)
 {
 	g_warning("sandbox %s: the VM died; every running process exits with 255", sandbox->id);
 	sandbox_fail_all(sandbox);
+	sandbox_notify(sandbox);
 }
 
 CocoonSandbox *

@@ -109,11 +109,7 @@ cocoon_shim_daemon(const CocoonShimOptions *options)
 	runtime.namespace_ = g_strdup(options->namespace_);
 	runtime.containerd_address = g_strdup(options->address);
 	runtime.main_context = g_main_context_default();
-	g_mutex_init(&runtime.lock);
-	runtime.containers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-						   (GDestroyNotify)cocoon_sandbox_unref);
-	runtime.sandboxes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-						  (GDestroyNotify)cocoon_sandbox_unref);
+	cocoon_runtime_init(&runtime);
 	runtime.publisher = cocoon_event_publisher_new(g_getenv("TTRPC_ADDRESS"),
 						       options->namespace_);
 
