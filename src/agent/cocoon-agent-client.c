@@ -101,9 +101,9 @@ static gboolean
 agent_call_empty(CocoonAgentClient *client, const gchar *method, const ProtobufCMessage *request,
 		 guint timeout_ms, GCancellable *cancellable, GError **error)
 {
-	ProtobufCMessage *response = agent_call(client, method, request,
-						&google__protobuf__empty__descriptor, timeout_ms,
-						FALSE, cancellable, error);
+	ProtobufCMessage *response =
+		agent_call(client, method, request, &google__protobuf__empty__descriptor,
+			   timeout_ms, FALSE, cancellable, error);
 
 	if (response == NULL)
 		return FALSE;
@@ -111,12 +111,12 @@ agent_call_empty(CocoonAgentClient *client, const gchar *method, const ProtobufC
 	return TRUE;
 }
 
-#define CHECK_REQUEST(request, value)                     \
-	G_STMT_START                                      \
-	{                                                 \
-		g_return_val_if_fail(client != NULL, value); \
-		g_return_val_if_fail(request != NULL, value); \
-	}                                                 \
+#define CHECK_REQUEST(request, value)                                                              \
+	G_STMT_START                                                                               \
+	{                                                                                          \
+		g_return_val_if_fail(client != NULL, value);                                       \
+		g_return_val_if_fail(request != NULL, value);                                      \
+	}                                                                                          \
 	G_STMT_END
 
 /**
@@ -306,8 +306,8 @@ cocoon_agent_client_wait_process(CocoonAgentClient *client,
 
 gboolean
 cocoon_agent_client_resize_tty(CocoonAgentClient *client,
-			       const Cocoon__Agent__V1__ResizeTtyRequest *request,
-			       guint timeout_ms, GCancellable *cancellable, GError **error)
+			       const Cocoon__Agent__V1__ResizeTtyRequest *request, guint timeout_ms,
+			       GCancellable *cancellable, GError **error)
 {
 	CHECK_REQUEST(request, FALSE);
 	return agent_call_empty(client, "ResizeTty", &request->base, timeout_ms, cancellable,
@@ -519,7 +519,8 @@ cocoon_agent_client_connect_wait(const gchar *path, const gchar *sandbox_id, gui
 
 			if (ttrpc == NULL) {
 				/* QEMU has not made (or not yet opened) its socket */
-				if (!g_error_matches(local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND) &&
+				if (!g_error_matches(local_error, G_IO_ERROR,
+						     G_IO_ERROR_NOT_FOUND) &&
 				    !g_error_matches(local_error, G_IO_ERROR,
 						     G_IO_ERROR_CONNECTION_REFUSED)) {
 					g_propagate_prefixed_error(
@@ -559,15 +560,16 @@ cocoon_agent_client_connect_wait(const gchar *path, const gchar *sandbox_id, gui
 		if (g_error_matches(local_error, COCOON_TTRPC_ERROR,
 				    COCOON_TTRPC_DEADLINE_EXCEEDED)) {
 			/* not up yet, or slow: this Ping stays queued, probe again a bit longer */
-			ping_timeout_ms = MIN(ping_timeout_ms * 2, COCOON_AGENT_PING_TIMEOUT_MAX_MS);
+			ping_timeout_ms =
+				MIN(ping_timeout_ms * 2, COCOON_AGENT_PING_TIMEOUT_MAX_MS);
 		} else if (g_error_matches(local_error, COCOON_TTRPC_ERROR,
 					   COCOON_TTRPC_UNAVAILABLE)) {
 			/* the connection dropped (QEMU restarted its chardev): connect again */
 			g_clear_pointer(&client, cocoon_agent_client_unref);
 			if (!sleep_until(MIN(now + CONNECT_RETRY_MS * 1000, deadline), cancellable,
 					 error)) {
-				g_prefix_error(error, "sandbox %s: waiting for the agent: ",
-					       sandbox_id);
+				g_prefix_error(error,
+					       "sandbox %s: waiting for the agent: ", sandbox_id);
 				return NULL;
 			}
 		} else {

@@ -10,8 +10,8 @@ G_BEGIN_DECLS
 
 /*
  * The host-side client of cocoon-agent (proto/agent.proto) over <state>/agent.sock, QEMU's chardev
- * socket of the virtio-serial port cocoon.agent. Typed calls over the ttrpc client: thread-safe, any
- * thread may call, many calls may be in flight. Errors keep the COCOON_TTRPC_ERROR code of the
+ * socket of the virtio-serial port cocoon.agent. Typed calls over the ttrpc client: thread-safe,
+ * any thread may call, many calls may be in flight. Errors keep the COCOON_TTRPC_ERROR code of the
  * status (DEADLINE_EXCEEDED on timeout, UNAVAILABLE when the connection is lost) and their message
  * names the sandbox and the RPC ("sandbox S: agent StartContainer: ...").
  *
@@ -24,16 +24,16 @@ G_BEGIN_DECLS
  */
 typedef struct _CocoonAgentClient CocoonAgentClient;
 
-#define COCOON_AGENT_SERVICE "cocoon.agent.v1.Agent"
-#define COCOON_AGENT_TIMEOUT_DEFAULT 0u
+#define COCOON_AGENT_SERVICE			"cocoon.agent.v1.Agent"
+#define COCOON_AGENT_TIMEOUT_DEFAULT		0u
 #define COCOON_AGENT_DEFAULT_REQUEST_TIMEOUT_MS 30000u
 /* connect_wait: the timeout of one boot probe, doubled up to the max while nothing answers */
-#define COCOON_AGENT_PING_TIMEOUT_MS 200u
+#define COCOON_AGENT_PING_TIMEOUT_MS	 200u
 #define COCOON_AGENT_PING_TIMEOUT_MAX_MS 2000u
 /* console lines quoted in a boot failure */
 #define COCOON_AGENT_CONSOLE_TAIL_LINES 20u
 
-/* the last lines of the guest console (a new string, may be "" or NULL), e.g. from the hypervisor */
+/* the last lines of the guest console (a new string, may be "" or NULL), e.g. the hypervisor's */
 typedef gchar *(*CocoonAgentConsoleTailFunc)(guint lines, gpointer user_data);
 
 /* wrap a connected ttrpc client (a reference is taken) */
@@ -67,20 +67,20 @@ void cocoon_agent_client_close(CocoonAgentClient *client);
 
 /* sandbox level */
 Cocoon__Agent__V1__PingResponse *cocoon_agent_client_ping(CocoonAgentClient *client,
-							   guint timeout_ms,
-							   GCancellable *cancellable,
-							   GError **error);
+							  guint timeout_ms,
+							  GCancellable *cancellable,
+							  GError **error);
 Cocoon__Agent__V1__GuestInfoResponse *cocoon_agent_client_guest_info(CocoonAgentClient *client,
-								      guint timeout_ms,
-								      GCancellable *cancellable,
-								      GError **error);
+								     guint timeout_ms,
+								     GCancellable *cancellable,
+								     GError **error);
 gboolean cocoon_agent_client_shutdown(CocoonAgentClient *client, guint timeout_ms,
 				      GCancellable *cancellable, GError **error);
 /* long poll: timeout_ms 0 = no deadline */
 Cocoon__Agent__V1__WaitEventResponse *cocoon_agent_client_wait_event(CocoonAgentClient *client,
-								      guint timeout_ms,
-								      GCancellable *cancellable,
-								      GError **error);
+								     guint timeout_ms,
+								     GCancellable *cancellable,
+								     GError **error);
 
 /* containers */
 Cocoon__Agent__V1__CreateContainerResponse *
@@ -91,22 +91,22 @@ Cocoon__Agent__V1__StartContainerResponse *
 cocoon_agent_client_start_container(CocoonAgentClient *client,
 				    const Cocoon__Agent__V1__StartContainerRequest *request,
 				    guint timeout_ms, GCancellable *cancellable, GError **error);
-gboolean cocoon_agent_client_remove_container(CocoonAgentClient *client,
-					      const Cocoon__Agent__V1__RemoveContainerRequest *request,
-					      guint timeout_ms, GCancellable *cancellable,
-					      GError **error);
-gboolean cocoon_agent_client_pause_container(CocoonAgentClient *client,
-					     const Cocoon__Agent__V1__PauseContainerRequest *request,
-					     guint timeout_ms, GCancellable *cancellable,
-					     GError **error);
-gboolean cocoon_agent_client_resume_container(CocoonAgentClient *client,
-					      const Cocoon__Agent__V1__ResumeContainerRequest *request,
-					      guint timeout_ms, GCancellable *cancellable,
-					      GError **error);
-gboolean cocoon_agent_client_update_container(CocoonAgentClient *client,
-					      const Cocoon__Agent__V1__UpdateContainerRequest *request,
-					      guint timeout_ms, GCancellable *cancellable,
-					      GError **error);
+gboolean
+cocoon_agent_client_remove_container(CocoonAgentClient *client,
+				     const Cocoon__Agent__V1__RemoveContainerRequest *request,
+				     guint timeout_ms, GCancellable *cancellable, GError **error);
+gboolean
+cocoon_agent_client_pause_container(CocoonAgentClient *client,
+				    const Cocoon__Agent__V1__PauseContainerRequest *request,
+				    guint timeout_ms, GCancellable *cancellable, GError **error);
+gboolean
+cocoon_agent_client_resume_container(CocoonAgentClient *client,
+				     const Cocoon__Agent__V1__ResumeContainerRequest *request,
+				     guint timeout_ms, GCancellable *cancellable, GError **error);
+gboolean
+cocoon_agent_client_update_container(CocoonAgentClient *client,
+				     const Cocoon__Agent__V1__UpdateContainerRequest *request,
+				     guint timeout_ms, GCancellable *cancellable, GError **error);
 Cocoon__Agent__V1__StatsContainerResponse *
 cocoon_agent_client_stats_container(CocoonAgentClient *client,
 				    const Cocoon__Agent__V1__StatsContainerRequest *request,
@@ -132,10 +132,12 @@ cocoon_agent_client_wait_process(CocoonAgentClient *client,
 				 guint timeout_ms, GCancellable *cancellable, GError **error);
 gboolean cocoon_agent_client_resize_tty(CocoonAgentClient *client,
 					const Cocoon__Agent__V1__ResizeTtyRequest *request,
-					guint timeout_ms, GCancellable *cancellable, GError **error);
+					guint timeout_ms, GCancellable *cancellable,
+					GError **error);
 gboolean cocoon_agent_client_close_stdin(CocoonAgentClient *client,
 					 const Cocoon__Agent__V1__CloseStdinRequest *request,
-					 guint timeout_ms, GCancellable *cancellable, GError **error);
+					 guint timeout_ms, GCancellable *cancellable,
+					 GError **error);
 
 /*
  * the long polls without a thread each: callback runs on the thread-default GMainContext of the
@@ -158,15 +160,16 @@ cocoon_agent_client_wait_event_finish(CocoonAgentClient *client, GAsyncResult *r
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CocoonAgentClient, cocoon_agent_client_unref)
 
 /* g_autoptr() for the response messages */
-#define COCOON_AGENT_DEFINE_MESSAGE_CLEANUP(Type, prefix)                 \
-	static inline void prefix##_autoptr_free(Type *message)            \
-	{                                                                  \
-		if (message != NULL)                                       \
-			prefix##__free_unpacked(message, NULL);            \
-	}                                                                  \
+#define COCOON_AGENT_DEFINE_MESSAGE_CLEANUP(Type, prefix)                                          \
+	static inline void prefix##_autoptr_free(Type *message)                                    \
+	{                                                                                          \
+		if (message != NULL)                                                               \
+			prefix##__free_unpacked(message, NULL);                                    \
+	}                                                                                          \
 	G_DEFINE_AUTOPTR_CLEANUP_FUNC(Type, prefix##_autoptr_free)
 
-COCOON_AGENT_DEFINE_MESSAGE_CLEANUP(Cocoon__Agent__V1__PingResponse, cocoon__agent__v1__ping_response)
+COCOON_AGENT_DEFINE_MESSAGE_CLEANUP(Cocoon__Agent__V1__PingResponse,
+				    cocoon__agent__v1__ping_response)
 COCOON_AGENT_DEFINE_MESSAGE_CLEANUP(Cocoon__Agent__V1__GuestInfoResponse,
 				    cocoon__agent__v1__guest_info_response)
 COCOON_AGENT_DEFINE_MESSAGE_CLEANUP(Cocoon__Agent__V1__WaitEventResponse,

@@ -47,7 +47,8 @@ pool_run(gpointer item, gpointer user_data)
 guint
 cocoon_io_pool_get_n_threads(void)
 {
-	return CLAMP(g_get_num_processors(), COCOON_IO_POOL_MIN_THREADS, COCOON_IO_POOL_MAX_THREADS);
+	return CLAMP(g_get_num_processors(), COCOON_IO_POOL_MIN_THREADS,
+		     COCOON_IO_POOL_MAX_THREADS);
 }
 
 /**

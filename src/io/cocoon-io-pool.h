@@ -8,9 +8,9 @@ G_BEGIN_DECLS
 /*
  * The I/O pool: one GThreadPool per process, shared by every stdio mux (and anything else that has
  * to block on a file descriptor), with a few threads of its own (exclusive, created on first use,
- * alive until exit). Jobs may block on I/O but must not wait on locks held across the agent or QEMU.
- * SIGPIPE is blocked in its threads: a write to a pipe whose reader is gone fails with EPIPE instead
- * of killing the process, whatever the process's disposition.
+ * alive until exit). Jobs may block on I/O but must not wait on locks held across the agent or
+ * QEMU. SIGPIPE is blocked in its threads: a write to a pipe whose reader is gone fails with EPIPE
+ * instead of killing the process, whatever the process's disposition.
  */
 typedef void (*CocoonIoPoolFunc)(gpointer data);
 

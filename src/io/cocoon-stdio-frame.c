@@ -17,7 +17,7 @@ struct _CocoonStdioFrameDecoder {
 	GError *error;
 };
 
-G_DEFINE_QUARK(cocoon-stdio-frame-error-quark, cocoon_stdio_frame_error)
+G_DEFINE_QUARK(cocoon - stdio - frame - error - quark, cocoon_stdio_frame_error)
 
 static void
 put_be32(guint8 *out, guint32 value)
@@ -31,7 +31,8 @@ put_be32(guint8 *out, guint32 value)
 static guint32
 get_be32(const guint8 *in)
 {
-	return ((guint32)in[0] << 24) | ((guint32)in[1] << 16) | ((guint32)in[2] << 8) | (guint32)in[3];
+	return ((guint32)in[0] << 24) | ((guint32)in[1] << 16) | ((guint32)in[2] << 8) |
+	       (guint32)in[3];
 }
 
 const gchar *
@@ -96,10 +97,10 @@ cocoon_stdio_frame_header_decode(const guint8 in[COCOON_STDIO_HEADER_SIZE],
 	switch (header.type) {
 	case COCOON_STDIO_FRAME_DATA:
 		if (header.length > COCOON_STDIO_MAX_DATA) {
-			g_set_error(error, COCOON_STDIO_FRAME_ERROR,
-				    COCOON_STDIO_FRAME_ERROR_INVALID,
-				    "stdio DATA frame on stream %u of %u bytes, over the limit of %u",
-				    header.stream_id, header.length, COCOON_STDIO_MAX_DATA);
+			g_set_error(
+				error, COCOON_STDIO_FRAME_ERROR, COCOON_STDIO_FRAME_ERROR_INVALID,
+				"stdio DATA frame on stream %u of %u bytes, over the limit of %u",
+				header.stream_id, header.length, COCOON_STDIO_MAX_DATA);
 			return FALSE;
 		}
 		break;
@@ -144,19 +145,21 @@ cocoon_stdio_frame_encode_data(guint32 stream_id, const guint8 *data, gsize leng
 
 	if (stream_id == 0) {
 		g_set_error(error, COCOON_STDIO_FRAME_ERROR,
-			    COCOON_STDIO_FRAME_ERROR_INVALID_ARGUMENT, "stdio stream id 0 is reserved");
+			    COCOON_STDIO_FRAME_ERROR_INVALID_ARGUMENT,
+			    "stdio stream id 0 is reserved");
 		return NULL;
 	}
 	if (length > COCOON_STDIO_MAX_DATA) {
 		g_set_error(error, COCOON_STDIO_FRAME_ERROR,
 			    COCOON_STDIO_FRAME_ERROR_INVALID_ARGUMENT,
-			    "stdio DATA of %" G_GSIZE_FORMAT " bytes is over the limit of %u", length,
-			    COCOON_STDIO_MAX_DATA);
+			    "stdio DATA of %" G_GSIZE_FORMAT " bytes is over the limit of %u",
+			    length, COCOON_STDIO_MAX_DATA);
 		return NULL;
 	}
 
 	frame = g_malloc(COCOON_STDIO_HEADER_SIZE + length);
-	cocoon_stdio_frame_header_encode(stream_id, COCOON_STDIO_FRAME_DATA, (guint32)length, frame);
+	cocoon_stdio_frame_header_encode(stream_id, COCOON_STDIO_FRAME_DATA, (guint32)length,
+					 frame);
 	if (length > 0)
 		memcpy(frame + COCOON_STDIO_HEADER_SIZE, data, length);
 	return g_bytes_new_take(frame, COCOON_STDIO_HEADER_SIZE + length);
@@ -207,7 +210,7 @@ cocoon_stdio_frame_decoder_feed(CocoonStdioFrameDecoder *decoder, const guint8 *
 
 	if (length == 0 || decoder->error != NULL)
 		return;
-	/* drop what was consumed before growing, so the buffer stays near one frame plus one read */
+	/* drop what was consumed before growing: the buffer stays near one frame plus one read */
 	if (decoder->offset > 0) {
 		g_byte_array_remove_range(decoder->buffer, 0, (guint)decoder->offset);
 		decoder->offset = 0;
@@ -233,7 +236,7 @@ cocoon_stdio_frame_decoder_next(CocoonStdioFrameDecoder *decoder, gboolean *ret_
 				CocoonStdioFrame *ret_frame, GError **error)
 {
 	CocoonStdioFrameHeader header;
-	CocoonStdioFrame frame = { 0 };
+	CocoonStdioFrame frame = {0};
 	const guint8 *start;
 	gsize pending;
 

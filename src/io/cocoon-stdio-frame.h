@@ -6,22 +6,23 @@
 G_BEGIN_DECLS
 
 /*
- * the stdio mux frame codec (docs/architecture.md, "stdio mux"): pure code, no I/O, glib only, shared
- * by the host (src/io/) and the statically linked guest agent (src/guest/).
+ * the stdio mux frame codec (docs/architecture.md, "stdio mux"): pure code, no I/O, glib only,
+ * shared by the host (src/io/) and the statically linked guest agent (src/guest/).
  *
  * frame = 12-byte header + payload, integers big-endian:
  *   [0..4) stream id (non-zero), [4] type, [5..8) reserved (0), [8..12) payload length
- * DATA carries at most COCOON_STDIO_MAX_DATA bytes, EOF none, CREDIT a 4-byte big-endian byte count.
+ * DATA carries at most COCOON_STDIO_MAX_DATA bytes, EOF none, CREDIT a 4-byte big-endian byte
+ * count.
  */
 
 #define COCOON_STDIO_HEADER_SIZE 12u
 /* the largest DATA payload: exactly 64 KiB is allowed */
 #define COCOON_STDIO_MAX_DATA 65536u
 /* DATA bytes a sender may have outstanding (not yet credited) per stream */
-#define COCOON_STDIO_INITIAL_WINDOW (1u << 20)
+#define COCOON_STDIO_INITIAL_WINDOW	 (1u << 20)
 #define COCOON_STDIO_CREDIT_PAYLOAD_SIZE 4u
-#define COCOON_STDIO_EOF_FRAME_SIZE COCOON_STDIO_HEADER_SIZE
-#define COCOON_STDIO_CREDIT_FRAME_SIZE (COCOON_STDIO_HEADER_SIZE + COCOON_STDIO_CREDIT_PAYLOAD_SIZE)
+#define COCOON_STDIO_EOF_FRAME_SIZE	 COCOON_STDIO_HEADER_SIZE
+#define COCOON_STDIO_CREDIT_FRAME_SIZE	 (COCOON_STDIO_HEADER_SIZE + COCOON_STDIO_CREDIT_PAYLOAD_SIZE)
 /* the largest whole frame on the wire */
 #define COCOON_STDIO_MAX_FRAME_SIZE (COCOON_STDIO_HEADER_SIZE + COCOON_STDIO_MAX_DATA)
 
@@ -57,7 +58,8 @@ void cocoon_stdio_frame_header_encode(guint32 stream_id, guint8 type, guint32 le
 gboolean cocoon_stdio_frame_header_decode(const guint8 in[COCOON_STDIO_HEADER_SIZE],
 					  CocoonStdioFrameHeader *ret_header, GError **error);
 
-/* a whole DATA frame (header + payload) in one new GBytes; fails on stream id 0 or length over the cap */
+/* a whole DATA frame (header + payload) in one new GBytes; fails on stream id 0 or length over the
+ * cap */
 GBytes *cocoon_stdio_frame_encode_data(guint32 stream_id, const guint8 *data, gsize length,
 				       GError **error);
 /* an EOF frame; stream_id must be non-zero */

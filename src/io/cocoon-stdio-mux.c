@@ -21,7 +21,7 @@
 #include "cocoon-io-pool.h"
 #include "cocoon-stdio-frame.h"
 
-/* stop reading inputs while this much waits to go out on the connection (the guest is not reading) */
+/* stop reading inputs while this much waits to go out (the guest is not reading) */
 #define COCOON_STDIO_MUX_OUT_HIGH_WATER (256u * 1024u)
 /* a pool job hands its thread back after copying this much, so busy streams share the pool */
 #define COCOON_STDIO_MUX_JOB_SLICE (1u << 20)
@@ -39,7 +39,7 @@ typedef enum {
  */
 typedef struct {
 	gint ref_count;
-	/* not a reference: a stream is reached only through the mux or by a job holding a mux ref */
+	/* not a reference: streams are reached through the mux, or by a job holding a mux ref */
 	CocoonStdioMux *mux;
 	guint32 id;
 	StreamKind kind;
@@ -206,7 +206,7 @@ drop_queued_locked(CocoonStdioMux *mux, Stream *stream)
 static void
 consume_sigpipe(void)
 {
-	const struct timespec zero = { 0 };
+	const struct timespec zero = {0};
 	sigset_t set;
 
 	/* SIGPIPE is blocked in the I/O pool: take the pending one back so it never surfaces */
@@ -386,7 +386,7 @@ notify_closed_locked(CocoonStdioMux *mux)
 	notification = g_new0(ClosedNotification, 1);
 	notification->mux = mux;
 	notification->error = g_error_copy(mux->close_reason);
-	/* always through a source: g_main_context_invoke() could run it right here, under the lock */
+	/* always through a source: g_main_context_invoke() could run it here, under the lock */
 	source = g_idle_source_new();
 	g_source_set_priority(source, G_PRIORITY_DEFAULT);
 	g_source_set_callback(source, closed_notification_run, notification,
@@ -447,9 +447,9 @@ dispatch_frame_locked(CocoonStdioMux *mux, const CocoonStdioFrame *frame, GError
 			g_debug("sandbox %s: dropping %" G_GSIZE_FORMAT
 				" bytes of stdio stream %u (%s)",
 				mux->sandbox_id, size, frame->stream_id,
-				stream == NULL			   ? "unknown stream"
+				stream == NULL			? "unknown stream"
 				: stream->kind != STREAM_OUTPUT ? "not an output"
-								   : "after EOF");
+								: "after EOF");
 			send_credit_locked(mux, frame->stream_id, size);
 			return TRUE;
 		}
@@ -528,13 +528,13 @@ read_conn(CocoonStdioMux *mux)
 	cocoon_stdio_frame_decoder_feed(mux->decoder, mux->read_buffer, (gsize)n);
 	for (;;) {
 		g_autoptr(GError) error = NULL;
-		g_auto(CocoonStdioFrame) frame = { 0 };
+		g_auto(CocoonStdioFrame) frame = {0};
 		gboolean available = FALSE;
 
 		if (!cocoon_stdio_frame_decoder_next(mux->decoder, &available, &frame, &error) ||
 		    (available && !dispatch_frame_locked(mux, &frame, &error))) {
-			g_prefix_error(&error, "stdio protocol error from sandbox %s: ",
-				       mux->sandbox_id);
+			g_prefix_error(&error,
+				       "stdio protocol error from sandbox %s: ", mux->sandbox_id);
 			conn_lost_locked(mux, g_steal_pointer(&error));
 			return;
 		}
@@ -633,7 +633,7 @@ typedef struct {
 static void
 build_poll_set_locked(CocoonStdioMux *mux, PollSet *set)
 {
-	struct pollfd wake = { .fd = mux->wake_fd, .events = POLLIN };
+	struct pollfd wake = {.fd = mux->wake_fd, .events = POLLIN};
 	GHashTableIter iter;
 	gpointer value;
 
@@ -642,7 +642,7 @@ build_poll_set_locked(CocoonStdioMux *mux, PollSet *set)
 	g_array_append_val(set->pollfds, wake);
 	set->conn_index = -1;
 	if (!mux->conn_closed) {
-		struct pollfd conn = { .fd = mux->conn_fd, .events = POLLIN };
+		struct pollfd conn = {.fd = mux->conn_fd, .events = POLLIN};
 
 		if (mux->outbuf->len > 0)
 			conn.events |= POLLOUT;
@@ -654,7 +654,7 @@ build_poll_set_locked(CocoonStdioMux *mux, PollSet *set)
 	g_hash_table_iter_init(&iter, mux->streams);
 	while (g_hash_table_iter_next(&iter, NULL, &value)) {
 		Stream *stream = value;
-		struct pollfd pfd = { .fd = stream->fd };
+		struct pollfd pfd = {.fd = stream->fd};
 
 		if (stream->fd < 0)
 			continue;
@@ -1159,7 +1159,8 @@ cocoon_stdio_mux_new(gint fd, const gchar *sandbox_id, GError **error)
 
 	mux->thread = g_thread_try_new("cocoon-stdio", mux_thread, mux, error);
 	if (mux->thread == NULL) {
-		g_prefix_error(error, "sandbox %s: cannot start the stdio mux thread: ", sandbox_id);
+		g_prefix_error(error,
+			       "sandbox %s: cannot start the stdio mux thread: ", sandbox_id);
 		mux->stopped = TRUE;
 		cocoon_stdio_mux_unref(mux);
 		return NULL;

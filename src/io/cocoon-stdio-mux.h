@@ -9,7 +9,8 @@ G_BEGIN_DECLS
 
 /*
  * The host side of the stdio mux (docs/architecture.md, "stdio mux"): one per sandbox, over the
- * connected stream socket <state>/stdio.sock (QEMU's chardev of the virtio-serial port cocoon.stdio).
+ * connected stream socket <state>/stdio.sock (QEMU's chardev of the virtio-serial port
+ * cocoon.stdio).
  *
  * Threads: every mux has one thread of its own, "cocoon-stdio", that poll()s the connection, the
  * input fds and the output fds that were full. It never blocks on anything but poll(): the
@@ -22,9 +23,9 @@ G_BEGIN_DECLS
  * cocoon_stdio_mux_wait_outputs() blocks (until its deadline). Nothing calls back into the caller
  * except the closed func, on the GMainContext given with it.
  *
- * fds handed to the mux are taken (even when the call fails) and set O_NONBLOCK, which affects every
- * dup of the same open file description: pass a dup of your own, or open the fd for the mux alone.
- * The process should ignore SIGPIPE (the mux and the I/O pool do not rely on it).
+ * fds handed to the mux are taken (even when the call fails) and set O_NONBLOCK, which affects
+ * every dup of the same open file description: pass a dup of your own, or open the fd for the mux
+ * alone. The process should ignore SIGPIPE (the mux and the I/O pool do not rely on it).
  */
 typedef struct _CocoonStdioMux CocoonStdioMux;
 
@@ -73,7 +74,8 @@ void cocoon_stdio_mux_remove_stream(CocoonStdioMux *mux, guint32 stream_id);
 /*
  * blocks until every listed output stream saw EOF (or the connection ended) and every byte queued
  * for it was written (or dropped after a write error) and its fd closed; ids that are not output
- * streams of this mux count as done. FALSE when deadline (g_get_monotonic_time() based) passed first.
+ * streams of this mux count as done. FALSE when deadline (g_get_monotonic_time() based) passed
+ * first.
  */
 gboolean cocoon_stdio_mux_wait_outputs(CocoonStdioMux *mux, const guint32 *stream_ids, guint n,
 				       gint64 deadline_monotonic_us);

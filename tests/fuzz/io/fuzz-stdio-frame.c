@@ -29,7 +29,8 @@ reencode(const CocoonStdioFrame *frame, GByteArray *out)
 		g_assert_cmpuint(length, <=, COCOON_STDIO_MAX_DATA);
 		bytes = cocoon_stdio_frame_encode_data(frame->stream_id, payload, length, NULL);
 		g_assert_nonnull(bytes);
-		g_byte_array_append(out, g_bytes_get_data(bytes, NULL), (guint)g_bytes_get_size(bytes));
+		g_byte_array_append(out, g_bytes_get_data(bytes, NULL),
+				    (guint)g_bytes_get_size(bytes));
 		break;
 	}
 	case COCOON_STDIO_FRAME_EOF:
@@ -65,7 +66,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cocoon_stdio_frame_decoder_feed(decoder, data + offset, MIN(chunk, size - offset));
 		for (;;) {
 			g_autoptr(GError) error = NULL;
-			g_auto(CocoonStdioFrame) frame = { 0 };
+			g_auto(CocoonStdioFrame) frame = {0};
 			gboolean available = FALSE;
 
 			if (!cocoon_stdio_frame_decoder_next(decoder, &available, &frame, &error)) {
@@ -85,6 +86,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	g_assert_cmpuint(reencoded->len, <=, size);
 	g_assert_true(memcmp(reencoded->data, data, reencoded->len) == 0);
 	if (!failed)
-		g_assert_cmpuint(reencoded->len + cocoon_stdio_frame_decoder_pending(decoder), ==, size);
+		g_assert_cmpuint(reencoded->len + cocoon_stdio_frame_decoder_pending(decoder), ==,
+				 size);
 	return 0;
 }

@@ -110,8 +110,8 @@ agent_thread(gpointer data)
 
 	g_main_context_push_thread_default(agent->context);
 	agent->server = cocoon_ttrpc_server_new();
-	cocoon_ttrpc_server_register(agent->server, COCOON_AGENT_SERVICE, "Ping", handle_ping, agent,
-				     NULL);
+	cocoon_ttrpc_server_register(agent->server, COCOON_AGENT_SERVICE, "Ping", handle_ping,
+				     agent, NULL);
 	cocoon_ttrpc_server_register(agent->server, COCOON_AGENT_SERVICE, "CreateContainer",
 				     handle_create_container, agent, NULL);
 	cocoon_ttrpc_server_register(agent->server, COCOON_AGENT_SERVICE, "RemoveContainer",
@@ -196,7 +196,7 @@ agent_invoke_cb(gpointer data)
 static void
 agent_invoke(FakeAgent *agent, void (*func)(FakeAgent *agent, gpointer data), gpointer data)
 {
-	AgentInvoke invoke = { agent, func, data, FALSE };
+	AgentInvoke invoke = {agent, func, data, FALSE};
 
 	g_main_context_invoke(agent->context, agent_invoke_cb, &invoke);
 	g_mutex_lock(&agent->lock);
@@ -233,7 +233,7 @@ do_shutdown(FakeAgent *agent, gpointer data)
 static gint
 listen_unix(const gchar *path)
 {
-	struct sockaddr_un address = { .sun_family = AF_UNIX };
+	struct sockaddr_un address = {.sun_family = AF_UNIX};
 	gint fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	g_assert_cmpint(fd, >=, 0);
@@ -345,7 +345,7 @@ static void
 test_connect_late_socket(Fixture *fixture, gconstpointer data)
 {
 	g_autoptr(GError) error = NULL;
-	LateListen late = { fixture, 300 };
+	LateListen late = {fixture, 300};
 	GThread *thread = g_thread_new("late-listen", late_listen_thread, &late);
 	gint64 start = g_get_monotonic_time();
 
@@ -409,7 +409,8 @@ console_tail(guint lines, gpointer user_data)
 
 	(*calls)++;
 	g_assert_cmpuint(lines, >, 0);
-	return g_strdup("[    0.61] Run /init as init process\n[    0.70] Kernel panic - not syncing");
+	return g_strdup(
+		"[    0.61] Run /init as init process\n[    0.70] Kernel panic - not syncing");
 }
 
 static void
@@ -422,9 +423,8 @@ test_connect_never_answers(Fixture *fixture, gconstpointer data)
 	fixture->qemu_never_boots = TRUE;
 	qemu_start(fixture);
 	start = g_get_monotonic_time();
-	fixture->client = cocoon_agent_client_connect_wait(fixture->path, SANDBOX, 1000,
-							   console_tail, &console_calls, NULL,
-							   &error);
+	fixture->client = cocoon_agent_client_connect_wait(
+		fixture->path, SANDBOX, 1000, console_tail, &console_calls, NULL, &error);
 	g_assert_null(fixture->client);
 	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
 	g_assert_cmpint(elapsed_ms(start), >=, 990);
@@ -471,8 +471,8 @@ test_connect_cancelled(Fixture *fixture, gconstpointer data)
 	qemu_start(fixture);
 	thread = g_thread_new("cancel", cancel_later_thread, cancellable);
 	start = g_get_monotonic_time();
-	fixture->client = cocoon_agent_client_connect_wait(fixture->path, SANDBOX, 10000, NULL, NULL,
-							   cancellable, &error);
+	fixture->client = cocoon_agent_client_connect_wait(fixture->path, SANDBOX, 10000, NULL,
+							   NULL, cancellable, &error);
 	g_assert_null(fixture->client);
 	g_assert_nonnull(error);
 	g_assert_true(g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
@@ -507,8 +507,8 @@ test_scripted_calls(Fixture *fixture, gconstpointer data)
 
 	/* the agent's status code survives, the message names sandbox and RPC */
 	remove.container_id = (gchar *)"nope";
-	g_assert_false(cocoon_agent_client_remove_container(fixture->client, &remove, 2000, NULL,
-							    &error));
+	g_assert_false(
+		cocoon_agent_client_remove_container(fixture->client, &remove, 2000, NULL, &error));
 	g_assert_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_NOT_FOUND);
 	g_assert_nonnull(strstr(error->message, "sandbox " SANDBOX ": agent RemoveContainer: "));
 	g_assert_nonnull(strstr(error->message, "container nope not found"));
@@ -581,8 +581,8 @@ wait_process_thread(gpointer data)
 	gint64 start = g_get_monotonic_time();
 
 	request.container_id = (gchar *)"c1";
-	response = cocoon_agent_client_wait_process(job->client, &request,
-						    COCOON_AGENT_TIMEOUT_DEFAULT, NULL, &job->error);
+	response = cocoon_agent_client_wait_process(
+		job->client, &request, COCOON_AGENT_TIMEOUT_DEFAULT, NULL, &job->error);
 	g_assert_null(response);
 	job->elapsed_ms = elapsed_ms(start);
 	return NULL;
@@ -591,7 +591,7 @@ wait_process_thread(gpointer data)
 static void
 test_wait_process_connection_lost(Fixture *fixture, gconstpointer data)
 {
-	WaitJob job = { 0 };
+	WaitJob job = {0};
 	GThread *thread;
 
 	fixture_connect(fixture);
@@ -635,7 +635,7 @@ test_wait_process_async_closed(Fixture *fixture, gconstpointer data)
 	g_autoptr(GMainContext) context = g_main_context_new();
 	Cocoon__Agent__V1__WaitProcessRequest request =
 		COCOON__AGENT__V1__WAIT_PROCESS_REQUEST__INIT;
-	AsyncWait wait = { 0 };
+	AsyncWait wait = {0};
 	gint64 start;
 
 	fixture_connect(fixture);
@@ -672,7 +672,7 @@ main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 
-#define ADD(path, func) \
+#define ADD(path, func)                                                                            \
 	g_test_add("/agent/client/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)
 	ADD("connect/late-socket", test_connect_late_socket);
 	ADD("connect/agent-answers-late", test_connect_agent_answers_late);

@@ -22,7 +22,7 @@ static void
 assert_need_more(CocoonStdioFrameDecoder *decoder)
 {
 	g_autoptr(GError) error = NULL;
-	g_auto(CocoonStdioFrame) frame = { 0 };
+	g_auto(CocoonStdioFrame) frame = {0};
 	gboolean available = TRUE;
 
 	g_assert_true(cocoon_stdio_frame_decoder_next(decoder, &available, &frame, &error));
@@ -34,7 +34,7 @@ static void
 assert_invalid(CocoonStdioFrameDecoder *decoder)
 {
 	g_autoptr(GError) error = NULL;
-	g_auto(CocoonStdioFrame) frame = { 0 };
+	g_auto(CocoonStdioFrame) frame = {0};
 	gboolean available = FALSE;
 
 	g_assert_false(cocoon_stdio_frame_decoder_next(decoder, &available, &frame, &error));
@@ -45,11 +45,12 @@ static void
 test_header_layout(void)
 {
 	guint8 out[COCOON_STDIO_HEADER_SIZE];
-	const guint8 expected[] = { 0x01, 0x02, 0x03, 0x04, 0x01, 0, 0, 0, 0x00, 0x01, 0x00, 0x00 };
+	const guint8 expected[] = {0x01, 0x02, 0x03, 0x04, 0x01, 0, 0, 0, 0x00, 0x01, 0x00, 0x00};
 	guint8 credit[COCOON_STDIO_CREDIT_FRAME_SIZE];
-	const guint8 expected_credit[] = { 0, 0, 0, 7, 3, 0, 0, 0, 0, 0, 0, 4, 0xde, 0xad, 0xbe, 0xef };
+	const guint8 expected_credit[] = {0, 0, 0, 7, 3,    0,	  0,	0,
+					  0, 0, 0, 4, 0xde, 0xad, 0xbe, 0xef};
 	guint8 eof[COCOON_STDIO_EOF_FRAME_SIZE];
-	const guint8 expected_eof[] = { 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 0, 0, 0 };
+	const guint8 expected_eof[] = {0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 0, 0, 0};
 
 	cocoon_stdio_frame_header_encode(0x01020304, COCOON_STDIO_FRAME_DATA, 65536, out);
 	g_assert_cmpmem(out, sizeof(out), expected, sizeof(expected));
@@ -66,25 +67,25 @@ test_header_validation(void)
 		guint8 bytes[COCOON_STDIO_HEADER_SIZE];
 		gboolean valid;
 	} cases[] = {
-		{ { 0, 0, 0, 1, 1, 0, 0, 0, 0, 1, 0, 0 }, TRUE },     /* DATA of exactly 64 KiB */
-		{ { 0, 0, 0, 1, 1, 0, 0, 0, 0, 1, 0, 1 }, FALSE },    /* DATA over 64 KiB */
-		{ { 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0 }, TRUE },     /* empty DATA */
-		{ { 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1 }, FALSE },    /* stream 0 */
-		{ { 0, 0, 0, 1, 2, 0, 0, 0, 0, 0, 0, 0 }, TRUE },     /* EOF */
-		{ { 0, 0, 0, 1, 2, 0, 0, 0, 0, 0, 0, 1 }, FALSE },    /* EOF with payload */
-		{ { 0, 0, 0, 1, 3, 0, 0, 0, 0, 0, 0, 4 }, TRUE },     /* CREDIT */
-		{ { 0, 0, 0, 1, 3, 0, 0, 0, 0, 0, 0, 8 }, FALSE },    /* CREDIT with 8 bytes */
-		{ { 0, 0, 0, 1, 3, 0, 0, 0, 0, 0, 0, 0 }, FALSE },    /* CREDIT without payload */
-		{ { 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0 }, FALSE },    /* type 0 */
-		{ { 0, 0, 0, 1, 4, 0, 0, 0, 0, 0, 0, 0 }, FALSE },    /* type 4 */
-		{ { 0, 0, 0, 1, 1, 0, 1, 0, 0, 0, 0, 0 }, FALSE },    /* reserved */
-		{ { 0, 0, 0, 1, 1, 0, 0, 0x80, 0, 0, 0, 0 }, FALSE }, /* reserved */
-		{ { 0, 0, 0, 1, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff }, FALSE },
+		{{0, 0, 0, 1, 1, 0, 0, 0, 0, 1, 0, 0}, TRUE},	  /* DATA of exactly 64 KiB */
+		{{0, 0, 0, 1, 1, 0, 0, 0, 0, 1, 0, 1}, FALSE},	  /* DATA over 64 KiB */
+		{{0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0}, TRUE},	  /* empty DATA */
+		{{0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1}, FALSE},	  /* stream 0 */
+		{{0, 0, 0, 1, 2, 0, 0, 0, 0, 0, 0, 0}, TRUE},	  /* EOF */
+		{{0, 0, 0, 1, 2, 0, 0, 0, 0, 0, 0, 1}, FALSE},	  /* EOF with payload */
+		{{0, 0, 0, 1, 3, 0, 0, 0, 0, 0, 0, 4}, TRUE},	  /* CREDIT */
+		{{0, 0, 0, 1, 3, 0, 0, 0, 0, 0, 0, 8}, FALSE},	  /* CREDIT with 8 bytes */
+		{{0, 0, 0, 1, 3, 0, 0, 0, 0, 0, 0, 0}, FALSE},	  /* CREDIT without payload */
+		{{0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0}, FALSE},	  /* type 0 */
+		{{0, 0, 0, 1, 4, 0, 0, 0, 0, 0, 0, 0}, FALSE},	  /* type 4 */
+		{{0, 0, 0, 1, 1, 0, 1, 0, 0, 0, 0, 0}, FALSE},	  /* reserved */
+		{{0, 0, 0, 1, 1, 0, 0, 0x80, 0, 0, 0, 0}, FALSE}, /* reserved */
+		{{0, 0, 0, 1, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff}, FALSE},
 	};
 
 	for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autoptr(GError) error = NULL;
-		CocoonStdioFrameHeader header = { 0 };
+		CocoonStdioFrameHeader header = {0};
 		gboolean ok = cocoon_stdio_frame_header_decode(cases[i].bytes, &header, &error);
 
 		g_test_message("case %" G_GSIZE_FORMAT, i);
@@ -195,7 +196,7 @@ decode_in_chunks(gsize chunk)
 {
 	g_autoptr(GByteArray) stream = build_stream();
 	g_autoptr(CocoonStdioFrameDecoder) decoder = cocoon_stdio_frame_decoder_new();
-	CocoonStdioFrame frames[8] = { 0 };
+	CocoonStdioFrame frames[8] = {0};
 	guint n = 0;
 
 	for (gsize offset = 0; offset < stream->len; offset += chunk) {
@@ -205,7 +206,7 @@ decode_in_chunks(gsize chunk)
 		for (;;) {
 			g_autoptr(GError) error = NULL;
 			gboolean available = FALSE;
-			CocoonStdioFrame frame = { 0 };
+			CocoonStdioFrame frame = {0};
 
 			g_assert_true(cocoon_stdio_frame_decoder_next(decoder, &available, &frame,
 								      &error));
@@ -245,8 +246,9 @@ static void
 test_truncated(void)
 {
 	g_autoptr(CocoonStdioFrameDecoder) decoder = cocoon_stdio_frame_decoder_new();
-	g_autoptr(GBytes) data = cocoon_stdio_frame_encode_data(1, (const guint8 *)"abcdef", 6, NULL);
-	g_auto(CocoonStdioFrame) frame = { 0 };
+	g_autoptr(GBytes) data =
+		cocoon_stdio_frame_encode_data(1, (const guint8 *)"abcdef", 6, NULL);
+	g_auto(CocoonStdioFrame) frame = {0};
 
 	assert_need_more(decoder);
 	cocoon_stdio_frame_decoder_feed(decoder, g_bytes_get_data(data, NULL), 11);
@@ -269,7 +271,7 @@ test_garbage_is_fatal(void)
 	g_autoptr(CocoonStdioFrameDecoder) decoder = cocoon_stdio_frame_decoder_new();
 	g_autoptr(GBytes) data = cocoon_stdio_frame_encode_data(1, (const guint8 *)"ok", 2, NULL);
 	const guint8 garbage[] = "GET / HTTP/1.1\r\n";
-	g_auto(CocoonStdioFrame) frame = { 0 };
+	g_auto(CocoonStdioFrame) frame = {0};
 
 	cocoon_stdio_frame_decoder_feed(decoder, g_bytes_get_data(data, NULL),
 					g_bytes_get_size(data));

@@ -19,7 +19,7 @@
 #include "cocoon-stdio-frame.h"
 #include "cocoon-stdio-mux.h"
 
-#define MIB (1024u * 1024u)
+#define MIB		 (1024u * 1024u)
 #define FRAME_TIMEOUT_MS 30000
 
 /* the fake guest: the other end of the socketpair */
@@ -70,14 +70,14 @@ guest_read_frame(Guest *guest, gint timeout_ms, CocoonStdioFrame *ret_frame)
 
 	for (;;) {
 		g_autoptr(GError) error = NULL;
-		struct pollfd pfd = { .fd = guest->fd, .events = POLLIN };
+		struct pollfd pfd = {.fd = guest->fd, .events = POLLIN};
 		gboolean available = FALSE;
 		guint8 buffer[16384];
 		gint64 left;
 		gssize n;
 
-		g_assert_true(
-			cocoon_stdio_frame_decoder_next(guest->decoder, &available, ret_frame, &error));
+		g_assert_true(cocoon_stdio_frame_decoder_next(guest->decoder, &available, ret_frame,
+							      &error));
 		g_assert_no_error(error);
 		if (available)
 			return TRUE;
@@ -102,7 +102,7 @@ static void
 guest_expect_hangup(Guest *guest)
 {
 	for (;;) {
-		g_auto(CocoonStdioFrame) frame = { 0 };
+		g_auto(CocoonStdioFrame) frame = {0};
 
 		if (!guest_read_frame(guest, FRAME_TIMEOUT_MS, &frame))
 			break;
@@ -319,7 +319,7 @@ guest_send_streams(Guest *guest, GuestStream *streams, guint n)
 				stream->window_waits++;
 			while (stream->sent + chunk - stream->credited >
 			       COCOON_STDIO_INITIAL_WINDOW) {
-				g_auto(CocoonStdioFrame) frame = { 0 };
+				g_auto(CocoonStdioFrame) frame = {0};
 
 				g_assert_true(guest_read_frame(guest, FRAME_TIMEOUT_MS, &frame));
 				guest_apply_credit(streams, n, &frame);
@@ -337,7 +337,7 @@ guest_send_streams(Guest *guest, GuestStream *streams, guint n)
 		guest_send_eof(guest, streams[i].id);
 	for (guint i = 0; i < n; i++) {
 		while (streams[i].credited < streams[i].total) {
-			g_auto(CocoonStdioFrame) frame = { 0 };
+			g_auto(CocoonStdioFrame) frame = {0};
 
 			g_assert_true(guest_read_frame(guest, FRAME_TIMEOUT_MS, &frame));
 			guest_apply_credit(streams, n, &frame);
@@ -371,7 +371,7 @@ test_slow_reader_64mib(Fixture *fixture, gconstpointer data)
 {
 	g_autoptr(GError) error = NULL;
 	GuestStream stream;
-	GuestJob job = { &fixture->guest, &stream, 1 };
+	GuestJob job = {&fixture->guest, &stream, 1};
 	GThread *guest;
 	Reader *reader;
 	guint32 id = cocoon_stdio_mux_allocate_stream_id(fixture->mux);
@@ -409,7 +409,7 @@ test_interleaved(Fixture *fixture, gconstpointer data)
 {
 	g_autoptr(GError) error = NULL;
 	GuestStream streams[2];
-	GuestJob job = { &fixture->guest, streams, 2 };
+	GuestJob job = {&fixture->guest, streams, 2};
 	Reader *readers[2];
 	guint32 ids[2];
 	GThread *guest;
@@ -445,7 +445,7 @@ test_shared_destination(Fixture *fixture, gconstpointer data)
 	g_autoptr(GError) error = NULL;
 	g_autofree guint8 *as = g_malloc(COCOON_STDIO_MAX_DATA);
 	g_autofree guint8 *bs = g_malloc(COCOON_STDIO_MAX_DATA);
-	guint32 ids[2] = { 1, 2 };
+	guint32 ids[2] = {1, 2};
 	Reader *reader;
 	gint fds[2];
 
@@ -513,9 +513,9 @@ test_stdin(Fixture *fixture, gconstpointer data)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GChecksum) received = g_checksum_new(G_CHECKSUM_SHA256);
-	Writer writer = { .total = 3 * MIB + 777, .checksum = g_checksum_new(G_CHECKSUM_SHA256) };
+	Writer writer = {.total = 3 * MIB + 777, .checksum = g_checksum_new(G_CHECKSUM_SHA256)};
 	guint32 id = cocoon_stdio_mux_allocate_stream_id(fixture->mux);
-	g_auto(CocoonStdioFrame) frame = { 0 };
+	g_auto(CocoonStdioFrame) frame = {0};
 	guint64 total = 0;
 	GThread *thread;
 	gint fds[2];
@@ -557,7 +557,8 @@ test_stdin(Fixture *fixture, gconstpointer data)
 	}
 	g_thread_join(thread);
 	g_assert_cmpuint(total, ==, writer.total);
-	g_assert_cmpstr(g_checksum_get_string(received), ==, g_checksum_get_string(writer.checksum));
+	g_assert_cmpstr(g_checksum_get_string(received), ==,
+			g_checksum_get_string(writer.checksum));
 	g_checksum_free(writer.checksum);
 
 	/* the input is finished: CloseIO after EOF is fine, an unknown one is not */
@@ -571,7 +572,7 @@ static void
 test_close_input(Fixture *fixture, gconstpointer data)
 {
 	g_autoptr(GError) error = NULL;
-	g_auto(CocoonStdioFrame) frame = { 0 };
+	g_auto(CocoonStdioFrame) frame = {0};
 	guint32 id = cocoon_stdio_mux_allocate_stream_id(fixture->mux);
 	cocoon_autofd gint held_writer = -1;
 	gint fds[2];
@@ -643,8 +644,8 @@ test_reader_gone(Fixture *fixture, gconstpointer data)
 {
 	g_autoptr(GError) error = NULL;
 	GuestStream streams[2];
-	GuestJob job = { &fixture->guest, streams, 2 };
-	guint32 ids[2] = { 5, 6 };
+	GuestJob job = {&fixture->guest, streams, 2};
+	guint32 ids[2] = {5, 6};
 	gint gone[2];
 	gint good[2];
 	Reader *reader;
@@ -732,7 +733,7 @@ test_garbage_closes(Fixture *fixture, gconstpointer data)
 	g_autoptr(GError) closed_error = NULL;
 	g_autoptr(GMainContext) context = g_main_context_new();
 	const gchar garbage[] = "SSH-2.0-OpenSSH_9.2\r\n";
-	guint32 ids[2] = { 3, 4 };
+	guint32 ids[2] = {3, 4};
 	Reader *readers[2];
 
 	cocoon_stdio_mux_set_closed_func(fixture->mux, closed_cb, &closed_error, context);
@@ -825,8 +826,8 @@ test_ids(Fixture *fixture, gconstpointer data)
 	g_clear_error(&error);
 	/* waiting on nothing, or on ids that are no outputs, returns at once */
 	g_assert_true(cocoon_stdio_mux_wait_outputs(fixture->mux, NULL, 0, deadline_in(0)));
-	g_assert_false(cocoon_stdio_mux_wait_outputs(fixture->mux, (guint32[]){ 5 }, 1,
-						     deadline_in(10)));
+	g_assert_false(
+		cocoon_stdio_mux_wait_outputs(fixture->mux, (guint32[]){5}, 1, deadline_in(10)));
 }
 
 static void
@@ -851,7 +852,7 @@ test_close_ends_everything(Fixture *fixture, gconstpointer data)
 
 	/* the data arrives before close: wait for its credit */
 	for (;;) {
-		g_auto(CocoonStdioFrame) frame = { 0 };
+		g_auto(CocoonStdioFrame) frame = {0};
 
 		g_assert_true(guest_read_frame(&fixture->guest, FRAME_TIMEOUT_MS, &frame));
 		if (frame.type == COCOON_STDIO_FRAME_CREDIT && frame.stream_id == out_id)
@@ -867,7 +868,7 @@ test_close_ends_everything(Fixture *fixture, gconstpointer data)
 	/* the guest sees EOF of the connection; the input's read end is closed */
 	guest_expect_hangup(&fixture->guest);
 	{
-		struct pollfd pfd = { .fd = held_writer, .events = POLLOUT };
+		struct pollfd pfd = {.fd = held_writer, .events = POLLOUT};
 
 		g_assert_cmpint(poll(&pfd, 1, 10000), ==, 1);
 		g_assert_true(pfd.revents & POLLERR);
@@ -879,7 +880,7 @@ main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 
-#define ADD(path, func) \
+#define ADD(path, func)                                                                            \
 	g_test_add("/io/stdio-mux/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)
 	ADD("slow-reader-64mib", test_slow_reader_64mib);
 	ADD("interleaved", test_interleaved);
