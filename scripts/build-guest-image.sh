@@ -7,8 +7,9 @@
 #
 #   OUTDIR            where to install the image; default $COCOON_GUEST_IMAGE_DIR, else
 #                     /usr/local/share/cocoon/guest
-#   --agent PATH      the cocoon-agent binary (statically linked; a "#!/bin/sh" script is accepted too,
-#                     for boot tests). default: build/src/guest/cocoon-agent in this checkout
+#   --agent PATH      the cocoon-agent binary, statically linked (a dynamic one, e.g. a sanitizer build,
+#                     gets its libraries copied too; a "#!/bin/sh" script is accepted, for boot tests).
+#                     default: build/src/guest/cocoon-agent in this checkout
 #   --kernel FLAVOUR  minimal (default): tinyconfig + data/guest-kernel.config built from linux-source-6.1,
 #                       everything built in, no modules; falls back to debian with a message when the
 #                       build is impossible (unless --kernel minimal was given explicitly)
@@ -39,7 +40,7 @@ FRAGMENT=$REPO/data/guest-kernel.config
 # bump when the kernel build recipe below changes in a way that changes the result
 KERNEL_RECIPE=2
 # bump when the initramfs layout below changes
-INITRAMFS_RECIPE=1
+INITRAMFS_RECIPE=2
 # debian modules needed before the agent can mount anything, in load order (their deps are added first)
 DEBIAN_MODULES=(virtio_pci_legacy_dev virtio_pci_modern_dev virtio_ring virtio virtio_pci virtio_mmio
 	virtio_console 9pnet 9pnet_virtio netfs fscache 9p overlay virtio_blk virtio_net)
@@ -89,11 +90,15 @@ fi
 [ -f "$AGENT" ] || die "--agent $AGENT: no such file"
 AGENT=$(realpath "$AGENT")
 
+AGENT_DYNAMIC=0
 check_agent() {
 	case "$(head -c 4 "$AGENT" | od -An -tx1 | tr -d ' \n')" in
 	7f454c46)
 		if LC_ALL=C readelf -lW "$AGENT" 2>/dev/null | grep -q 'Requesting program interpreter'; then
-			die "$AGENT is dynamically linked: the agent runs as PID 1 before anything is mounted, link it statically"
+			# sanitizer builds cannot link statically: carry the agent's libraries too
+			ldd "$AGENT" >/dev/null 2>&1 || die "$AGENT is dynamically linked and ldd cannot resolve its libraries"
+			AGENT_DYNAMIC=1
+			msg "note: $AGENT is dynamically linked, its libraries go into the initramfs too"
 		fi
 		;;
 	2321*) log "agent $AGENT is a script (test init)" ;;
@@ -192,7 +197,7 @@ minimal_kernel_dir() {
 
 # builds the minimal kernel into KERNEL_DIR unless it is cached; run in a subshell with set -e
 build_minimal_kernel() {
-	local srcver tarball srcroot src key builddir scratch out release i bad
+	local srcver tarball srcroot src key builddir scratch out release bad
 	minimal_kernel_dir
 	if [ -f "$KERNEL_DIR/vmlinux" ] && [ -f "$KERNEL_DIR/release" ]; then
 		log "minimal kernel cached: $KERNEL_DIR"
@@ -228,7 +233,7 @@ build_minimal_kernel() {
 	cat "$FRAGMENT" >>"$scratch/.config"
 	run make -C "$src" O="$scratch" olddefconfig
 	# re-apply the fragment until the result is stable: options whose dependencies appeared in a pass
-	for i in 1 2 3; do
+	for _ in 1 2 3; do
 		cp "$scratch/.config" "$scratch/.config.prev"
 		cat "$FRAGMENT" >>"$scratch/.config"
 		run make -C "$src" O="$scratch" olddefconfig
@@ -390,8 +395,11 @@ guest_lib_path() {
 initramfs_host_files() {
 	echo /bin/busybox
 	echo /usr/bin/crun
-	ldd /usr/bin/crun | awk '/=> \// { print $3 } /^\t\/[^ ]+ \(/ { print $1 }'
+	ldd_files /usr/bin/crun
+	if [ "$AGENT_DYNAMIC" = 1 ]; then ldd_files "$AGENT"; fi
 }
+# the shared libraries and the loader an executable needs
+ldd_files() { ldd "$1" | awk '/=> \// { print $3 } /^\t\/[^ ]+ \(/ { print $1 }'; }
 
 agent_version() {
 	local v=
@@ -432,14 +440,14 @@ build_initramfs() {
 		ln -s /bin/busybox "$stage/$rel"
 	done < <(/bin/busybox --list-full)
 
-	# crun, its libraries and the dynamic loader
+	# crun, its libraries and the dynamic loader (and the agent's libraries if it is dynamic)
 	while IFS= read -r f; do
-		[ "$f" = /bin/busybox ] && continue
+		[ "$f" = /bin/busybox ] || [ "$f" = /usr/bin/crun ] && continue
 		dest=$stage$(guest_lib_path "$f")
 		mkdir -p "$(dirname "$dest")"
-		cp -L "$f" "$dest"
-	done < <(initramfs_host_files)
-	chmod 0755 "$stage/usr/bin/crun"
+		[ -e "$dest" ] || cp -L "$f" "$dest"
+	done < <(initramfs_host_files | sort -u)
+	install -m 0755 /usr/bin/crun "$stage/usr/bin/crun"
 
 	printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' 'nobody:x:65534:65534:nobody:/nonexistent:/bin/false' \
 		>"$stage/etc/passwd"
@@ -505,7 +513,7 @@ else
 		echo "agent_sha256=$(sha "$AGENT")"
 		echo "kernel_version=$RELEASE"
 		echo "kernel_flavour=$FLAVOUR"
-		echo "kernel_source=$(cat "$KERNEL_DIR/source" 2>/dev/null | tr ' ' '=')"
+		echo "kernel_source=$(tr ' ' '=' <"$KERNEL_DIR/source")"
 		echo "crun_version=$(/usr/bin/crun --version | sed -n 's/^crun version //p')"
 		echo "busybox_version=$(/bin/busybox | head -n1 | awk '{print $2}')"
 		echo "initramfs_key=$INITRAMFS_KEY"
