@@ -20,10 +20,13 @@
 #include <glib-unix.h>
 
 #include "cocoon-fd.h"
+#include "cocoon-guest-fd-watch.h"
 
 /* re-check of a port whose host side is not connected: back-off from MIN to MAX */
 #define RETRY_MIN_MS 5
 #define RETRY_MAX_MS 100
+/* bytes buffered in each direction of the relay */
+#define RELAY_BUFFER_SIZE (256u * 1024)
 
 typedef enum {
 	PORT_VIRTIO,
@@ -32,6 +35,13 @@ typedef enum {
 	PORT_FD,
 } PortKind;
 
+/* bytes [head, tail) of data */
+typedef struct {
+	guint8 *data;
+	gsize head;
+	gsize tail;
+} RelayBuffer;
+
 struct _CocoonGuestPort {
 	gchar *name;
 	gchar *location;
@@ -39,15 +49,23 @@ struct _CocoonGuestPort {
 	CocoonGuestPortConnectedFunc func;
 	gpointer user_data;
 
-	int fd;	      /* an opened port not yet connected, or the listening socket */
+	int fd;	      /* the port (kept open), or the listening socket */
 	int given_fd; /* PORT_FD before it is handed out */
 	guint retry_id;
 	guint retry_ms;
 	guint accept_id;
 	gboolean warned;
+
+	/* a session of a port: our end of the socketpair and the two directions */
+	int relay_fd;
+	GSource *port_watch;
+	GSource *relay_watch;
+	RelayBuffer to_session;
+	RelayBuffer to_port;
 };
 
 static void port_try(CocoonGuestPort *port);
+static void port_retry_later(CocoonGuestPort *port);
 
 /**
  * cocoon_guest_port_find_virtio:
@@ -108,6 +126,186 @@ port_hand_out(CocoonGuestPort *port, int fd)
 	port->func(port, fd, port->user_data);
 }
 
+/* the relay between a port and a session */
+
+static gsize
+buffer_length(const RelayBuffer *buffer)
+{
+	return buffer->tail - buffer->head;
+}
+
+static gsize
+buffer_space(RelayBuffer *buffer)
+{
+	/* compact when the free end ran out */
+	if (buffer->head > 0 && buffer->tail == RELAY_BUFFER_SIZE) {
+		memmove(buffer->data, buffer->data + buffer->head, buffer_length(buffer));
+		buffer->tail -= buffer->head;
+		buffer->head = 0;
+	}
+	if (buffer->head == buffer->tail)
+		buffer->head = buffer->tail = 0;
+	return RELAY_BUFFER_SIZE - buffer->tail;
+}
+
+/* FALSE on EOF or an error (errno kept, 0 for EOF) */
+static gboolean
+buffer_fill(RelayBuffer *buffer, int fd)
+{
+	gsize space = buffer_space(buffer);
+	ssize_t n;
+
+	if (space == 0)
+		return TRUE;
+	do
+		n = read(fd, buffer->data + buffer->tail, space);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return TRUE;
+	if (n <= 0) {
+		if (n == 0)
+			errno = 0;
+		return FALSE;
+	}
+	buffer->tail += (gsize)n;
+	return TRUE;
+}
+
+static gboolean
+buffer_drain(RelayBuffer *buffer, int fd)
+{
+	while (buffer_length(buffer) > 0) {
+		ssize_t n = write(fd, buffer->data + buffer->head, buffer_length(buffer));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return TRUE;
+		if (n < 0)
+			return FALSE;
+		buffer->head += (gsize)n;
+	}
+	return TRUE;
+}
+
+static void
+relay_update(CocoonGuestPort *port)
+{
+	if (port->port_watch != NULL)
+		cocoon_guest_fd_watch_set(port->port_watch,
+					  (buffer_space(&port->to_session) > 0 ? G_IO_IN : 0) |
+						  (buffer_length(&port->to_port) > 0 ? G_IO_OUT : 0));
+	if (port->relay_watch != NULL)
+		cocoon_guest_fd_watch_set(port->relay_watch,
+					  (buffer_space(&port->to_port) > 0 ? G_IO_IN : 0) |
+						  (buffer_length(&port->to_session) > 0 ? G_IO_OUT
+											: 0));
+}
+
+/* the session is over: the consumer sees EOF; the port stays open */
+static void
+relay_end(CocoonGuestPort *port, const gchar *reason)
+{
+	if (port->relay_fd < 0)
+		return;
+	g_debug("port %s: session ended: %s", port->name, reason);
+	cocoon_guest_fd_watch_clear(&port->port_watch);
+	cocoon_guest_fd_watch_clear(&port->relay_watch);
+	cocoon_fd_closep(&port->relay_fd);
+	/* what one side said is meaningless to the next session */
+	port->to_session.head = port->to_session.tail = 0;
+	port->to_port.head = port->to_port.tail = 0;
+}
+
+static void
+port_close(CocoonGuestPort *port)
+{
+	relay_end(port, "port closed");
+	cocoon_fd_closep(&port->fd);
+}
+
+static gboolean
+relay_port_cb(GIOCondition revents, gpointer user_data)
+{
+	CocoonGuestPort *port = user_data;
+
+	/* reported even when not asked for (a full buffer): never loop on it */
+	if (revents & (G_IO_HUP | G_IO_ERR)) {
+		relay_end(port, "host disconnected");
+		return G_SOURCE_CONTINUE;
+	}
+	if (revents & G_IO_IN) {
+		if (!buffer_fill(&port->to_session, port->fd)) {
+			/* EOF: the host side is not connected (any more) */
+			if (errno != 0) {
+				g_warning("port %s: read: %s", port->name, g_strerror(errno));
+				port_close(port);
+			} else {
+				relay_end(port, "host disconnected");
+			}
+			return G_SOURCE_CONTINUE;
+		}
+		if (!buffer_drain(&port->to_session, port->relay_fd)) {
+			relay_end(port, "session closed");
+			return G_SOURCE_CONTINUE;
+		}
+	}
+	if ((revents & G_IO_OUT) && !buffer_drain(&port->to_port, port->fd)) {
+		g_warning("port %s: write: %s", port->name, g_strerror(errno));
+		port_close(port);
+		return G_SOURCE_CONTINUE;
+	}
+	relay_update(port);
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+relay_session_cb(GIOCondition revents, gpointer user_data)
+{
+	CocoonGuestPort *port = user_data;
+
+	if (revents & (G_IO_HUP | G_IO_ERR)) {
+		relay_end(port, "session closed");
+		return G_SOURCE_CONTINUE;
+	}
+	if (revents & G_IO_IN) {
+		if (!buffer_fill(&port->to_port, port->relay_fd)) {
+			/* the consumer closed its end; it asks for the next session itself */
+			relay_end(port, "session closed");
+			return G_SOURCE_CONTINUE;
+		}
+		if (!buffer_drain(&port->to_port, port->fd)) {
+			g_warning("port %s: write: %s", port->name, g_strerror(errno));
+			port_close(port);
+			return G_SOURCE_CONTINUE;
+		}
+	}
+	if ((revents & G_IO_OUT) && !buffer_drain(&port->to_session, port->relay_fd)) {
+		relay_end(port, "session closed");
+		return G_SOURCE_CONTINUE;
+	}
+	relay_update(port);
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+relay_start(CocoonGuestPort *port, GError **error)
+{
+	int pair[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, pair) < 0) {
+		int saved_errno = errno;
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
+			    "socketpair: %s", g_strerror(saved_errno));
+		return FALSE;
+	}
+	port->relay_fd = pair[0];
+	port->port_watch = cocoon_guest_fd_watch_new(port->fd, relay_port_cb, port);
+	port->relay_watch = cocoon_guest_fd_watch_new(port->relay_fd, relay_session_cb, port);
+	relay_update(port);
+	port_hand_out(port, pair[1]);
+	return TRUE;
+}
+
 static gboolean
 port_retry_cb(gpointer user_data)
 {
@@ -127,14 +325,16 @@ port_retry_later(CocoonGuestPort *port)
 	port->retry_ms = MIN(port->retry_ms * 2, RETRY_MAX_MS);
 }
 
-/* a virtio port: open it (once), hand it out as soon as the host side is connected */
+/* a virtio port: open it (once), start a session as soon as the host side is connected */
 static void
 port_try_device(CocoonGuestPort *port)
 {
+	g_autoptr(GError) error = NULL;
 	struct pollfd pfd = { 0 };
 
+	if (port->relay_fd >= 0)
+		return;
 	if (port->fd < 0) {
-		g_autoptr(GError) error = NULL;
 		g_autofree gchar *path = NULL;
 
 		if (port->kind == PORT_VIRTIO)
@@ -149,7 +349,7 @@ port_try_device(CocoonGuestPort *port)
 					    "open %s: %s", path, g_strerror(errno));
 		}
 		if (port->fd < 0) {
-			/* the driver may still be probing; EBUSY: the old fd is still closing */
+			/* the driver may still be probing */
 			if (!port->warned && port->retry_ms >= RETRY_MAX_MS) {
 				g_warning("port %s: %s (retrying)", port->name, error->message);
 				port->warned = TRUE;
@@ -166,7 +366,10 @@ port_try_device(CocoonGuestPort *port)
 		port_retry_later(port);
 		return;
 	}
-	port_hand_out(port, cocoon_steal_fd(&port->fd));
+	if (!relay_start(port, &error)) {
+		g_warning("port %s: %s", port->name, error->message);
+		port_retry_later(port);
+	}
 }
 
 static gboolean
@@ -233,12 +436,17 @@ port_try(CocoonGuestPort *port)
 	}
 }
 
+/**
+ * cocoon_guest_port_reconnect:
+ *
+ * the consumer closed the fd it was handed: the next host connection is handed out when it comes
+ */
 void
 cocoon_guest_port_reconnect(CocoonGuestPort *port)
 {
 	g_debug("port %s: waiting for the host", port->name);
+	relay_end(port, "closed by the agent");
 	port->retry_ms = RETRY_MIN_MS;
-	/* give a closing port a moment: reopening at once can still see EBUSY */
 	port_retry_later(port);
 }
 
@@ -255,7 +463,10 @@ cocoon_guest_port_new(const gchar *name, const gchar *location, CocoonGuestPortC
 	port->user_data = user_data;
 	port->fd = -1;
 	port->given_fd = -1;
+	port->relay_fd = -1;
 	port->retry_ms = RETRY_MIN_MS;
+	port->to_session.data = g_malloc(RELAY_BUFFER_SIZE);
+	port->to_port.data = g_malloc(RELAY_BUFFER_SIZE);
 
 	if (location == NULL) {
 		port->kind = PORT_VIRTIO;
@@ -287,10 +498,13 @@ cocoon_guest_port_free(CocoonGuestPort *port)
 		g_source_remove(port->retry_id);
 	if (port->accept_id != 0)
 		g_source_remove(port->accept_id);
+	relay_end(port, "freed");
 	cocoon_fd_closep(&port->fd);
 	cocoon_fd_closep(&port->given_fd);
 	if (port->kind == PORT_LISTEN && port->location != NULL)
 		(void)unlink(port->location);
+	g_free(port->to_session.data);
+	g_free(port->to_port.data);
 	g_free(port->name);
 	g_free(port->location);
 	g_free(port);

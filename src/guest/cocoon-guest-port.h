@@ -7,9 +7,12 @@ G_BEGIN_DECLS
 
 /*
  * where a host connection comes from, and waiting for the next one after it ended:
- * - a virtio-serial port found by name in /sys/class/virtio-ports (the guest); it is handed out
- *   only while the host side is connected (a port reads EOF and polls HUP otherwise), which is
- *   checked on a timer with back-off, never in a busy loop
+ * - a virtio-serial port found by name in /sys/class/virtio-ports (the guest). It stays open for
+ *   good: closing a port discards what the host sent and the guest has not read yet, so a request
+ *   written by a host that just reconnected could vanish. Each host connection is handed out as
+ *   one end of a socketpair instead, relayed to the port; when the host goes away (the port reads
+ *   EOF, polls HUP) that socket is closed and the port is polled on a timer with back-off, never
+ *   in a busy loop, until the host is back.
  * - "PATH" of a character device: the same, for a known device node
  * - "PATH" of anything else: a unix socket the agent listens on (tests on the host)
  * - "fd:N": an already connected fd, handed out once (tests over a socketpair)

@@ -13,6 +13,7 @@
 #include <gio/gio.h>
 
 #include "cocoon-fd.h"
+#include "cocoon-guest-fd-watch.h"
 #include "cocoon-stdio-frame.h"
 
 /* bytes queued for the port above which output streams stop reading their pipes */
@@ -23,73 +24,6 @@
 #define PORT_READ_SIZE (64u * 1024)
 /* stdin EOFs remembered for streams not yet added */
 #define EARLY_EOFS_MAX 1024
-
-/* a GSource watching one fd whose events can change, or that can leave the poll set entirely */
-typedef gboolean (*FdWatchFunc)(GIOCondition revents, gpointer user_data);
-
-typedef struct {
-	GSource source;
-	int fd;
-	gpointer tag;
-	FdWatchFunc func;
-	gpointer user_data;
-} FdWatch;
-
-static gboolean
-fd_watch_dispatch(GSource *source, GSourceFunc callback, gpointer unused)
-{
-	FdWatch *watch = (FdWatch *)source;
-	GIOCondition revents = watch->tag != NULL ? g_source_query_unix_fd(source, watch->tag) : 0;
-
-	if (revents == 0)
-		return G_SOURCE_CONTINUE;
-	return watch->func(revents, watch->user_data);
-}
-
-static GSourceFuncs fd_watch_funcs = {
-	.dispatch = fd_watch_dispatch,
-};
-
-static GSource *
-fd_watch_new(int fd, FdWatchFunc func, gpointer user_data)
-{
-	GSource *source = g_source_new(&fd_watch_funcs, sizeof(FdWatch));
-	FdWatch *watch = (FdWatch *)source;
-
-	watch->fd = fd;
-	watch->func = func;
-	watch->user_data = user_data;
-	g_source_attach(source, g_main_context_get_thread_default());
-	return source;
-}
-
-/* events 0 takes the fd out of the poll set: a hung-up pipe must not wake us while paused */
-static void
-fd_watch_set(GSource *source, GIOCondition events)
-{
-	FdWatch *watch = (FdWatch *)source;
-
-	if (events == 0) {
-		if (watch->tag != NULL) {
-			g_source_remove_unix_fd(source, watch->tag);
-			watch->tag = NULL;
-		}
-	} else if (watch->tag == NULL) {
-		watch->tag = g_source_add_unix_fd(source, watch->fd, events);
-	} else {
-		g_source_modify_unix_fd(source, watch->tag, events);
-	}
-}
-
-static void
-fd_watch_destroy(GSource **source)
-{
-	if (*source == NULL)
-		return;
-	g_source_destroy(*source);
-	g_source_unref(*source);
-	*source = NULL;
-}
 
 typedef struct {
 	CocoonGuestStdio *mux;
@@ -201,7 +135,7 @@ queued_data(CocoonGuestStdio *mux, guint32 stream_id)
 static void
 stream_close_fd(Stream *stream)
 {
-	fd_watch_destroy(&stream->watch);
+	cocoon_guest_fd_watch_clear(&stream->watch);
 	cocoon_fd_closep(&stream->fd);
 }
 
@@ -277,7 +211,7 @@ output_update_watch(Stream *stream)
 	gboolean want = stream->fd >= 0 && stream->window > 0 && !stream->mux->out_blocked;
 
 	if (stream->watch != NULL)
-		fd_watch_set(stream->watch, want ? G_IO_IN : 0);
+		cocoon_guest_fd_watch_set(stream->watch, want ? G_IO_IN : 0);
 }
 
 static void
@@ -371,7 +305,7 @@ static void
 input_update_watch(Stream *stream)
 {
 	if (stream->watch != NULL)
-		fd_watch_set(stream->watch,
+		cocoon_guest_fd_watch_set(stream->watch,
 			     stream->fd >= 0 && input_pending_length(stream) > 0 ? G_IO_OUT : 0);
 }
 
@@ -554,7 +488,7 @@ port_update_watch(CocoonGuestStdio *mux)
 {
 	if (mux->port_watch == NULL)
 		return;
-	fd_watch_set(mux->port_watch, G_IO_IN | (g_queue_is_empty(&mux->out) ? 0 : G_IO_OUT));
+	cocoon_guest_fd_watch_set(mux->port_watch, G_IO_IN | (g_queue_is_empty(&mux->out) ? 0 : G_IO_OUT));
 }
 
 static void
@@ -565,7 +499,7 @@ port_disconnect(CocoonGuestStdio *mux, const gchar *reason)
 	if (mux->fd < 0)
 		return;
 	g_info("stdio port disconnected: %s", reason);
-	fd_watch_destroy(&mux->port_watch);
+	cocoon_guest_fd_watch_clear(&mux->port_watch);
 	cocoon_fd_closep(&mux->fd);
 	cocoon_stdio_frame_decoder_free(mux->decoder);
 	mux->decoder = cocoon_stdio_frame_decoder_new();
@@ -627,7 +561,7 @@ cocoon_guest_stdio_connect(CocoonGuestStdio *stdio, int fd)
 			stream->uncreditable = input_pending_length(stream);
 		}
 	}
-	stdio->port_watch = fd_watch_new(fd, port_ready_cb, stdio);
+	stdio->port_watch = cocoon_guest_fd_watch_new(fd, port_ready_cb, stdio);
 	port_update_watch(stdio);
 	outputs_resume(stdio);
 	g_info("stdio port connected");
@@ -696,7 +630,7 @@ cocoon_guest_stdio_add_output(CocoonGuestStdio *stdio, guint32 stream_id, int fd
 	stream->window = COCOON_STDIO_INITIAL_WINDOW;
 	stream->eof_func = eof_func;
 	stream->eof_data = user_data;
-	stream->watch = fd_watch_new(fd, output_ready_cb, stream);
+	stream->watch = cocoon_guest_fd_watch_new(fd, output_ready_cb, stream);
 	output_update_watch(stream);
 	return TRUE;
 }
@@ -714,7 +648,7 @@ cocoon_guest_stdio_add_input(CocoonGuestStdio *stdio, guint32 stream_id, int fd,
 	if (stream == NULL)
 		return FALSE;
 	stream->pending = g_byte_array_new();
-	stream->watch = fd_watch_new(fd, input_ready_cb, stream);
+	stream->watch = cocoon_guest_fd_watch_new(fd, input_ready_cb, stream);
 	if (g_hash_table_remove(stdio->early_eofs, GUINT_TO_POINTER(stream_id)))
 		stream->close_requested = TRUE;
 	input_flush(stream);
@@ -774,7 +708,7 @@ cocoon_guest_stdio_free(CocoonGuestStdio *stdio)
 {
 	if (stdio == NULL)
 		return;
-	fd_watch_destroy(&stdio->port_watch);
+	cocoon_guest_fd_watch_clear(&stdio->port_watch);
 	cocoon_fd_closep(&stdio->fd);
 	g_hash_table_unref(stdio->streams);
 	g_hash_table_unref(stdio->early_eofs);
