@@ -59,6 +59,8 @@ const gchar *cocoon_sandbox_get_state_dir(CocoonSandbox *sandbox);
 const gchar *cocoon_sandbox_get_shared_dir(CocoonSandbox *sandbox);
 CocoonTtrpcClient *cocoon_sandbox_get_agent(CocoonSandbox *sandbox);
 CocoonRuntime *cocoon_sandbox_get_runtime(CocoonSandbox *sandbox);
+/* the pod's configuration (annotations applied at the first Create), else the runtime's */
+CocoonConfig *cocoon_sandbox_get_config(CocoonSandbox *sandbox);
 GMainContext *cocoon_sandbox_get_context(CocoonSandbox *sandbox);
 
 /* stdio: attach a process's host fds to the mux before the guest creates it */

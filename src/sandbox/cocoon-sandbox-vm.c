@@ -131,7 +131,7 @@ vm_died(CocoonHypervisor *hypervisor, const gchar *reason, gpointer user_data)
 static gboolean
 vm_boot(CocoonSandbox *sandbox, SandboxVm *vm, GError **error)
 {
-	CocoonConfig *config = cocoon_sandbox_get_runtime(sandbox)->config;
+	CocoonConfig *config = cocoon_sandbox_get_config(sandbox);
 	const gchar *state_dir = cocoon_sandbox_get_state_dir(sandbox);
 	g_autoptr(CocoonVmConfig) vm_config = cocoon_vm_config_new();
 	gint64 started = g_get_monotonic_time();

@@ -41,6 +41,7 @@ struct _CocoonSandbox {
 	GHashTable *containers; /* id → CocoonContainer */
 	gpointer vm;		/* cocoon-sandbox-vm.c's state */
 	CocoonCgroupMode cgroup_mode;
+	CocoonConfig *config; /* the runtime's + the first container's annotations; NULL before */
 };
 
 typedef struct {
@@ -179,10 +180,9 @@ cocoon_sandbox_agent_call(CocoonSandbox *sandbox, const gchar *method,
 			    "sandbox %s: agent %s: the VM is not running", sandbox->id, method);
 		return NULL;
 	}
-	response = cocoon_ttrpc_client_call_message(agent, AGENT_SERVICE, method, request,
-						    response_descriptor,
-						    sandbox->runtime->config->request_timeout_ms,
-						    NULL, error);
+	response = cocoon_ttrpc_client_call_message(
+		agent, AGENT_SERVICE, method, request, response_descriptor,
+		cocoon_sandbox_get_config(sandbox)->request_timeout_ms, NULL, error);
 	if (response == NULL)
 		g_prefix_error(error, "sandbox %s: agent %s: ", sandbox->id, method);
 	return response;
@@ -641,6 +641,26 @@ container_forget(CocoonSandbox *sandbox, CocoonContainer *container)
 	}
 }
 
+/* the pod's configuration: the runtime's with the io.cocoon.config.* annotations applied */
+static gboolean
+sandbox_config_from_spec(CocoonSandbox *sandbox, const gchar *spec_json, gsize spec_length,
+			 GError **error)
+{
+	g_autoptr(CocoonJson) spec = cocoon_json_parse(spec_json, spec_length, error);
+	g_autoptr(CocoonConfig) config = NULL;
+
+	if (spec == NULL) {
+		g_prefix_error(error, "config.json: ");
+		return FALSE;
+	}
+	config = cocoon_config_copy(sandbox->runtime->config);
+	if (!cocoon_config_apply_annotations(config, cocoon_json_object_get(spec, "annotations"),
+					     error))
+		return FALSE;
+	sandbox->config = g_steal_pointer(&config);
+	return TRUE;
+}
+
 static gboolean
 task_create(CocoonSandbox *sandbox, Containerd__Task__V2__CreateTaskRequest *request,
 	    guint32 *ret_pid, GError **error)
@@ -671,6 +691,9 @@ task_create(CocoonSandbox *sandbox, Containerd__Task__V2__CreateTaskRequest *req
 	container->init = process_new(container, "", request->terminal, request->stdin,
 				      request->stdout, request->stderr);
 
+	if (sandbox->config == NULL &&
+	    !sandbox_config_from_spec(sandbox, spec_json, spec_length, error))
+		return FALSE;
 	if (!cocoon_sandbox_vm_ensure(sandbox, error) ||
 	    !container_prepare_rootfs(sandbox, container, request, error) ||
 	    !cocoon_stdio_open(&container->init->stdio, request->stdin, request->stdout,
@@ -1470,6 +1493,7 @@ cocoon_sandbox_unref(CocoonSandbox *sandbox)
 	cocoon_sandbox_stop(sandbox);
 	g_hash_table_unref(sandbox->containers);
 	cocoon_sandbox_vm_free(sandbox);
+	cocoon_config_free(sandbox->config);
 	g_main_loop_unref(sandbox->loop);
 	g_main_context_unref(sandbox->context);
 	g_free(sandbox->id);
@@ -1494,6 +1518,12 @@ const gchar *
 cocoon_sandbox_get_shared_dir(CocoonSandbox *sandbox)
 {
 	return sandbox->shared_dir;
+}
+
+CocoonConfig *
+cocoon_sandbox_get_config(CocoonSandbox *sandbox)
+{
+	return sandbox->config != NULL ? sandbox->config : sandbox->runtime->config;
 }
 
 CocoonRuntime *
