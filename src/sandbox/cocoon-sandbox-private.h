@@ -32,6 +32,9 @@ typedef struct {
 	GBytes *process_json; /* exec: the OCI process spec, sent to the agent at Start */
 	GPtrArray *waiters;   /* CocoonTtrpcCall waiting for the exit */
 	gboolean exiting;     /* the guest reported the exit; draining output */
+	gboolean exit_deferred; /* init: exited, reported once the execs are gone */
+	guint32 deferred_status;
+	gint64 deferred_at_us;
 } CocoonProcess;
 
 struct _CocoonContainer {

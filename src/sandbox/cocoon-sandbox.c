@@ -218,6 +218,56 @@ process_answer_waiters(CocoonProcess *process)
 }
 
 /* on the worker: the exit is final once the output was drained */
+static gboolean
+container_has_live_execs(CocoonContainer *container)
+{
+	GHashTableIter iter;
+	gpointer value;
+	g_hash_table_iter_init(&iter, container->execs);
+	while (g_hash_table_iter_next(&iter, NULL, &value)) {
+		CocoonProcess *exec = value;
+		if (exec->status == CONTAINERD__V1__TYPES__STATUS__RUNNING ||
+		    exec->status == CONTAINERD__V1__TYPES__STATUS__PAUSED || exec->exiting)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+/* the pod's sandbox (pause) container exited: the pod ends, every other container is killed */
+static void
+sandbox_end_pod(CocoonSandbox *sandbox, CocoonContainer *sandbox_container)
+{
+	GHashTableIter iter;
+	gpointer value;
+
+	g_hash_table_iter_init(&iter, sandbox->containers);
+	while (g_hash_table_iter_next(&iter, NULL, &value)) {
+		CocoonContainer *container = value;
+		Cocoon__Agent__V1__SignalProcessRequest request =
+			COCOON__AGENT__V1__SIGNAL_PROCESS_REQUEST__INIT;
+		g_autoptr(GError) error = NULL;
+		ProtobufCMessage *response;
+
+		if (container == sandbox_container || container->init == NULL ||
+		    (container->init->status != CONTAINERD__V1__TYPES__STATUS__RUNNING &&
+		     container->init->status != CONTAINERD__V1__TYPES__STATUS__PAUSED))
+			continue;
+		g_message("sandbox %s: pod sandbox container %s exited, killing %s", sandbox->id,
+			  sandbox_container->id, container->id);
+		request.container_id = container->id;
+		request.exec_id = (gchar *)"";
+		request.signal = SIGKILL;
+		request.all = TRUE;
+		response = cocoon_sandbox_agent_call(sandbox, "SignalProcess",
+						     (ProtobufCMessage *)&request,
+						     &google__protobuf__empty__descriptor, &error);
+		if (response != NULL)
+			protobuf_c_message_free_unpacked(response, NULL);
+		else
+			g_warning("%s", error->message);
+	}
+}
+
 static void
 process_exited(CocoonSandbox *sandbox, CocoonProcess *process, guint32 status, gint64 at_us)
 {
@@ -225,6 +275,17 @@ process_exited(CocoonSandbox *sandbox, CocoonProcess *process, guint32 status, g
 	Google__Protobuf__Timestamp ts;
 	CocoonContainer *container = process->container;
 
+	/* like runc: a container's init exit is reported after every exec of it has exited */
+	if (is_init(process->exec_id) && container_has_live_execs(container)) {
+		if (!process->exit_deferred)
+			g_debug("container %s: init exited, its exit waits for the execs",
+				container->id);
+		process->exit_deferred = TRUE;
+		process->deferred_status = status;
+		process->deferred_at_us = at_us;
+		return;
+	}
+	process->exit_deferred = FALSE;
 	process->status = CONTAINERD__V1__TYPES__STATUS__STOPPED;
 	process->exit_status = status;
 	process->exited_at_us = at_us;
@@ -239,6 +300,12 @@ process_exited(CocoonSandbox *sandbox, CocoonProcess *process, guint32 status, g
 	event.exited_at = &ts;
 	publish(sandbox, "/tasks/exit", "containerd.events.TaskExit", (ProtobufCMessage *)&event);
 	process_answer_waiters(process);
+	if (is_init(process->exec_id) && g_strcmp0(container->container_type, "sandbox") == 0)
+		sandbox_end_pod(sandbox, container);
+	else if (!is_init(process->exec_id) && container->init != NULL &&
+		 container->init->exit_deferred && !container_has_live_execs(container))
+		process_exited(sandbox, container->init, container->init->deferred_status,
+			       container->init->deferred_at_us);
 }
 
 typedef struct {
@@ -1248,6 +1315,54 @@ cocoon_sandbox_task_close_io(CocoonSandbox *sandbox, CocoonTtrpcCall *call, Prot
 	cocoon_ttrpc_call_return_message(call, NULL);
 }
 
+/*
+ * limits above the VM's size cannot be met inside it: say so instead of pretending (hot-plug of
+ * vCPUs and memory is not implemented yet)
+ */
+static gboolean
+update_fits_vm(CocoonSandbox *sandbox, Containerd__Task__V2__UpdateTaskRequest *request,
+	       GError **error)
+{
+	CocoonConfig *config = sandbox->runtime->config;
+	g_autoptr(CocoonJson) resources = NULL;
+	CocoonJson *memory, *cpu;
+	gint64 limit = 0, quota = 0;
+	guint64 period = 0;
+	guint64 vm_bytes = (guint64)config->memory_mib << 20;
+
+	resources = cocoon_json_parse((const gchar *)request->resources->value.data,
+				      request->resources->value.len, error);
+	if (resources == NULL || !cocoon_json_is_object(resources)) {
+		g_clear_error(error);
+		g_set_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_INVALID_ARGUMENT,
+			    "update %s: resources (%s) are not a JSON object: invalid argument",
+			    request->id, request->resources->type_url);
+		return FALSE;
+	}
+	memory = cocoon_json_object_get_object_member(resources, "memory");
+	if (memory != NULL && cocoon_json_object_get_int64_member(memory, "limit", &limit, NULL) &&
+	    limit > 0 && (guint64)limit > vm_bytes) {
+		g_set_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_FAILED_PRECONDITION,
+			    "update %s: memory limit %" G_GINT64_FORMAT " bytes exceeds the VM's "
+			    "%u MiB (hypervisor.memory_mib); memory hot-plug is not supported yet: "
+			    "failed precondition",
+			    request->id, limit, config->memory_mib);
+		return FALSE;
+	}
+	cpu = cocoon_json_object_get_object_member(resources, "cpu");
+	if (cpu != NULL && cocoon_json_object_get_int64_member(cpu, "quota", &quota, NULL) &&
+	    cocoon_json_object_get_uint64_member(cpu, "period", &period, NULL) && quota > 0 &&
+	    period > 0 && (guint64)quota > period * config->vcpus) {
+		g_set_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_FAILED_PRECONDITION,
+			    "update %s: cpu quota %" G_GINT64_FORMAT "/%" G_GUINT64_FORMAT
+			    " asks for more than the VM's %u vCPUs (hypervisor.vcpus); vCPU hot-plug is "
+			    "not supported yet: failed precondition",
+			    request->id, quota, period, config->vcpus);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 void
 cocoon_sandbox_task_update(CocoonSandbox *sandbox, CocoonTtrpcCall *call, ProtobufCMessage *message)
 {
@@ -1273,6 +1388,10 @@ cocoon_sandbox_task_update(CocoonSandbox *sandbox, CocoonTtrpcCall *call, Protob
 		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_INVALID_ARGUMENT,
 					       "update %s: no resources: invalid argument",
 					       request->id);
+		return;
+	}
+	if (!update_fits_vm(sandbox, request, &error)) {
+		return_error(call, error);
 		return;
 	}
 	agent_request.container_id = request->id;

@@ -102,7 +102,6 @@ open_binary_uri(CocoonStdio *stdio, GUri *uri, const gchar *container_id,
 	const gchar *path = g_uri_get_path(uri);
 	const gchar *query = g_uri_get_query(uri);
 	g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
-	g_autoptr(GHashTable) params = NULL;
 	g_autofree gchar *env_id = g_strdup_printf("CONTAINER_ID=%s", container_id);
 	g_autofree gchar *env_ns = g_strdup_printf("CONTAINER_NAMESPACE=%s", namespace_);
 	gchar *envp[] = {env_id, env_ns, NULL};
@@ -117,17 +116,30 @@ open_binary_uri(CocoonStdio *stdio, GUri *uri, const gchar *container_id,
 		return FALSE;
 	}
 	g_ptr_array_add(argv, g_strdup(path));
-	if (query != NULL) {
-		GHashTableIter iter;
-		gpointer key, value;
-		params = g_uri_parse_params(query, -1, "&", G_URI_PARAMS_NONE, error);
-		if (params == NULL)
-			return FALSE;
-		g_hash_table_iter_init(&iter, params);
-		while (g_hash_table_iter_next(&iter, &key, &value)) {
-			g_ptr_array_add(argv, g_strdup(key));
-			if (value != NULL && ((gchar *)value)[0] != '\0')
-				g_ptr_array_add(argv, g_strdup(value));
+	/* like Go's url.ParseQuery: "k=v&k2" — a key without '=' is a key with an empty value */
+	if (query != NULL && query[0] != '\0') {
+		g_auto(GStrv) pairs = g_strsplit(query, "&", -1);
+		for (guint i = 0; pairs[i] != NULL; i++) {
+			g_auto(GStrv) kv = g_strsplit(pairs[i], "=", 2);
+			g_autofree gchar *key = NULL;
+			if (kv[0] == NULL || kv[0][0] == '\0')
+				continue;
+			key = g_uri_unescape_string(kv[0], NULL);
+			if (key == NULL) {
+				g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+					    "binary:// log uri: bad query %s", pairs[i]);
+				return FALSE;
+			}
+			g_ptr_array_add(argv, g_steal_pointer(&key));
+			if (kv[1] != NULL && kv[1][0] != '\0') {
+				gchar *value = g_uri_unescape_string(kv[1], NULL);
+				if (value == NULL) {
+					g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+						    "binary:// log uri: bad query %s", pairs[i]);
+					return FALSE;
+				}
+				g_ptr_array_add(argv, value);
+			}
 		}
 	}
 	g_ptr_array_add(argv, NULL);
