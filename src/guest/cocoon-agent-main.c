@@ -107,9 +107,6 @@ init_system(const gchar *share_dir)
 {
 	g_autoptr(GError) error = NULL;
 
-	if (!cocoon_guest_mount_basics(&error))
-		g_warning("%s", error->message);
-	g_clear_error(&error);
 	cocoon_guest_load_modules(MODULES_LIST);
 	cocoon_guest_enable_cgroup_controllers("/sys/fs/cgroup");
 	if (!cocoon_guest_loopback_up(&error))
@@ -125,6 +122,7 @@ run(int argc, char **argv, gboolean *ret_init)
 {
 	g_autoptr(GOptionContext) context = NULL;
 	g_autoptr(GError) error = NULL;
+	g_autoptr(GError) mount_error = NULL;
 	g_autoptr(CocoonGuestReaper) reaper = NULL;
 	g_autoptr(CocoonGuestAgent) agent = NULL;
 	g_autoptr(CocoonTtrpcServer) server = NULL;
@@ -182,9 +180,9 @@ run(int argc, char **argv, gboolean *ret_init)
 	crun_root = g_build_filename(root != NULL ? root : "/", "run", "crun", NULL);
 
 	if (self.init) {
-		g_autoptr(GError) mount_error = NULL;
 		/* /dev first: the console is where everything is logged */
-		(void)cocoon_guest_mount_basics(&mount_error);
+		if (!cocoon_guest_mount_basics(&error))
+			mount_error = g_steal_pointer(&error);
 		cocoon_guest_ensure_std_fds();
 		log_fd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
 		if (log_fd < 0)
@@ -192,6 +190,8 @@ run(int argc, char **argv, gboolean *ret_init)
 		debug = debug || cocoon_guest_cmdline_has("cocoon.debug");
 	}
 	cocoon_guest_log_setup(log_fd, debug);
+	if (mount_error != NULL)
+		g_warning("%s", mount_error->message);
 	/* a closed pipe is an EPIPE for the one write, not the end of the agent */
 	signal(SIGPIPE, SIG_IGN);
 	if (self.init) {
@@ -268,6 +268,7 @@ main(int argc, char **argv)
 
 	/* before any thread exists: every thread inherits the mask, the reaper's signalfd gets it */
 	cocoon_guest_reaper_block_signals();
+	cocoon_guest_port_block_signals();
 	status = run(argc, argv, &init);
 	if (init) {
 		/* PID 1 must not exit: that panics the kernel; end the VM cleanly instead */

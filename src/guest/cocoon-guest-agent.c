@@ -995,17 +995,15 @@ start_done_cb(const GError *crun_error, const gchar *output, gpointer user_data)
 	Cocoon__Agent__V1__StartContainerResponse response =
 		COCOON__AGENT__V1__START_CONTAINER_RESPONSE__INIT;
 
+	/* the init may be gone already: the container is stopped, the start still happened */
 	if (crun_error != NULL) {
 		g_warning("container %s: start failed: %s", container->id, crun_error->message);
-		if (container->state == CONTAINER_CREATING)
-			container->state = CONTAINER_CREATED;
+		container->state = container->init->exited ? CONTAINER_STOPPED : CONTAINER_CREATED;
 		return_error(operation->call, crun_error);
 		operation_free(operation);
 		return;
 	}
-	/* the init may be gone already (state stopped): start still succeeded */
-	if (container->state == CONTAINER_CREATING)
-		container->state = CONTAINER_RUNNING;
+	container->state = container->init->exited ? CONTAINER_STOPPED : CONTAINER_RUNNING;
 	g_info("container %s: started", container->id);
 	response.pid = (guint32)container->init->pid;
 	cocoon_ttrpc_call_return_message(operation->call, &response.base);
@@ -1762,10 +1760,13 @@ handle_wait_event(CocoonTtrpcCall *call, gpointer user_data)
 		event_free(event);
 		return;
 	}
-	/* answer NONE a little before the caller's deadline, so it gets an answer */
+	/* answer NONE before the caller's deadline (a tenth of the wait early), so it gets one */
 	deadline = cocoon_ttrpc_call_get_deadline(call);
-	if (deadline > 0)
-		wait_ms = CLAMP((deadline - g_get_monotonic_time()) / 1000 - 100, 0, WAIT_EVENT_MAX_MS);
+	if (deadline > 0) {
+		gint64 remaining_ms = (deadline - g_get_monotonic_time()) / 1000;
+		wait_ms = CLAMP(remaining_ms - CLAMP(remaining_ms / 10, 100, 1000), 0,
+				WAIT_EVENT_MAX_MS);
+	}
 	waiter->timeout_id = g_timeout_add((guint)wait_ms, event_waiter_timeout_cb, waiter);
 	g_queue_push_tail(&agent->event_waiters, waiter);
 }

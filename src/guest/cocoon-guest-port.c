@@ -10,6 +10,8 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -22,9 +24,13 @@
 #include "cocoon-fd.h"
 #include "cocoon-guest-fd-watch.h"
 
-/* re-check of a port whose host side is not connected: back-off from MIN to MAX */
+/*
+ * re-check of a port whose host side is not connected: back-off from MIN to MAX. The kernel also
+ * sends SIGIO when the host connects (O_ASYNC while waiting), which re-checks at once; the timer
+ * is the fallback.
+ */
 #define RETRY_MIN_MS 5
-#define RETRY_MAX_MS 100
+#define RETRY_MAX_MS 1000
 /* bytes buffered in each direction of the relay */
 #define RELAY_BUFFER_SIZE (256u * 1024)
 
@@ -66,6 +72,69 @@ struct _CocoonGuestPort {
 
 static void port_try(CocoonGuestPort *port);
 static void port_retry_later(CocoonGuestPort *port);
+
+/* the ports waiting for SIGIO, and the signalfd they share (main context) */
+static GList *sigio_ports;
+static int sigio_fd = -1;
+static guint sigio_id;
+
+void
+cocoon_guest_port_block_signals(void)
+{
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGIO);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+}
+
+static gboolean
+sigio_cb(gint fd, GIOCondition condition, gpointer user_data)
+{
+	struct signalfd_siginfo info[8];
+	g_autoptr(GList) ports = NULL;
+
+	while (read(fd, info, sizeof(info)) > 0)
+		;
+	/* a try may change the list */
+	ports = g_list_copy(sigio_ports);
+	for (GList *l = ports; l != NULL; l = l->next) {
+		CocoonGuestPort *port = l->data;
+		if (port->retry_id != 0) {
+			g_source_remove(port->retry_id);
+			port->retry_id = 0;
+		}
+		port_try(port);
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+/* while waiting for the host, ask for SIGIO on the port (the kernel sends it on connection changes) */
+static void
+port_set_async(CocoonGuestPort *port, gboolean async)
+{
+	int flags = fcntl(port->fd, F_GETFL);
+
+	if (flags < 0)
+		return;
+	if (async && sigio_fd < 0) {
+		sigset_t mask;
+		sigemptyset(&mask);
+		sigaddset(&mask, SIGIO);
+		sigio_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+		if (sigio_fd >= 0)
+			sigio_id = g_unix_fd_add(sigio_fd, G_IO_IN, sigio_cb, NULL);
+	}
+	if (async && sigio_fd >= 0) {
+		(void)fcntl(port->fd, F_SETOWN, getpid());
+		(void)fcntl(port->fd, F_SETFL, flags | O_ASYNC);
+		if (g_list_find(sigio_ports, port) == NULL)
+			sigio_ports = g_list_prepend(sigio_ports, port);
+	} else {
+		(void)fcntl(port->fd, F_SETFL, flags & ~O_ASYNC);
+		sigio_ports = g_list_remove(sigio_ports, port);
+	}
+}
 
 /**
  * cocoon_guest_port_find_virtio:
@@ -220,6 +289,7 @@ static void
 port_close(CocoonGuestPort *port)
 {
 	relay_end(port, "port closed");
+	sigio_ports = g_list_remove(sigio_ports, port);
 	cocoon_fd_closep(&port->fd);
 }
 
@@ -361,11 +431,14 @@ port_try_device(CocoonGuestPort *port)
 	}
 	pfd.fd = port->fd;
 	pfd.events = POLLIN | POLLOUT;
+	port_set_async(port, TRUE);
 	if (poll(&pfd, 1, 0) < 0 || (pfd.revents & (POLLHUP | POLLERR | POLLNVAL))) {
-		/* the host is not connected: poll says HUP until it is, so poll on a timer */
+		/* the host is not connected: poll says HUP until it is; SIGIO or the timer */
 		port_retry_later(port);
 		return;
 	}
+	/* SIGIO would also come for every read */
+	port_set_async(port, FALSE);
 	if (!relay_start(port, &error)) {
 		g_warning("port %s: %s", port->name, error->message);
 		port_retry_later(port);
@@ -499,6 +572,7 @@ cocoon_guest_port_free(CocoonGuestPort *port)
 	if (port->accept_id != 0)
 		g_source_remove(port->accept_id);
 	relay_end(port, "freed");
+	sigio_ports = g_list_remove(sigio_ports, port);
 	cocoon_fd_closep(&port->fd);
 	cocoon_fd_closep(&port->given_fd);
 	if (port->kind == PORT_LISTEN && port->location != NULL)

@@ -23,6 +23,9 @@ typedef struct _CocoonGuestPort CocoonGuestPort;
 /* a connection: the callee owns fd */
 typedef void (*CocoonGuestPortConnectedFunc)(CocoonGuestPort *port, int fd, gpointer user_data);
 
+/* blocks SIGIO in the calling thread (the ports' signalfd gets it); first thing in main() */
+void cocoon_guest_port_block_signals(void);
+
 /* location NULL: the virtio port called name. Starts waiting at once. */
 CocoonGuestPort *cocoon_guest_port_new(const gchar *name, const gchar *location,
 				       CocoonGuestPortConnectedFunc func, gpointer user_data,

@@ -252,6 +252,23 @@ test_stdio_wait_bytes(TestStdio *stdio, guint32 stream_id, gsize length, guint t
 	return stream->data->len;
 }
 
+gboolean
+test_stdio_wait_text(TestStdio *stdio, guint32 stream_id, const gchar *needle, guint timeout_ms)
+{
+	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&stdio->lock);
+	Stream *stream = stream_get(stdio, stream_id);
+
+	for (;;) {
+		if (stream->data->len > 0 &&
+		    g_strstr_len((const gchar *)stream->data->data, stream->data->len, needle) != NULL)
+			return TRUE;
+		if (stream->eof || !stdio->connected ||
+		    !g_cond_wait_until(&stdio->cond, &stdio->lock, deadline))
+			return FALSE;
+	}
+}
+
 gsize
 test_stdio_get_received(TestStdio *stdio, guint32 stream_id)
 {

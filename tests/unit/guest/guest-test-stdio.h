@@ -28,6 +28,9 @@ gboolean test_stdio_wait_eof(TestStdio *stdio, guint32 stream_id, guint timeout_
 			     GBytes **ret_data);
 /* waits until the stream has at least length bytes (or EOF, or the timeout); returns the count */
 gsize test_stdio_wait_bytes(TestStdio *stdio, guint32 stream_id, gsize length, guint timeout_ms);
+/* waits until the stream's data contains needle (or EOF, or the timeout) */
+gboolean test_stdio_wait_text(TestStdio *stdio, guint32 stream_id, const gchar *needle,
+			      guint timeout_ms);
 /* bytes of DATA received so far, EOF seen, CREDIT received (for stdin streams) */
 gsize test_stdio_get_received(TestStdio *stdio, guint32 stream_id);
 gboolean test_stdio_has_eof(TestStdio *stdio, guint32 stream_id);

@@ -724,9 +724,10 @@ test_backpressure(Fixture *f, gconstpointer data)
 
 	test_stdio_set_auto_credit(f->stdio, TRUE);
 	g_assert_true(test_stdio_send_credit(f->stdio, streams.out, 1u << 20));
-	g_assert_true(test_stdio_wait_eof(f->stdio, streams.out, EOF_TIMEOUT_MS, NULL));
-	g_assert_cmpuint(test_stdio_get_received(f->stdio, streams.out), ==, 3000000);
+	/* the exit is answered only after the tail: the EOF is (all but) here with the answer */
 	g_assert_cmpuint(wait_status(f, id, NULL), ==, 0);
+	g_assert_true(test_stdio_wait_eof(f->stdio, streams.out, 500, NULL));
+	g_assert_cmpuint(test_stdio_get_received(f->stdio, streams.out), ==, 3000000);
 	remove_container(f, id);
 }
 
@@ -760,11 +761,11 @@ test_wait_event_timeout(Fixture *f, gconstpointer data)
 
 	/* answered with NONE a little before the deadline */
 	response = call(f, "WaitEvent", &request.base,
-			&cocoon__agent__v1__wait_event_response__descriptor, 1000, &error);
+			&cocoon__agent__v1__wait_event_response__descriptor, 2000, &error);
 	g_assert_no_error(error);
 	g_assert_cmpint(((Cocoon__Agent__V1__WaitEventResponse *)response)->kind, ==,
 			COCOON__AGENT__V1__WAIT_EVENT_RESPONSE__KIND__NONE);
-	g_assert_cmpint(g_get_monotonic_time() - start, >=, 500000);
+	g_assert_cmpint(g_get_monotonic_time() - start, >=, 1000000);
 }
 
 static void
@@ -805,36 +806,79 @@ test_update(Fixture *f, gconstpointer data)
 	remove_container(f, id);
 }
 
-/* real crun only: a terminal, its size, pause and resume */
+static void
+resize_tty(Fixture *f, const gchar *id, const gchar *exec_id, guint32 rows, guint32 cols)
+{
+	Cocoon__Agent__V1__ResizeTtyRequest request = COCOON__AGENT__V1__RESIZE_TTY_REQUEST__INIT;
+
+	request.container_id = (gchar *)id;
+	request.exec_id = (gchar *)exec_id;
+	request.rows = rows;
+	request.cols = cols;
+	call_ok(f, "ResizeTty", &request.base);
+}
+
+static gchar *
+wait_text(Fixture *f, guint32 stream_id)
+{
+	g_autoptr(GBytes) output = NULL;
+	gchar *text;
+
+	g_assert_true(test_stdio_wait_eof(f->stdio, stream_id, EOF_TIMEOUT_MS, &output));
+	text = g_strndup(g_bytes_get_data(output, NULL), g_bytes_get_size(output));
+	g_test_message("terminal output: %s", text);
+	return text;
+}
+
+/* real crun only: terminals (init and exec), their size, pause and resume */
 static void
 test_terminal(Fixture *f, gconstpointer data)
 {
-	const gchar *const sleep_args[] = { "sleep", "1000", NULL };
-	const gchar *const tty_args[] = { "sh", "-c", "tty; stty size; read line; echo got $line",
+	const gchar *const init_args[] = { "sh", "-c", "read line; tty; stty size; echo got $line",
+					   NULL };
+	const gchar *const tty_args[] = { "sh", "-c", "tty; stty size; read line; stty size",
 					  NULL };
+	const gchar *const sleep_args[] = { "sleep", "1000", NULL };
 	g_autofree gchar *id = new_id("tty");
-	Streams streams = { new_stream_id(), new_stream_id(), 0, TRUE };
+	Streams init_streams = { new_stream_id(), new_stream_id(), 0, TRUE };
+	Streams exec_streams = { new_stream_id(), new_stream_id(), 0, TRUE };
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GBytes) output = NULL;
-	g_autofree gchar *text = NULL;
+	g_autofree gchar *init_text = NULL;
+	g_autofree gchar *exec_text = NULL;
 
 	if (!f->real) {
 		g_test_skip("SKIP: terminals need the real crun (run against a guest)");
 		return;
 	}
+	/* the init on a terminal: resized before it reads */
+	create_container(f, id, init_args, &init_streams, &error);
+	g_assert_no_error(error);
+	start_container(f, id);
+	resize_tty(f, id, "", 25, 90);
+	g_assert_true(test_stdio_send_data(f->stdio, init_streams.in, "hello\n", 6));
+	init_text = wait_text(f, init_streams.out);
+	g_assert_cmpuint(wait_status(f, id, NULL), ==, 0);
+	g_assert_nonnull(strstr(init_text, "/dev/pts/"));
+	g_assert_nonnull(strstr(init_text, "25 90"));
+	g_assert_nonnull(strstr(init_text, "got hello"));
+	remove_container(f, id);
+
+	/* an exec on a terminal: its initial size, then a resize */
+	g_free(id);
+	id = new_id("tty");
 	create_container(f, id, sleep_args, NULL, &error);
 	g_assert_no_error(error);
 	start_container(f, id);
-	exec_process(f, id, "tty", tty_args, &streams, 30, 100, &error);
+	exec_process(f, id, "tty", tty_args, &exec_streams, 30, 100, &error);
 	g_assert_no_error(error);
-	g_assert_true(test_stdio_send_data(f->stdio, streams.in, "hello\n", 6));
-	g_assert_true(test_stdio_wait_eof(f->stdio, streams.out, EOF_TIMEOUT_MS, &output));
+	g_assert_true(test_stdio_wait_text(f->stdio, exec_streams.out, "30 100", EOF_TIMEOUT_MS));
+	resize_tty(f, id, "tty", 40, 120);
+	g_assert_true(test_stdio_send_data(f->stdio, exec_streams.in, "\n", 1));
+	exec_text = wait_text(f, exec_streams.out);
 	g_assert_cmpuint(wait_status(f, id, "tty"), ==, 0);
-	text = g_strndup(g_bytes_get_data(output, NULL), g_bytes_get_size(output));
-	g_test_message("terminal output: %s", text);
-	g_assert_nonnull(strstr(text, "/dev/pts/"));
-	g_assert_nonnull(strstr(text, "30 100"));
-	g_assert_nonnull(strstr(text, "got hello"));
+	g_assert_nonnull(strstr(exec_text, "/dev/pts/"));
+	g_assert_nonnull(strstr(exec_text, "30 100"));
+	g_assert_nonnull(strstr(exec_text, "40 120"));
 
 	{
 		Cocoon__Agent__V1__PauseContainerRequest pause =
@@ -848,6 +892,8 @@ test_terminal(Fixture *f, gconstpointer data)
 		assert_code(error, COCOON_TTRPC_FAILED_PRECONDITION);
 		g_clear_error(&error);
 		call_ok(f, "ResumeContainer", &resume.base);
+		/* and removed while paused */
+		call_ok(f, "PauseContainer", &pause.base);
 	}
 	remove_container(f, id);
 }
