@@ -176,6 +176,7 @@ fuzz_server(const uint8_t *data, size_t size)
 	g_ptr_array_set_size(fuzz->parked, 0);
 	while (g_main_context_iteration(fuzz->context, FALSE))
 		;
+	g_assert_cmpuint(cocoon_ttrpc_server_get_n_connections(fuzz->server), ==, 0);
 }
 
 int

@@ -38,9 +38,10 @@ main(int argc, char **argv)
 {
 	g_autofree gchar *address = NULL;
 	g_autofree gchar *container_id = NULL;
-	g_autofree gchar *topic = g_strdup("/tasks/create");
-	g_autofree gchar *expect = g_strdup("OK");
-	g_autofree gchar *namespace = g_strdup("default");
+	/* defaults are filled in after parsing: GOption does not free what it overwrites */
+	g_autofree gchar *topic = NULL;
+	g_autofree gchar *expect = NULL;
+	g_autofree gchar *namespace = NULL;
 	const GOptionEntry entries[] = {
 		{"address", 0, 0, G_OPTION_ARG_FILENAME, &address, "containerd ttrpc socket", "PATH"},
 		{"container-id", 0, 0, G_OPTION_ARG_STRING, &container_id, "TaskCreate id", "ID"},
@@ -74,6 +75,12 @@ main(int argc, char **argv)
 			   argv[0]);
 		return 2;
 	}
+	if (topic == NULL)
+		topic = g_strdup("/tasks/create");
+	if (expect == NULL)
+		expect = g_strdup("OK");
+	if (namespace == NULL)
+		namespace = g_strdup("default");
 	expected = code_from_name(expect);
 	if ((gint)expected < 0) {
 		g_printerr("unknown status code name %s\n", expect);
