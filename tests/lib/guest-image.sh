@@ -52,6 +52,50 @@ guest_image_ensure() {
 	export COCOON_GUEST_INITRD=$dir/initrd.img
 }
 
+# guest_image_ensure_smoke: like guest_image_ensure, but /init is a busybox script instead of the agent, for
+# tests of the VM plumbing (src/hypervisor) that must not depend on the agent. the guest mounts proc, sysfs,
+# devtmpfs, loads /etc/cocoon/modules, mounts the 9p tag "cocoon" on /mnt/shared (if there), writes one line
+#   COCOON-READY uptime=<s> port=<dev> 9p=<yes|no> kernel=<release>
+# to the virtio-serial port named cocoon.agent (and the console), then powers off — or, with "cocoon.idle" on
+# the kernel command line, stays up. into ${COCOON_TEST_SMOKE_IMAGE_DIR:-/var/cache/cocoon/test-guest-smoke};
+# exports COCOON_SMOKE_KERNEL and COCOON_SMOKE_INITRD.
+guest_image_ensure_smoke() {
+	local dir init
+	dir=${COCOON_TEST_SMOKE_IMAGE_DIR:-/var/cache/cocoon/test-guest-smoke}
+	mkdir -p "$dir" || return 1
+	init=$dir/.smoke-init
+	cat >"$init.tmp" <<'EOF_INIT'
+#!/bin/sh
+# cocoon smoke-test /init (tests/lib/guest-image.sh)
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+while read -r m; do [ -n "$m" ] && insmod "$m"; done </etc/cocoon/modules
+port=
+for f in /sys/class/virtio-ports/*/name; do
+	[ "$(cat "$f" 2>/dev/null)" = cocoon.agent ] && port=/dev/$(basename "$(dirname "$f")")
+done
+mkdir -p /mnt/shared
+ok9p=no
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 cocoon /mnt/shared 2>/dev/null && ok9p=yes
+msg="COCOON-READY uptime=$(cut -d' ' -f1 /proc/uptime) port=$port 9p=$ok9p kernel=$(uname -r)"
+echo "$msg" >/dev/console
+[ -z "$port" ] || echo "$msg" >"$port"
+grep -q cocoon.idle /proc/cmdline && exec sleep 2147483647
+poweroff -f
+EOF_INIT
+	chmod 0755 "$init.tmp"
+	if cmp -s "$init.tmp" "$init"; then rm -f "$init.tmp"; else mv "$init.tmp" "$init"; fi
+	local args=()
+	[ -z "${COCOON_GUEST_KERNEL_FLAVOUR:-}" ] || args+=(--kernel "$COCOON_GUEST_KERNEL_FLAVOUR")
+	if ! "$_guest_image_repo/scripts/build-guest-image.sh" --agent "$init" "${args[@]}" "$dir" >/dev/null; then
+		echo "guest_image_ensure_smoke: building the smoke image into $dir failed" >&2
+		return 1
+	fi
+	export COCOON_SMOKE_KERNEL=$dir/vmlinux
+	export COCOON_SMOKE_INITRD=$dir/initrd.img
+}
+
 # prints the host's TSC frequency in kHz, for the guest's tsc_early_khz= (see docs/guest-image.md)
 guest_image_tsc_khz() {
 	local mhz
