@@ -16,6 +16,7 @@
 #include <glib-unix.h>
 #include <glib/gstdio.h>
 
+#include "cocoon-dbus-exporter.h"
 #include "cocoon-event-publisher.h"
 #include "cocoon-runtime.h"
 #include "cocoon-sandbox.h"
@@ -83,6 +84,7 @@ cocoon_shim_daemon(const CocoonShimOptions *options)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(CocoonTtrpcServer) server = NULL;
 	g_autoptr(GPtrArray) sandboxes = NULL;
+	g_autoptr(CocoonDbusExporter) exporter = NULL;
 	CocoonRuntime runtime = {0};
 	g_autofree gchar *address = NULL;
 	const gchar *group = options->group != NULL ? options->group : options->id;
@@ -106,12 +108,19 @@ cocoon_shim_daemon(const CocoonShimOptions *options)
 	}
 	if (g_strcmp0(runtime.config->log_level, "debug") == 0)
 		log_debug = TRUE;
+	for (gchar **warning = runtime.config->warnings; *warning != NULL; warning++)
+		g_warning("configuration: %s", *warning);
 	runtime.namespace_ = g_strdup(options->namespace_);
 	runtime.containerd_address = g_strdup(options->address);
 	runtime.main_context = g_main_context_default();
 	cocoon_runtime_init(&runtime);
 	runtime.publisher = cocoon_event_publisher_new(g_getenv("TTRPC_ADDRESS"),
 						       options->namespace_);
+	/* sandboxes on D-Bus (runtime.dbus) and on <state_dir>/<sandbox>/dbus.sock */
+	exporter = cocoon_dbus_exporter_new(cocoon_dbus_bus_from_string(runtime.config->dbus),
+					    runtime.config->state_dir, options->namespace_);
+	cocoon_dbus_exporter_attach(exporter, &runtime);
+	cocoon_dbus_exporter_start(exporter);
 
 	main_loop = g_main_loop_new(NULL, FALSE);
 	server = cocoon_ttrpc_server_new();

@@ -1,0 +1,886 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#define G_LOG_DOMAIN "cocoon-dbus"
+
+#include "config.h"
+
+#include "cocoon-dbus-exporter.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "cocoon-dbus-generated.h"
+#include "cocoon-fd.h"
+#include "cocoon-sandbox.h"
+#include "task-events.pb-c.h"
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+#define SYSTEM_BUS_DEFAULT_ADDRESS "unix:path=/run/dbus/system_bus_socket"
+#define BUS_RETRY_SECONDS	   10
+#define DBUS_ERROR_ACCESS_DENIED   "org.freedesktop.DBus.Error.AccessDenied"
+#define DBUS_ERROR_FAILED	   "org.freedesktop.DBus.Error.Failed"
+
+/* one sandbox: a skeleton in the bus's object manager, one for its peer connections */
+typedef struct {
+	CocoonDbusExporter *exporter; /* weak */
+	gchar *id;
+	gchar *path;
+	CocoonDbusObjectSkeleton *object;
+	CocoonDbusSandbox1 *bus_skeleton;
+	CocoonDbusSandbox1 *peer_skeleton;
+	CocoonSandboxInfo *info; /* latest snapshot */
+	GDBusServer *server;
+	gchar *socket_path;
+	GPtrArray *peers; /* GDBusConnection */
+} ExportedSandbox;
+
+struct _CocoonDbusExporter {
+	GMainContext *context;
+	CocoonDbusBus bus;
+	gchar *state_dir;
+	gchar *namespace_;
+	gchar *name;
+	GCancellable *cancellable;
+	GDBusObjectManagerServer *manager;
+	GDBusConnection *connection;
+	gulong closed_id;
+	guint owner_id;
+	guint retry_id;
+	gboolean bus_failure_logged;
+	GDBusAuthObserver *auth_observer;
+	GHashTable *sandboxes;	       /* id → ExportedSandbox */
+	GHashTable *container_sandbox; /* container id → sandbox id, learned from snapshots */
+	CocoonDbusStopFunc stop_func;
+	gpointer stop_data;
+	CocoonRuntime *runtime;
+};
+
+static void bus_connect(CocoonDbusExporter *exporter);
+
+/* ---------------------------------------------------------------- helpers */
+
+CocoonDbusBus
+cocoon_dbus_bus_from_string(const gchar *value)
+{
+	if (g_strcmp0(value, "system") == 0)
+		return COCOON_DBUS_BUS_SYSTEM;
+	if (g_strcmp0(value, "session") == 0)
+		return COCOON_DBUS_BUS_SESSION;
+	return COCOON_DBUS_BUS_NONE;
+}
+
+static const gchar *
+bus_name(CocoonDbusBus bus)
+{
+	return bus == COCOON_DBUS_BUS_SYSTEM	? "system"
+	       : bus == COCOON_DBUS_BUS_SESSION ? "session"
+						: "none";
+}
+
+gchar *
+cocoon_dbus_sandbox_object_path(const gchar *sandbox_id)
+{
+	g_autofree gchar *escaped = g_dbus_escape_object_path(sandbox_id);
+	return g_strconcat(COCOON_DBUS_SANDBOX_PATH_PREFIX, escaped, NULL);
+}
+
+gchar *
+cocoon_dbus_peer_socket_path(const gchar *state_dir, const gchar *sandbox_id)
+{
+	return g_build_filename(state_dir, sandbox_id, COCOON_DBUS_PEER_SOCKET, NULL);
+}
+
+/* a(ssusux) of the containers, sorted by id */
+static gint
+container_compare(gconstpointer a, gconstpointer b)
+{
+	const CocoonContainerInfo *x = *(CocoonContainerInfo *const *)a;
+	const CocoonContainerInfo *y = *(CocoonContainerInfo *const *)b;
+	return g_strcmp0(x->id, y->id);
+}
+
+static gint
+process_compare(gconstpointer a, gconstpointer b)
+{
+	const CocoonProcessInfo *x = *(CocoonProcessInfo *const *)a;
+	const CocoonProcessInfo *y = *(CocoonProcessInfo *const *)b;
+	return g_strcmp0(x->exec_id, y->exec_id);
+}
+
+static GPtrArray *
+sorted_containers(CocoonSandboxInfo *info)
+{
+	GPtrArray *sorted = g_ptr_array_new();
+	for (guint i = 0; i < info->containers->len; i++)
+		g_ptr_array_add(sorted, info->containers->pdata[i]);
+	g_ptr_array_sort(sorted, container_compare);
+	return sorted;
+}
+
+static void
+add_process(GVariantBuilder *builder, const gchar *container_id, CocoonProcessInfo *process)
+{
+	g_variant_builder_add(builder, "(ssusux)", container_id,
+			      process->exec_id != NULL ? process->exec_id : "", process->pid,
+			      process->status != NULL ? process->status : "unknown",
+			      process->exit_status, process->exited_at_us);
+}
+
+static void
+fill_skeleton(CocoonDbusSandbox1 *skeleton, CocoonSandboxInfo *info)
+{
+	g_autoptr(GPtrArray) containers = sorted_containers(info);
+	GVariantBuilder cbuilder, pbuilder;
+
+	g_variant_builder_init(&cbuilder, G_VARIANT_TYPE("a(ssusux)"));
+	g_variant_builder_init(&pbuilder, G_VARIANT_TYPE("a(ssusux)"));
+	for (guint i = 0; i < containers->len; i++) {
+		CocoonContainerInfo *container = containers->pdata[i];
+		CocoonProcessInfo *init = container->init;
+		g_autoptr(GPtrArray) execs = g_ptr_array_new();
+		g_variant_builder_add(
+			&cbuilder, "(ssusux)", container->id,
+			container->container_type != NULL ? container->container_type : "",
+			init != NULL ? init->pid : 0,
+			init != NULL && init->status != NULL ? init->status : "unknown",
+			init != NULL ? init->exit_status : 0,
+			init != NULL ? init->exited_at_us : 0);
+		if (init != NULL)
+			add_process(&pbuilder, container->id, init);
+		for (guint j = 0; j < container->execs->len; j++)
+			g_ptr_array_add(execs, container->execs->pdata[j]);
+		g_ptr_array_sort(execs, process_compare);
+		for (guint j = 0; j < execs->len; j++)
+			add_process(&pbuilder, container->id, execs->pdata[j]);
+	}
+	cocoon_dbus_sandbox1_set_id(skeleton, info->id);
+	cocoon_dbus_sandbox1_set_state(skeleton, info->state != NULL ? info->state : "empty");
+	cocoon_dbus_sandbox1_set_qemu_pid(skeleton, (guint)MAX(info->qemu_pid, 0));
+	cocoon_dbus_sandbox1_set_accel(skeleton, info->accel != NULL ? info->accel : "");
+	cocoon_dbus_sandbox1_set_vcpus(skeleton, info->vcpus);
+	cocoon_dbus_sandbox1_set_memory_mi_b(skeleton, info->memory_mib);
+	cocoon_dbus_sandbox1_set_boot_duration_ms(skeleton, (guint64)MAX(info->boot_ms, 0));
+	cocoon_dbus_sandbox1_set_booted_at(skeleton, info->booted_at_us);
+	cocoon_dbus_sandbox1_set_agent_latency_us(skeleton, (guint64)MAX(info->agent_rtt_us, 0));
+	cocoon_dbus_sandbox1_set_containers(skeleton, g_variant_builder_end(&cbuilder));
+	cocoon_dbus_sandbox1_set_processes(skeleton, g_variant_builder_end(&pbuilder));
+}
+
+/* ---------------------------------------------------------------- Stop() */
+
+gboolean
+cocoon_dbus_stop_qemu(CocoonSandboxInfo *info, gpointer user_data, GError **error)
+{
+	g_autofree gchar *status_path = NULL;
+	g_autofree gchar *status = NULL;
+	const gchar *ppid_line;
+	cocoon_autofd int pidfd = -1;
+
+	if (info == NULL || info->qemu_pid <= 0) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "sandbox %s has no VM",
+			    info != NULL ? info->id : "?");
+		return FALSE;
+	}
+	/* a pidfd first, then the parent check: the pidfd keeps naming the process we checked */
+	pidfd = (int)syscall(SYS_pidfd_open, info->qemu_pid, 0);
+	if (pidfd < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+			    "sandbox %s: QEMU pid %d: %s", info->id, info->qemu_pid,
+			    g_strerror(errno));
+		return FALSE;
+	}
+	status_path = g_strdup_printf("/proc/%d/status", info->qemu_pid);
+	if (!g_file_get_contents(status_path, &status, NULL, error))
+		return FALSE;
+	ppid_line = strstr(status, "\nPPid:");
+	if (ppid_line == NULL ||
+	    g_ascii_strtoll(ppid_line + strlen("\nPPid:"), NULL, 10) != (gint64)getpid()) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+			    "sandbox %s: pid %d is no longer this shim's QEMU", info->id,
+			    info->qemu_pid);
+		return FALSE;
+	}
+	if (syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+			    "sandbox %s: kill QEMU pid %d: %s", info->id, info->qemu_pid,
+			    g_strerror(errno));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+typedef struct {
+	CocoonDbusExporter *exporter;
+	gchar *sandbox_id;
+	GDBusMethodInvocation *invocation;
+} StopCall;
+
+static void
+stop_call_free(StopCall *call)
+{
+	g_free(call->sandbox_id);
+	g_clear_object(&call->invocation);
+	g_free(call);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(StopCall, stop_call_free)
+
+static void
+stop_as(StopCall *call, gboolean known, guint32 uid)
+{
+	CocoonDbusExporter *exporter = call->exporter;
+	ExportedSandbox *sandbox = g_hash_table_lookup(exporter->sandboxes, call->sandbox_id);
+	g_autoptr(GError) error = NULL;
+
+	if (!known || uid != 0) {
+		g_message("sandbox %s: Stop() refused to uid %d", call->sandbox_id,
+			  known ? (gint)uid : -1);
+		g_dbus_method_invocation_return_dbus_error(
+			g_steal_pointer(&call->invocation), DBUS_ERROR_ACCESS_DENIED,
+			known ? "Stop() needs root"
+			      : "Stop() needs root; the caller's uid is unknown");
+		return;
+	}
+	if (sandbox == NULL || !exporter->stop_func(sandbox->info, exporter->stop_data, &error)) {
+		g_message("sandbox %s: Stop(): %s", call->sandbox_id,
+			  error != NULL ? error->message : "unknown sandbox");
+		g_dbus_method_invocation_return_dbus_error(
+			g_steal_pointer(&call->invocation), DBUS_ERROR_FAILED,
+			error != NULL ? error->message : "unknown sandbox");
+		return;
+	}
+	g_message("sandbox %s: stopped by Stop() over D-Bus (QEMU pid %d)", call->sandbox_id,
+		  sandbox->info->qemu_pid);
+	g_dbus_method_invocation_return_value(g_steal_pointer(&call->invocation), NULL);
+}
+
+static void
+stop_got_uid(GObject *source, GAsyncResult *result, gpointer data)
+{
+	g_autoptr(StopCall) call = data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GVariant) reply =
+		g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, &error);
+	guint32 uid = 0;
+
+	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+		g_dbus_method_invocation_return_dbus_error(g_steal_pointer(&call->invocation),
+							   DBUS_ERROR_FAILED, "shutting down");
+		return;
+	}
+	if (reply != NULL)
+		g_variant_get(reply, "(u)", &uid);
+	stop_as(call, reply != NULL, uid);
+}
+
+static gboolean
+on_handle_stop(CocoonDbusSandbox1 *skeleton, GDBusMethodInvocation *invocation, gpointer data)
+{
+	ExportedSandbox *sandbox = data;
+	GDBusConnection *connection = g_dbus_method_invocation_get_connection(invocation);
+	StopCall *call = g_new0(StopCall, 1);
+
+	call->exporter = sandbox->exporter;
+	call->sandbox_id = g_strdup(sandbox->id);
+	call->invocation = g_object_ref(invocation);
+	if (g_dbus_connection_get_unique_name(connection) != NULL) {
+		/* a bus: ask it who the sender is */
+		g_dbus_connection_call(
+			connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+			"org.freedesktop.DBus", "GetConnectionUnixUser",
+			g_variant_new("(s)", g_dbus_method_invocation_get_sender(invocation)),
+			G_VARIANT_TYPE("(u)"), G_DBUS_CALL_FLAGS_NONE, -1,
+			sandbox->exporter->cancellable, stop_got_uid, call);
+	} else {
+		/* peer to peer: the credentials of the socket */
+		GCredentials *credentials = g_dbus_connection_get_peer_credentials(connection);
+		uid_t uid = credentials != NULL ? g_credentials_get_unix_user(credentials, NULL)
+						: (uid_t)-1;
+		stop_as(call, uid != (uid_t)-1, (guint32)uid);
+		stop_call_free(call);
+	}
+	return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* ---------------------------------------------------------------- peer sockets */
+
+static gboolean
+on_allow_mechanism(GDBusAuthObserver *observer, const gchar *mechanism, gpointer data)
+{
+	return g_strcmp0(mechanism, "EXTERNAL") == 0;
+}
+
+static gboolean
+on_authorize_peer(GDBusAuthObserver *observer, GIOStream *stream, GCredentials *credentials,
+		  gpointer data)
+{
+	uid_t uid;
+	if (credentials == NULL)
+		return FALSE;
+	uid = g_credentials_get_unix_user(credentials, NULL);
+	if (uid == 0 || uid == getuid())
+		return TRUE;
+	g_debug("peer socket: refusing uid %d", (gint)uid);
+	return FALSE;
+}
+
+static void
+on_peer_closed(GDBusConnection *connection, gboolean remote_peer_vanished, GError *error,
+	       gpointer data)
+{
+	ExportedSandbox *sandbox = data;
+	g_dbus_interface_skeleton_unexport_from_connection(
+		G_DBUS_INTERFACE_SKELETON(sandbox->peer_skeleton), connection);
+	g_signal_handlers_disconnect_by_data(connection, sandbox);
+	g_ptr_array_remove(sandbox->peers, connection);
+}
+
+static gboolean
+on_new_connection(GDBusServer *server, GDBusConnection *connection, gpointer data)
+{
+	ExportedSandbox *sandbox = data;
+	g_autoptr(GError) error = NULL;
+
+	if (!g_dbus_interface_skeleton_export(G_DBUS_INTERFACE_SKELETON(sandbox->peer_skeleton),
+					      connection, sandbox->path, &error)) {
+		g_warning("sandbox %s: peer connection: %s", sandbox->id, error->message);
+		return FALSE;
+	}
+	g_ptr_array_add(sandbox->peers, g_object_ref(connection));
+	g_signal_connect(connection, "closed", G_CALLBACK(on_peer_closed), sandbox);
+	return TRUE;
+}
+
+static gboolean
+peer_server_start(ExportedSandbox *sandbox, GError **error)
+{
+	CocoonDbusExporter *exporter = sandbox->exporter;
+	g_autofree gchar *dir = g_build_filename(exporter->state_dir, sandbox->id, NULL);
+	g_autofree gchar *escaped = NULL;
+	g_autofree gchar *address = NULL;
+	g_autofree gchar *guid = g_dbus_generate_guid();
+
+	sandbox->socket_path = cocoon_dbus_peer_socket_path(exporter->state_dir, sandbox->id);
+	if (strlen(sandbox->socket_path) >= sizeof(((struct sockaddr_un *)NULL)->sun_path)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FILENAME_TOO_LONG,
+			    "%s is too long for a unix socket", sandbox->socket_path);
+		return FALSE;
+	}
+	if (g_mkdir_with_parents(dir, 0700) < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "mkdir %s: %s", dir,
+			    g_strerror(errno));
+		return FALSE;
+	}
+	/* a dead shim's socket: this shim owns the sandbox's state now */
+	g_unlink(sandbox->socket_path);
+	escaped = g_dbus_address_escape_value(sandbox->socket_path);
+	address = g_strdup_printf("unix:path=%s", escaped);
+	sandbox->server = g_dbus_server_new_sync(address, G_DBUS_SERVER_FLAGS_NONE, guid,
+						 exporter->auth_observer, NULL, error);
+	if (sandbox->server == NULL)
+		return FALSE;
+	g_signal_connect(sandbox->server, "new-connection", G_CALLBACK(on_new_connection), sandbox);
+	g_dbus_server_start(sandbox->server);
+	g_info("sandbox %s: D-Bus peer socket %s", sandbox->id, sandbox->socket_path);
+	return TRUE;
+}
+
+/* ---------------------------------------------------------------- sandboxes */
+
+static void
+exported_sandbox_free(ExportedSandbox *sandbox)
+{
+	if (sandbox == NULL)
+		return;
+	if (sandbox->server != NULL) {
+		g_dbus_server_stop(sandbox->server);
+		g_signal_handlers_disconnect_by_data(sandbox->server, sandbox);
+		g_clear_object(&sandbox->server);
+		g_unlink(sandbox->socket_path);
+	}
+	for (guint i = 0; i < sandbox->peers->len; i++) {
+		GDBusConnection *connection = sandbox->peers->pdata[i];
+		g_signal_handlers_disconnect_by_data(connection, sandbox);
+		g_dbus_interface_skeleton_unexport_from_connection(
+			G_DBUS_INTERFACE_SKELETON(sandbox->peer_skeleton), connection);
+		g_dbus_connection_close(connection, NULL, NULL, NULL);
+	}
+	g_ptr_array_unref(sandbox->peers);
+	g_signal_handlers_disconnect_by_data(sandbox->peer_skeleton, sandbox);
+	g_signal_handlers_disconnect_by_data(sandbox->bus_skeleton, sandbox);
+	g_clear_object(&sandbox->peer_skeleton);
+	g_clear_object(&sandbox->bus_skeleton);
+	g_clear_object(&sandbox->object);
+	cocoon_sandbox_info_unref(sandbox->info);
+	g_free(sandbox->socket_path);
+	g_free(sandbox->path);
+	g_free(sandbox->id);
+	g_free(sandbox);
+}
+
+static void
+skeleton_init(ExportedSandbox *sandbox, CocoonDbusSandbox1 *skeleton)
+{
+	cocoon_dbus_sandbox1_set_namespace(skeleton, sandbox->exporter->namespace_);
+	cocoon_dbus_sandbox1_set_shim_pid(skeleton, (guint)getpid());
+	fill_skeleton(skeleton, sandbox->info);
+	g_signal_connect(skeleton, "handle-stop", G_CALLBACK(on_handle_stop), sandbox);
+}
+
+static ExportedSandbox *
+sandbox_ensure(CocoonDbusExporter *exporter, const gchar *id)
+{
+	ExportedSandbox *sandbox = g_hash_table_lookup(exporter->sandboxes, id);
+	g_autoptr(GError) error = NULL;
+
+	if (sandbox != NULL)
+		return sandbox;
+	sandbox = g_new0(ExportedSandbox, 1);
+	sandbox->exporter = exporter;
+	sandbox->id = g_strdup(id);
+	sandbox->path = cocoon_dbus_sandbox_object_path(id);
+	sandbox->info = cocoon_sandbox_info_new(id);
+	sandbox->peers = g_ptr_array_new_with_free_func(g_object_unref);
+	sandbox->bus_skeleton = cocoon_dbus_sandbox1_skeleton_new();
+	sandbox->peer_skeleton = cocoon_dbus_sandbox1_skeleton_new();
+	skeleton_init(sandbox, sandbox->bus_skeleton);
+	skeleton_init(sandbox, sandbox->peer_skeleton);
+	sandbox->object = cocoon_dbus_object_skeleton_new(sandbox->path);
+	cocoon_dbus_object_skeleton_set_sandbox1(sandbox->object, sandbox->bus_skeleton);
+	g_hash_table_insert(exporter->sandboxes, sandbox->id, sandbox);
+	g_dbus_object_manager_server_export(exporter->manager,
+					    G_DBUS_OBJECT_SKELETON(sandbox->object));
+	if (!peer_server_start(sandbox, &error))
+		g_warning("sandbox %s: no D-Bus peer socket: %s", id, error->message);
+	return sandbox;
+}
+
+void
+cocoon_dbus_exporter_update(CocoonDbusExporter *exporter, CocoonSandboxInfo *info)
+{
+	ExportedSandbox *sandbox = sandbox_ensure(exporter, info->id);
+
+	cocoon_sandbox_info_unref(sandbox->info);
+	sandbox->info = cocoon_sandbox_info_ref(info);
+	for (guint i = 0; i < info->containers->len; i++) {
+		CocoonContainerInfo *container = info->containers->pdata[i];
+		g_hash_table_replace(exporter->container_sandbox, g_strdup(container->id),
+				     g_strdup(info->id));
+	}
+	fill_skeleton(sandbox->bus_skeleton, info);
+	fill_skeleton(sandbox->peer_skeleton, info);
+}
+
+/* ---------------------------------------------------------------- events */
+
+typedef struct {
+	CocoonDbusExporter *exporter;
+	gchar *sandbox_id;
+	gchar *topic;
+	gchar *container_id;
+	gchar *exec_id;
+	guint32 pid;
+	guint32 exit_status;
+	gint64 timestamp_us;
+} EventWork;
+
+static void
+event_work_free(EventWork *work)
+{
+	g_free(work->sandbox_id);
+	g_free(work->topic);
+	g_free(work->container_id);
+	g_free(work->exec_id);
+	g_free(work);
+}
+
+/* the fields the signal carries, from a packed containerd.events.* message */
+static gboolean
+event_decode(const gchar *type_url, GBytes *bytes, EventWork *work)
+{
+	gsize length;
+	const guint8 *data = g_bytes_get_data(bytes, &length);
+
+#define DECODE(name, prefix, lower, pid_expr, status_expr)                                         \
+	if (g_strcmp0(type_url, "containerd.events." name) == 0) {                                 \
+		Containerd__Events__##prefix *event =                                              \
+			(Containerd__Events__##prefix *)protobuf_c_message_unpack(                 \
+				&containerd__events__##lower##__descriptor, NULL, length, data);   \
+		if (event == NULL)                                                                 \
+			return FALSE;                                                              \
+		work->container_id = g_strdup(event->container_id);                                \
+		work->pid = (pid_expr);                                                            \
+		work->exit_status = (status_expr);                                                 \
+		protobuf_c_message_free_unpacked((ProtobufCMessage *)event, NULL);                 \
+		return TRUE;                                                                       \
+	}
+	DECODE("TaskCreate", TaskCreate, task_create, event->pid, 0)
+	DECODE("TaskStart", TaskStart, task_start, event->pid, 0)
+	DECODE("TaskPaused", TaskPaused, task_paused, 0, 0)
+	DECODE("TaskResumed", TaskResumed, task_resumed, 0, 0)
+	DECODE("TaskOOM", TaskOOM, task_oom, 0, 0)
+#undef DECODE
+	if (g_strcmp0(type_url, "containerd.events.TaskExit") == 0) {
+		Containerd__Events__TaskExit *event =
+			containerd__events__task_exit__unpack(NULL, length, data);
+		if (event == NULL)
+			return FALSE;
+		work->container_id = g_strdup(event->container_id);
+		/* containerd sets id to the container id for the init process */
+		work->exec_id =
+			g_strdup(g_strcmp0(event->id, event->container_id) == 0 ? "" : event->id);
+		work->pid = event->pid;
+		work->exit_status = event->exit_status;
+		containerd__events__task_exit__free_unpacked(event, NULL);
+		return TRUE;
+	}
+	if (g_strcmp0(type_url, "containerd.events.TaskDelete") == 0) {
+		Containerd__Events__TaskDelete *event =
+			containerd__events__task_delete__unpack(NULL, length, data);
+		if (event == NULL)
+			return FALSE;
+		work->container_id = g_strdup(event->container_id);
+		work->exec_id =
+			g_strdup(g_strcmp0(event->id, event->container_id) == 0 ? "" : event->id);
+		work->pid = event->pid;
+		work->exit_status = event->exit_status;
+		containerd__events__task_delete__free_unpacked(event, NULL);
+		return TRUE;
+	}
+	if (g_strcmp0(type_url, "containerd.events.TaskExecAdded") == 0) {
+		Containerd__Events__TaskExecAdded *event =
+			containerd__events__task_exec_added__unpack(NULL, length, data);
+		if (event == NULL)
+			return FALSE;
+		work->container_id = g_strdup(event->container_id);
+		work->exec_id = g_strdup(event->exec_id);
+		containerd__events__task_exec_added__free_unpacked(event, NULL);
+		return TRUE;
+	}
+	if (g_strcmp0(type_url, "containerd.events.TaskExecStarted") == 0) {
+		Containerd__Events__TaskExecStarted *event =
+			containerd__events__task_exec_started__unpack(NULL, length, data);
+		if (event == NULL)
+			return FALSE;
+		work->container_id = g_strdup(event->container_id);
+		work->exec_id = g_strdup(event->exec_id);
+		work->pid = event->pid;
+		containerd__events__task_exec_started__free_unpacked(event, NULL);
+		return TRUE;
+	}
+	return FALSE;
+}
+
+static gboolean
+event_deliver(gpointer data)
+{
+	EventWork *work = data;
+	CocoonDbusExporter *exporter = work->exporter;
+	const gchar *sandbox_id = work->sandbox_id;
+	ExportedSandbox *sandbox;
+
+	if (sandbox_id == NULL)
+		sandbox_id = g_hash_table_lookup(exporter->container_sandbox, work->container_id);
+	if (sandbox_id == NULL && g_hash_table_size(exporter->sandboxes) == 1) {
+		GHashTableIter iter;
+		g_hash_table_iter_init(&iter, exporter->sandboxes);
+		g_hash_table_iter_next(&iter, (gpointer *)&sandbox_id, NULL);
+	}
+	if (sandbox_id == NULL) {
+		g_debug("event %s of container %s: no sandbox known, not signalled", work->topic,
+			work->container_id);
+		return G_SOURCE_REMOVE;
+	}
+	sandbox = sandbox_ensure(exporter, sandbox_id);
+	g_hash_table_replace(exporter->container_sandbox, g_strdup(work->container_id),
+			     g_strdup(sandbox->id));
+	cocoon_dbus_sandbox1_emit_task_event(sandbox->bus_skeleton, work->topic, work->container_id,
+					     work->exec_id, work->pid, work->exit_status,
+					     work->timestamp_us);
+	cocoon_dbus_sandbox1_emit_task_event(sandbox->peer_skeleton, work->topic,
+					     work->container_id, work->exec_id, work->pid,
+					     work->exit_status, work->timestamp_us);
+	return G_SOURCE_REMOVE;
+}
+
+void
+cocoon_dbus_exporter_queue_event(CocoonDbusExporter *exporter, const gchar *sandbox_id,
+				 const gchar *topic, const gchar *type_url, GBytes *event)
+{
+	EventWork *work = g_new0(EventWork, 1);
+
+	work->exporter = exporter;
+	work->topic = g_strdup(topic);
+	work->timestamp_us = g_get_real_time();
+	if (!event_decode(type_url, event, work)) {
+		g_debug("event %s (%s): not signalled on D-Bus", topic, type_url);
+		event_work_free(work);
+		return;
+	}
+	if (work->container_id == NULL)
+		work->container_id = g_strdup("");
+	if (work->exec_id == NULL)
+		work->exec_id = g_strdup("");
+	work->sandbox_id = g_strdup(sandbox_id);
+	if (work->sandbox_id == NULL && exporter->runtime != NULL) {
+		g_autoptr(CocoonSandbox) sandbox =
+			cocoon_runtime_lookup_container(exporter->runtime, work->container_id);
+		if (sandbox != NULL)
+			work->sandbox_id = g_strdup(cocoon_sandbox_get_id(sandbox));
+	}
+	g_main_context_invoke_full(exporter->context, G_PRIORITY_DEFAULT, event_deliver, work,
+				   (GDestroyNotify)event_work_free);
+}
+
+/* ---------------------------------------------------------------- the bus */
+
+static gboolean
+bus_retry(gpointer data)
+{
+	CocoonDbusExporter *exporter = data;
+	exporter->retry_id = 0;
+	bus_connect(exporter);
+	return G_SOURCE_REMOVE;
+}
+
+static void
+bus_schedule_retry(CocoonDbusExporter *exporter)
+{
+	g_autoptr(GSource) source = NULL;
+	if (exporter->retry_id != 0)
+		return;
+	source = g_timeout_source_new_seconds(BUS_RETRY_SECONDS);
+	g_source_set_callback(source, bus_retry, exporter, NULL);
+	exporter->retry_id = g_source_attach(source, exporter->context);
+}
+
+static void
+on_name_acquired(GDBusConnection *connection, const gchar *name, gpointer data)
+{
+	CocoonDbusExporter *exporter = data;
+	g_info("D-Bus: %s on the %s bus", name, bus_name(exporter->bus));
+}
+
+static void
+on_name_lost(GDBusConnection *connection, const gchar *name, gpointer data)
+{
+	CocoonDbusExporter *exporter = data;
+	/* NULL connection: the bus went away, on_bus_closed takes care of it */
+	if (connection != NULL)
+		g_warning("D-Bus: cannot own %s on the %s bus (policy? see io.github.cocoon.conf); "
+			  "objects stay reachable by unique name and on the peer sockets",
+			  name, bus_name(exporter->bus));
+}
+
+static void
+bus_drop(CocoonDbusExporter *exporter)
+{
+	if (exporter->owner_id != 0) {
+		g_bus_unown_name(exporter->owner_id);
+		exporter->owner_id = 0;
+	}
+	g_dbus_object_manager_server_set_connection(exporter->manager, NULL);
+	if (exporter->connection != NULL) {
+		g_signal_handler_disconnect(exporter->connection, exporter->closed_id);
+		exporter->closed_id = 0;
+		g_clear_object(&exporter->connection);
+	}
+}
+
+static void
+on_bus_closed(GDBusConnection *connection, gboolean remote_peer_vanished, GError *error,
+	      gpointer data)
+{
+	CocoonDbusExporter *exporter = data;
+	g_warning("D-Bus: lost the %s bus (%s); reconnecting every %d s", bus_name(exporter->bus),
+		  error != NULL ? error->message : "closed", BUS_RETRY_SECONDS);
+	exporter->bus_failure_logged = TRUE;
+	bus_drop(exporter);
+	bus_schedule_retry(exporter);
+}
+
+static void
+on_bus_connected(GObject *source, GAsyncResult *result, gpointer data)
+{
+	CocoonDbusExporter *exporter = data;
+	g_autoptr(GError) error = NULL;
+	GDBusConnection *connection = g_dbus_connection_new_for_address_finish(result, &error);
+
+	if (connection == NULL) {
+		if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+			return;
+		if (!exporter->bus_failure_logged)
+			g_message("D-Bus: no %s bus (%s); serving %s/<sandbox>/%s only, retrying "
+				  "every %d s",
+				  bus_name(exporter->bus), error->message, exporter->state_dir,
+				  COCOON_DBUS_PEER_SOCKET, BUS_RETRY_SECONDS);
+		exporter->bus_failure_logged = TRUE;
+		bus_schedule_retry(exporter);
+		return;
+	}
+	exporter->connection = connection;
+	g_dbus_connection_set_exit_on_close(connection, FALSE);
+	exporter->closed_id =
+		g_signal_connect(connection, "closed", G_CALLBACK(on_bus_closed), exporter);
+	/* objects first, so whoever sees the name finds them */
+	g_dbus_object_manager_server_set_connection(exporter->manager, connection);
+	exporter->owner_id = g_bus_own_name_on_connection(
+		connection, exporter->name, G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE, on_name_acquired,
+		on_name_lost, exporter, NULL);
+	exporter->bus_failure_logged = FALSE;
+}
+
+/* the address GDBus would use, without ever spawning dbus-launch (a shim has no X display) */
+static gchar *
+bus_address(CocoonDbusBus bus)
+{
+	const gchar *env;
+	if (bus == COCOON_DBUS_BUS_SYSTEM) {
+		env = g_getenv("DBUS_SYSTEM_BUS_ADDRESS");
+		return g_strdup(env != NULL && env[0] != '\0' ? env : SYSTEM_BUS_DEFAULT_ADDRESS);
+	}
+	env = g_getenv("DBUS_SESSION_BUS_ADDRESS");
+	if (env != NULL && env[0] != '\0')
+		return g_strdup(env);
+	if (g_getenv("XDG_RUNTIME_DIR") != NULL) {
+		g_autofree gchar *path = g_build_filename(g_getenv("XDG_RUNTIME_DIR"), "bus", NULL);
+		g_autofree gchar *escaped = g_dbus_address_escape_value(path);
+		if (g_file_test(path, G_FILE_TEST_EXISTS))
+			return g_strdup_printf("unix:path=%s", escaped);
+	}
+	return NULL;
+}
+
+static void
+bus_connect(CocoonDbusExporter *exporter)
+{
+	g_autofree gchar *address = bus_address(exporter->bus);
+	if (address == NULL) {
+		if (!exporter->bus_failure_logged)
+			g_message("D-Bus: no %s bus address; serving %s/<sandbox>/%s only",
+				  bus_name(exporter->bus), exporter->state_dir,
+				  COCOON_DBUS_PEER_SOCKET);
+		exporter->bus_failure_logged = TRUE;
+		return;
+	}
+	g_dbus_connection_new_for_address(address,
+					  G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+						  G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+					  NULL, exporter->cancellable, on_bus_connected, exporter);
+}
+
+void
+cocoon_dbus_exporter_start(CocoonDbusExporter *exporter)
+{
+	if (exporter->bus == COCOON_DBUS_BUS_NONE) {
+		g_info("D-Bus: runtime.dbus is \"none\"; serving %s/<sandbox>/%s only",
+		       exporter->state_dir, COCOON_DBUS_PEER_SOCKET);
+		return;
+	}
+	bus_connect(exporter);
+}
+
+GDBusConnection *
+cocoon_dbus_exporter_get_bus(CocoonDbusExporter *exporter)
+{
+	return exporter->connection;
+}
+
+const gchar *
+cocoon_dbus_exporter_get_name(CocoonDbusExporter *exporter)
+{
+	return exporter->name;
+}
+
+void
+cocoon_dbus_exporter_set_stop_func(CocoonDbusExporter *exporter, CocoonDbusStopFunc func,
+				   gpointer user_data)
+{
+	exporter->stop_func = func != NULL ? func : cocoon_dbus_stop_qemu;
+	exporter->stop_data = user_data;
+}
+
+/* ---------------------------------------------------------------- the runtime */
+
+static void
+on_runtime_info(CocoonSandboxInfo *info, gpointer data)
+{
+	cocoon_dbus_exporter_update(data, info);
+}
+
+static void
+on_runtime_event(const gchar *topic, const gchar *type_url, GBytes *event, gpointer data)
+{
+	cocoon_dbus_exporter_queue_event(data, NULL, topic, type_url, event);
+}
+
+void
+cocoon_dbus_exporter_attach(CocoonDbusExporter *exporter, CocoonRuntime *runtime)
+{
+	exporter->runtime = runtime;
+	runtime->observer = on_runtime_info;
+	runtime->observer_data = exporter;
+	if (runtime->publisher != NULL)
+		cocoon_event_publisher_set_observer(runtime->publisher, on_runtime_event, exporter);
+}
+
+CocoonDbusExporter *
+cocoon_dbus_exporter_new(CocoonDbusBus bus, const gchar *state_dir, const gchar *namespace_)
+{
+	CocoonDbusExporter *exporter = g_new0(CocoonDbusExporter, 1);
+	exporter->context = g_main_context_ref_thread_default();
+	exporter->bus = bus;
+	exporter->state_dir = g_strdup(state_dir);
+	exporter->namespace_ = g_strdup(namespace_ != NULL ? namespace_ : "");
+	exporter->name = g_strdup_printf("%s%d", COCOON_DBUS_NAME_PREFIX, (gint)getpid());
+	exporter->cancellable = g_cancellable_new();
+	exporter->manager = g_dbus_object_manager_server_new(COCOON_DBUS_MANAGER_PATH);
+	exporter->auth_observer = g_dbus_auth_observer_new();
+	g_signal_connect(exporter->auth_observer, "allow-mechanism", G_CALLBACK(on_allow_mechanism),
+			 NULL);
+	g_signal_connect(exporter->auth_observer, "authorize-authenticated-peer",
+			 G_CALLBACK(on_authorize_peer), NULL);
+	exporter->sandboxes = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+						    (GDestroyNotify)exported_sandbox_free);
+	exporter->container_sandbox =
+		g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	exporter->stop_func = cocoon_dbus_stop_qemu;
+	return exporter;
+}
+
+void
+cocoon_dbus_exporter_free(CocoonDbusExporter *exporter)
+{
+	if (exporter == NULL)
+		return;
+	g_cancellable_cancel(exporter->cancellable);
+	if (exporter->retry_id != 0) {
+		GSource *source =
+			g_main_context_find_source_by_id(exporter->context, exporter->retry_id);
+		if (source != NULL)
+			g_source_destroy(source);
+	}
+	bus_drop(exporter);
+	g_hash_table_unref(exporter->sandboxes);
+	g_hash_table_unref(exporter->container_sandbox);
+	g_clear_object(&exporter->manager);
+	g_clear_object(&exporter->auth_observer);
+	g_clear_object(&exporter->cancellable);
+	g_main_context_unref(exporter->context);
+	g_free(exporter->state_dir);
+	g_free(exporter->namespace_);
+	g_free(exporter->name);
+	g_free(exporter);
+}
