@@ -56,7 +56,7 @@ struct _CocoonTtrpcClient {
 	gboolean closed;
 	GHashTable *pending; /* stream id -> PendingCall (a reference) */
 	GPtrArray *metadata; /* alternating key, value */
-	/* the last reference went on the reader thread itself: it frees the client on its way out */
+	/* the last reference went on the reader thread: it frees the client on its way out */
 	gboolean free_on_reader_exit;
 };
 
@@ -160,8 +160,8 @@ client_steal_pending(CocoonTtrpcClient *client, guint32 stream_id)
 static void
 client_fail_all(CocoonTtrpcClient *client, const gchar *reason)
 {
-	g_autoptr(GPtrArray) calls = g_ptr_array_new_with_free_func(
-		(GDestroyNotify)pending_call_unref);
+	g_autoptr(GPtrArray) calls =
+		g_ptr_array_new_with_free_func((GDestroyNotify)pending_call_unref);
 
 	{
 		g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new(&client->lock);
@@ -214,12 +214,12 @@ client_handle_frame(CocoonTtrpcClient *client, const CocoonTtrpcFrame *frame)
 		return;
 	}
 	if (response->status != NULL && response->status->code != COCOON_TTRPC_OK) {
-		pending_call_complete(
-			client, pending, NULL,
-			g_error_new_literal(COCOON_TTRPC_ERROR, response->status->code,
-					    response->status->message != NULL
-						    ? response->status->message
-						    : ""));
+		pending_call_complete(client, pending, NULL,
+				      g_error_new_literal(COCOON_TTRPC_ERROR,
+							  response->status->code,
+							  response->status->message != NULL
+								  ? response->status->message
+								  : ""));
 	} else {
 		pending_call_complete(client, pending,
 				      g_bytes_new(response->payload.data, response->payload.len),
@@ -283,8 +283,8 @@ client_reader_thread(gpointer user_data)
 
 /* write a whole frame before deadline (0 = none); FALSE with *ret_partial when the stream broke */
 static gboolean
-client_write_frame(CocoonTtrpcClient *client, GBytes *frame, gint64 deadline,
-		   gboolean *ret_partial, GError **error)
+client_write_frame(CocoonTtrpcClient *client, GBytes *frame, gint64 deadline, gboolean *ret_partial,
+		   GError **error)
 {
 	gsize size;
 	const guint8 *data = g_bytes_get_data(frame, &size);
@@ -437,7 +437,8 @@ client_send(CocoonTtrpcClient *client, PendingCall *pending, GBytes *request, gi
 	frame = g_bytes_new_take(data, size);
 
 	if (!client_write_frame(client, frame, deadline, &partial, error)) {
-		g_autoptr(PendingCall) taken G_GNUC_UNUSED = client_steal_pending(client, stream_id);
+		g_autoptr(PendingCall) taken G_GNUC_UNUSED =
+			client_steal_pending(client, stream_id);
 		/* half a frame on the wire poisons the connection for everybody */
 		if (partial) {
 			g_clear_pointer(&write_locker, g_mutex_locker_free);
@@ -494,8 +495,7 @@ cocoon_ttrpc_client_call(CocoonTtrpcClient *client, const gchar *service, const 
 		g_error_free(local_error);
 		return NULL;
 	}
-	request = client_build_request(client, service, method, payload, length, timeout_ms,
-				       error);
+	request = client_build_request(client, service, method, payload, length, timeout_ms, error);
 	if (request == NULL)
 		return NULL;
 
@@ -505,8 +505,8 @@ cocoon_ttrpc_client_call(CocoonTtrpcClient *client, const gchar *service, const 
 		return NULL;
 
 	if (cancellable != NULL)
-		cancelled_id = g_cancellable_connect(cancellable, G_CALLBACK(sync_wait_cancelled_cb),
-						     &wait, NULL);
+		cancelled_id = g_cancellable_connect(
+			cancellable, G_CALLBACK(sync_wait_cancelled_cb), &wait, NULL);
 	g_mutex_lock(&client->lock);
 	while (!pending->done) {
 		if (g_cancellable_is_cancelled(cancellable))
@@ -546,11 +546,11 @@ cocoon_ttrpc_client_call(CocoonTtrpcClient *client, const gchar *service, const 
 			local_error = g_error_new(COCOON_TTRPC_ERROR, COCOON_TTRPC_CANCELLED,
 						  "%s/%s: context canceled", service, method);
 		} else {
-			local_error = g_error_new(COCOON_TTRPC_ERROR,
-						  COCOON_TTRPC_DEADLINE_EXCEEDED,
-						  "%s/%s: no answer within %u ms: context deadline "
-						  "exceeded",
-						  service, method, timeout_ms);
+			local_error =
+				g_error_new(COCOON_TTRPC_ERROR, COCOON_TTRPC_DEADLINE_EXCEEDED,
+					    "%s/%s: no answer within %u ms: context deadline "
+					    "exceeded",
+					    service, method, timeout_ms);
 		}
 	}
 	if (local_error != NULL) {
@@ -591,11 +591,10 @@ async_fail(GTask *task, CocoonTtrpcCode code, const gchar *what)
 	if (taken == NULL)
 		return;
 	if (code == COCOON_TTRPC_DEADLINE_EXCEEDED)
-		pending_call_complete(async->client, taken, NULL,
-				      g_error_new(COCOON_TTRPC_ERROR, code,
-						  "%s/%s: no answer within %u ms: %s",
-						  async->service, async->method, async->timeout_ms,
-						  what));
+		pending_call_complete(
+			async->client, taken, NULL,
+			g_error_new(COCOON_TTRPC_ERROR, code, "%s/%s: no answer within %u ms: %s",
+				    async->service, async->method, async->timeout_ms, what));
 	else
 		pending_call_complete(async->client, taken, NULL,
 				      g_error_new(COCOON_TTRPC_ERROR, code, "%s/%s: %s",
@@ -651,8 +650,8 @@ cocoon_ttrpc_client_call_async(CocoonTtrpcClient *client, const gchar *service, 
 					"%s/%s: context canceled", service, method);
 		return;
 	}
-	request = client_build_request(client, service, method, payload, length, timeout_ms,
-				       &error);
+	request =
+		client_build_request(client, service, method, payload, length, timeout_ms, &error);
 	if (request == NULL) {
 		g_task_return_error(task, g_steal_pointer(&error));
 		return;
@@ -673,8 +672,8 @@ cocoon_ttrpc_client_call_async(CocoonTtrpcClient *client, const gchar *service, 
 		deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
 		pending->timeout_source = g_timeout_source_new(timeout_ms);
 		g_source_set_name(pending->timeout_source, "cocoon-ttrpc-client-timeout");
-		g_source_set_callback(pending->timeout_source, async_timeout_cb,
-				      g_object_ref(task), g_object_unref);
+		g_source_set_callback(pending->timeout_source, async_timeout_cb, g_object_ref(task),
+				      g_object_unref);
 	}
 	if (cancellable != NULL) {
 		pending->cancel_source = g_cancellable_source_new(cancellable);
@@ -707,9 +706,8 @@ GBytes *
 cocoon_ttrpc_client_call_finish(CocoonTtrpcClient *client, GAsyncResult *result, GError **error)
 {
 	g_return_val_if_fail(g_task_is_valid(result, NULL), NULL);
-	g_return_val_if_fail(g_task_get_source_tag(G_TASK(result)) ==
-				     cocoon_ttrpc_client_call_async,
-			     NULL);
+	g_return_val_if_fail(
+		g_task_get_source_tag(G_TASK(result)) == cocoon_ttrpc_client_call_async, NULL);
 	return g_task_propagate_pointer(G_TASK(result), error);
 }
 
@@ -751,8 +749,8 @@ cocoon_ttrpc_client_call_message(CocoonTtrpcClient *client, const gchar *service
 	if (response == NULL)
 		return NULL;
 	response_data = g_bytes_get_data(response, &response_size);
-	message = protobuf_c_message_unpack(response_descriptor, NULL, response_size,
-					    response_data);
+	message =
+		protobuf_c_message_unpack(response_descriptor, NULL, response_size, response_data);
 	if (message == NULL) {
 		g_set_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_INTERNAL,
 			    "%s/%s: cannot decode the response as %s", service, method,
@@ -865,8 +863,8 @@ cocoon_ttrpc_client_new_for_fd(gint fd, GError **error)
 	client->wake_fd = cocoon_steal_fd(&wake_fd);
 	client->is_socket = S_ISSOCK(st.st_mode);
 	client->next_stream_id = 1;
-	client->pending = g_hash_table_new_full(NULL, NULL, NULL,
-						(GDestroyNotify)pending_call_unref);
+	client->pending =
+		g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify)pending_call_unref);
 	client->metadata = g_ptr_array_new_with_free_func(g_free);
 	client->reader = g_thread_try_new("ttrpc-client", client_reader_thread, client, error);
 	if (client->reader == NULL) {

@@ -82,8 +82,7 @@ cocoon_ttrpc_frame_encode(guint32 stream_id, guint8 type, guint8 flags, const gu
 
 	if (length > COCOON_TTRPC_MAX_DATA_SIZE) {
 		g_set_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_RESOURCE_EXHAUSTED,
-			    "message length %" G_GSIZE_FORMAT
-			    " exceed maximum message size of %u",
+			    "message length %" G_GSIZE_FORMAT " exceed maximum message size of %u",
 			    length, COCOON_TTRPC_MAX_DATA_SIZE);
 		return NULL;
 	}

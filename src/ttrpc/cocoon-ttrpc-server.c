@@ -64,7 +64,7 @@ struct _CocoonTtrpcServer {
 struct _Connection {
 	gatomicrefcount ref;
 	CocoonTtrpcServer *server; /* weak, under server_weak_lock */
-	GMainContext *context;     /* the server context */
+	GMainContext *context;	   /* the server context */
 	gboolean is_socket;
 	gint peer_pid;
 	/* read side, server context only */
@@ -74,8 +74,8 @@ struct _Connection {
 	GMutex lock;
 	gint fd;
 	gboolean closed;
-	gboolean broken; /* a write failed: drop further output */
-	GQueue out;	 /* GBytes frames */
+	gboolean broken;  /* a write failed: drop further output */
+	GQueue out;	  /* GBytes frames */
 	gsize out_offset; /* bytes of the head frame already written */
 	GSource *write_source;
 	GHashTable *calls; /* set of pending CocoonTtrpcCall, no refs (see call_finish) */
@@ -257,12 +257,12 @@ response_frame_new(guint32 stream_id, CocoonTtrpcCode code, const gchar *message
 		packed = g_malloc(MAX(size, 1));
 		ttrpc__response__pack(&response, packed);
 	}
-	frame = cocoon_ttrpc_frame_encode(stream_id, COCOON_TTRPC_MESSAGE_RESPONSE, 0, packed,
-					  size, &error);
+	frame = cocoon_ttrpc_frame_encode(stream_id, COCOON_TTRPC_MESSAGE_RESPONSE, 0, packed, size,
+					  &error);
 	if (frame != NULL)
 		return frame;
 
-	/* never send more than 4 MiB (containerd 1.6 would panic): answer with the status instead */
+	/* never send over 4 MiB (containerd 1.6 would panic): answer with the status instead */
 	return response_frame_new(stream_id, COCOON_TTRPC_RESOURCE_EXHAUSTED, error->message, NULL,
 				  0);
 }
@@ -308,7 +308,8 @@ call_detach(CocoonTtrpcCall *call)
 {
 	Connection *connection = call->connection;
 	{
-		g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new(&connection->lock);
+		g_autoptr(GMutexLocker) locker G_GNUC_UNUSED =
+			g_mutex_locker_new(&connection->lock);
 		g_hash_table_remove(connection->calls, call);
 	}
 	/* the deadline source holds a reference; destroying it drops that */
@@ -333,9 +334,9 @@ call_deadline_cb(gpointer user_data)
 	CocoonTtrpcCall *call = user_data;
 
 	if (g_atomic_int_compare_and_exchange(&call->state, CALL_PENDING, CALL_CANCELLED)) {
-		g_autofree gchar *message = g_strdup_printf(
-			"%s/%s: context deadline exceeded", call->request->service,
-			call->request->method);
+		g_autofree gchar *message =
+			g_strdup_printf("%s/%s: context deadline exceeded", call->request->service,
+					call->request->method);
 		g_mutex_lock(&call->connection->lock);
 		g_hash_table_remove(call->connection->calls, call);
 		g_mutex_unlock(&call->connection->lock);
@@ -424,9 +425,9 @@ connection_dispatch_request(Connection *connection, CocoonTtrpcServer *server,
 			g_main_context_ref(registration.context);
 	}
 	if (methods == NULL || registration.handler == NULL) {
-		g_autofree gchar *message = g_strdup_printf(
-			"%s %s", methods == NULL ? "service" : "method",
-			methods == NULL ? request->service : request->method);
+		g_autofree gchar *message =
+			g_strdup_printf("%s %s", methods == NULL ? "service" : "method",
+					methods == NULL ? request->service : request->method);
 		ttrpc__request__free_unpacked(request, NULL);
 		connection_respond(connection, stream_id, COCOON_TTRPC_UNIMPLEMENTED, message, NULL,
 				   0);
@@ -442,7 +443,8 @@ connection_dispatch_request(Connection *connection, CocoonTtrpcServer *server,
 	call->handler = registration.handler;
 	call->user_data = registration.user_data;
 	{
-		g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new(&connection->lock);
+		g_autoptr(GMutexLocker) locker G_GNUC_UNUSED =
+			g_mutex_locker_new(&connection->lock);
 		if (connection->closed) {
 			g_main_context_unref(registration.context);
 			call_unref(call);
@@ -500,7 +502,8 @@ connection_read_cb(gint fd, GIOCondition condition, gpointer user_data)
 		return G_SOURCE_REMOVE;
 	buf = g_malloc(READ_CHUNK_SIZE);
 	{
-		g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new(&connection->lock);
+		g_autoptr(GMutexLocker) locker G_GNUC_UNUSED =
+			g_mutex_locker_new(&connection->lock);
 		if (connection->closed)
 			return G_SOURCE_REMOVE;
 		do
@@ -546,7 +549,8 @@ connection_close(Connection *connection)
 	gboolean removed = FALSE;
 
 	{
-		g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new(&connection->lock);
+		g_autoptr(GMutexLocker) locker G_GNUC_UNUSED =
+			g_mutex_locker_new(&connection->lock);
 		GHashTableIter iter;
 		gpointer key;
 
@@ -608,8 +612,8 @@ peer_credentials_ok(CocoonTtrpcServer *server, gint fd, gint *ret_pid, GError **
 	gboolean require;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-			    "SO_PEERCRED: %s", g_strerror(errno));
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "SO_PEERCRED: %s",
+			    g_strerror(errno));
 		return FALSE;
 	}
 	g_mutex_lock(&server->lock);
@@ -966,8 +970,8 @@ cocoon_ttrpc_server_shutdown(CocoonTtrpcServer *server)
 	server->shut_down = TRUE;
 	listeners = g_steal_pointer(&server->listeners);
 	server->listeners = g_ptr_array_new();
-	connections = g_ptr_array_copy(server->connections, (GCopyFunc)(void (*)(void))connection_ref,
-				       NULL);
+	connections = g_ptr_array_copy(server->connections,
+				       (GCopyFunc)(void (*)(void))connection_ref, NULL);
 	g_mutex_unlock(&server->lock);
 
 	g_mutex_lock(&server_weak_lock);
@@ -1111,11 +1115,10 @@ cocoon_ttrpc_call_return_message(CocoonTtrpcCall *call, const ProtobufCMessage *
 		size = protobuf_c_message_get_packed_size(message);
 		/* no point packing what cannot be sent; call_finish turns it into the status */
 		if (size > COCOON_TTRPC_MAX_DATA_SIZE) {
-			cocoon_ttrpc_call_return_error(
-				call, COCOON_TTRPC_RESOURCE_EXHAUSTED,
-				"message length %" G_GSIZE_FORMAT
-				" exceed maximum message size of %u",
-				size, COCOON_TTRPC_MAX_DATA_SIZE);
+			cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_RESOURCE_EXHAUSTED,
+						       "message length %" G_GSIZE_FORMAT
+						       " exceed maximum message size of %u",
+						       size, COCOON_TTRPC_MAX_DATA_SIZE);
 			return;
 		}
 		packed = g_malloc(MAX(size, 1));

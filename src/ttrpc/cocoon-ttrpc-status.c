@@ -7,7 +7,12 @@
 
 #include <gio/gio.h>
 
-G_DEFINE_QUARK(cocoon-ttrpc-error-quark, cocoon_ttrpc_error)
+/* spelled out, not G_DEFINE_QUARK: clang-format would put spaces around the dashes */
+GQuark
+cocoon_ttrpc_error_quark(void)
+{
+	return g_quark_from_static_string("cocoon-ttrpc-error-quark");
+}
 
 /**
  * cocoon_ttrpc_code_to_string:

@@ -148,8 +148,8 @@ main(int argc, char **argv)
 	g_print("cocoon ttrpc round trips: unary Echo, %" G_GSIZE_FORMAT
 		"-byte payload, %.1f s per row, %u CPUs\n\n",
 		length, seconds, g_get_num_processors());
-	g_print("| %-30s | %7s | %11s | %9s | %6s | %12s | %10s |\n", "configuration",
-		"callers", "connections", "calls", "errors", "round trip/s", "latency us");
+	g_print("| %-30s | %7s | %11s | %9s | %6s | %12s | %10s |\n", "configuration", "callers",
+		"connections", "calls", "errors", "round trip/s", "latency us");
 	g_print("|--------------------------------|---------|-------------|-----------|--------|"
 		"--------------|------------|\n");
 	run_row("1 client", path, 1, FALSE, seconds, payload, length);

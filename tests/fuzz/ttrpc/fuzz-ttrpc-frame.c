@@ -110,7 +110,8 @@ fuzz_decoder(const uint8_t *data, size_t size)
 				break;
 			if (frame.oversized) {
 				g_assert_null(frame.data);
-				g_assert_cmpuint(frame.header.length, >, COCOON_TTRPC_MAX_DATA_SIZE);
+				g_assert_cmpuint(frame.header.length, >,
+						 COCOON_TTRPC_MAX_DATA_SIZE);
 				continue;
 			}
 			bytes = g_bytes_get_data(frame.data, &length);

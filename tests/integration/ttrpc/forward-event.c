@@ -43,7 +43,8 @@ main(int argc, char **argv)
 	g_autofree gchar *expect = NULL;
 	g_autofree gchar *namespace = NULL;
 	const GOptionEntry entries[] = {
-		{"address", 0, 0, G_OPTION_ARG_FILENAME, &address, "containerd ttrpc socket", "PATH"},
+		{"address", 0, 0, G_OPTION_ARG_FILENAME, &address, "containerd ttrpc socket",
+		 "PATH"},
 		{"container-id", 0, 0, G_OPTION_ARG_STRING, &container_id, "TaskCreate id", "ID"},
 		{"topic", 0, 0, G_OPTION_ARG_STRING, &topic, "envelope topic", "TOPIC"},
 		{"namespace", 0, 0, G_OPTION_ARG_STRING, &namespace, "envelope namespace", "NS"},
@@ -80,7 +81,7 @@ main(int argc, char **argv)
 	if (expect == NULL)
 		expect = g_strdup("OK");
 	if (namespace == NULL)
-		namespace = g_strdup("default");
+	namespace = g_strdup("default");
 	expected = code_from_name(expect);
 	if ((gint)expected < 0) {
 		g_printerr("unknown status code name %s\n", expect);
@@ -109,9 +110,9 @@ main(int argc, char **argv)
 		return 2;
 	}
 	cocoon_ttrpc_client_set_metadata(client, "containerd-namespace-ttrpc", namespace);
-	response = cocoon_ttrpc_client_call_message(client, EVENTS_SERVICE, "Forward", &request.base,
-						    &google__protobuf__empty__descriptor, 5000,
-						    NULL, &error);
+	response = cocoon_ttrpc_client_call_message(
+		client, EVENTS_SERVICE, "Forward", &request.base,
+		&google__protobuf__empty__descriptor, 5000, NULL, &error);
 	if (response != NULL) {
 		protobuf_c_message_free_unpacked(response, NULL);
 		got = COCOON_TTRPC_OK;

@@ -41,8 +41,8 @@ test_encode(void)
 	g_autofree guint8 *data = g_malloc0(COCOON_TTRPC_MAX_DATA_SIZE + 1);
 	const guint8 expected[] = {0, 0, 0, 3, 0, 0, 0, 7, 2, 0, 'a', 'b', 'c'};
 
-	frame = cocoon_ttrpc_frame_encode(7, COCOON_TTRPC_MESSAGE_RESPONSE, 0, (const guint8 *)"abc",
-					  3, &error);
+	frame = cocoon_ttrpc_frame_encode(7, COCOON_TTRPC_MESSAGE_RESPONSE, 0,
+					  (const guint8 *)"abc", 3, &error);
 	g_assert_no_error(error);
 	g_assert_cmpmem(g_bytes_get_data(frame, NULL), g_bytes_get_size(frame), expected,
 			sizeof(expected));
@@ -52,8 +52,8 @@ test_encode(void)
 	g_assert_no_error(error);
 	g_assert_cmpuint(g_bytes_get_size(big), ==,
 			 COCOON_TTRPC_MAX_DATA_SIZE + COCOON_TTRPC_HEADER_SIZE);
-	g_assert_null(cocoon_ttrpc_frame_encode(1, 1, 0, data, COCOON_TTRPC_MAX_DATA_SIZE + 1,
-						&error));
+	g_assert_null(
+		cocoon_ttrpc_frame_encode(1, 1, 0, data, COCOON_TTRPC_MAX_DATA_SIZE + 1, &error));
 	g_assert_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_RESOURCE_EXHAUSTED);
 }
 

@@ -102,9 +102,8 @@ static void
 message_handler(CocoonTtrpcCall *call, gpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
-	Ttrpc__KeyValue *request =
-		(Ttrpc__KeyValue *)cocoon_ttrpc_call_unpack(call, &ttrpc__key_value__descriptor,
-							    &error);
+	Ttrpc__KeyValue *request = (Ttrpc__KeyValue *)cocoon_ttrpc_call_unpack(
+		call, &ttrpc__key_value__descriptor, &error);
 	Ttrpc__KeyValue response = TTRPC__KEY_VALUE__INIT;
 	g_autofree gchar *value = NULL;
 
@@ -228,8 +227,8 @@ fixture_setup(Fixture *fixture, gconstpointer data)
 	cocoon_ttrpc_server_register(fixture->server, SERVICE, "Hold", hold_handler, fixture, NULL);
 	cocoon_ttrpc_server_register(fixture->server, SERVICE, "Fail", fail_handler, fixture, NULL);
 	cocoon_ttrpc_server_register(fixture->server, SERVICE, "Big", big_handler, fixture, NULL);
-	cocoon_ttrpc_server_register(fixture->server, SERVICE, "Message", message_handler,
-				     fixture, NULL);
+	cocoon_ttrpc_server_register(fixture->server, SERVICE, "Message", message_handler, fixture,
+				     NULL);
 	cocoon_ttrpc_server_register(fixture->server, SERVICE, "Thread", thread_handler, fixture,
 				     fixture->handler_context);
 	cocoon_ttrpc_server_register(fixture->server, SERVICE, "Random", random_handler, fixture,
@@ -372,7 +371,8 @@ static void
 raw_send_frame(gint fd, guint32 stream_id, guint8 type, const guint8 *data, gsize length)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GBytes) frame = cocoon_ttrpc_frame_encode(stream_id, type, 0, data, length, &error);
+	g_autoptr(GBytes) frame =
+		cocoon_ttrpc_frame_encode(stream_id, type, 0, data, length, &error);
 	g_assert_no_error(error);
 	raw_write(fd, g_bytes_get_data(frame, NULL), g_bytes_get_size(frame));
 }
@@ -444,8 +444,8 @@ raw_expect_response(gint fd, guint32 stream_id, CocoonTtrpcCode code)
 	g_assert_cmpuint(header.type, ==, COCOON_TTRPC_MESSAGE_RESPONSE);
 	g_assert_cmpuint(header.flags, ==, 0);
 	g_assert_cmpuint(header.stream_id, ==, stream_id);
-	response = ttrpc__response__unpack(NULL, g_bytes_get_size(data),
-					   g_bytes_get_data(data, NULL));
+	response =
+		ttrpc__response__unpack(NULL, g_bytes_get_size(data), g_bytes_get_data(data, NULL));
 	g_assert_nonnull(response);
 	g_assert_nonnull(response->status);
 	g_assert_cmpint(response->status->code, ==, code);
@@ -484,10 +484,9 @@ test_round_trip(Fixture *fixture, gconstpointer data)
 
 	/* a removed key is not sent any more */
 	cocoon_ttrpc_client_set_metadata(client, COCOON_TTRPC_NAMESPACE_KEY, NULL);
-	g_assert_null(cocoon_ttrpc_client_call(client, SERVICE, "Metadata",
-					       (const guint8 *)COCOON_TTRPC_NAMESPACE_KEY,
-					       strlen(COCOON_TTRPC_NAMESPACE_KEY), 5000, NULL,
-					       &error));
+	g_assert_null(cocoon_ttrpc_client_call(
+		client, SERVICE, "Metadata", (const guint8 *)COCOON_TTRPC_NAMESPACE_KEY,
+		strlen(COCOON_TTRPC_NAMESPACE_KEY), 5000, NULL, &error));
 	g_assert_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_NOT_FOUND);
 	g_assert_true(cocoon_ttrpc_client_is_connected(client));
 }
@@ -498,8 +497,8 @@ test_error_status(Fixture *fixture, gconstpointer data)
 	g_autoptr(CocoonTtrpcClient) client = connect_client(fixture);
 	g_autoptr(GError) error = NULL;
 
-	g_assert_null(cocoon_ttrpc_client_call(client, SERVICE, "Fail", NULL, 0, 5000, NULL,
-					       &error));
+	g_assert_null(
+		cocoon_ttrpc_client_call(client, SERVICE, "Fail", NULL, 0, 5000, NULL, &error));
 	g_assert_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_NOT_FOUND);
 	g_assert_cmpstr(error->message, ==, "container x: not found");
 }
@@ -523,9 +522,8 @@ test_call_message(Fixture *fixture, gconstpointer data)
 	protobuf_c_message_free_unpacked(&response->base, NULL);
 
 	/* an undecodable request payload is INVALID_ARGUMENT from cocoon_ttrpc_call_unpack */
-	g_assert_null(cocoon_ttrpc_client_call(client, SERVICE, "Message",
-					       (const guint8 *)"\xff\xff\xff", 3, 5000, NULL,
-					       &error));
+	g_assert_null(cocoon_ttrpc_client_call(
+		client, SERVICE, "Message", (const guint8 *)"\xff\xff\xff", 3, 5000, NULL, &error));
 	g_assert_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_INVALID_ARGUMENT);
 	g_clear_error(&error);
 
@@ -554,9 +552,9 @@ caller_thread(gpointer user_data)
 {
 	Caller *caller = user_data;
 	g_autofree gchar *payload = g_strdup_printf("call-%u", caller->index);
-	caller->reply = cocoon_ttrpc_client_call(caller->client, SERVICE, "Hold",
-						 (const guint8 *)payload, strlen(payload), 10000,
-						 NULL, &caller->error);
+	caller->reply =
+		cocoon_ttrpc_client_call(caller->client, SERVICE, "Hold", (const guint8 *)payload,
+					 strlen(payload), 10000, NULL, &caller->error);
 	return NULL;
 }
 
@@ -664,8 +662,8 @@ test_client_deadline(Fixture *fixture, gconstpointer data)
 	gint64 deadline;
 	CocoonTtrpcCall *call;
 
-	g_assert_null(cocoon_ttrpc_client_call(client, SERVICE, "Hold", NULL, 0, 150, NULL,
-					       &error));
+	g_assert_null(
+		cocoon_ttrpc_client_call(client, SERVICE, "Hold", NULL, 0, 150, NULL, &error));
 	g_assert_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_DEADLINE_EXCEEDED);
 	g_assert_cmpint(g_get_monotonic_time() - start, >=, 140 * 1000);
 	g_assert_cmpint(g_get_monotonic_time() - start, <, 3 * G_USEC_PER_SEC);
@@ -716,8 +714,8 @@ test_cancel_while_waiting(Fixture *fixture, gconstpointer data)
 	g_autoptr(GError) error = NULL;
 	GThread *thread = g_thread_new("cancel", cancel_later, cancellable);
 
-	g_assert_null(cocoon_ttrpc_client_call(client, SERVICE, "Hold", NULL, 0, 0, cancellable,
-					       &error));
+	g_assert_null(
+		cocoon_ttrpc_client_call(client, SERVICE, "Hold", NULL, 0, 0, cancellable, &error));
 	g_assert_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_CANCELLED);
 	g_thread_join(thread);
 }
@@ -734,8 +732,8 @@ test_unknown_service(Fixture *fixture, gconstpointer data)
 	g_assert_cmpstr(error->message, ==, "service nope.Service");
 	g_clear_error(&error);
 
-	g_assert_null(cocoon_ttrpc_client_call(client, SERVICE, "Nope", NULL, 0, 5000, NULL,
-					       &error));
+	g_assert_null(
+		cocoon_ttrpc_client_call(client, SERVICE, "Nope", NULL, 0, 5000, NULL, &error));
 	g_assert_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_UNIMPLEMENTED);
 	g_assert_cmpstr(error->message, ==, "method Nope");
 }
@@ -844,13 +842,14 @@ test_oversized(Fixture *fixture, gconstpointer data)
 	g_autofree gchar *ok = NULL;
 	g_autofree guint8 *junk = g_malloc0(COCOON_TTRPC_MAX_DATA_SIZE + 1);
 	guint8 header[COCOON_TTRPC_HEADER_SIZE];
-	CocoonTtrpcFrameHeader h = {COCOON_TTRPC_MAX_DATA_SIZE + 1, 5,
-				    COCOON_TTRPC_MESSAGE_REQUEST, 0};
+	CocoonTtrpcFrameHeader h = {COCOON_TTRPC_MAX_DATA_SIZE + 1, 5, COCOON_TTRPC_MESSAGE_REQUEST,
+				    0};
 
 	cocoon_ttrpc_frame_header_encode(&h, header);
 	raw_write(fd, header, sizeof(header));
 	message = raw_expect_response(fd, 5, COCOON_TTRPC_RESOURCE_EXHAUSTED);
-	g_assert_cmpstr(message, ==, "message length 4194305 exceed maximum message size of 4194304");
+	g_assert_cmpstr(message, ==,
+			"message length 4194305 exceed maximum message size of 4194304");
 	raw_write(fd, junk, COCOON_TTRPC_MAX_DATA_SIZE + 1);
 	/* the connection is kept */
 	raw_send_request(fd, 7, "Echo", "x", 0);
@@ -865,8 +864,8 @@ test_response_too_large(Fixture *fixture, gconstpointer data)
 	g_autoptr(GBytes) reply = NULL;
 	g_autofree guint8 *big = g_malloc0(COCOON_TTRPC_MAX_DATA_SIZE);
 
-	g_assert_null(cocoon_ttrpc_client_call(client, SERVICE, "Big", NULL, 0, 5000, NULL,
-					       &error));
+	g_assert_null(
+		cocoon_ttrpc_client_call(client, SERVICE, "Big", NULL, 0, 5000, NULL, &error));
 	g_assert_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_RESOURCE_EXHAUSTED);
 	g_clear_error(&error);
 
@@ -980,8 +979,8 @@ test_connection_lost(Fixture *fixture, gconstpointer data)
 		g_clear_error(&callers[i].error);
 	}
 	g_assert_false(cocoon_ttrpc_client_is_connected(client));
-	g_assert_null(cocoon_ttrpc_client_call(client, SERVICE, "Echo", NULL, 0, 5000, NULL,
-					       &error));
+	g_assert_null(
+		cocoon_ttrpc_client_call(client, SERVICE, "Echo", NULL, 0, 5000, NULL, &error));
 	g_assert_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_UNAVAILABLE);
 }
 
@@ -1155,17 +1154,17 @@ stress_thread(gpointer user_data)
 			assert_bytes_str(reply, payload);
 			worker->ok++;
 		} else {
-			g_assert_true(g_error_matches(error, COCOON_TTRPC_ERROR,
-						      COCOON_TTRPC_DEADLINE_EXCEEDED) ||
-				      g_error_matches(error, COCOON_TTRPC_ERROR,
-						      COCOON_TTRPC_ABORTED));
+			g_assert_true(
+				g_error_matches(error, COCOON_TTRPC_ERROR,
+						COCOON_TTRPC_DEADLINE_EXCEEDED) ||
+				g_error_matches(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_ABORTED));
 			worker->failed++;
 		}
 	}
 	return NULL;
 }
 
-/* many threads, short deadlines on both sides, answers from everywhere, connections coming and going */
+/* many threads, short deadlines both sides, answers from everywhere, connections come and go */
 static void
 test_stress(Fixture *fixture, gconstpointer data)
 {
@@ -1235,7 +1234,8 @@ test_connection_fd(Fixture *fixture, gconstpointer data)
 	g_assert_true(cocoon_ttrpc_server_add_connection_fd(fixture->server, pair[0], &error));
 	g_assert_no_error(error);
 	{
-		g_autoptr(CocoonTtrpcClient) client = cocoon_ttrpc_client_new_for_fd(pair[1], &error);
+		g_autoptr(CocoonTtrpcClient) client =
+			cocoon_ttrpc_client_new_for_fd(pair[1], &error);
 		g_autoptr(GBytes) reply = NULL;
 		g_assert_no_error(error);
 		reply = cocoon_ttrpc_client_call(client, SERVICE, "Echo", (const guint8 *)"pair", 4,
@@ -1260,7 +1260,8 @@ test_listen_fd(Fixture *fixture, gconstpointer data)
 	g_assert_true(cocoon_ttrpc_server_listen_fd(fixture->server, fd, &error));
 	g_assert_no_error(error);
 	for (guint i = 0; i < 3; i++) {
-		g_autoptr(CocoonTtrpcClient) client = cocoon_ttrpc_client_new_for_path(path, &error);
+		g_autoptr(CocoonTtrpcClient) client =
+			cocoon_ttrpc_client_new_for_path(path, &error);
 		g_autoptr(GBytes) reply = NULL;
 		g_assert_no_error(error);
 		reply = cocoon_ttrpc_client_call(client, SERVICE, "Echo", (const guint8 *)"fd", 2,
