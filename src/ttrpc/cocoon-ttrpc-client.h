@@ -30,7 +30,8 @@ void cocoon_ttrpc_client_set_metadata(CocoonTtrpcClient *client, const gchar *ke
 
 /*
  * timeout_ms: 0 = none (not recommended); it is sent as timeout_nano and enforced locally.
- * returns the response payload (possibly empty, never NULL on success)
+ * returns the response payload (possibly empty, never NULL on success). A cancelled call fails
+ * with COCOON_TTRPC_CANCELLED; a late answer to a call that gave up is dropped.
  */
 GBytes *cocoon_ttrpc_client_call(CocoonTtrpcClient *client, const gchar *service, const gchar *method,
 				 const guint8 *payload, gsize length, guint timeout_ms,

@@ -26,6 +26,11 @@ typedef struct _CocoonTtrpcCall CocoonTtrpcCall;
  */
 typedef void (*CocoonTtrpcHandler)(CocoonTtrpcCall *call, gpointer user_data);
 
+/*
+ * the last unref shuts the server down (connections do not keep it alive). A handler whose
+ * context is owned by the thread reading the connection (e.g. the server context) runs in place,
+ * as g_main_context_invoke_full() does.
+ */
 CocoonTtrpcServer *cocoon_ttrpc_server_new(void);
 CocoonTtrpcServer *cocoon_ttrpc_server_ref(CocoonTtrpcServer *server);
 void cocoon_ttrpc_server_unref(CocoonTtrpcServer *server);
