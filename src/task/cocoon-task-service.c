@@ -123,6 +123,10 @@ handle_create(CocoonTtrpcCall *call, gpointer user_data)
 	if (!validate_ids("Create", request->id, NULL, &error)) {
 		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_INVALID_ARGUMENT,
 					       "%s: invalid argument", error->message);
+	} else if ((sandbox = cocoon_runtime_lookup_container(service.runtime, request->id)) !=
+		   NULL) {
+		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_ALREADY_EXISTS,
+					       "Create %s: container already exists", request->id);
 	} else if (request->bundle == NULL || !g_path_is_absolute(request->bundle) ||
 		   strstr(request->bundle, "/../") != NULL || g_str_has_suffix(request->bundle, "/..")) {
 		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_INVALID_ARGUMENT,
