@@ -124,7 +124,9 @@ static CocoonJson *
 next_message(CocoonQmp *qmp, const gchar *command, GError **error)
 {
 	for (;;) {
-		const guint8 *newline = memchr(qmp->input->data, '\n', qmp->input->len);
+		/* memchr(NULL, …, 0) is undefined: an empty GByteArray has no data */
+		const guint8 *newline =
+			qmp->input->len > 0 ? memchr(qmp->input->data, '\n', qmp->input->len) : NULL;
 		g_autoptr(GError) local_error = NULL;
 		g_autoptr(CocoonJson) message = NULL;
 		gsize length;
