@@ -34,7 +34,7 @@ typedef struct {
 } Main;
 
 static void
-agent_connected_cb(CocoonGuestPort *port, int fd, gpointer user_data)
+agent_connected_cb(CocoonGuestPort *port, int fd, gboolean borrowed, gpointer user_data)
 {
 	Main *self = user_data;
 	g_autoptr(GError) error = NULL;
@@ -63,11 +63,11 @@ agent_closed_cb(CocoonTtrpcServer *server, guint connections_left, gpointer user
 }
 
 static void
-stdio_connected_cb(CocoonGuestPort *port, int fd, gpointer user_data)
+stdio_connected_cb(CocoonGuestPort *port, int fd, gboolean borrowed, gpointer user_data)
 {
 	Main *self = user_data;
 
-	cocoon_guest_stdio_connect(cocoon_guest_agent_get_stdio(self->agent), fd);
+	cocoon_guest_stdio_connect(cocoon_guest_agent_get_stdio(self->agent), fd, borrowed);
 }
 
 static void
@@ -248,6 +248,8 @@ run(int argc, char **argv, gboolean *ret_init)
 		return 1;
 	}
 	self.stdio_port = stdio_port;
+	/* the bulk data path: no relay copies; the mux resynchronizes sessions itself */
+	cocoon_guest_port_set_direct(stdio_port, TRUE);
 
 	if (!self.init) {
 		g_unix_signal_add(SIGTERM, quit_cb, &self);

@@ -40,6 +40,8 @@
 #define WAIT_EVENT_MAX_MS (60 * 1000)
 /* a request's JSON documents */
 #define SPEC_JSON_MAX (4u << 20)
+/* the size of stdio pipes */
+#define PIPE_SIZE (256 * 1024)
 /* how long after the Shutdown reply the VM ends */
 #define SHUTDOWN_DELAY_MS 200
 
@@ -557,6 +559,8 @@ make_pipe(int fds[2], GError **error)
 			    g_strerror(saved_errno));
 		return FALSE;
 	}
+	/* fewer wake-ups per MiB for a chatty process (best effort: pipe-max-size may be lower) */
+	(void)fcntl(fds[0], F_SETPIPE_SZ, PIPE_SIZE);
 	return TRUE;
 }
 

@@ -61,6 +61,8 @@ struct _CocoonGuestPort {
 	guint retry_ms;
 	guint accept_id;
 	gboolean warned;
+	gboolean direct;
+	gboolean lent; /* a direct port's fd is out */
 
 	/* a session of a port: our end of the socketpair and the two directions */
 	int relay_fd;
@@ -188,11 +190,12 @@ cocoon_guest_port_find_virtio(const gchar *sysfs_dir, const gchar *name, GError 
 }
 
 static void
-port_hand_out(CocoonGuestPort *port, int fd)
+port_hand_out(CocoonGuestPort *port, int fd, gboolean borrowed)
 {
 	port->retry_ms = RETRY_MIN_MS;
 	port->warned = FALSE;
-	port->func(port, fd, port->user_data);
+	port->lent = borrowed;
+	port->func(port, fd, borrowed, port->user_data);
 }
 
 /* the relay between a port and a session */
@@ -372,7 +375,7 @@ relay_start(CocoonGuestPort *port, GError **error)
 	port->port_watch = cocoon_guest_fd_watch_new(port->fd, relay_port_cb, port);
 	port->relay_watch = cocoon_guest_fd_watch_new(port->relay_fd, relay_session_cb, port);
 	relay_update(port);
-	port_hand_out(port, pair[1]);
+	port_hand_out(port, pair[1], FALSE);
 	return TRUE;
 }
 
@@ -402,7 +405,7 @@ port_try_device(CocoonGuestPort *port)
 	g_autoptr(GError) error = NULL;
 	struct pollfd pfd = { 0 };
 
-	if (port->relay_fd >= 0)
+	if (port->relay_fd >= 0 || port->lent)
 		return;
 	if (port->fd < 0) {
 		g_autofree gchar *path = NULL;
@@ -439,6 +442,10 @@ port_try_device(CocoonGuestPort *port)
 	}
 	/* SIGIO would also come for every read */
 	port_set_async(port, FALSE);
+	if (port->direct) {
+		port_hand_out(port, port->fd, TRUE);
+		return;
+	}
 	if (!relay_start(port, &error)) {
 		g_warning("port %s: %s", port->name, error->message);
 		port_retry_later(port);
@@ -458,7 +465,7 @@ port_accept_cb(gint fd, GIOCondition condition, gpointer user_data)
 	}
 	/* one connection at a time, like a virtio port: stop accepting until it ends */
 	port->accept_id = 0;
-	port_hand_out(port, connection);
+	port_hand_out(port, connection, FALSE);
 	return G_SOURCE_REMOVE;
 }
 
@@ -501,7 +508,7 @@ port_try(CocoonGuestPort *port)
 		break;
 	case PORT_FD:
 		if (port->given_fd >= 0)
-			port_hand_out(port, cocoon_steal_fd(&port->given_fd));
+			port_hand_out(port, cocoon_steal_fd(&port->given_fd), FALSE);
 		else
 			g_warning("port %s: the connection on %s ended, there is no other",
 				  port->name, port->location);
@@ -519,8 +526,15 @@ cocoon_guest_port_reconnect(CocoonGuestPort *port)
 {
 	g_debug("port %s: waiting for the host", port->name);
 	relay_end(port, "closed by the agent");
+	port->lent = FALSE;
 	port->retry_ms = RETRY_MIN_MS;
 	port_retry_later(port);
+}
+
+void
+cocoon_guest_port_set_direct(CocoonGuestPort *port, gboolean direct)
+{
+	port->direct = direct;
 }
 
 CocoonGuestPort *

@@ -20,8 +20,12 @@ G_BEGIN_DECLS
  */
 typedef struct _CocoonGuestPort CocoonGuestPort;
 
-/* a connection: the callee owns fd */
-typedef void (*CocoonGuestPortConnectedFunc)(CocoonGuestPort *port, int fd, gpointer user_data);
+/*
+ * a connection. The callee owns fd, except when borrowed (a direct port, see
+ * cocoon_guest_port_set_direct()): then it must not close it.
+ */
+typedef void (*CocoonGuestPortConnectedFunc)(CocoonGuestPort *port, int fd, gboolean borrowed,
+					     gpointer user_data);
 
 /* blocks SIGIO in the calling thread (the ports' signalfd gets it); first thing in main() */
 void cocoon_guest_port_block_signals(void);
@@ -32,8 +36,18 @@ CocoonGuestPort *cocoon_guest_port_new(const gchar *name, const gchar *location,
 				       GError **error);
 void cocoon_guest_port_free(CocoonGuestPort *port);
 
-/* the connection handed out ended (its fd is closed): wait for the next */
+/*
+ * the connection handed out ended (an owned fd is closed, a borrowed one read EOF or HUP): wait
+ * for the next
+ */
 void cocoon_guest_port_reconnect(CocoonGuestPort *port);
+
+/*
+ * a virtio port hands out its own fd (borrowed) instead of a relayed socketpair: two copies less
+ * for a consumer that keeps the byte stream in sync itself across sessions (the stdio mux). Call
+ * before the main loop runs.
+ */
+void cocoon_guest_port_set_direct(CocoonGuestPort *port, gboolean direct);
 
 /* finds /dev/vportNpM of a named virtio-serial port under sysfs_dir (creating the node if needed) */
 gchar *cocoon_guest_port_find_virtio(const gchar *sysfs_dir, const gchar *name, GError **error);

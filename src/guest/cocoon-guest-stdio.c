@@ -57,6 +57,7 @@ struct _CocoonGuestStdio {
 	GHashTable *early_eofs; /* ids */
 
 	int fd;
+	gboolean fd_borrowed;
 	GSource *port_watch;
 	CocoonStdioFrameDecoder *decoder;
 	GQueue out; /* OutFrame */
@@ -500,7 +501,10 @@ port_disconnect(CocoonGuestStdio *mux, const gchar *reason)
 		return;
 	g_info("stdio port disconnected: %s", reason);
 	cocoon_guest_fd_watch_clear(&mux->port_watch);
-	cocoon_fd_closep(&mux->fd);
+	if (mux->fd_borrowed)
+		mux->fd = -1;
+	else
+		cocoon_fd_closep(&mux->fd);
 	cocoon_stdio_frame_decoder_free(mux->decoder);
 	mux->decoder = cocoon_stdio_frame_decoder_new();
 	/* the rest of a cut frame would desynchronize the next session */
@@ -531,7 +535,7 @@ port_disconnect(CocoonGuestStdio *mux, const gchar *reason)
  * starts a session on a new host connection (see the header for what restarts)
  */
 void
-cocoon_guest_stdio_connect(CocoonGuestStdio *stdio, int fd)
+cocoon_guest_stdio_connect(CocoonGuestStdio *stdio, int fd, gboolean borrowed)
 {
 	GHashTableIter iter;
 	gpointer value;
@@ -549,6 +553,7 @@ cocoon_guest_stdio_connect(CocoonGuestStdio *stdio, int fd)
 		(void)fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
 	stdio->fd = fd;
+	stdio->fd_borrowed = borrowed;
 	g_hash_table_iter_init(&iter, stdio->streams);
 	while (g_hash_table_iter_next(&iter, NULL, &value)) {
 		Stream *stream = value;
@@ -709,7 +714,8 @@ cocoon_guest_stdio_free(CocoonGuestStdio *stdio)
 	if (stdio == NULL)
 		return;
 	cocoon_guest_fd_watch_clear(&stdio->port_watch);
-	cocoon_fd_closep(&stdio->fd);
+	if (!stdio->fd_borrowed)
+		cocoon_fd_closep(&stdio->fd);
 	g_hash_table_unref(stdio->streams);
 	g_hash_table_unref(stdio->early_eofs);
 	cocoon_stdio_frame_decoder_free(stdio->decoder);

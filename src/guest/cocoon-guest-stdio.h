@@ -29,8 +29,11 @@ void cocoon_guest_stdio_free(CocoonGuestStdio *stdio);
 void cocoon_guest_stdio_set_disconnected_func(CocoonGuestStdio *stdio,
 					      CocoonGuestStdioDisconnectedFunc func,
 					      gpointer user_data);
-/* serve a host connection (takes fd); replaces a current one */
-void cocoon_guest_stdio_connect(CocoonGuestStdio *stdio, int fd);
+/*
+ * serve a host connection; replaces a current one. Takes fd unless borrowed (a virtio port kept
+ * open across sessions: on EOF or HUP it is only unwatched, never closed).
+ */
+void cocoon_guest_stdio_connect(CocoonGuestStdio *stdio, int fd, gboolean borrowed);
 gboolean cocoon_guest_stdio_is_connected(CocoonGuestStdio *stdio);
 
 /* guest -> host: reads fd (takes it) until EOF; eof_func may be NULL */
