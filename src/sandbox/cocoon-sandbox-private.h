@@ -6,6 +6,7 @@
 #include "agent.pb-c.h"
 #include "cocoon-sandbox-info.h"
 #include "cocoon-stdio.h"
+#include "cocoon-agent-client.h"
 #include "cocoon-ttrpc-client.h"
 #include "shim.pb-c.h"
 
@@ -60,7 +61,7 @@ void cocoon_sandbox_vm_booted(CocoonSandbox *sandbox);
 gboolean cocoon_sandbox_vm_is_running(CocoonSandbox *sandbox);
 const gchar *cocoon_sandbox_get_state_dir(CocoonSandbox *sandbox);
 const gchar *cocoon_sandbox_get_shared_dir(CocoonSandbox *sandbox);
-CocoonTtrpcClient *cocoon_sandbox_get_agent(CocoonSandbox *sandbox);
+CocoonAgentClient *cocoon_sandbox_get_agent(CocoonSandbox *sandbox);
 CocoonRuntime *cocoon_sandbox_get_runtime(CocoonSandbox *sandbox);
 /* the pod's configuration (annotations applied at the first Create), else the runtime's */
 CocoonConfig *cocoon_sandbox_get_config(CocoonSandbox *sandbox);
@@ -74,11 +75,5 @@ void cocoon_sandbox_stdio_close_stdin(CocoonSandbox *sandbox, CocoonProcess *pro
 gboolean cocoon_sandbox_stdio_drain(CocoonSandbox *sandbox, const guint32 *streams, guint n_streams,
 				    gint64 deadline_us);
 void cocoon_sandbox_stdio_detach(CocoonSandbox *sandbox, CocoonProcess *process);
-
-/* a synchronous agent call with the configured deadline; errors name the sandbox and method */
-ProtobufCMessage *cocoon_sandbox_agent_call(CocoonSandbox *sandbox, const gchar *method,
-					    const ProtobufCMessage *request,
-					    const ProtobufCMessageDescriptor *response_descriptor,
-					    GError **error);
 
 G_END_DECLS

@@ -20,13 +20,12 @@
 #include "cocoon-sandbox-private.h"
 #include "cocoon-stdio-mux.h"
 
-#define AGENT_PING_TIMEOUT_MS 300
 #define VM_STOP_TIMEOUT_MS 5000
 
 /* the VM half of a sandbox; owned by the worker, except mux which the I/O side reads under lock */
 typedef struct {
 	CocoonHypervisor *hypervisor;
-	CocoonTtrpcClient *agent;
+	CocoonAgentClient *agent;
 	GMutex mux_lock;
 	CocoonStdioMux *mux;
 	gboolean stopping;
@@ -72,48 +71,11 @@ connect_unix(const gchar *path, GError **error)
 	return cocoon_steal_fd(&fd);
 }
 
-/*
- * virtio-serial: QEMU accepts the connection at once and holds what we write until the guest
- * opens the port, so "ready" is the first Ping answered. Pings that time out are simply resent.
- */
-static CocoonTtrpcClient *
-agent_connect_wait(CocoonSandbox *sandbox, const gchar *path, gint64 deadline, GError **error)
+static gchar *
+vm_console_tail(guint lines, gpointer user_data)
 {
-	g_autoptr(GError) last_error = NULL;
-
-	while (g_get_monotonic_time() < deadline) {
-		g_autoptr(CocoonTtrpcClient) client = NULL;
-		g_clear_error(&last_error);
-		client = cocoon_ttrpc_client_new_for_path(path, &last_error);
-		if (client == NULL) {
-			g_usleep(20000);
-			continue;
-		}
-		while (g_get_monotonic_time() < deadline && cocoon_ttrpc_client_is_connected(client)) {
-			Cocoon__Agent__V1__PingRequest request = COCOON__AGENT__V1__PING_REQUEST__INIT;
-			ProtobufCMessage *response;
-			g_clear_error(&last_error);
-			response = cocoon_ttrpc_client_call_message(
-				client, "cocoon.agent.v1.Agent", "Ping", (ProtobufCMessage *)&request,
-				&cocoon__agent__v1__ping_response__descriptor, AGENT_PING_TIMEOUT_MS,
-				NULL, &last_error);
-			if (response != NULL) {
-				Cocoon__Agent__V1__PingResponse *ping =
-					(Cocoon__Agent__V1__PingResponse *)response;
-				g_info("sandbox %s: agent %s ready", cocoon_sandbox_get_id(sandbox),
-				       ping->agent_version);
-				protobuf_c_message_free_unpacked(response, NULL);
-				return g_steal_pointer(&client);
-			}
-			if (!g_error_matches(last_error, COCOON_TTRPC_ERROR,
-					     COCOON_TTRPC_DEADLINE_EXCEEDED))
-				g_usleep(50000);
-		}
-	}
-	g_set_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_DEADLINE_EXCEEDED,
-		    "the agent did not answer within the boot timeout (%s)",
-		    last_error != NULL ? last_error->message : "no connection");
-	return NULL;
+	SandboxVm *vm = user_data;
+	return vm->hypervisor != NULL ? cocoon_hypervisor_console_tail(vm->hypervisor, lines) : NULL;
 }
 
 static void
@@ -135,7 +97,6 @@ vm_boot(CocoonSandbox *sandbox, SandboxVm *vm, GError **error)
 	const gchar *state_dir = cocoon_sandbox_get_state_dir(sandbox);
 	g_autoptr(CocoonVmConfig) vm_config = cocoon_vm_config_new();
 	gint64 started = g_get_monotonic_time();
-	gint64 deadline = started + (gint64)config->boot_timeout_ms * 1000;
 	cocoon_autofd int stdio_fd = -1;
 
 	if (g_mkdir_with_parents(cocoon_sandbox_get_shared_dir(sandbox), 0700) < 0) {
@@ -175,16 +136,12 @@ vm_boot(CocoonSandbox *sandbox, SandboxVm *vm, GError **error)
 					cocoon_sandbox_get_context(sandbox));
 	if (!cocoon_hypervisor_start(vm->hypervisor, error))
 		return FALSE;
-	vm->agent = agent_connect_wait(sandbox, cocoon_hypervisor_get_agent_socket_path(vm->hypervisor),
-				       deadline, error);
-	if (vm->agent == NULL) {
-		g_autofree gchar *tail = cocoon_hypervisor_console_tail(vm->hypervisor, 15);
-		g_prefix_error(error, "sandbox %s: guest never came up after %u ms: ",
-			       cocoon_sandbox_get_id(sandbox), config->boot_timeout_ms);
-		if (tail != NULL && tail[0] != '\0')
-			g_prefix_error(error, "%s\n--- last console lines ---\n%s", "", tail);
+	vm->agent = cocoon_agent_client_connect_wait(
+		cocoon_hypervisor_get_agent_socket_path(vm->hypervisor), cocoon_sandbox_get_id(sandbox),
+		config->boot_timeout_ms, vm_console_tail, vm, NULL, error);
+	if (vm->agent == NULL)
 		return FALSE;
-	}
+	cocoon_agent_client_set_default_timeout(vm->agent, config->request_timeout_ms);
 	stdio_fd = connect_unix(cocoon_hypervisor_get_stdio_socket_path(vm->hypervisor), error);
 	if (stdio_fd < 0)
 		return FALSE;
@@ -210,7 +167,7 @@ gboolean
 cocoon_sandbox_vm_ensure(CocoonSandbox *sandbox, GError **error)
 {
 	SandboxVm *vm = sandbox_vm(sandbox);
-	if (vm->agent != NULL && cocoon_ttrpc_client_is_connected(vm->agent))
+	if (vm->agent != NULL && cocoon_agent_client_is_connected(vm->agent))
 		return TRUE;
 	if (vm->hypervisor != NULL) {
 		g_set_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_UNAVAILABLE,
@@ -241,17 +198,11 @@ cocoon_sandbox_vm_stop(CocoonSandbox *sandbox)
 	CocoonStdioMux *mux;
 
 	vm->stopping = TRUE;
-	if (vm->agent != NULL && cocoon_ttrpc_client_is_connected(vm->agent)) {
-		Cocoon__Agent__V1__ShutdownRequest request = COCOON__AGENT__V1__SHUTDOWN_REQUEST__INIT;
-		ProtobufCMessage *response = cocoon_ttrpc_client_call_message(
-			vm->agent, "cocoon.agent.v1.Agent", "Shutdown", (ProtobufCMessage *)&request,
-			&google__protobuf__empty__descriptor, 2000, NULL, NULL);
-		if (response != NULL)
-			protobuf_c_message_free_unpacked(response, NULL);
-	}
+	if (vm->agent != NULL && cocoon_agent_client_is_connected(vm->agent))
+		(void)cocoon_agent_client_shutdown(vm->agent, 2000, NULL, NULL);
 	if (vm->agent != NULL) {
-		cocoon_ttrpc_client_close(vm->agent);
-		g_clear_pointer(&vm->agent, cocoon_ttrpc_client_unref);
+		cocoon_agent_client_close(vm->agent);
+		g_clear_pointer(&vm->agent, cocoon_agent_client_unref);
 	}
 	{
 		g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&vm->mux_lock);
@@ -280,7 +231,7 @@ cocoon_sandbox_vm_free(CocoonSandbox *sandbox)
 	*slot = NULL;
 }
 
-CocoonTtrpcClient *
+CocoonAgentClient *
 cocoon_sandbox_get_agent(CocoonSandbox *sandbox)
 {
 	return sandbox_vm(sandbox)->agent;

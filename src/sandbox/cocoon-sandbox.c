@@ -26,7 +26,6 @@
 /* how long an exit waits for the process's output to reach containerd before it is reported */
 #define EXIT_DRAIN_TIMEOUT_US (30 * G_USEC_PER_SEC)
 #define EXEC_PROCESS_TYPE_URL "types.containerd.io/opencontainers/runtime-spec/1/Process"
-#define AGENT_SERVICE "cocoon.agent.v1.Agent"
 
 struct _CocoonSandbox {
 	gint ref_count;
@@ -167,38 +166,24 @@ lookup_process(CocoonSandbox *sandbox, const gchar *id, const gchar *exec_id, GE
 	return process;
 }
 
-ProtobufCMessage *
-cocoon_sandbox_agent_call(CocoonSandbox *sandbox, const gchar *method,
-			  const ProtobufCMessage *request,
-			  const ProtobufCMessageDescriptor *response_descriptor, GError **error)
+/* the agent client, or an UNAVAILABLE error naming the sandbox when no VM runs */
+static CocoonAgentClient *
+sandbox_agent(CocoonSandbox *sandbox, const gchar *method, GError **error)
 {
-	CocoonTtrpcClient *agent = cocoon_sandbox_get_agent(sandbox);
-	ProtobufCMessage *response;
-
-	if (agent == NULL) {
+	CocoonAgentClient *agent = cocoon_sandbox_get_agent(sandbox);
+	if (agent == NULL)
 		g_set_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_UNAVAILABLE,
-			    "sandbox %s: agent %s: the VM is not running", sandbox->id, method);
-		return NULL;
-	}
-	response = cocoon_ttrpc_client_call_message(
-		agent, AGENT_SERVICE, method, request, response_descriptor,
-		cocoon_sandbox_get_config(sandbox)->request_timeout_ms, NULL, error);
-	if (response == NULL)
-		g_prefix_error(error, "sandbox %s: agent %s: ", sandbox->id, method);
-	return response;
+			    "sandbox %s: agent %s: the VM is not running: unavailable", sandbox->id,
+			    method);
+	return agent;
 }
 
-static gboolean
-agent_call_empty(CocoonSandbox *sandbox, const gchar *method, const ProtobufCMessage *request,
-		 GError **error)
-{
-	ProtobufCMessage *response = cocoon_sandbox_agent_call(
-		sandbox, method, request, &google__protobuf__empty__descriptor, error);
-	if (response == NULL)
-		return FALSE;
-	protobuf_c_message_free_unpacked(response, NULL);
-	return TRUE;
-}
+#define AGENT_CALL(sandbox, method, func, request, error)                                         \
+	({                                                                                         \
+		CocoonAgentClient *agent_ = sandbox_agent(sandbox, method, error);                 \
+		agent_ != NULL ? func(agent_, request, COCOON_AGENT_TIMEOUT_DEFAULT, NULL, error)  \
+			       : 0;                                                                \
+	})
 
 /* ---------------------------------------------------------------- exits */
 
@@ -246,7 +231,6 @@ sandbox_end_pod(CocoonSandbox *sandbox, CocoonContainer *sandbox_container)
 		Cocoon__Agent__V1__SignalProcessRequest request =
 			COCOON__AGENT__V1__SIGNAL_PROCESS_REQUEST__INIT;
 		g_autoptr(GError) error = NULL;
-		ProtobufCMessage *response;
 
 		if (container == sandbox_container || container->init == NULL ||
 		    (container->init->status != CONTAINERD__V1__TYPES__STATUS__RUNNING &&
@@ -258,12 +242,8 @@ sandbox_end_pod(CocoonSandbox *sandbox, CocoonContainer *sandbox_container)
 		request.exec_id = (gchar *)"";
 		request.signal = SIGKILL;
 		request.all = TRUE;
-		response = cocoon_sandbox_agent_call(sandbox, "SignalProcess",
-						     (ProtobufCMessage *)&request,
-						     &google__protobuf__empty__descriptor, &error);
-		if (response != NULL)
-			protobuf_c_message_free_unpacked(response, NULL);
-		else
+		if (!AGENT_CALL(sandbox, "SignalProcess", cocoon_agent_client_signal_process,
+				&request, &error))
 			g_warning("%s", error->message);
 	}
 }
@@ -388,7 +368,7 @@ process_exit_reported(CocoonSandbox *sandbox, CocoonProcess *process, guint32 st
 
 typedef struct {
 	CocoonSandbox *sandbox;
-	CocoonTtrpcClient *agent;
+	CocoonAgentClient *agent;
 	gchar *container_id;
 	gchar *exec_id;
 } WaitWork;
@@ -398,8 +378,8 @@ agent_wait_done(GObject *source, GAsyncResult *result, gpointer data)
 {
 	WaitWork *work = data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GBytes) payload = cocoon_ttrpc_client_call_finish(work->agent, result,
-								    &error);
+	g_autoptr(Cocoon__Agent__V1__WaitProcessResponse) response =
+		cocoon_agent_client_wait_process_finish(work->agent, result, &error);
 	CocoonContainer *container = g_hash_table_lookup(work->sandbox->containers,
 							 work->container_id);
 	CocoonProcess *process = NULL;
@@ -410,20 +390,10 @@ agent_wait_done(GObject *source, GAsyncResult *result, gpointer data)
 		process = is_init(work->exec_id) ? container->init
 						 : g_hash_table_lookup(container->execs,
 								       work->exec_id);
-	if (payload != NULL) {
-		gsize size;
-		const guint8 *data_ = g_bytes_get_data(payload, &size);
-		Cocoon__Agent__V1__WaitProcessResponse *response =
-			cocoon__agent__v1__wait_process_response__unpack(NULL, size, data_);
-		if (response != NULL) {
-			status = response->exit_status;
-			if (response->exited_at_ns > 0)
-				at_us = response->exited_at_ns / 1000;
-			cocoon__agent__v1__wait_process_response__free_unpacked(response, NULL);
-		} else {
-			g_warning("sandbox %s: undecodable WaitProcess answer for %s",
-				  work->sandbox->id, work->container_id);
-		}
+	if (response != NULL) {
+		status = response->exit_status;
+		if (response->exited_at_ns > 0)
+			at_us = response->exited_at_ns / 1000;
 	} else {
 		/* the agent or the VM is gone: the process is, too */
 		g_warning("sandbox %s: waiting for %s %s failed: %s; reporting exit 255",
@@ -431,7 +401,7 @@ agent_wait_done(GObject *source, GAsyncResult *result, gpointer data)
 	}
 	if (process != NULL)
 		process_exit_reported(work->sandbox, process, status, at_us);
-	cocoon_ttrpc_client_unref(work->agent);
+	cocoon_agent_client_unref(work->agent);
 	cocoon_sandbox_unref(work->sandbox);
 	g_free(work->container_id);
 	g_free(work->exec_id);
@@ -443,23 +413,17 @@ static void
 process_watch_exit(CocoonSandbox *sandbox, CocoonProcess *process)
 {
 	Cocoon__Agent__V1__WaitProcessRequest request = COCOON__AGENT__V1__WAIT_PROCESS_REQUEST__INIT;
-	CocoonTtrpcClient *agent = cocoon_sandbox_get_agent(sandbox);
+	CocoonAgentClient *agent = cocoon_sandbox_get_agent(sandbox);
 	WaitWork *work = g_new0(WaitWork, 1);
-	gsize size;
-	g_autofree guint8 *buf = NULL;
 
 	request.container_id = process->container->id;
 	request.exec_id = process->exec_id;
-	size = protobuf_c_message_get_packed_size((ProtobufCMessage *)&request);
-	buf = g_malloc(size + 1);
-	protobuf_c_message_pack((ProtobufCMessage *)&request, buf);
 	work->sandbox = cocoon_sandbox_ref(sandbox);
-	work->agent = cocoon_ttrpc_client_ref(agent);
+	work->agent = cocoon_agent_client_ref(agent);
 	work->container_id = g_strdup(process->container->id);
 	work->exec_id = g_strdup(process->exec_id);
 	/* no deadline: it lasts as long as the process; a lost connection ends it */
-	cocoon_ttrpc_client_call_async(agent, AGENT_SERVICE, "WaitProcess", buf, size, 0, NULL,
-				       agent_wait_done, work);
+	cocoon_agent_client_wait_process_async(agent, &request, 0, NULL, agent_wait_done, work);
 }
 
 /* the VM died: every process that has not exited did now */
@@ -580,7 +544,7 @@ sandbox_oom(CocoonSandbox *sandbox, const gchar *container_id)
 
 typedef struct {
 	CocoonSandbox *sandbox;
-	CocoonTtrpcClient *agent;
+	CocoonAgentClient *agent;
 } EventWork;
 
 static void
@@ -588,27 +552,22 @@ agent_event_done(GObject *source, GAsyncResult *result, gpointer data)
 {
 	EventWork *work = data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GBytes) payload = cocoon_ttrpc_client_call_finish(work->agent, result, &error);
+	g_autoptr(Cocoon__Agent__V1__WaitEventResponse) response =
+		cocoon_agent_client_wait_event_finish(work->agent, result, &error);
+	/* the same connection still serves us: ask for the next event */
+	gboolean again = cocoon_sandbox_get_agent(work->sandbox) == work->agent;
 
-	if (payload != NULL) {
-		gsize size;
-		const guint8 *bytes = g_bytes_get_data(payload, &size);
-		Cocoon__Agent__V1__WaitEventResponse *response =
-			cocoon__agent__v1__wait_event_response__unpack(NULL, size, bytes);
-		if (response != NULL &&
-		    response->kind == COCOON__AGENT__V1__WAIT_EVENT_RESPONSE__KIND__OOM)
+	if (response != NULL) {
+		if (response->kind == COCOON__AGENT__V1__WAIT_EVENT_RESPONSE__KIND__OOM)
 			sandbox_oom(work->sandbox, response->container_id);
-		if (response != NULL)
-			cocoon__agent__v1__wait_event_response__free_unpacked(response, NULL);
-		/* the same connection still serves us: ask for the next event */
-		if (cocoon_sandbox_get_agent(work->sandbox) == work->agent)
-			sandbox_watch_events(work->sandbox);
-	} else if (!g_error_matches(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_UNAVAILABLE)) {
+	} else if (g_error_matches(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_UNAVAILABLE)) {
+		again = FALSE;
+	} else {
 		g_warning("sandbox %s: guest events: %s", work->sandbox->id, error->message);
-		if (cocoon_sandbox_get_agent(work->sandbox) == work->agent)
-			sandbox_watch_events(work->sandbox);
 	}
-	cocoon_ttrpc_client_unref(work->agent);
+	if (again)
+		sandbox_watch_events(work->sandbox);
+	cocoon_agent_client_unref(work->agent);
 	cocoon_sandbox_unref(work->sandbox);
 	g_free(work);
 }
@@ -617,17 +576,15 @@ agent_event_done(GObject *source, GAsyncResult *result, gpointer data)
 static void
 sandbox_watch_events(CocoonSandbox *sandbox)
 {
-	CocoonTtrpcClient *agent = cocoon_sandbox_get_agent(sandbox);
+	CocoonAgentClient *agent = cocoon_sandbox_get_agent(sandbox);
 	EventWork *work;
 
 	if (agent == NULL)
 		return;
 	work = g_new0(EventWork, 1);
 	work->sandbox = cocoon_sandbox_ref(sandbox);
-	work->agent = cocoon_ttrpc_client_ref(agent);
-	/* an empty WaitEventRequest packs to zero bytes */
-	cocoon_ttrpc_client_call_async(agent, AGENT_SERVICE, "WaitEvent", NULL, 0, 0, NULL,
-				       agent_event_done, work);
+	work->agent = cocoon_agent_client_ref(agent);
+	cocoon_agent_client_wait_event_async(agent, 0, NULL, agent_event_done, work);
 }
 
 void
@@ -776,9 +733,8 @@ task_create(CocoonSandbox *sandbox, Containerd__Task__V2__CreateTaskRequest *req
 	agent_request.rootfs = rootfs;
 	stdio_streams_fill(&streams, container->init);
 	agent_request.stdio = &streams;
-	agent_response = (Cocoon__Agent__V1__CreateContainerResponse *)cocoon_sandbox_agent_call(
-		sandbox, "CreateContainer", (ProtobufCMessage *)&agent_request,
-		&cocoon__agent__v1__create_container_response__descriptor, error);
+	agent_response = AGENT_CALL(sandbox, "CreateContainer",
+				    cocoon_agent_client_create_container, &agent_request, error);
 	if (agent_response == NULL)
 		return FALSE;
 	container->created_in_guest = TRUE;
@@ -796,8 +752,8 @@ container_teardown(CocoonSandbox *sandbox, CocoonContainer *container)
 			COCOON__AGENT__V1__REMOVE_CONTAINER_REQUEST__INIT;
 		g_autoptr(GError) error = NULL;
 		request.container_id = container->id;
-		if (!agent_call_empty(sandbox, "RemoveContainer", (ProtobufCMessage *)&request,
-				      &error))
+		if (!AGENT_CALL(sandbox, "RemoveContainer", cocoon_agent_client_remove_container,
+				&request, &error))
 			g_warning("%s", error->message);
 		container->created_in_guest = FALSE;
 	}
@@ -870,9 +826,8 @@ task_start(CocoonSandbox *sandbox, CocoonProcess *process, GError **error)
 			COCOON__AGENT__V1__START_CONTAINER_REQUEST__INIT;
 		Cocoon__Agent__V1__StartContainerResponse *response;
 		request.container_id = container->id;
-		response = (Cocoon__Agent__V1__StartContainerResponse *)cocoon_sandbox_agent_call(
-			sandbox, "StartContainer", (ProtobufCMessage *)&request,
-			&cocoon__agent__v1__start_container_response__descriptor, error);
+		response = AGENT_CALL(sandbox, "StartContainer",
+				      cocoon_agent_client_start_container, &request, error);
 		if (response == NULL)
 			return FALSE;
 		if (response->pid != 0)
@@ -903,9 +858,8 @@ task_start(CocoonSandbox *sandbox, CocoonProcess *process, GError **error)
 		request.process_json.len = size;
 		stdio_streams_fill(&streams, process);
 		request.stdio = &streams;
-		response = (Cocoon__Agent__V1__ExecProcessResponse *)cocoon_sandbox_agent_call(
-			sandbox, "ExecProcess", (ProtobufCMessage *)&request,
-			&cocoon__agent__v1__exec_process_response__descriptor, error);
+		response = AGENT_CALL(sandbox, "ExecProcess", cocoon_agent_client_exec_process,
+				      &request, error);
 		if (response == NULL) {
 			cocoon_sandbox_stdio_detach(sandbox, process);
 			return FALSE;
@@ -1078,9 +1032,8 @@ cocoon_sandbox_task_pids(CocoonSandbox *sandbox, CocoonTtrpcCall *call, Protobuf
 		return;
 	}
 	agent_request.container_id = container->id;
-	agent_response = (Cocoon__Agent__V1__ListProcessesResponse *)cocoon_sandbox_agent_call(
-		sandbox, "ListProcesses", (ProtobufCMessage *)&agent_request,
-		&cocoon__agent__v1__list_processes_response__descriptor, &error);
+	agent_response = AGENT_CALL(sandbox, "ListProcesses", cocoon_agent_client_list_processes,
+				    &agent_request, &error);
 	if (agent_response == NULL) {
 		return_error(call, error);
 		return;
@@ -1126,10 +1079,10 @@ task_pause_resume(CocoonSandbox *sandbox, CocoonTtrpcCall *call, const gchar *id
 	}
 	pause_request.container_id = container->id;
 	resume_request.container_id = container->id;
-	if (!agent_call_empty(sandbox, pause ? "PauseContainer" : "ResumeContainer",
-			      pause ? (ProtobufCMessage *)&pause_request
-				    : (ProtobufCMessage *)&resume_request,
-			      &error)) {
+	if (pause ? !AGENT_CALL(sandbox, "PauseContainer", cocoon_agent_client_pause_container,
+				&pause_request, &error)
+		  : !AGENT_CALL(sandbox, "ResumeContainer", cocoon_agent_client_resume_container,
+				&resume_request, &error)) {
 		return_error(call, error);
 		return;
 	}
@@ -1196,8 +1149,8 @@ cocoon_sandbox_task_kill(CocoonSandbox *sandbox, CocoonTtrpcCall *call, Protobuf
 	agent_request.exec_id = process->exec_id;
 	agent_request.signal = request->signal;
 	agent_request.all = request->all;
-	if (!agent_call_empty(sandbox, "SignalProcess", (ProtobufCMessage *)&agent_request,
-			      &error)) {
+	if (!AGENT_CALL(sandbox, "SignalProcess", cocoon_agent_client_signal_process,
+			&agent_request, &error)) {
 		g_prefix_error(&error, "kill %s: ", request->id);
 		return_error(call, error);
 		return;
@@ -1289,7 +1242,8 @@ cocoon_sandbox_task_resize_pty(CocoonSandbox *sandbox, CocoonTtrpcCall *call,
 	agent_request.exec_id = process->exec_id;
 	agent_request.rows = request->height;
 	agent_request.cols = request->width;
-	if (!agent_call_empty(sandbox, "ResizeTty", (ProtobufCMessage *)&agent_request, &error)) {
+	if (!AGENT_CALL(sandbox, "ResizeTty", cocoon_agent_client_resize_tty, &agent_request,
+			&error)) {
 		return_error(call, error);
 		return;
 	}
@@ -1396,8 +1350,8 @@ cocoon_sandbox_task_update(CocoonSandbox *sandbox, CocoonTtrpcCall *call, Protob
 	}
 	agent_request.container_id = request->id;
 	agent_request.resources_json = request->resources->value;
-	if (!agent_call_empty(sandbox, "UpdateContainer", (ProtobufCMessage *)&agent_request,
-			      &error)) {
+	if (!AGENT_CALL(sandbox, "UpdateContainer", cocoon_agent_client_update_container,
+			&agent_request, &error)) {
 		return_error(call, error);
 		return;
 	}
@@ -1445,9 +1399,8 @@ cocoon_sandbox_task_stats(CocoonSandbox *sandbox, CocoonTtrpcCall *call, Protobu
 		return;
 	}
 	agent_request.container_id = request->id;
-	agent_response = (Cocoon__Agent__V1__StatsContainerResponse *)cocoon_sandbox_agent_call(
-		sandbox, "StatsContainer", (ProtobufCMessage *)&agent_request,
-		&cocoon__agent__v1__stats_container_response__descriptor, &error);
+	agent_response = AGENT_CALL(sandbox, "StatsContainer", cocoon_agent_client_stats_container,
+				    &agent_request, &error);
 	if (agent_response == NULL) {
 		return_error(call, error);
 		return;
