@@ -21,7 +21,7 @@
 
 #define AGENT_PORT_NAME "cocoon.agent"
 #define STDIO_PORT_NAME "cocoon.stdio"
-#define MODULES_LIST "/etc/cocoon/modules"
+#define MODULES_LIST	"/etc/cocoon/modules"
 
 typedef struct {
 	GMainLoop *loop;
@@ -140,26 +140,26 @@ run(int argc, char **argv, gboolean *ret_init)
 	gboolean no_init = FALSE;
 	gboolean debug = FALSE;
 	int log_fd = STDERR_FILENO;
-	Main self = { 0 };
+	Main self = {0};
 	const GOptionEntry entries[] = {
-		{ "version", 0, 0, G_OPTION_ARG_NONE, &version, "print the version", NULL },
-		{ "no-init", 0, 0, G_OPTION_ARG_NONE, &no_init,
-		  "not PID 1: mount nothing, never power off (tests)", NULL },
-		{ "port-agent", 0, 0, G_OPTION_ARG_FILENAME, &port_agent,
-		  "the agent connection: a device, a unix socket to listen on, or fd:N "
-		  "(default: the virtio port " AGENT_PORT_NAME ")",
-		  "PATH" },
-		{ "port-stdio", 0, 0, G_OPTION_ARG_FILENAME, &port_stdio,
-		  "the stdio mux connection, like --port-agent (default: " STDIO_PORT_NAME ")",
-		  "PATH" },
-		{ "root", 0, 0, G_OPTION_ARG_FILENAME, &root,
-		  "prefix of the state directories (default /): ROOT/run/cocoon, ROOT/run/crun",
-		  "DIR" },
-		{ "crun", 0, 0, G_OPTION_ARG_FILENAME, &crun, "the OCI runtime (default /usr/bin/crun)",
-		  "PATH" },
-		{ "debug", 0, 0, G_OPTION_ARG_NONE, &debug, "debug messages (also: cocoon.debug)",
-		  NULL },
-		{ NULL },
+		{"version", 0, 0, G_OPTION_ARG_NONE, &version, "print the version", NULL},
+		{"no-init", 0, 0, G_OPTION_ARG_NONE, &no_init,
+		 "not PID 1: mount nothing, never power off (tests)", NULL},
+		{"port-agent", 0, 0, G_OPTION_ARG_FILENAME, &port_agent,
+		 "the agent connection: a device, a unix socket to listen on, or fd:N "
+		 "(default: the virtio port " AGENT_PORT_NAME ")",
+		 "PATH"},
+		{"port-stdio", 0, 0, G_OPTION_ARG_FILENAME, &port_stdio,
+		 "the stdio mux connection, like --port-agent (default: " STDIO_PORT_NAME ")",
+		 "PATH"},
+		{"root", 0, 0, G_OPTION_ARG_FILENAME, &root,
+		 "prefix of the state directories (default /): ROOT/run/cocoon, ROOT/run/crun",
+		 "DIR"},
+		{"crun", 0, 0, G_OPTION_ARG_FILENAME, &crun,
+		 "the OCI runtime (default /usr/bin/crun)", "PATH"},
+		{"debug", 0, 0, G_OPTION_ARG_NONE, &debug, "debug messages (also: cocoon.debug)",
+		 NULL},
+		{NULL},
 	};
 
 	context = g_option_context_new("- the cocoon guest agent");
@@ -268,7 +268,8 @@ main(int argc, char **argv)
 	gboolean init = FALSE;
 	int status;
 
-	/* before any thread exists: every thread inherits the mask, the reaper's signalfd gets it */
+	/* before any thread exists: every thread inherits the mask, the reaper's signalfd gets it
+	 */
 	cocoon_guest_reaper_block_signals();
 	cocoon_guest_port_block_signals();
 	status = run(argc, argv, &init);

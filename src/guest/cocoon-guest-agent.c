@@ -82,7 +82,7 @@ struct _Process {
 	Container *container;
 	gchar *exec_id; /* NULL: the container's init */
 	guint64 serial;
-	pid_t pid; /* 0 until crun reported it */
+	pid_t pid;	 /* 0 until crun reported it */
 	gboolean failed; /* crun could not create it */
 	guint32 stdin_id;
 	guint32 stdout_id;
@@ -90,8 +90,8 @@ struct _Process {
 	gboolean terminal;
 	guint32 rows;
 	guint32 cols;
-	int tty_fd; /* the pty master, for ResizeTty */
-	guint registered; /* STREAM_* this process added to the mux */
+	int tty_fd;	       /* the pty master, for ResizeTty */
+	guint registered;      /* STREAM_* this process added to the mux */
 	guint outputs_pending; /* output streams whose EOF is not on the port yet */
 
 	gboolean exited;
@@ -148,7 +148,7 @@ struct _CocoonGuestAgent {
 	guint inotify_id;
 	GHashTable *oom_watches; /* wd -> Container (borrowed) */
 
-	GQueue events;	     /* Event */
+	GQueue events;	      /* Event */
 	GQueue event_waiters; /* EventWaiter */
 
 	CocoonGuestAgentShutdownFunc shutdown_func;
@@ -170,6 +170,27 @@ return_error(CocoonTtrpcCall *call, const GError *error)
 		return;
 	}
 	cocoon_ttrpc_call_return_gerror(call, error);
+}
+
+/* error with the request's subject in front, as a status: a bad spec is the caller's fault */
+static GError *
+wrap_error(const GError *error, const gchar *subject)
+{
+	CocoonTtrpcCode code = error->domain == COCOON_GUEST_SPEC_ERROR
+				       ? COCOON_TTRPC_INVALID_ARGUMENT
+				       : cocoon_ttrpc_code_from_error(error);
+
+	return g_error_new(COCOON_TTRPC_ERROR, code, "%s: %s", subject, error->message);
+}
+
+/* runs crun with args (a NULL is appended) */
+static void
+run_crun(CocoonGuestAgent *agent, GPtrArray *args, const CocoonGuestCrunStdio *stdio,
+	 CocoonGuestCrunFunc func, gpointer user_data)
+{
+	g_ptr_array_add(args, NULL);
+	cocoon_guest_crun_run(agent->crun, (const gchar *const *)args->pdata, stdio, func,
+			      user_data);
 }
 
 /* the id checks of every request */
@@ -233,8 +254,7 @@ process_name(Process *process)
 {
 	if (process->exec_id == NULL)
 		return g_strdup_printf("container %s", process->container->id);
-	return g_strdup_printf("exec %s of container %s", process->exec_id,
-			       process->container->id);
+	return g_strdup_printf("exec %s of container %s", process->exec_id, process->container->id);
 }
 
 /* files */
@@ -285,7 +305,8 @@ remove_tree(const gchar *path)
 /* processes */
 
 static Process *
-process_new(Container *container, const gchar *exec_id, const Cocoon__Agent__V1__StdioStreams *stdio)
+process_new(Container *container, const gchar *exec_id,
+	    const Cocoon__Agent__V1__StdioStreams *stdio)
 {
 	Process *process = g_new0(Process, 1);
 
@@ -428,8 +449,8 @@ process_exited_cb(pid_t pid, int wait_status, gint64 exited_at_ns, gpointer user
 	process->exited_at_ns = exited_at_ns;
 	if (WIFSIGNALED(wait_status) && WTERMSIG(wait_status) == SIGKILL) {
 		guint64 oom_kills = 0;
-		if (cocoon_guest_cgroup_read_key(container->cgroup_dir, "memory.events",
-						 "oom_kill", &oom_kills, NULL) &&
+		if (cocoon_guest_cgroup_read_key(container->cgroup_dir, "memory.events", "oom_kill",
+						 &oom_kills, NULL) &&
 		    oom_kills > process->oom_kills_at_start)
 			process->oom_killed = TRUE;
 	}
@@ -529,7 +550,7 @@ process_io_clear(ProcessIo *io)
 static gboolean
 check_stream_ids(CocoonGuestAgent *agent, const Process *process, GError **error)
 {
-	guint32 ids[] = { process->stdin_id, process->stdout_id, process->stderr_id };
+	guint32 ids[] = {process->stdin_id, process->stdout_id, process->stderr_id};
 
 	for (guint i = 0; i < G_N_ELEMENTS(ids); i++) {
 		if (ids[i] == 0)
@@ -567,10 +588,10 @@ make_pipe(int fds[2], GError **error)
 static gboolean
 console_socket_new(CocoonGuestAgent *agent, ProcessIo *io, GError **error)
 {
-	struct sockaddr_un address = { .sun_family = AF_UNIX };
+	struct sockaddr_un address = {.sun_family = AF_UNIX};
 	cocoon_autofd int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	g_autofree gchar *path =
-		g_strdup_printf("%s/%" G_GUINT64_FORMAT ".sock", agent->sockets_dir, ++agent->serial);
+	g_autofree gchar *path = g_strdup_printf("%s/%" G_GUINT64_FORMAT ".sock",
+						 agent->sockets_dir, ++agent->serial);
 
 	if (strlen(path) >= sizeof(address.sun_path)) {
 		g_set_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_INTERNAL,
@@ -599,9 +620,9 @@ console_receive(ProcessIo *io, GError **error)
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
-	} control = { 0 };
+	} control = {0};
 	char name[256];
-	struct iovec iov = { .iov_base = name, .iov_len = sizeof(name) };
+	struct iovec iov = {.iov_base = name, .iov_len = sizeof(name)};
 	struct msghdr msg = {
 		.msg_iov = &iov,
 		.msg_iovlen = 1,
@@ -621,7 +642,8 @@ console_receive(ProcessIo *io, GError **error)
 	do
 		n = recvmsg(connection, &msg, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
-	for (cmsg = n >= 0 ? CMSG_FIRSTHDR(&msg) : NULL; cmsg != NULL; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
+	for (cmsg = n >= 0 ? CMSG_FIRSTHDR(&msg) : NULL; cmsg != NULL;
+	     cmsg = CMSG_NXTHDR(&msg, cmsg)) {
 		if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS &&
 		    cmsg->cmsg_len >= CMSG_LEN(sizeof(int))) {
 			int fd;
@@ -637,8 +659,8 @@ console_receive(ProcessIo *io, GError **error)
 static void
 set_window_size(int fd, guint32 rows, guint32 cols)
 {
-	struct winsize size = { .ws_row = (unsigned short)MIN(rows, G_MAXUSHORT),
-				.ws_col = (unsigned short)MIN(cols, G_MAXUSHORT) };
+	struct winsize size = {.ws_row = (unsigned short)MIN(rows, G_MAXUSHORT),
+			       .ws_col = (unsigned short)MIN(cols, G_MAXUSHORT)};
 
 	if (rows == 0 && cols == 0)
 		return;
@@ -726,7 +748,7 @@ process_io_finish(CocoonGuestAgent *agent, Process *process, ProcessIo *io, GErr
 static CocoonGuestCrunStdio
 process_io_crun_stdio(const ProcessIo *io)
 {
-	CocoonGuestCrunStdio stdio = { io->child_stdin, io->child_stdout, io->child_stderr };
+	CocoonGuestCrunStdio stdio = {io->child_stdin, io->child_stdout, io->child_stderr};
 
 	return stdio;
 }
@@ -818,8 +840,8 @@ create_done_cb(const GError *crun_error, const gchar *output, gpointer user_data
 	}
 	if (!read_pid_file(operation->pid_file, &pid, &error) ||
 	    !process_io_finish(agent, container->init, &operation->io, &error)) {
-		g_autofree gchar *message = g_strdup_printf("container %s: %s", container->id,
-							    error->message);
+		g_autofree gchar *message =
+			g_strdup_printf("container %s: %s", container->id, error->message);
 		g_autoptr(GError) wrapped =
 			g_error_new_literal(COCOON_TTRPC_ERROR, COCOON_TTRPC_INTERNAL, message);
 		/* crun made it: take it down again */
@@ -836,18 +858,35 @@ create_done_cb(const GError *crun_error, const gchar *output, gpointer user_data
 	create_operation_free(operation);
 }
 
+/* the share, the rootfs and the rewritten spec of a CreateContainer */
+static CocoonGuestSpec *
+create_prepare_spec(CocoonGuestAgent *agent,
+		    const Cocoon__Agent__V1__CreateContainerRequest *request, GError **error)
+{
+	g_autofree gchar *rootfs = NULL;
+
+	if (!ensure_share(agent, error))
+		return NULL;
+	rootfs = cocoon_guest_resolve_rootfs(agent->share_dir, request->rootfs, error);
+	if (rootfs == NULL)
+		return NULL;
+	return cocoon_guest_spec_patch((const gchar *)request->spec_json.data,
+				       request->spec_json.len, request->container_id, rootfs,
+				       request->stdio != NULL && request->stdio->terminal, error);
+}
+
 static void
 handle_create_container(CocoonTtrpcCall *call, gpointer user_data)
 {
 	CocoonGuestAgent *agent = user_data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(Message) message =
-		cocoon_ttrpc_call_unpack(call, &cocoon__agent__v1__create_container_request__descriptor,
-					 &error);
+	g_autoptr(Message) message = cocoon_ttrpc_call_unpack(
+		call, &cocoon__agent__v1__create_container_request__descriptor, &error);
 	Cocoon__Agent__V1__CreateContainerRequest *request = (gpointer)message;
 	g_autoptr(CocoonGuestSpec) spec = NULL;
-	g_autofree gchar *rootfs = NULL;
+	g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func(g_free);
 	g_autofree gchar *config_path = NULL;
+	g_autofree gchar *subject = NULL;
 	CreateOperation *operation;
 	Container *container;
 	CocoonGuestCrunStdio stdio;
@@ -868,16 +907,14 @@ handle_create_container(CocoonTtrpcCall *call, gpointer user_data)
 					       request->container_id, SPEC_JSON_MAX);
 		return;
 	}
-	if (!ensure_share(agent, &error))
-		goto fail;
-	rootfs = cocoon_guest_resolve_rootfs(agent->share_dir, request->rootfs, &error);
-	if (rootfs == NULL)
-		goto fail;
-	spec = cocoon_guest_spec_patch((const gchar *)request->spec_json.data,
-				       request->spec_json.len, request->container_id, rootfs,
-				       request->stdio != NULL && request->stdio->terminal, &error);
-	if (spec == NULL)
-		goto fail;
+	subject = g_strdup_printf("container %s", request->container_id);
+	spec = create_prepare_spec(agent, request, &error);
+	if (spec == NULL) {
+		g_autoptr(GError) wrapped = wrap_error(error, subject);
+		g_warning("%s", wrapped->message);
+		return_error(call, wrapped);
+		return;
+	}
 
 	container = g_new0(Container, 1);
 	container->agent = agent;
@@ -886,8 +923,8 @@ handle_create_container(CocoonTtrpcCall *call, gpointer user_data)
 	container->cgroup_dir = g_build_filename(agent->cgroup_root, spec->cgroups_path, NULL);
 	container->state = CONTAINER_CREATING;
 	container->oom_watch = -1;
-	container->execs = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
-						 (GDestroyNotify)process_free);
+	container->execs =
+		g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)process_free);
 	container->init = process_new(container, NULL, request->stdio);
 	g_hash_table_insert(agent->containers, container->id, container);
 
@@ -895,7 +932,7 @@ handle_create_container(CocoonTtrpcCall *call, gpointer user_data)
 	operation->agent = agent;
 	operation->call = call;
 	operation->container = container;
-	operation->io = (ProcessIo){ -1, -1, -1, -1, NULL };
+	operation->io = (ProcessIo){-1, -1, -1, -1, NULL};
 	operation->pid_file = g_build_filename(container->bundle, "init.pid", NULL);
 
 	remove_tree(container->bundle);
@@ -909,9 +946,7 @@ handle_create_container(CocoonTtrpcCall *call, gpointer user_data)
 	}
 	if (!write_file(config_path, spec->config_json, &error) ||
 	    !process_io_prepare(agent, container->init, &operation->io, &error)) {
-		g_autoptr(GError) wrapped = NULL;
-		wrapped = g_error_new(COCOON_TTRPC_ERROR, cocoon_ttrpc_code_from_error(error),
-				      "container %s: %s", container->id, error->message);
+		g_autoptr(GError) wrapped = wrap_error(error, subject);
 		create_fail(operation, wrapped);
 		return;
 	}
@@ -921,36 +956,20 @@ handle_create_container(CocoonTtrpcCall *call, gpointer user_data)
 			  g_strerror(errno));
 
 	stdio = process_io_crun_stdio(&operation->io);
-	{
-		g_autofree gchar *bundle_arg = g_strdup_printf("--bundle=%s", container->bundle);
-		g_autofree gchar *pid_arg = g_strdup_printf("--pid-file=%s", operation->pid_file);
-		g_autofree gchar *console_arg =
-			operation->io.console_path != NULL
-				? g_strdup_printf("--console-socket=%s", operation->io.console_path)
-				: NULL;
-		const gchar *args[] = { "create", "--no-pivot", bundle_arg, pid_arg,
-					console_arg != NULL ? console_arg : container->id,
-					console_arg != NULL ? container->id : NULL, NULL };
-		container->operations++;
-		cocoon_guest_crun_run(agent->crun, args, &stdio, create_done_cb, operation);
-	}
+	g_ptr_array_add(args, g_strdup("create"));
+	g_ptr_array_add(args, g_strdup("--no-pivot"));
+	g_ptr_array_add(args, g_strdup_printf("--bundle=%s", container->bundle));
+	g_ptr_array_add(args, g_strdup_printf("--pid-file=%s", operation->pid_file));
+	if (operation->io.console_path != NULL)
+		g_ptr_array_add(args,
+				g_strdup_printf("--console-socket=%s", operation->io.console_path));
+	g_ptr_array_add(args, g_strdup(container->id));
+	container->operations++;
+	run_crun(agent, args, &stdio, create_done_cb, operation);
 	/* the child has its copies now */
 	cocoon_fd_closep(&operation->io.child_stdin);
 	cocoon_fd_closep(&operation->io.child_stdout);
 	cocoon_fd_closep(&operation->io.child_stderr);
-	return;
-
-fail:
-	{
-		g_autoptr(GError) wrapped = NULL;
-		CocoonTtrpcCode code = error->domain == COCOON_GUEST_SPEC_ERROR
-					       ? COCOON_TTRPC_INVALID_ARGUMENT
-					       : cocoon_ttrpc_code_from_error(error);
-		wrapped = g_error_new(COCOON_TTRPC_ERROR, code, "container %s: %s",
-				      request->container_id, error->message);
-		g_warning("%s", wrapped->message);
-		return_error(call, wrapped);
-	}
 }
 
 /* a crun call on behalf of one request on one container */
@@ -972,7 +991,7 @@ operation_new(CocoonGuestAgent *agent, CocoonTtrpcCall *call, Container *contain
 	operation->agent = agent;
 	operation->call = call;
 	operation->container = container;
-	operation->io = (ProcessIo){ -1, -1, -1, -1, NULL };
+	operation->io = (ProcessIo){-1, -1, -1, -1, NULL};
 	container->operations++;
 	return operation;
 }
@@ -1019,9 +1038,8 @@ handle_start_container(CocoonTtrpcCall *call, gpointer user_data)
 {
 	CocoonGuestAgent *agent = user_data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(Message) message =
-		cocoon_ttrpc_call_unpack(call, &cocoon__agent__v1__start_container_request__descriptor,
-					 &error);
+	g_autoptr(Message) message = cocoon_ttrpc_call_unpack(
+		call, &cocoon__agent__v1__start_container_request__descriptor, &error);
 	Cocoon__Agent__V1__StartContainerRequest *request = (gpointer)message;
 	Container *container;
 	Operation *operation;
@@ -1034,15 +1052,16 @@ handle_start_container(CocoonTtrpcCall *call, gpointer user_data)
 	if (container->state != CONTAINER_CREATED || container->removing) {
 		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_FAILED_PRECONDITION,
 					       "container %s is %s, not created", container->id,
-					       container->removing ? "being removed"
-								   : container_state_names[container->state]);
+					       container->removing
+						       ? "being removed"
+						       : container_state_names[container->state]);
 		return;
 	}
 	/* "creating" again while crun start runs: a second Start is refused */
 	container->state = CONTAINER_CREATING;
 	operation = operation_new(agent, call, container);
 	{
-		const gchar *args[] = { "start", container->id, NULL };
+		const gchar *args[] = {"start", container->id, NULL};
 		cocoon_guest_crun_run(agent->crun, args, NULL, start_done_cb, operation);
 	}
 }
@@ -1081,10 +1100,9 @@ exec_done_cb(const GError *crun_error, const gchar *output, gpointer user_data)
 	}
 	if (!read_pid_file(operation->pid_file, &pid, &error) ||
 	    !process_io_finish(agent, process, &operation->io, &error)) {
-		g_autoptr(GError) wrapped = g_error_new(COCOON_TTRPC_ERROR, COCOON_TTRPC_INTERNAL,
-							"exec %s of container %s: %s",
-							process->exec_id,
-							operation->container->id, error->message);
+		g_autoptr(GError) wrapped = g_error_new(
+			COCOON_TTRPC_ERROR, COCOON_TTRPC_INTERNAL, "exec %s of container %s: %s",
+			process->exec_id, operation->container->id, error->message);
 		if (pid > 0)
 			(void)kill(pid, SIGKILL);
 		exec_fail(operation, wrapped);
@@ -1105,12 +1123,12 @@ handle_exec_process(CocoonTtrpcCall *call, gpointer user_data)
 {
 	CocoonGuestAgent *agent = user_data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(Message) message =
-		cocoon_ttrpc_call_unpack(call, &cocoon__agent__v1__exec_process_request__descriptor,
-					 &error);
+	g_autoptr(Message) message = cocoon_ttrpc_call_unpack(
+		call, &cocoon__agent__v1__exec_process_request__descriptor, &error);
 	Cocoon__Agent__V1__ExecProcessRequest *request = (gpointer)message;
 	g_autofree gchar *process_json = NULL;
 	g_autofree gchar *process_path = NULL;
+	g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func(g_free);
 	Container *container;
 	Process *process;
 	Process *old;
@@ -1135,8 +1153,9 @@ handle_exec_process(CocoonTtrpcCall *call, gpointer user_data)
 	if (container->state != CONTAINER_RUNNING || container->removing) {
 		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_FAILED_PRECONDITION,
 					       "container %s is %s, not running", container->id,
-					       container->removing ? "being removed"
-								   : container_state_names[container->state]);
+					       container->removing
+						       ? "being removed"
+						       : container_state_names[container->state]);
 		return;
 	}
 	old = g_hash_table_lookup(container->execs, request->exec_id);
@@ -1147,15 +1166,15 @@ handle_exec_process(CocoonTtrpcCall *call, gpointer user_data)
 		return;
 	}
 	if (request->process_json.len > SPEC_JSON_MAX) {
-		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_INVALID_ARGUMENT,
-					       "exec %s of container %s: process is larger than %u bytes",
-					       request->exec_id, container->id, SPEC_JSON_MAX);
+		cocoon_ttrpc_call_return_error(
+			call, COCOON_TTRPC_INVALID_ARGUMENT,
+			"exec %s of container %s: process is larger than %u bytes",
+			request->exec_id, container->id, SPEC_JSON_MAX);
 		return;
 	}
-	process_json = cocoon_guest_process_patch((const gchar *)request->process_json.data,
-						  request->process_json.len,
-						  request->stdio != NULL && request->stdio->terminal,
-						  &error);
+	process_json = cocoon_guest_process_patch(
+		(const gchar *)request->process_json.data, request->process_json.len,
+		request->stdio != NULL && request->stdio->terminal, &error);
 	if (process_json == NULL) {
 		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_INVALID_ARGUMENT,
 					       "exec %s of container %s: %s", request->exec_id,
@@ -1170,34 +1189,30 @@ handle_exec_process(CocoonTtrpcCall *call, gpointer user_data)
 	g_hash_table_insert(container->execs, process->exec_id, process);
 	operation = operation_new(agent, call, container);
 	operation->process = process;
-	operation->pid_file = g_strdup_printf("%s/exec-%s.pid", container->bundle, process->exec_id);
+	operation->pid_file =
+		g_strdup_printf("%s/exec-%s.pid", container->bundle, process->exec_id);
 	process_path = g_strdup_printf("%s/exec-%s.json", container->bundle, process->exec_id);
 	operation->file = g_strdup(process_path);
 	(void)unlink(operation->pid_file);
 	if (!write_file(process_path, process_json, &error) ||
 	    !process_io_prepare(agent, process, &operation->io, &error)) {
-		g_autoptr(GError) wrapped = g_error_new(COCOON_TTRPC_ERROR,
-							cocoon_ttrpc_code_from_error(error),
-							"exec %s of container %s: %s",
-							process->exec_id, container->id,
-							error->message);
+		g_autofree gchar *subject =
+			g_strdup_printf("exec %s of container %s", process->exec_id, container->id);
+		g_autoptr(GError) wrapped = wrap_error(error, subject);
 		exec_fail(operation, wrapped);
 		return;
 	}
 
 	stdio = process_io_crun_stdio(&operation->io);
-	{
-		g_autofree gchar *process_arg = g_strdup_printf("--process=%s", process_path);
-		g_autofree gchar *pid_arg = g_strdup_printf("--pid-file=%s", operation->pid_file);
-		g_autofree gchar *console_arg =
-			operation->io.console_path != NULL
-				? g_strdup_printf("--console-socket=%s", operation->io.console_path)
-				: NULL;
-		const gchar *args[] = { "exec", "--detach", process_arg, pid_arg,
-					console_arg != NULL ? console_arg : container->id,
-					console_arg != NULL ? container->id : NULL, NULL };
-		cocoon_guest_crun_run(agent->crun, args, &stdio, exec_done_cb, operation);
-	}
+	g_ptr_array_add(args, g_strdup("exec"));
+	g_ptr_array_add(args, g_strdup("--detach"));
+	g_ptr_array_add(args, g_strdup_printf("--process=%s", process_path));
+	g_ptr_array_add(args, g_strdup_printf("--pid-file=%s", operation->pid_file));
+	if (operation->io.console_path != NULL)
+		g_ptr_array_add(args,
+				g_strdup_printf("--console-socket=%s", operation->io.console_path));
+	g_ptr_array_add(args, g_strdup(container->id));
+	run_crun(agent, args, &stdio, exec_done_cb, operation);
 	cocoon_fd_closep(&operation->io.child_stdin);
 	cocoon_fd_closep(&operation->io.child_stdout);
 	cocoon_fd_closep(&operation->io.child_stderr);
@@ -1210,15 +1225,14 @@ handle_wait_process(CocoonTtrpcCall *call, gpointer user_data)
 {
 	CocoonGuestAgent *agent = user_data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(Message) message =
-		cocoon_ttrpc_call_unpack(call, &cocoon__agent__v1__wait_process_request__descriptor,
-					 &error);
+	g_autoptr(Message) message = cocoon_ttrpc_call_unpack(
+		call, &cocoon__agent__v1__wait_process_request__descriptor, &error);
 	Cocoon__Agent__V1__WaitProcessRequest *request = (gpointer)message;
 	Process *process;
 
-	process = message != NULL ? lookup_process(agent, request->container_id, request->exec_id,
-						   &error)
-				  : NULL;
+	process = message != NULL
+			  ? lookup_process(agent, request->container_id, request->exec_id, &error)
+			  : NULL;
 	if (process == NULL) {
 		return_error(call, error);
 		return;
@@ -1233,16 +1247,15 @@ handle_signal_process(CocoonTtrpcCall *call, gpointer user_data)
 {
 	CocoonGuestAgent *agent = user_data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(Message) message =
-		cocoon_ttrpc_call_unpack(call, &cocoon__agent__v1__signal_process_request__descriptor,
-					 &error);
+	g_autoptr(Message) message = cocoon_ttrpc_call_unpack(
+		call, &cocoon__agent__v1__signal_process_request__descriptor, &error);
 	Cocoon__Agent__V1__SignalProcessRequest *request = (gpointer)message;
 	g_autofree gchar *name = NULL;
 	Process *process;
 
-	process = message != NULL ? lookup_process(agent, request->container_id, request->exec_id,
-						   &error)
-				  : NULL;
+	process = message != NULL
+			  ? lookup_process(agent, request->container_id, request->exec_id, &error)
+			  : NULL;
 	if (process == NULL) {
 		return_error(call, error);
 		return;
@@ -1255,8 +1268,8 @@ handle_signal_process(CocoonTtrpcCall *call, gpointer user_data)
 	}
 	if (request->all && process->exec_id == NULL) {
 		/* every process of the container, even after its init is gone */
-		if (!cocoon_guest_cgroup_signal(process->container->cgroup_dir, (int)request->signal,
-						&error) &&
+		if (!cocoon_guest_cgroup_signal(process->container->cgroup_dir,
+						(int)request->signal, &error) &&
 		    (process->pid == 0 || process->exited)) {
 			cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_NOT_FOUND,
 						       "%s: no processes: %s", name,
@@ -1275,11 +1288,10 @@ handle_signal_process(CocoonTtrpcCall *call, gpointer user_data)
 		return;
 	}
 	if (kill(process->pid, (int)request->signal) < 0) {
-		cocoon_ttrpc_call_return_error(call,
-					       errno == ESRCH ? COCOON_TTRPC_NOT_FOUND
-							      : COCOON_TTRPC_INTERNAL,
-					       "%s: kill %d %u: %s", name, (int)process->pid,
-					       request->signal, g_strerror(errno));
+		cocoon_ttrpc_call_return_error(
+			call, errno == ESRCH ? COCOON_TTRPC_NOT_FOUND : COCOON_TTRPC_INTERNAL,
+			"%s: kill %d %u: %s", name, (int)process->pid, request->signal,
+			g_strerror(errno));
 		return;
 	}
 	g_debug("%s: signal %u sent to pid %d", name, request->signal, (int)process->pid);
@@ -1293,16 +1305,15 @@ handle_resize_tty(CocoonTtrpcCall *call, gpointer user_data)
 {
 	CocoonGuestAgent *agent = user_data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(Message) message =
-		cocoon_ttrpc_call_unpack(call, &cocoon__agent__v1__resize_tty_request__descriptor,
-					 &error);
+	g_autoptr(Message) message = cocoon_ttrpc_call_unpack(
+		call, &cocoon__agent__v1__resize_tty_request__descriptor, &error);
 	Cocoon__Agent__V1__ResizeTtyRequest *request = (gpointer)message;
-	struct winsize size = { 0 };
+	struct winsize size = {0};
 	Process *process;
 
-	process = message != NULL ? lookup_process(agent, request->container_id, request->exec_id,
-						   &error)
-				  : NULL;
+	process = message != NULL
+			  ? lookup_process(agent, request->container_id, request->exec_id, &error)
+			  : NULL;
 	if (process == NULL) {
 		return_error(call, error);
 		return;
@@ -1331,15 +1342,14 @@ handle_close_stdin(CocoonTtrpcCall *call, gpointer user_data)
 {
 	CocoonGuestAgent *agent = user_data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(Message) message =
-		cocoon_ttrpc_call_unpack(call, &cocoon__agent__v1__close_stdin_request__descriptor,
-					 &error);
+	g_autoptr(Message) message = cocoon_ttrpc_call_unpack(
+		call, &cocoon__agent__v1__close_stdin_request__descriptor, &error);
 	Cocoon__Agent__V1__CloseStdinRequest *request = (gpointer)message;
 	Process *process;
 
-	process = message != NULL ? lookup_process(agent, request->container_id, request->exec_id,
-						   &error)
-				  : NULL;
+	process = message != NULL
+			  ? lookup_process(agent, request->container_id, request->exec_id, &error)
+			  : NULL;
 	if (process == NULL) {
 		return_error(call, error);
 		return;
@@ -1357,9 +1367,8 @@ handle_list_processes(CocoonTtrpcCall *call, gpointer user_data)
 {
 	CocoonGuestAgent *agent = user_data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(Message) message =
-		cocoon_ttrpc_call_unpack(call, &cocoon__agent__v1__list_processes_request__descriptor,
-					 &error);
+	g_autoptr(Message) message = cocoon_ttrpc_call_unpack(
+		call, &cocoon__agent__v1__list_processes_request__descriptor, &error);
 	Cocoon__Agent__V1__ListProcessesRequest *request = (gpointer)message;
 	Cocoon__Agent__V1__ListProcessesResponse response =
 		COCOON__AGENT__V1__LIST_PROCESSES_RESPONSE__INIT;
@@ -1413,9 +1422,8 @@ handle_stats_container(CocoonTtrpcCall *call, gpointer user_data)
 {
 	CocoonGuestAgent *agent = user_data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(Message) message =
-		cocoon_ttrpc_call_unpack(call, &cocoon__agent__v1__stats_container_request__descriptor,
-					 &error);
+	g_autoptr(Message) message = cocoon_ttrpc_call_unpack(
+		call, &cocoon__agent__v1__stats_container_request__descriptor, &error);
 	Cocoon__Agent__V1__StatsContainerRequest *request = (gpointer)message;
 	Cocoon__Agent__V1__StatsContainerResponse response =
 		COCOON__AGENT__V1__STATS_CONTAINER_RESPONSE__INIT;
@@ -1433,7 +1441,8 @@ handle_stats_container(CocoonTtrpcCall *call, gpointer user_data)
 					       "container %s: %s", container->id, error->message);
 		return;
 	}
-	response.metrics = (Io__Containerd__Cgroups__V2__Metrics *)cocoon_guest_cgroup_metrics_get(metrics);
+	response.metrics =
+		(Io__Containerd__Cgroups__V2__Metrics *)cocoon_guest_cgroup_metrics_get(metrics);
 	cocoon_ttrpc_call_return_message(call, &response.base);
 }
 
@@ -1454,8 +1463,9 @@ pause_resume(CocoonTtrpcCall *call, CocoonGuestAgent *agent, const gchar *contai
 	if (container->state != from || container->removing) {
 		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_FAILED_PRECONDITION,
 					       "container %s is %s, not %s", container->id,
-					       container->removing ? "being removed"
-								   : container_state_names[container->state],
+					       container->removing
+						       ? "being removed"
+						       : container_state_names[container->state],
 					       container_state_names[from]);
 		return;
 	}
@@ -1473,9 +1483,8 @@ static void
 handle_pause_container(CocoonTtrpcCall *call, gpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(Message) message =
-		cocoon_ttrpc_call_unpack(call, &cocoon__agent__v1__pause_container_request__descriptor,
-					 &error);
+	g_autoptr(Message) message = cocoon_ttrpc_call_unpack(
+		call, &cocoon__agent__v1__pause_container_request__descriptor, &error);
 
 	if (message == NULL) {
 		return_error(call, error);
@@ -1489,9 +1498,8 @@ static void
 handle_resume_container(CocoonTtrpcCall *call, gpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(Message) message =
-		cocoon_ttrpc_call_unpack(call, &cocoon__agent__v1__resume_container_request__descriptor,
-					 &error);
+	g_autoptr(Message) message = cocoon_ttrpc_call_unpack(
+		call, &cocoon__agent__v1__resume_container_request__descriptor, &error);
 
 	if (message == NULL) {
 		return_error(call, error);
@@ -1524,9 +1532,8 @@ handle_update_container(CocoonTtrpcCall *call, gpointer user_data)
 {
 	CocoonGuestAgent *agent = user_data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(Message) message =
-		cocoon_ttrpc_call_unpack(call, &cocoon__agent__v1__update_container_request__descriptor,
-					 &error);
+	g_autoptr(Message) message = cocoon_ttrpc_call_unpack(
+		call, &cocoon__agent__v1__update_container_request__descriptor, &error);
 	Cocoon__Agent__V1__UpdateContainerRequest *request = (gpointer)message;
 	Container *container;
 	Operation *operation;
@@ -1538,32 +1545,34 @@ handle_update_container(CocoonTtrpcCall *call, gpointer user_data)
 	}
 	if (container->state == CONTAINER_CREATING || container->state == CONTAINER_STOPPED ||
 	    container->removing) {
-		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_FAILED_PRECONDITION,
-					       "container %s is %s", container->id,
-					       container->removing ? "being removed"
-								   : container_state_names[container->state]);
+		cocoon_ttrpc_call_return_error(
+			call, COCOON_TTRPC_FAILED_PRECONDITION, "container %s is %s", container->id,
+			container->removing ? "being removed"
+					    : container_state_names[container->state]);
 		return;
 	}
 	if (request->resources_json.len == 0 || request->resources_json.len > SPEC_JSON_MAX) {
-		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_INVALID_ARGUMENT,
-					       "container %s: resources must be 1..%u bytes of JSON",
-					       container->id, SPEC_JSON_MAX);
+		cocoon_ttrpc_call_return_error(
+			call, COCOON_TTRPC_INVALID_ARGUMENT,
+			"container %s: resources must be 1..%u bytes of JSON", container->id,
+			SPEC_JSON_MAX);
 		return;
 	}
 	operation = operation_new(agent, call, container);
 	operation->file = g_strdup_printf("%s/resources-%" G_GUINT64_FORMAT ".json",
 					  container->bundle, ++agent->serial);
 	if (!g_file_set_contents_full(operation->file, (const gchar *)request->resources_json.data,
-				      (gssize)request->resources_json.len,
-				      G_FILE_SET_CONTENTS_NONE, 0600, &error)) {
+				      (gssize)request->resources_json.len, G_FILE_SET_CONTENTS_NONE,
+				      0600, &error)) {
 		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_INTERNAL, "container %s: %s",
 					       container->id, error->message);
 		operation_free(operation);
 		return;
 	}
 	{
-		g_autofree gchar *resources_arg = g_strdup_printf("--resources=%s", operation->file);
-		const gchar *args[] = { "update", resources_arg, container->id, NULL };
+		g_autofree gchar *resources_arg =
+			g_strdup_printf("--resources=%s", operation->file);
+		const gchar *args[] = {"update", resources_arg, container->id, NULL};
 		cocoon_guest_crun_run(agent->crun, args, NULL, update_done_cb, operation);
 	}
 }
@@ -1633,9 +1642,8 @@ handle_remove_container(CocoonTtrpcCall *call, gpointer user_data)
 {
 	CocoonGuestAgent *agent = user_data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(Message) message =
-		cocoon_ttrpc_call_unpack(call, &cocoon__agent__v1__remove_container_request__descriptor,
-					 &error);
+	g_autoptr(Message) message = cocoon_ttrpc_call_unpack(
+		call, &cocoon__agent__v1__remove_container_request__descriptor, &error);
 	Cocoon__Agent__V1__RemoveContainerRequest *request = (gpointer)message;
 	Container *container;
 	Operation *operation;
@@ -1656,7 +1664,7 @@ handle_remove_container(CocoonTtrpcCall *call, gpointer user_data)
 	container_kill_all(container);
 	operation = operation_new(agent, call, container);
 	{
-		const gchar *args[] = { "delete", "--force", container->id, NULL };
+		const gchar *args[] = {"delete", "--force", container->id, NULL};
 		cocoon_guest_crun_run(agent->crun, args, NULL, remove_done_cb, operation);
 	}
 }
@@ -1692,7 +1700,8 @@ event_free(Event *event)
 static void
 event_waiter_answer(EventWaiter *waiter, const Event *event)
 {
-	Cocoon__Agent__V1__WaitEventResponse response = COCOON__AGENT__V1__WAIT_EVENT_RESPONSE__INIT;
+	Cocoon__Agent__V1__WaitEventResponse response =
+		COCOON__AGENT__V1__WAIT_EVENT_RESPONSE__INIT;
 
 	if (event != NULL) {
 		response.kind = event->kind;
@@ -1743,9 +1752,8 @@ handle_wait_event(CocoonTtrpcCall *call, gpointer user_data)
 {
 	CocoonGuestAgent *agent = user_data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(Message) message =
-		cocoon_ttrpc_call_unpack(call, &cocoon__agent__v1__wait_event_request__descriptor,
-					 &error);
+	g_autoptr(Message) message = cocoon_ttrpc_call_unpack(
+		call, &cocoon__agent__v1__wait_event_request__descriptor, &error);
 	EventWaiter *waiter;
 	Event *event;
 	gint64 deadline;
@@ -1788,8 +1796,8 @@ inotify_cb(gint fd, GIOCondition condition, gpointer user_data)
 	while ((n = read(fd, events.buf, sizeof(events.buf))) > 0) {
 		for (char *p = events.buf; p < events.buf + n;) {
 			struct inotify_event *event = (struct inotify_event *)p;
-			Container *container = g_hash_table_lookup(agent->oom_watches,
-								   GINT_TO_POINTER(event->wd));
+			Container *container =
+				g_hash_table_lookup(agent->oom_watches, GINT_TO_POINTER(event->wd));
 			guint64 oom_kills = 0;
 
 			p += sizeof(struct inotify_event) + event->len;
@@ -1815,8 +1823,8 @@ static void
 handle_ping(CocoonTtrpcCall *call, gpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(Message) message =
-		cocoon_ttrpc_call_unpack(call, &cocoon__agent__v1__ping_request__descriptor, &error);
+	g_autoptr(Message) message = cocoon_ttrpc_call_unpack(
+		call, &cocoon__agent__v1__ping_request__descriptor, &error);
 	Cocoon__Agent__V1__PingResponse response = COCOON__AGENT__V1__PING_RESPONSE__INIT;
 	struct timespec ts;
 
@@ -1855,10 +1863,10 @@ handle_guest_info(CocoonTtrpcCall *call, gpointer user_data)
 {
 	CocoonGuestAgent *agent = user_data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(Message) message =
-		cocoon_ttrpc_call_unpack(call, &cocoon__agent__v1__guest_info_request__descriptor,
-					 &error);
-	Cocoon__Agent__V1__GuestInfoResponse response = COCOON__AGENT__V1__GUEST_INFO_RESPONSE__INIT;
+	g_autoptr(Message) message = cocoon_ttrpc_call_unpack(
+		call, &cocoon__agent__v1__guest_info_request__descriptor, &error);
+	Cocoon__Agent__V1__GuestInfoResponse response =
+		COCOON__AGENT__V1__GUEST_INFO_RESPONSE__INIT;
 	struct utsname uts;
 	struct statfs st;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -1872,10 +1880,10 @@ handle_guest_info(CocoonTtrpcCall *call, gpointer user_data)
 	response.kernel_release = uts.release;
 	response.online_cpus = cpus > 0 ? (guint32)cpus : 0;
 	read_meminfo(&response.mem_total_bytes, &response.mem_available_bytes);
-	response.cgroup_mode = (gchar *)(statfs(agent->cgroup_root, &st) == 0 &&
-						 st.f_type == CGROUP2_SUPER_MAGIC
-					 ? "v2"
-					 : "unknown");
+	response.cgroup_mode =
+		(gchar *)(statfs(agent->cgroup_root, &st) == 0 && st.f_type == CGROUP2_SUPER_MAGIC
+				  ? "v2"
+				  : "unknown");
 	response.oci_runtime = agent->oci_runtime;
 	cocoon_ttrpc_call_return_message(call, &response.base);
 }
@@ -1896,9 +1904,8 @@ handle_shutdown(CocoonTtrpcCall *call, gpointer user_data)
 {
 	CocoonGuestAgent *agent = user_data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(Message) message =
-		cocoon_ttrpc_call_unpack(call, &cocoon__agent__v1__shutdown_request__descriptor,
-					 &error);
+	g_autoptr(Message) message = cocoon_ttrpc_call_unpack(
+		call, &cocoon__agent__v1__shutdown_request__descriptor, &error);
 	GHashTableIter iter;
 	gpointer value;
 
@@ -1945,23 +1952,23 @@ cocoon_guest_agent_register(CocoonGuestAgent *agent, CocoonTtrpcServer *server)
 		const gchar *method;
 		CocoonTtrpcHandler handler;
 	} methods[] = {
-		{ "Ping", handle_ping },
-		{ "GuestInfo", handle_guest_info },
-		{ "Shutdown", handle_shutdown },
-		{ "WaitEvent", handle_wait_event },
-		{ "CreateContainer", handle_create_container },
-		{ "StartContainer", handle_start_container },
-		{ "RemoveContainer", handle_remove_container },
-		{ "PauseContainer", handle_pause_container },
-		{ "ResumeContainer", handle_resume_container },
-		{ "UpdateContainer", handle_update_container },
-		{ "StatsContainer", handle_stats_container },
-		{ "ListProcesses", handle_list_processes },
-		{ "ExecProcess", handle_exec_process },
-		{ "SignalProcess", handle_signal_process },
-		{ "WaitProcess", handle_wait_process },
-		{ "ResizeTty", handle_resize_tty },
-		{ "CloseStdin", handle_close_stdin },
+		{"Ping", handle_ping},
+		{"GuestInfo", handle_guest_info},
+		{"Shutdown", handle_shutdown},
+		{"WaitEvent", handle_wait_event},
+		{"CreateContainer", handle_create_container},
+		{"StartContainer", handle_start_container},
+		{"RemoveContainer", handle_remove_container},
+		{"PauseContainer", handle_pause_container},
+		{"ResumeContainer", handle_resume_container},
+		{"UpdateContainer", handle_update_container},
+		{"StatsContainer", handle_stats_container},
+		{"ListProcesses", handle_list_processes},
+		{"ExecProcess", handle_exec_process},
+		{"SignalProcess", handle_signal_process},
+		{"WaitProcess", handle_wait_process},
+		{"ResizeTty", handle_resize_tty},
+		{"CloseStdin", handle_close_stdin},
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS(methods); i++)
@@ -2026,7 +2033,7 @@ cocoon_guest_agent_new(const CocoonGuestAgentOptions *options, CocoonGuestReaper
 	else
 		g_warning("inotify: %s (no OOM events)", g_strerror(errno));
 	{
-		const gchar *argv[] = { options->crun_binary, "--version", NULL };
+		const gchar *argv[] = {options->crun_binary, "--version", NULL};
 		cocoon_guest_crun_spawn(agent->crun, argv, NULL, crun_version_cb, agent);
 	}
 	return g_steal_pointer(&agent);

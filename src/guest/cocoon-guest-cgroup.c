@@ -40,6 +40,7 @@ typedef struct {
 	gsize offset;
 } KeyField;
 
+/* clang-format off */
 #define MEMORY_FIELD(name) { #name, offsetof(Io__Containerd__Cgroups__V2__MemoryStat, name) }
 static const KeyField memory_stat_fields[] = {
 	MEMORY_FIELD(anon),
@@ -103,6 +104,7 @@ static const KeyField memory_events_fields[] = {
 	EVENTS_FIELD(oom_group_kill),
 	{ NULL, 0 },
 };
+/* clang-format on */
 
 /**
  * cocoon_guest_read_small_file:
@@ -129,8 +131,8 @@ cocoon_guest_read_small_file(const gchar *path, GError **error)
 			continue;
 		if (n < 0) {
 			int saved_errno = errno;
-			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
-				    "%s: %s", path, g_strerror(saved_errno));
+			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno), "%s: %s",
+				    path, g_strerror(saved_errno));
 			return NULL;
 		}
 		if (n == 0)
@@ -407,7 +409,7 @@ cocoon_guest_cgroup_read_key(const gchar *dir, const gchar *file, const gchar *k
 {
 	g_autofree gchar *path = g_build_filename(dir, file, NULL);
 	g_autofree gchar *contents = cocoon_guest_read_small_file(path, error);
-	const KeyField fields[] = { { key, 0 }, { NULL, 0 } };
+	const KeyField fields[] = {{key, 0}, {NULL, 0}};
 	guint64 value = G_MAXUINT64;
 
 	if (contents == NULL)

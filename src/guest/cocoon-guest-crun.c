@@ -130,7 +130,9 @@ invocation_exited_cb(pid_t pid, int wait_status, gint64 exited_at_ns, gpointer u
 	} else if (!WIFEXITED(wait_status) || WEXITSTATUS(wait_status) != 0) {
 		g_autofree gchar *log = read_log(invocation->log_path);
 		g_autofree gchar *errors = read_tail(invocation->stderr_fd);
-		g_autofree gchar *message = one_line(log[0] != '\0' ? log : errors[0] != '\0' ? errors : output);
+		g_autofree gchar *message = one_line(log[0] != '\0'	 ? log
+						     : errors[0] != '\0' ? errors
+									 : output);
 		g_set_error(&error, COCOON_TTRPC_ERROR, COCOON_TTRPC_INTERNAL,
 			    "%s failed (status %u): %s", invocation->description,
 			    cocoon_guest_exit_status_from_wait(wait_status),
@@ -203,8 +205,11 @@ child_environment(void)
 	const gchar *path = g_getenv("PATH");
 	gchar **envp = g_new0(gchar *, 3);
 
-	envp[0] = g_strdup_printf("PATH=%s", path != NULL && path[0] != '\0' ?
-					      path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	envp[0] = g_strdup_printf(
+		"PATH=%s",
+		path != NULL && path[0] != '\0'
+			? path
+			: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
 	envp[1] = g_strdup("LANG=C");
 	return envp;
 }
@@ -248,9 +253,8 @@ spawn_internal(CocoonGuestCrun *crun, const gchar *const *argv, const gchar *des
 		g_prefix_error(&error, "%s: ", description);
 		/* a spawn failure is the guest's problem */
 		{
-			g_autoptr(GError) status = g_error_new(COCOON_TTRPC_ERROR,
-							       COCOON_TTRPC_INTERNAL, "%s",
-							       error->message);
+			g_autoptr(GError) status = g_error_new(
+				COCOON_TTRPC_ERROR, COCOON_TTRPC_INTERNAL, "%s", error->message);
 			fail_later(func, user_data, status);
 		}
 		invocation_free(invocation);

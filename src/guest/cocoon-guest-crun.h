@@ -33,8 +33,8 @@ typedef struct {
 typedef void (*CocoonGuestCrunFunc)(const GError *error, const gchar *output, gpointer user_data);
 
 /* binary: the crun executable; root: its --root state directory; work_dir: for its log files */
-CocoonGuestCrun *cocoon_guest_crun_new(const gchar *binary, const gchar *root, const gchar *work_dir,
-				       CocoonGuestReaper *reaper);
+CocoonGuestCrun *cocoon_guest_crun_new(const gchar *binary, const gchar *root,
+				       const gchar *work_dir, CocoonGuestReaper *reaper);
 void cocoon_guest_crun_free(CocoonGuestCrun *crun);
 
 const gchar *cocoon_guest_crun_get_binary(CocoonGuestCrun *crun);

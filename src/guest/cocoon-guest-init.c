@@ -114,14 +114,14 @@ typedef struct {
 } Mount;
 
 static const Mount basic_mounts[] = {
-	{ "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL },
-	{ "sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL },
-	{ "devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755" },
-	{ "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "gid=5,mode=0620,ptmxmode=0666" },
-	{ "shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777" },
-	{ "tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755" },
-	{ "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777" },
-	{ "cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL },
+	{"proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL},
+	{"sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL},
+	{"devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755"},
+	{"devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "gid=5,mode=0620,ptmxmode=0666"},
+	{"shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"},
+	{"tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"},
+	{"tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"},
+	{"cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL},
 };
 
 static gboolean
@@ -144,10 +144,10 @@ gboolean
 cocoon_guest_mount_basics(GError **error)
 {
 	static const gchar *const links[][2] = {
-		{ "/proc/self/fd", "/dev/fd" },
-		{ "/proc/self/fd/0", "/dev/stdin" },
-		{ "/proc/self/fd/1", "/dev/stdout" },
-		{ "/proc/self/fd/2", "/dev/stderr" },
+		{"/proc/self/fd", "/dev/fd"},
+		{"/proc/self/fd/0", "/dev/stdin"},
+		{"/proc/self/fd/1", "/dev/stdout"},
+		{"/proc/self/fd/2", "/dev/stderr"},
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS(basic_mounts); i++) {
@@ -191,7 +191,7 @@ cocoon_guest_ensure_std_fds(void)
 void
 cocoon_guest_enable_cgroup_controllers(const gchar *cgroup_root)
 {
-	static const gchar *const names[] = { "cpu", "cpuset", "io", "memory", "pids", NULL };
+	static const gchar *const names[] = {"cpu", "cpuset", "io", "memory", "pids", NULL};
 
 	cocoon_guest_cgroup_enable_controllers(cgroup_root, names);
 }
@@ -283,7 +283,7 @@ gboolean
 cocoon_guest_loopback_up(GError **error)
 {
 	cocoon_autofd int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	struct ifreq request = { 0 };
+	struct ifreq request = {0};
 
 	g_strlcpy(request.ifr_name, "lo", sizeof(request.ifr_name));
 	if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &request) < 0) {

@@ -8,7 +8,7 @@ G_BEGIN_DECLS
 /* what cocoon-agent does as PID 1 of the guest before it serves anything */
 
 /* the guest's share: 9p tag and mount options (cache=mmap with cocoon.cache=mmap on the cmdline) */
-#define COCOON_GUEST_SHARE_TAG "cocoon"
+#define COCOON_GUEST_SHARE_TAG	   "cocoon"
 #define COCOON_GUEST_SHARE_OPTIONS "trans=virtio,version=9p2000.L,msize=262144"
 
 /* log lines "[uptime] cocoon-agent: ..." to fd (the console or stderr); debug adds g_debug */

@@ -111,7 +111,8 @@ sigio_cb(gint fd, GIOCondition condition, gpointer user_data)
 	return G_SOURCE_CONTINUE;
 }
 
-/* while waiting for the host, ask for SIGIO on the port (the kernel sends it on connection changes) */
+/* while waiting for the host, ask for SIGIO on the port (the kernel sends it on connection changes)
+ */
 static void
 port_set_async(CocoonGuestPort *port, gboolean async)
 {
@@ -184,8 +185,8 @@ cocoon_guest_port_find_virtio(const gchar *sysfs_dir, const gchar *name, GError 
 		}
 		return g_steal_pointer(&node);
 	}
-	g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-		    "no virtio-serial port named %s in %s", name, sysfs_dir);
+	g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no virtio-serial port named %s in %s",
+		    name, sysfs_dir);
 	return NULL;
 }
 
@@ -263,14 +264,15 @@ static void
 relay_update(CocoonGuestPort *port)
 {
 	if (port->port_watch != NULL)
-		cocoon_guest_fd_watch_set(port->port_watch,
-					  (buffer_space(&port->to_session) > 0 ? G_IO_IN : 0) |
-						  (buffer_length(&port->to_port) > 0 ? G_IO_OUT : 0));
+		cocoon_guest_fd_watch_set(
+			port->port_watch,
+			(buffer_space(&port->to_session) > 0 ? G_IO_IN : 0) |
+				(buffer_length(&port->to_port) > 0 ? G_IO_OUT : 0));
 	if (port->relay_watch != NULL)
-		cocoon_guest_fd_watch_set(port->relay_watch,
-					  (buffer_space(&port->to_port) > 0 ? G_IO_IN : 0) |
-						  (buffer_length(&port->to_session) > 0 ? G_IO_OUT
-											: 0));
+		cocoon_guest_fd_watch_set(
+			port->relay_watch,
+			(buffer_space(&port->to_port) > 0 ? G_IO_IN : 0) |
+				(buffer_length(&port->to_session) > 0 ? G_IO_OUT : 0));
 }
 
 /* the session is over: the consumer sees EOF; the port stays open */
@@ -367,8 +369,8 @@ relay_start(CocoonGuestPort *port, GError **error)
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, pair) < 0) {
 		int saved_errno = errno;
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
-			    "socketpair: %s", g_strerror(saved_errno));
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno), "socketpair: %s",
+			    g_strerror(saved_errno));
 		return FALSE;
 	}
 	port->relay_fd = pair[0];
@@ -403,7 +405,7 @@ static void
 port_try_device(CocoonGuestPort *port)
 {
 	g_autoptr(GError) error = NULL;
-	struct pollfd pfd = { 0 };
+	struct pollfd pfd = {0};
 
 	if (port->relay_fd >= 0 || port->lent)
 		return;
@@ -472,7 +474,7 @@ port_accept_cb(gint fd, GIOCondition condition, gpointer user_data)
 static gboolean
 port_listen(CocoonGuestPort *port, GError **error)
 {
-	struct sockaddr_un address = { .sun_family = AF_UNIX };
+	struct sockaddr_un address = {.sun_family = AF_UNIX};
 	cocoon_autofd int fd = -1;
 
 	if (strlen(port->location) >= sizeof(address.sun_path)) {

@@ -49,7 +49,8 @@ void cocoon_guest_port_reconnect(CocoonGuestPort *port);
  */
 void cocoon_guest_port_set_direct(CocoonGuestPort *port, gboolean direct);
 
-/* finds /dev/vportNpM of a named virtio-serial port under sysfs_dir (creating the node if needed) */
+/* finds /dev/vportNpM of a named virtio-serial port under sysfs_dir (creating the node if needed)
+ */
 gchar *cocoon_guest_port_find_virtio(const gchar *sysfs_dir, const gchar *name, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CocoonGuestPort, cocoon_guest_port_free)

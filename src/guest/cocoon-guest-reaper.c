@@ -18,7 +18,7 @@
 #include "cocoon-fd.h"
 
 /* unwatched exits remembered: how many, how long */
-#define UNCLAIMED_MAX 4096
+#define UNCLAIMED_MAX	 4096
 #define UNCLAIMED_TTL_US (60 * G_USEC_PER_SEC)
 
 typedef struct {
@@ -36,8 +36,8 @@ typedef struct {
 struct _CocoonGuestReaper {
 	int signal_fd;
 	GSource *source;
-	GHashTable *watches;    /* pid -> Watch */
-	GHashTable *unclaimed;  /* pid -> Unclaimed, an index into unclaimed_order */
+	GHashTable *watches;	/* pid -> Watch */
+	GHashTable *unclaimed;	/* pid -> Unclaimed, an index into unclaimed_order */
 	GQueue unclaimed_order; /* Unclaimed, oldest first, owned */
 };
 

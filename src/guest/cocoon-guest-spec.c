@@ -14,7 +14,7 @@
 
 #include "cocoon-json.h"
 
-G_DEFINE_QUARK(cocoon-guest-spec-error-quark, cocoon_guest_spec_error)
+G_DEFINE_QUARK(cocoon - guest - spec - error - quark, cocoon_guest_spec_error)
 
 /* longest rootfs path the host may name */
 #define ROOTFS_MAX 4096
@@ -94,9 +94,10 @@ cocoon_guest_resolve_rootfs(const gchar *share_root, const gchar *rootfs, GError
 		return NULL;
 	}
 	if (rootfs[0] == '/') {
-		g_set_error(error, COCOON_GUEST_SPEC_ERROR, COCOON_GUEST_SPEC_ERROR_INVALID,
-			    "rootfs \"%s\" is absolute, it must be relative to the shared directory",
-			    rootfs);
+		g_set_error(
+			error, COCOON_GUEST_SPEC_ERROR, COCOON_GUEST_SPEC_ERROR_INVALID,
+			"rootfs \"%s\" is absolute, it must be relative to the shared directory",
+			rootfs);
 		return NULL;
 	}
 	components = g_strsplit(rootfs, "/", -1);
@@ -107,7 +108,8 @@ cocoon_guest_resolve_rootfs(const gchar *share_root, const gchar *rootfs, GError
 		if (components[i][0] == '\0' || g_strcmp0(components[i], ".") == 0 ||
 		    g_strcmp0(components[i], "..") == 0) {
 			g_set_error(error, COCOON_GUEST_SPEC_ERROR, COCOON_GUEST_SPEC_ERROR_INVALID,
-				    "rootfs \"%s\" has an empty, \".\" or \"..\" component", rootfs);
+				    "rootfs \"%s\" has an empty, \".\" or \"..\" component",
+				    rootfs);
 			return NULL;
 		}
 	}
@@ -210,7 +212,8 @@ process_strip_host_labels(CocoonJson *process, gboolean terminal)
 	cocoon_json_object_remove(process, "selinuxLabel");
 }
 
-/* drops namespace entries that join a host namespace; tells whether a private uts namespace remains */
+/* drops namespace entries that join a host namespace; tells whether a private uts namespace remains
+ */
 static gboolean
 namespaces_patch(CocoonJson *namespaces, gboolean *ret_private_uts, GError **error)
 {
@@ -232,7 +235,8 @@ namespaces_patch(CocoonJson *namespaces, gboolean *ret_private_uts, GError **err
 			return FALSE;
 		}
 		if (cocoon_json_object_has(entry, "path")) {
-			/* a host path means nothing here; crun cannot run without its own mount ns */
+			/* a host path means nothing here; crun cannot run without its own mount ns
+			 */
 			if (g_strcmp0(type, "mount") == 0) {
 				cocoon_json_object_remove(entry, "path");
 			} else {

@@ -38,7 +38,8 @@ typedef struct {
 	gchar *config_json;
 	/* the container's cgroup, absolute below the cgroup2 root ("/cocoon/<id>") */
 	gchar *cgroups_path;
-	/* a hostname the spec asked for that must be set on the guest (the uts namespace is shared) */
+	/* a hostname the spec asked for that must be set on the guest (the uts namespace is shared)
+	 */
 	gchar *guest_hostname;
 } CocoonGuestSpec;
 
@@ -57,7 +58,8 @@ CocoonGuestSpec *cocoon_guest_spec_patch(const gchar *spec_json, gsize length,
 					 const gchar *container_id, const gchar *rootfs_path,
 					 gboolean terminal, GError **error);
 
-/* rewrites an OCI process object for `crun exec --process`: terminal set, host-only labels removed */
+/* rewrites an OCI process object for `crun exec --process`: terminal set, host-only labels removed
+ */
 gchar *cocoon_guest_process_patch(const gchar *process_json, gsize length, gboolean terminal,
 				  GError **error);
 

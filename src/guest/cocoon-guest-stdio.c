@@ -53,7 +53,7 @@ typedef struct {
 } OutFrame;
 
 struct _CocoonGuestStdio {
-	GHashTable *streams; /* id -> Stream */
+	GHashTable *streams;	/* id -> Stream */
 	GHashTable *early_eofs; /* ids */
 
 	int fd;
@@ -189,7 +189,8 @@ output_read(Stream *stream)
 			output_eof(stream);
 			break;
 		}
-		cocoon_stdio_frame_header_encode(stream->id, COCOON_STDIO_FRAME_DATA, (guint32)n, buf);
+		cocoon_stdio_frame_header_encode(stream->id, COCOON_STDIO_FRAME_DATA, (guint32)n,
+						 buf);
 		if ((gsize)n < want / 2)
 			buf = g_realloc(buf, COCOON_STDIO_HEADER_SIZE + (gsize)n);
 		stream->window -= (guint64)n;
@@ -306,8 +307,9 @@ static void
 input_update_watch(Stream *stream)
 {
 	if (stream->watch != NULL)
-		cocoon_guest_fd_watch_set(stream->watch,
-			     stream->fd >= 0 && input_pending_length(stream) > 0 ? G_IO_OUT : 0);
+		cocoon_guest_fd_watch_set(
+			stream->watch,
+			stream->fd >= 0 && input_pending_length(stream) > 0 ? G_IO_OUT : 0);
 }
 
 /* frames from the host */
@@ -434,13 +436,13 @@ port_read(CocoonGuestStdio *mux)
 	}
 	cocoon_stdio_frame_decoder_feed(mux->decoder, buf, (gsize)n);
 	for (;;) {
-		g_auto(CocoonStdioFrame) frame = { 0 };
+		g_auto(CocoonStdioFrame) frame = {0};
 		g_autoptr(GError) error = NULL;
 		gboolean available = FALSE;
 
 		if (!cocoon_stdio_frame_decoder_next(mux->decoder, &available, &frame, &error)) {
-			g_autofree gchar *reason = g_strdup_printf("protocol error: %s",
-								   error->message);
+			g_autofree gchar *reason =
+				g_strdup_printf("protocol error: %s", error->message);
 			port_disconnect(mux, reason);
 			return FALSE;
 		}
@@ -489,7 +491,8 @@ port_update_watch(CocoonGuestStdio *mux)
 {
 	if (mux->port_watch == NULL)
 		return;
-	cocoon_guest_fd_watch_set(mux->port_watch, G_IO_IN | (g_queue_is_empty(&mux->out) ? 0 : G_IO_OUT));
+	cocoon_guest_fd_watch_set(mux->port_watch,
+				  G_IO_IN | (g_queue_is_empty(&mux->out) ? 0 : G_IO_OUT));
 }
 
 static void
@@ -593,8 +596,8 @@ stream_add(CocoonGuestStdio *mux, guint32 stream_id, int fd, gboolean output, GE
 	int flags;
 
 	if (stream_id == 0 || g_hash_table_contains(mux->streams, GUINT_TO_POINTER(stream_id))) {
-		g_set_error(error, G_IO_ERROR, stream_id == 0 ? G_IO_ERROR_INVALID_ARGUMENT
-							     : G_IO_ERROR_EXISTS,
+		g_set_error(error, G_IO_ERROR,
+			    stream_id == 0 ? G_IO_ERROR_INVALID_ARGUMENT : G_IO_ERROR_EXISTS,
 			    "stdio stream %u is %s", stream_id,
 			    stream_id == 0 ? "not a valid id" : "already in use");
 		close(fd);
@@ -625,8 +628,7 @@ stream_add(CocoonGuestStdio *mux, guint32 stream_id, int fd, gboolean output, GE
  */
 gboolean
 cocoon_guest_stdio_add_output(CocoonGuestStdio *stdio, guint32 stream_id, int fd,
-			      CocoonGuestStdioEofFunc eof_func, gpointer user_data,
-			      GError **error)
+			      CocoonGuestStdioEofFunc eof_func, gpointer user_data, GError **error)
 {
 	Stream *stream = stream_add(stdio, stream_id, fd, TRUE, error);
 

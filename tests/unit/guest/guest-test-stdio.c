@@ -73,22 +73,23 @@ reader_thread(gpointer user_data)
 	g_autoptr(CocoonStdioFrameDecoder) decoder = cocoon_stdio_frame_decoder_new();
 	guint8 buf[65536];
 
-	for (;;) {
+	for (gboolean valid = TRUE; valid;) {
 		ssize_t n = read(stdio->fd, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
 		cocoon_stdio_frame_decoder_feed(decoder, buf, (gsize)n);
-		for (;;) {
-			g_auto(CocoonStdioFrame) frame = { 0 };
+		while (valid) {
+			g_auto(CocoonStdioFrame) frame = {0};
 			g_autoptr(GError) error = NULL;
 			gboolean available = FALSE;
 			gboolean credit = FALSE;
 
 			if (!cocoon_stdio_frame_decoder_next(decoder, &available, &frame, &error)) {
 				g_printerr("test stdio: %s\n", error->message);
-				goto out;
+				valid = FALSE;
+				break;
 			}
 			if (!available)
 				break;
@@ -116,7 +117,6 @@ reader_thread(gpointer user_data)
 						       (guint32)g_bytes_get_size(frame.data));
 		}
 	}
-out:
 	g_mutex_lock(&stdio->lock);
 	stdio->connected = FALSE;
 	g_cond_broadcast(&stdio->cond);
@@ -144,7 +144,7 @@ test_stdio_new(int fd, gboolean auto_credit)
 TestStdio *
 test_stdio_connect(const gchar *path, gboolean auto_credit, guint timeout_ms, GError **error)
 {
-	struct sockaddr_un address = { .sun_family = AF_UNIX };
+	struct sockaddr_un address = {.sun_family = AF_UNIX};
 	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
 
 	g_strlcpy(address.sun_path, path, sizeof(address.sun_path));
@@ -260,8 +260,8 @@ test_stdio_wait_text(TestStdio *stdio, guint32 stream_id, const gchar *needle, g
 	Stream *stream = stream_get(stdio, stream_id);
 
 	for (;;) {
-		if (stream->data->len > 0 &&
-		    g_strstr_len((const gchar *)stream->data->data, stream->data->len, needle) != NULL)
+		if (stream->data->len > 0 && g_strstr_len((const gchar *)stream->data->data,
+							  stream->data->len, needle) != NULL)
 			return TRUE;
 		if (stream->eof || !stdio->connected ||
 		    !g_cond_wait_until(&stdio->cond, &stdio->lock, deadline))

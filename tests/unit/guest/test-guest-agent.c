@@ -26,9 +26,9 @@
 #include "cocoon-ttrpc-client.h"
 #include "guest-test-stdio.h"
 
-#define SERVICE "cocoon.agent.v1.Agent"
+#define SERVICE		"cocoon.agent.v1.Agent"
 #define CALL_TIMEOUT_MS 60000
-#define EOF_TIMEOUT_MS 20000
+#define EOF_TIMEOUT_MS	20000
 
 typedef ProtobufCMessage Message;
 static void
@@ -83,8 +83,8 @@ fixture_setup(Fixture *f, gconstpointer data)
 	} else {
 		g_autofree gchar *binary =
 			g_build_filename(COCOON_BUILD_DIR, "src", "guest", "cocoon-agent", NULL);
-		g_autofree gchar *crun = g_build_filename(COCOON_SOURCE_DIR, "tests", "unit", "guest",
-							  "fake-crun.py", NULL);
+		g_autofree gchar *crun = g_build_filename(COCOON_SOURCE_DIR, "tests", "unit",
+							  "guest", "fake-crun.py", NULL);
 		g_autofree gchar *root = NULL;
 		const gchar *argv[12];
 		guint n = 0;
@@ -172,9 +172,8 @@ static void
 call_ok(Fixture *f, const gchar *method, const ProtobufCMessage *request)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(Message) response = call(f, method, request,
-					   &google__protobuf__empty__descriptor, CALL_TIMEOUT_MS,
-					   &error);
+	g_autoptr(Message) response = call(f, method, request, &google__protobuf__empty__descriptor,
+					   CALL_TIMEOUT_MS, &error);
 
 	g_assert_no_error(error);
 }
@@ -197,8 +196,8 @@ make_rootfs(Fixture *f, const gchar *id)
 
 	g_assert_cmpint(g_mkdir_with_parents(bin, 0755), ==, 0);
 	if (f->real) {
-		static const gchar *const applets[] = { "sh", "echo", "cat", "sleep", "head", "tty",
-							"stty", "true", "yes", NULL };
+		static const gchar *const applets[] = {"sh",  "echo", "cat",  "sleep", "head",
+						       "tty", "stty", "true", "yes",   NULL};
 		g_autofree gchar *busybox = g_build_filename(bin, "busybox", NULL);
 		g_autofree gchar *contents = NULL;
 		gsize length = 0;
@@ -206,15 +205,15 @@ make_rootfs(Fixture *f, const gchar *id)
 
 		g_file_get_contents("/bin/busybox", &contents, &length, &error);
 		g_assert_no_error(error);
-		g_file_set_contents_full(busybox, contents, (gssize)length, G_FILE_SET_CONTENTS_NONE,
-					 0755, &error);
+		g_file_set_contents_full(busybox, contents, (gssize)length,
+					 G_FILE_SET_CONTENTS_NONE, 0755, &error);
 		g_assert_no_error(error);
 		for (guint i = 0; applets[i] != NULL; i++) {
 			g_autofree gchar *link = g_build_filename(bin, applets[i], NULL);
 			(void)symlink("busybox", link);
 		}
 		for (guint i = 0; i < 4; i++) {
-			const gchar *dirs[] = { "proc", "dev", "sys", "tmp" };
+			const gchar *dirs[] = {"proc", "dev", "sys", "tmp"};
 			g_autofree gchar *dir = g_build_filename(f->share, relative, dirs[i], NULL);
 			g_mkdir_with_parents(dir, 0755);
 		}
@@ -252,10 +251,11 @@ spec_json_with_limit(const gchar *const *args, guint64 memory_limit)
 {
 	g_autofree gchar *process = process_json(args, FALSE);
 	g_autofree gchar *resources =
-		memory_limit > 0 ? g_strdup_printf(",\"resources\":{\"memory\":{\"limit\":%" G_GUINT64_FORMAT
-						   ",\"swap\":%" G_GUINT64_FORMAT "}}",
-						   memory_limit, memory_limit)
-				 : g_strdup("");
+		memory_limit > 0
+			? g_strdup_printf(",\"resources\":{\"memory\":{\"limit\":%" G_GUINT64_FORMAT
+					  ",\"swap\":%" G_GUINT64_FORMAT "}}",
+					  memory_limit, memory_limit)
+			: g_strdup("");
 
 	return g_strdup_printf(
 		"{\"ociVersion\":\"1.0.2\",\"process\":%s,"
@@ -265,9 +265,11 @@ spec_json_with_limit(const gchar *const *args, guint64 memory_limit)
 		"{\"destination\":\"/dev\",\"type\":\"tmpfs\",\"source\":\"tmpfs\","
 		"\"options\":[\"nosuid\",\"strictatime\",\"mode=755\",\"size=65536k\"]},"
 		"{\"destination\":\"/dev/pts\",\"type\":\"devpts\",\"source\":\"devpts\","
-		"\"options\":[\"nosuid\",\"noexec\",\"newinstance\",\"ptmxmode=0666\",\"mode=0620\"]}"
+		"\"options\":[\"nosuid\",\"noexec\",\"newinstance\",\"ptmxmode=0666\",\"mode="
+		"0620\"]}"
 		"],"
-		"\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"ipc\"},{\"type\":\"uts\"},"
+		"\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"ipc\"},{\"type\":"
+		"\"uts\"},"
 		"{\"type\":\"mount\"},{\"type\":\"network\",\"path\":\"/proc/4242/ns/net\"}],"
 		"\"cgroupsPath\":\"kubepods-besteffort.slice:cri-containerd:x\"%s},"
 		"\"hooks\":{\"prestart\":[{\"path\":\"/usr/bin/host-only\"}]}}",
@@ -345,7 +347,8 @@ static guint32
 exec_process(Fixture *f, const gchar *id, const gchar *exec_id, const gchar *const *args,
 	     const Streams *streams, guint32 rows, guint32 cols, GError **error)
 {
-	Cocoon__Agent__V1__ExecProcessRequest request = COCOON__AGENT__V1__EXEC_PROCESS_REQUEST__INIT;
+	Cocoon__Agent__V1__ExecProcessRequest request =
+		COCOON__AGENT__V1__EXEC_PROCESS_REQUEST__INIT;
 	Cocoon__Agent__V1__StdioStreams stdio = COCOON__AGENT__V1__STDIO_STREAMS__INIT;
 	g_autofree gchar *process = process_json(args, streams != NULL && streams->terminal);
 	g_autoptr(Message) response = NULL;
@@ -363,9 +366,9 @@ exec_process(Fixture *f, const gchar *id, const gchar *exec_id, const gchar *con
 	request.process_json.data = (guint8 *)process;
 	request.process_json.len = strlen(process);
 	request.stdio = &stdio;
-	response = call(f, "ExecProcess", &request.base,
-			&cocoon__agent__v1__exec_process_response__descriptor, CALL_TIMEOUT_MS,
-			error);
+	response =
+		call(f, "ExecProcess", &request.base,
+		     &cocoon__agent__v1__exec_process_response__descriptor, CALL_TIMEOUT_MS, error);
 	if (response == NULL)
 		return 0;
 	return ((Cocoon__Agent__V1__ExecProcessResponse *)response)->pid;
@@ -374,7 +377,8 @@ exec_process(Fixture *f, const gchar *id, const gchar *exec_id, const gchar *con
 static Cocoon__Agent__V1__WaitProcessResponse *
 wait_process(Fixture *f, const gchar *id, const gchar *exec_id, guint timeout_ms, GError **error)
 {
-	Cocoon__Agent__V1__WaitProcessRequest request = COCOON__AGENT__V1__WAIT_PROCESS_REQUEST__INIT;
+	Cocoon__Agent__V1__WaitProcessRequest request =
+		COCOON__AGENT__V1__WAIT_PROCESS_REQUEST__INIT;
 
 	request.container_id = (gchar *)id;
 	request.exec_id = (gchar *)(exec_id != NULL ? exec_id : "");
@@ -387,7 +391,8 @@ static guint32
 wait_status(Fixture *f, const gchar *id, const gchar *exec_id)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(Message) response = (Message *)wait_process(f, id, exec_id, CALL_TIMEOUT_MS, &error);
+	g_autoptr(Message) response =
+		(Message *)wait_process(f, id, exec_id, CALL_TIMEOUT_MS, &error);
 
 	g_assert_no_error(error);
 	return ((Cocoon__Agent__V1__WaitProcessResponse *)response)->exit_status;
@@ -446,8 +451,8 @@ test_ping(Fixture *f, gconstpointer data)
 			COCOON_VERSION);
 	g_assert_cmpuint(((Cocoon__Agent__V1__PingResponse *)pong)->uptime_ns, >, 0);
 
-	guest = call(f, "GuestInfo", &info.base, &cocoon__agent__v1__guest_info_response__descriptor,
-		     CALL_TIMEOUT_MS, &error);
+	guest = call(f, "GuestInfo", &info.base,
+		     &cocoon__agent__v1__guest_info_response__descriptor, CALL_TIMEOUT_MS, &error);
 	g_assert_no_error(error);
 	guest_info = (gpointer)guest;
 	g_assert_cmpstr(guest_info->agent_version, ==, COCOON_VERSION);
@@ -458,19 +463,20 @@ test_ping(Fixture *f, gconstpointer data)
 		g_assert_cmpstr(guest_info->cgroup_mode, ==, "v2");
 	g_test_message("guest: kernel %s, %u cpus, %" G_GUINT64_FORMAT " bytes, %s, %s",
 		       guest_info->kernel_release, guest_info->online_cpus,
-		       guest_info->mem_total_bytes, guest_info->cgroup_mode, guest_info->oci_runtime);
+		       guest_info->mem_total_bytes, guest_info->cgroup_mode,
+		       guest_info->oci_runtime);
 }
 
 static void
 test_errors(Fixture *f, gconstpointer data)
 {
-	const gchar *const sleep_args[] = { "sleep", "1000", NULL };
+	const gchar *const sleep_args[] = {"sleep", "1000", NULL};
 	g_autofree gchar *id = new_id("errors");
 	g_autofree gchar *escape = g_build_filename(f->share, "escape", NULL);
 	Cocoon__Agent__V1__CreateContainerRequest request =
 		COCOON__AGENT__V1__CREATE_CONTAINER_REQUEST__INIT;
 	g_autofree gchar *spec = spec_json(sleep_args);
-	const gchar *const bad_rootfs[] = { "../etc", "/etc", "escape", "a/../../etc", "", NULL };
+	const gchar *const bad_rootfs[] = {"../etc", "/etc", "escape", "a/../../etc", "", NULL};
 	g_autoptr(GError) error = NULL;
 	g_autoptr(Message) response = NULL;
 
@@ -537,7 +543,7 @@ test_errors(Fixture *f, gconstpointer data)
 	}
 	/* a failing exec is reported with crun's message and leaves no exec behind */
 	{
-		const gchar *const missing[] = { "/no/such/binary", NULL };
+		const gchar *const missing[] = {"/no/such/binary", NULL};
 		exec_process(f, id, "e-missing", missing, NULL, 0, 0, &error);
 		if (error != NULL) {
 			assert_code(error, COCOON_TTRPC_INTERNAL);
@@ -552,7 +558,7 @@ test_errors(Fixture *f, gconstpointer data)
 		}
 	}
 	{
-		const gchar *const short_args[] = { "true", NULL };
+		const gchar *const short_args[] = {"true", NULL};
 		exec_process(f, id, "e2", short_args, NULL, 0, 0, &error);
 		g_assert_no_error(error);
 		g_assert_cmpuint(wait_status(f, id, "e2"), ==, 0);
@@ -574,9 +580,9 @@ test_errors(Fixture *f, gconstpointer data)
 static void
 test_run(Fixture *f, gconstpointer data)
 {
-	const gchar *const args[] = { "sh", "-c", "echo out; echo err >&2; exit 3", NULL };
+	const gchar *const args[] = {"sh", "-c", "echo out; echo err >&2; exit 3", NULL};
 	g_autofree gchar *id = new_id("run");
-	Streams streams = { 0, new_stream_id(), new_stream_id(), FALSE };
+	Streams streams = {0, new_stream_id(), new_stream_id(), FALSE};
 	g_autoptr(GError) error = NULL;
 	g_autoptr(Message) first = NULL;
 	g_autoptr(Message) second = NULL;
@@ -625,14 +631,14 @@ wait_thread(gpointer user_data)
 static void
 test_exec(Fixture *f, gconstpointer data)
 {
-	const gchar *const sleep_args[] = { "sleep", "1000", NULL };
-	const gchar *const cat_args[] = { "cat", NULL };
+	const gchar *const sleep_args[] = {"sleep", "1000", NULL};
+	const gchar *const cat_args[] = {"cat", NULL};
 	g_autofree gchar *id = new_id("exec");
-	Streams cat_streams = { new_stream_id(), new_stream_id(), 0, FALSE };
+	Streams cat_streams = {new_stream_id(), new_stream_id(), 0, FALSE};
 	g_autoptr(GString) input = g_string_new(NULL);
 	g_autoptr(GError) error = NULL;
 	g_autoptr(Message) list = NULL;
-	WaitThread waiter = { f, NULL, "sleeper", 0 };
+	WaitThread waiter = {f, NULL, "sleeper", 0};
 	GThread *thread;
 	guint32 init_pid;
 	guint32 sleeper_pid;
@@ -666,8 +672,8 @@ test_exec(Fixture *f, gconstpointer data)
 
 		request.container_id = id;
 		list = call(f, "ListProcesses", &request.base,
-			    &cocoon__agent__v1__list_processes_response__descriptor, CALL_TIMEOUT_MS,
-			    &error);
+			    &cocoon__agent__v1__list_processes_response__descriptor,
+			    CALL_TIMEOUT_MS, &error);
 		g_assert_no_error(error);
 		processes = (gpointer)list;
 		for (gsize i = 0; i < processes->n_processes; i++) {
@@ -701,9 +707,9 @@ test_exec(Fixture *f, gconstpointer data)
 static void
 test_backpressure(Fixture *f, gconstpointer data)
 {
-	const gchar *const args[] = { "head", "-c", "3000000", "/dev/zero", NULL };
+	const gchar *const args[] = {"head", "-c", "3000000", "/dev/zero", NULL};
 	g_autofree gchar *id = new_id("pressure");
-	Streams streams = { 0, new_stream_id(), 0, FALSE };
+	Streams streams = {0, new_stream_id(), 0, FALSE};
 	g_autoptr(GError) error = NULL;
 	g_autoptr(Message) response = NULL;
 	gsize received;
@@ -735,9 +741,9 @@ test_backpressure(Fixture *f, gconstpointer data)
 static void
 test_stdio_reconnect(Fixture *f, gconstpointer data)
 {
-	const gchar *const args[] = { "sh", "-c", "sleep 1; echo after", NULL };
+	const gchar *const args[] = {"sh", "-c", "sleep 1; echo after", NULL};
 	g_autofree gchar *id = new_id("reconnect");
-	Streams streams = { 0, new_stream_id(), 0, FALSE };
+	Streams streams = {0, new_stream_id(), 0, FALSE};
 	g_autoptr(GError) error = NULL;
 
 	create_container(f, id, args, &streams, &error);
@@ -771,7 +777,7 @@ test_wait_event_timeout(Fixture *f, gconstpointer data)
 static void
 test_update(Fixture *f, gconstpointer data)
 {
-	const gchar *const args[] = { "sleep", "1000", NULL };
+	const gchar *const args[] = {"sleep", "1000", NULL};
 	g_autofree gchar *id = new_id("update");
 	Cocoon__Agent__V1__UpdateContainerRequest request =
 		COCOON__AGENT__V1__UPDATE_CONTAINER_REQUEST__INIT;
@@ -834,14 +840,13 @@ wait_text(Fixture *f, guint32 stream_id)
 static void
 test_terminal(Fixture *f, gconstpointer data)
 {
-	const gchar *const init_args[] = { "sh", "-c", "read line; tty; stty size; echo got $line",
-					   NULL };
-	const gchar *const tty_args[] = { "sh", "-c", "tty; stty size; read line; stty size",
-					  NULL };
-	const gchar *const sleep_args[] = { "sleep", "1000", NULL };
+	const gchar *const init_args[] = {"sh", "-c", "read line; tty; stty size; echo got $line",
+					  NULL};
+	const gchar *const tty_args[] = {"sh", "-c", "tty; stty size; read line; stty size", NULL};
+	const gchar *const sleep_args[] = {"sleep", "1000", NULL};
 	g_autofree gchar *id = new_id("tty");
-	Streams init_streams = { new_stream_id(), new_stream_id(), 0, TRUE };
-	Streams exec_streams = { new_stream_id(), new_stream_id(), 0, TRUE };
+	Streams init_streams = {new_stream_id(), new_stream_id(), 0, TRUE};
+	Streams exec_streams = {new_stream_id(), new_stream_id(), 0, TRUE};
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *init_text = NULL;
 	g_autofree gchar *exec_text = NULL;
@@ -903,8 +908,8 @@ static void
 test_oom(Fixture *f, gconstpointer data)
 {
 	/* a string that doubles until the 16 MiB limit stops it */
-	const gchar *const args[] = { "sh", "-c", "x=0123456789abcdef; while true; do x=$x$x; done",
-				      NULL };
+	const gchar *const args[] = {"sh", "-c", "x=0123456789abcdef; while true; do x=$x$x; done",
+				     NULL};
 	g_autofree gchar *id = new_id("oom");
 	Cocoon__Agent__V1__WaitEventRequest request = COCOON__AGENT__V1__WAIT_EVENT_REQUEST__INIT;
 	g_autoptr(GError) error = NULL;
@@ -931,7 +936,8 @@ test_oom(Fixture *f, gconstpointer data)
 			     &cocoon__agent__v1__wait_event_response__descriptor, 10000, &error);
 		g_assert_no_error(error);
 		response = (gpointer)event;
-		g_assert_cmpint(response->kind, ==, COCOON__AGENT__V1__WAIT_EVENT_RESPONSE__KIND__OOM);
+		g_assert_cmpint(response->kind, ==,
+				COCOON__AGENT__V1__WAIT_EVENT_RESPONSE__KIND__OOM);
 		if (g_strcmp0(response->container_id, id) == 0)
 			break;
 	}
@@ -942,7 +948,7 @@ test_oom(Fixture *f, gconstpointer data)
 static void
 test_containerd_spec(Fixture *f, gconstpointer data)
 {
-	const gchar *argv[] = { "ctr", "oci", "spec", NULL };
+	const gchar *argv[] = {"ctr", "oci", "spec", NULL};
 	g_autofree gchar *id = new_id("ctr-spec");
 	g_autofree gchar *output = NULL;
 	g_autofree gchar *spec = NULL;
@@ -956,8 +962,9 @@ test_containerd_spec(Fixture *f, gconstpointer data)
 	CocoonJson *args;
 	gint status = 0;
 
-	if (!g_spawn_sync(NULL, (gchar **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL,
-			  NULL, NULL, &output, NULL, &status, NULL) ||
+	if (!g_spawn_sync(NULL, (gchar **)argv, NULL,
+			  G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &output,
+			  NULL, &status, NULL) ||
 	    !g_spawn_check_wait_status(status, NULL)) {
 		g_test_skip("SKIP: no `ctr oci spec` (containerd is not installed)");
 		return;
@@ -1000,7 +1007,7 @@ test_containerd_spec(Fixture *f, gconstpointer data)
 static void
 test_shutdown(Fixture *f, gconstpointer data)
 {
-	const gchar *const args[] = { "sleep", "1000", NULL };
+	const gchar *const args[] = {"sleep", "1000", NULL};
 	Cocoon__Agent__V1__ShutdownRequest request = COCOON__AGENT__V1__SHUTDOWN_REQUEST__INIT;
 	g_autofree gchar *id = new_id("shutdown");
 	g_autoptr(GError) error = NULL;

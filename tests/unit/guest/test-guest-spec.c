@@ -47,27 +47,26 @@ static void
 test_patch_pod_member(void)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(CocoonGuestSpec) spec =
-		cocoon_guest_spec_patch(pod_spec, strlen(pod_spec), "c1", "/run/cocoon/shared/c1/rootfs",
-					FALSE, &error);
+	g_autoptr(CocoonGuestSpec) spec = cocoon_guest_spec_patch(
+		pod_spec, strlen(pod_spec), "c1", "/run/cocoon/shared/c1/rootfs", FALSE, &error);
 	g_autoptr(CocoonJson) root = NULL;
 	CocoonJson *namespaces;
 	g_autoptr(GPtrArray) types = g_ptr_array_new();
 
 	g_assert_no_error(error);
 	root = parse(spec->config_json);
-	g_assert_cmpstr(cocoon_json_object_get_string_member(
-				cocoon_json_object_get(root, "root"), "path"),
-			==, "/run/cocoon/shared/c1/rootfs");
+	g_assert_cmpstr(
+		cocoon_json_object_get_string_member(cocoon_json_object_get(root, "root"), "path"),
+		==, "/run/cocoon/shared/c1/rootfs");
 	/* other root members are kept */
 	g_assert_true(cocoon_json_object_get_boolean_member(cocoon_json_object_get(root, "root"),
 							    "readonly", FALSE));
-	g_assert_false(cocoon_json_object_get_boolean_member(cocoon_json_object_get(root, "process"),
-							     "terminal", TRUE));
-	g_assert_false(cocoon_json_object_has(cocoon_json_object_get(root, "process"),
-					      "apparmorProfile"));
-	g_assert_false(cocoon_json_object_has(cocoon_json_object_get(root, "process"),
-					      "selinuxLabel"));
+	g_assert_false(cocoon_json_object_get_boolean_member(
+		cocoon_json_object_get(root, "process"), "terminal", TRUE));
+	g_assert_false(
+		cocoon_json_object_has(cocoon_json_object_get(root, "process"), "apparmorProfile"));
+	g_assert_false(
+		cocoon_json_object_has(cocoon_json_object_get(root, "process"), "selinuxLabel"));
 	g_assert_false(cocoon_json_object_has(root, "hooks"));
 	g_assert_false(cocoon_json_object_has(cocoon_json_object_get(root, "linux"), "mountLabel"));
 
@@ -77,7 +76,8 @@ test_patch_pod_member(void)
 	for (guint i = 0; i < cocoon_json_array_get_length(namespaces); i++) {
 		CocoonJson *entry = cocoon_json_array_get(namespaces, i);
 		g_assert_false(cocoon_json_object_has(entry, "path"));
-		g_ptr_array_add(types, (gpointer)cocoon_json_object_get_string_member(entry, "type"));
+		g_ptr_array_add(types,
+				(gpointer)cocoon_json_object_get_string_member(entry, "type"));
 	}
 	g_assert_cmpstr(g_ptr_array_index(types, 0), ==, "pid");
 	g_assert_cmpstr(g_ptr_array_index(types, 1), ==, "mount");
@@ -184,8 +184,9 @@ test_cgroups_path(void)
 static void
 test_ids(void)
 {
-	const gchar *const good[] = { "c1", "a", "0123456789abcdef", "my_container.v2-x", NULL };
-	const gchar *const bad[] = { "", ".", "..", "-x", ".hidden", "a/b", "a b", "a\nb", "é", NULL };
+	const gchar *const good[] = {"c1", "a", "0123456789abcdef", "my_container.v2-x", NULL};
+	const gchar *const bad[] = {"",	   ".",	  "..",	  "-x", ".hidden",
+				    "a/b", "a b", "a\nb", "é",	NULL};
 	g_autofree gchar *long_id = g_strnfill(COCOON_GUEST_ID_MAX + 1, 'a');
 	g_autofree gchar *max_id = g_strnfill(COCOON_GUEST_ID_MAX, 'a');
 	g_autoptr(GError) error = NULL;
@@ -213,8 +214,10 @@ test_rootfs(void)
 	g_autofree gchar *inner = g_build_filename(share, "inner", NULL);
 	g_autofree gchar *file = g_build_filename(share, "file", NULL);
 	g_autofree gchar *resolved = NULL;
-	const gchar *const bad[] = { "", "/etc", "../outside", "c1/../../outside", "c1/./rootfs",
-				     "c1//rootfs", "escape", "escape/x", "missing", "file", ".", NULL };
+	const gchar *const bad[] = {
+		"",	      "/etc",	"../outside", "c1/../../outside", "c1/./rootfs",
+		"c1//rootfs", "escape", "escape/x",   "missing",	  "file",
+		".",	      NULL};
 
 	g_assert_no_error(error);
 	g_assert_cmpint(g_mkdir_with_parents(rootfs, 0755), ==, 0);
@@ -246,7 +249,8 @@ test_rootfs(void)
 	/* the share itself must be there */
 	{
 		g_autoptr(GError) local = NULL;
-		g_autofree gchar *path = cocoon_guest_resolve_rootfs("/nonexistent-share", "c1", &local);
+		g_autofree gchar *path =
+			cocoon_guest_resolve_rootfs("/nonexistent-share", "c1", &local);
 		g_assert_null(path);
 		g_assert_nonnull(local);
 	}
@@ -298,8 +302,8 @@ static void
 test_cgroup_metrics(void)
 {
 	g_autoptr(GError) error = NULL;
-	g_autofree gchar *dir =
-		g_build_filename(COCOON_SOURCE_DIR, "tests", "unit", "guest", "cgroup-fixture", NULL);
+	g_autofree gchar *dir = g_build_filename(COCOON_SOURCE_DIR, "tests", "unit", "guest",
+						 "cgroup-fixture", NULL);
 	g_autoptr(CocoonGuestCgroupMetrics) metrics = cocoon_guest_cgroup_metrics_read(dir, &error);
 	const Io__Containerd__Cgroups__V2__Metrics *m;
 	g_autoptr(GArray) pids = NULL;
@@ -346,7 +350,8 @@ test_cgroup_metrics(void)
 	/* it packs (what the agent sends) */
 	g_assert_cmpuint(protobuf_c_message_get_packed_size(&m->base), >, 0);
 
-	g_assert_true(cocoon_guest_cgroup_read_key(dir, "memory.events", "oom_kill", &value, &error));
+	g_assert_true(
+		cocoon_guest_cgroup_read_key(dir, "memory.events", "oom_kill", &value, &error));
 	g_assert_no_error(error);
 	g_assert_cmpuint(value, ==, 1);
 	g_assert_false(cocoon_guest_cgroup_read_key(dir, "memory.events", "nope", &value, &error));
