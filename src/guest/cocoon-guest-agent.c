@@ -172,6 +172,16 @@ return_error(CocoonTtrpcCall *call, const GError *error)
 	cocoon_ttrpc_call_return_gerror(call, error);
 }
 
+/* FAILED_PRECONDITION: "container c1 is stopped, not running" */
+static void
+return_wrong_state(CocoonTtrpcCall *call, const Container *container, const gchar *wanted)
+{
+	cocoon_ttrpc_call_return_error(
+		call, COCOON_TTRPC_FAILED_PRECONDITION, "container %s is %s, not %s", container->id,
+		container->removing ? "being removed" : container_state_names[container->state],
+		wanted);
+}
+
 /* error with the request's subject in front, as a status: a bad spec is the caller's fault */
 static GError *
 wrap_error(const GError *error, const gchar *subject)
@@ -1050,11 +1060,7 @@ handle_start_container(CocoonTtrpcCall *call, gpointer user_data)
 		return;
 	}
 	if (container->state != CONTAINER_CREATED || container->removing) {
-		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_FAILED_PRECONDITION,
-					       "container %s is %s, not created", container->id,
-					       container->removing
-						       ? "being removed"
-						       : container_state_names[container->state]);
+		return_wrong_state(call, container, "created");
 		return;
 	}
 	/* "creating" again while crun start runs: a second Start is refused */
@@ -1151,11 +1157,7 @@ handle_exec_process(CocoonTtrpcCall *call, gpointer user_data)
 		return;
 	}
 	if (container->state != CONTAINER_RUNNING || container->removing) {
-		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_FAILED_PRECONDITION,
-					       "container %s is %s, not running", container->id,
-					       container->removing
-						       ? "being removed"
-						       : container_state_names[container->state]);
+		return_wrong_state(call, container, "running");
 		return;
 	}
 	old = g_hash_table_lookup(container->execs, request->exec_id);
@@ -1461,12 +1463,7 @@ pause_resume(CocoonTtrpcCall *call, CocoonGuestAgent *agent, const gchar *contai
 		return;
 	}
 	if (container->state != from || container->removing) {
-		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_FAILED_PRECONDITION,
-					       "container %s is %s, not %s", container->id,
-					       container->removing
-						       ? "being removed"
-						       : container_state_names[container->state],
-					       container_state_names[from]);
+		return_wrong_state(call, container, container_state_names[from]);
 		return;
 	}
 	if (!cocoon_guest_cgroup_freeze(container->cgroup_dir, pause, &error)) {
@@ -1545,10 +1542,7 @@ handle_update_container(CocoonTtrpcCall *call, gpointer user_data)
 	}
 	if (container->state == CONTAINER_CREATING || container->state == CONTAINER_STOPPED ||
 	    container->removing) {
-		cocoon_ttrpc_call_return_error(
-			call, COCOON_TTRPC_FAILED_PRECONDITION, "container %s is %s", container->id,
-			container->removing ? "being removed"
-					    : container_state_names[container->state]);
+		return_wrong_state(call, container, "created, running or paused");
 		return;
 	}
 	if (request->resources_json.len == 0 || request->resources_json.len > SPEC_JSON_MAX) {
