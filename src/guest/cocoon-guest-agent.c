@@ -272,9 +272,7 @@ process_name(Process *process)
 static gboolean
 write_file(const gchar *path, const gchar *contents, GError **error)
 {
-	if (!g_file_set_contents_full(path, contents, -1, G_FILE_SET_CONTENTS_NONE, 0600, error))
-		return FALSE;
-	return TRUE;
+	return g_file_set_contents_full(path, contents, -1, G_FILE_SET_CONTENTS_NONE, 0600, error);
 }
 
 static gboolean
@@ -440,10 +438,6 @@ process_output_eof_cb(guint32 stream_id, gpointer user_data)
 
 	if (process->outputs_pending > 0)
 		process->outputs_pending--;
-	if (process->outputs_pending == 0 && process->drain_timeout_id != 0) {
-		g_source_remove(process->drain_timeout_id);
-		process->drain_timeout_id = 0;
-	}
 	process_check_reported(process);
 }
 
