@@ -23,6 +23,6 @@ containerd_start "$work/containerd"
 python3 scripts/build-busybox-oci.py "$work/busybox.tar" >/dev/null
 $CTR images import "$work/busybox.tar" >/dev/null
 echo "host kernel: $(uname -r)"
-set -x
+echo "+ ctr run --rm --runtime io.containerd.cocoon.v2 docker.io/cocoon-test/busybox:latest demo sh -c 'echo hi from the VM; uname -r'"
 $CTR run --rm --runtime io.containerd.cocoon.v2 docker.io/cocoon-test/busybox:latest demo \
 	sh -c 'echo hi from the VM; uname -r'
