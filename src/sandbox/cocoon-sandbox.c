@@ -18,6 +18,7 @@
 #include "cocoon-sandbox-private.h"
 #include "cocoon-shim-util.h"
 #include "containerd-task-types.pb-c.h"
+#include "runc-options.pb-c.h"
 #include "google/protobuf/any.pb-c.h"
 #include "google/protobuf/empty.pb-c.h"
 #include "google/protobuf/timestamp.pb-c.h"
@@ -391,9 +392,11 @@ agent_wait_done(GObject *source, GAsyncResult *result, gpointer data)
 						 : g_hash_table_lookup(container->execs,
 								       work->exec_id);
 	if (response != NULL) {
+		/*
+		 * the guest's wall clock comes from the emulated RTC to the second and lags the
+		 * host's: the exit time is taken here, milliseconds after the guest reaped it
+		 */
 		status = response->exit_status;
-		if (response->exited_at_ns > 0)
-			at_us = response->exited_at_ns / 1000;
 	} else {
 		/* the agent or the VM is gone: the process is, too */
 		g_warning("sandbox %s: waiting for %s %s failed: %s; reporting exit 255",
@@ -762,6 +765,20 @@ container_teardown(CocoonSandbox *sandbox, CocoonContainer *container)
 	container_release_rootfs(container);
 }
 
+/*
+ * containerd gave up on a Create (it was killed or restarted, or the call's deadline passed): it will
+ * never delete that container, so the Create is undone instead of leaving a VM nobody knows of
+ */
+static gboolean
+create_abandoned(CocoonTtrpcCall *call, GError **error)
+{
+	if (!cocoon_ttrpc_call_is_cancelled(call))
+		return FALSE;
+	g_set_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_CANCELLED,
+		    "the caller went away, undone: cancelled");
+	return TRUE;
+}
+
 void
 cocoon_sandbox_task_create(CocoonSandbox *sandbox, CocoonTtrpcCall *call, ProtobufCMessage *message)
 {
@@ -779,7 +796,8 @@ cocoon_sandbox_task_create(CocoonSandbox *sandbox, CocoonTtrpcCall *call, Protob
 					       "container %s: already exists", request->id);
 		return;
 	}
-	if (!task_create(sandbox, request, &pid, &error)) {
+	if (create_abandoned(call, &error) || !task_create(sandbox, request, &pid, &error) ||
+	    create_abandoned(call, &error)) {
 		CocoonContainer *container = g_hash_table_lookup(sandbox->containers, request->id);
 		g_prefix_error(&error, "create %s: ", request->id);
 		if (container != NULL) {
@@ -1020,6 +1038,8 @@ cocoon_sandbox_task_pids(CocoonSandbox *sandbox, CocoonTtrpcCall *call, Protobuf
 	g_autoptr(GError) error = NULL;
 	g_autofree Containerd__V1__Types__ProcessInfo *infos = NULL;
 	g_autofree Containerd__V1__Types__ProcessInfo **info_ptrs = NULL;
+	g_autofree Google__Protobuf__Any *details = NULL;
+	g_autoptr(GPtrArray) packed = NULL;
 	CocoonContainer *container = lookup_container(sandbox, request->id, &error);
 
 	if (container == NULL) {
@@ -1040,9 +1060,29 @@ cocoon_sandbox_task_pids(CocoonSandbox *sandbox, CocoonTtrpcCall *call, Protobuf
 	}
 	infos = g_new0(Containerd__V1__Types__ProcessInfo, agent_response->n_processes + 1);
 	info_ptrs = g_new0(Containerd__V1__Types__ProcessInfo *, agent_response->n_processes + 1);
+	details = g_new0(Google__Protobuf__Any, agent_response->n_processes + 1);
+	packed = g_ptr_array_new_with_free_func(g_free);
 	for (gsize i = 0; i < agent_response->n_processes; i++) {
+		const gchar *exec_id = agent_response->processes[i]->exec_id;
 		containerd__v1__types__process_info__init(&infos[i]);
 		infos[i].pid = agent_response->processes[i]->pid;
+		/* like runc: execs carry their id, so `ctr task ps` tells them apart */
+		if (exec_id != NULL && exec_id[0] != '\0') {
+			Containerd__Runc__V1__ProcessDetails detail =
+				CONTAINERD__RUNC__V1__PROCESS_DETAILS__INIT;
+			gsize size;
+			guint8 *buf;
+			detail.exec_id = (gchar *)exec_id;
+			size = protobuf_c_message_get_packed_size((ProtobufCMessage *)&detail);
+			buf = g_malloc(size + 1);
+			protobuf_c_message_pack((ProtobufCMessage *)&detail, buf);
+			g_ptr_array_add(packed, buf);
+			google__protobuf__any__init(&details[i]);
+			details[i].type_url = (gchar *)"containerd.runc.v1.ProcessDetails";
+			details[i].value.data = buf;
+			details[i].value.len = size;
+			infos[i].info = &details[i];
+		}
 		info_ptrs[i] = &infos[i];
 	}
 	response.n_processes = agent_response->n_processes;
