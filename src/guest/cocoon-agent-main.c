@@ -15,6 +15,7 @@
 
 #include "cocoon-guest-agent.h"
 #include "cocoon-guest-init.h"
+#include "cocoon-guest-network.h"
 #include "cocoon-guest-port.h"
 #include "cocoon-guest-reaper.h"
 #include "cocoon-ttrpc-server.h"
@@ -125,6 +126,7 @@ run(int argc, char **argv, gboolean *ret_init)
 	g_autoptr(GError) mount_error = NULL;
 	g_autoptr(CocoonGuestReaper) reaper = NULL;
 	g_autoptr(CocoonGuestAgent) agent = NULL;
+	g_autoptr(CocoonGuestNetwork) network = NULL;
 	g_autoptr(CocoonTtrpcServer) server = NULL;
 	g_autoptr(CocoonGuestPort) agent_port = NULL;
 	g_autoptr(CocoonGuestPort) stdio_port = NULL;
@@ -233,6 +235,15 @@ run(int argc, char **argv, gboolean *ret_init)
 	cocoon_ttrpc_server_set_require_same_user(server, FALSE);
 	cocoon_ttrpc_server_set_connection_closed_func(server, agent_closed_cb, &self);
 	cocoon_guest_agent_register(agent, server);
+	/* the network is the VM's own only as PID 1; NICs stay parked until SetupNetwork */
+	if (self.init) {
+		network = cocoon_guest_network_new(TRUE, &error);
+		if (network != NULL)
+			cocoon_guest_network_register(network, server);
+		else
+			g_warning("network: %s", error->message);
+		g_clear_error(&error);
+	}
 
 	agent_port = cocoon_guest_port_new(AGENT_PORT_NAME, port_agent, agent_connected_cb, &self,
 					   &error);

@@ -212,7 +212,9 @@ process_strip_host_labels(CocoonJson *process, gboolean terminal)
 	cocoon_json_object_remove(process, "selinuxLabel");
 }
 
-/* drops namespace entries that join a host namespace; tells whether a private uts namespace remains
+/*
+ * drops namespace entries that join a host namespace, and the network one (the guest's network is
+ * the pod's); tells whether a private uts namespace remains
  */
 static gboolean
 namespaces_patch(CocoonJson *namespaces, gboolean *ret_private_uts, GError **error)
@@ -233,6 +235,11 @@ namespaces_patch(CocoonJson *namespaces, gboolean *ret_private_uts, GError **err
 			g_set_error(error, COCOON_GUEST_SPEC_ERROR, COCOON_GUEST_SPEC_ERROR_INVALID,
 				    "linux.namespaces[%u] has no type", i);
 			return FALSE;
+		}
+		/* the guest's network is the pod's (the shim wires it): every container shares it */
+		if (g_strcmp0(type, "network") == 0) {
+			cocoon_json_array_remove(namespaces, i);
+			continue;
 		}
 		if (cocoon_json_object_has(entry, "path")) {
 			/* a host path means nothing here; crun cannot run without its own mount ns
