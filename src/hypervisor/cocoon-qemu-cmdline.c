@@ -184,6 +184,18 @@ cocoon_qemu_build_cmdline(const CocoonVmConfig *config, const CocoonQemuHostInfo
 		break;
 	}
 
+	/* the taps come as inherited fds (see cocoon-qemu.c); the guest's devices get their MACs */
+	for (guint i = 0; config->nics != NULL && i < config->nics->len; i++) {
+		const CocoonVmNic *nic = g_ptr_array_index(config->nics, i);
+
+		add(argv, "-netdev");
+		add(argv, "tap,id=%s,fd=%u", nic->id, COCOON_VM_NIC_FD_BASE + i);
+		add(argv, "-device");
+		/* romfile=: no iPXE option ROM, the guest never boots from the network */
+		add(argv, "virtio-net-%s,netdev=%s,mac=%s%s", bus_suffix, nic->id, nic->mac,
+		    microvm ? "" : ",romfile=");
+	}
+
 	if (config->debug) {
 		add(argv, "-msg");
 		add(argv, "timestamp=on");

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -126,6 +127,7 @@ cocoon_qemu_read_start_time(GPid pid, guint64 *ret_start_time, GError **error)
 
 typedef struct {
 	pid_t parent;
+	int netns_fd; /* the child's fd of the network namespace to enter, or -1 */
 } ChildSetup;
 
 /* after fork, before exec: async-signal-safe calls only */
@@ -142,6 +144,15 @@ child_setup(gpointer user_data)
 		_exit(127);
 	/* a signal to the shim's process group (a terminal's ^C) is not for QEMU */
 	setpgid(0, 0);
+	/* the pod's network namespace: /proc/<QEMU pid>/ns/net is the pod's network */
+	if (setup->netns_fd >= 0) {
+		static const char message[] = "cocoon: cannot enter the pod's network namespace\n";
+		if (setns(setup->netns_fd, CLONE_NEWNET) < 0) {
+			(void)!write(STDERR_FILENO, message, sizeof(message) - 1);
+			_exit(127);
+		}
+		close(setup->netns_fd);
+	}
 	/* the shim's threads may block or ignore signals; QEMU must see them as usual */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -350,7 +361,9 @@ spawn(CocoonQemu *self, GStrv argv, GError **error)
 	g_autoptr(GPtrArray) spawn_argv = g_ptr_array_new();
 	cocoon_autofd int null_fd = -1;
 	cocoon_autofd int log_fd = -1;
-	ChildSetup setup = {.parent = getpid()};
+	ChildSetup setup = {.parent = getpid(), .netns_fd = -1};
+	g_autoptr(GArray) source_fds = g_array_new(FALSE, FALSE, sizeof(gint));
+	g_autoptr(GArray) target_fds = g_array_new(FALSE, FALSE, sizeof(gint));
 	GPid pid = 0;
 
 	program = g_path_is_absolute(config->qemu_binary)
@@ -374,11 +387,25 @@ spawn(CocoonQemu *self, GStrv argv, GError **error)
 	for (guint i = 0; argv[i] != NULL; i++)
 		g_ptr_array_add(spawn_argv, argv[i]);
 	g_ptr_array_add(spawn_argv, NULL);
+	/* the taps at the fds the command line names, then the namespace for child_setup */
+	for (guint i = 0; config->nics != NULL && i < config->nics->len; i++) {
+		const CocoonVmNic *nic = g_ptr_array_index(config->nics, i);
+		gint target = COCOON_VM_NIC_FD_BASE + (gint)i;
+		g_array_append_val(source_fds, nic->tap_fd);
+		g_array_append_val(target_fds, target);
+	}
+	if (config->netns_fd >= 0) {
+		setup.netns_fd = COCOON_VM_NIC_FD_BASE + (gint)target_fds->len;
+		g_array_append_val(source_fds, config->netns_fd);
+		g_array_append_val(target_fds, setup.netns_fd);
+	}
 	/* every other fd is closed in the child (no G_SPAWN_LEAVE_DESCRIPTORS_OPEN) */
 	if (!g_spawn_async_with_pipes_and_fds(
 		    config->state_dir, (const gchar *const *)spawn_argv->pdata, NULL,
 		    G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_FILE_AND_ARGV_ZERO, child_setup, &setup,
-		    null_fd, null_fd, log_fd, NULL, NULL, 0, &pid, NULL, NULL, NULL, error)) {
+		    null_fd, null_fd, log_fd, (const gint *)source_fds->data,
+		    (const gint *)target_fds->data, source_fds->len, &pid, NULL, NULL, NULL,
+		    error)) {
 		g_prefix_error(error, "sandbox %s: start: ", sandbox_id(self));
 		return FALSE;
 	}

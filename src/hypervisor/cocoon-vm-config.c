@@ -37,6 +37,27 @@ cocoon_accel_to_string(CocoonAccel accel)
 	return "invalid";
 }
 
+static void
+nic_free(CocoonVmNic *nic)
+{
+	g_free(nic->id);
+	g_free(nic->mac);
+	g_free(nic);
+}
+
+void
+cocoon_vm_config_add_nic(CocoonVmConfig *config, const gchar *id, const gchar *mac, gint tap_fd)
+{
+	CocoonVmNic *nic = g_new0(CocoonVmNic, 1);
+
+	nic->id = g_strdup(id);
+	nic->mac = g_strdup(mac);
+	nic->tap_fd = tap_fd;
+	if (config->nics == NULL)
+		config->nics = g_ptr_array_new_with_free_func((GDestroyNotify)nic_free);
+	g_ptr_array_add(config->nics, nic);
+}
+
 CocoonVmConfig *
 cocoon_vm_config_new(void)
 {
@@ -50,6 +71,7 @@ cocoon_vm_config_new(void)
 	config->shared_fs = COCOON_SHARED_FS_9P;
 	config->start_timeout_ms = 10000;
 	config->qmp_timeout_ms = 5000;
+	config->netns_fd = -1;
 	return config;
 }
 
@@ -67,6 +89,11 @@ cocoon_vm_config_copy(const CocoonVmConfig *config)
 	copy->kernel_params = g_strdup(config->kernel_params);
 	copy->shared_dir = g_strdup(config->shared_dir);
 	copy->extra_args = g_strdupv(config->extra_args);
+	copy->nics = NULL;
+	for (guint i = 0; config->nics != NULL && i < config->nics->len; i++) {
+		const CocoonVmNic *nic = g_ptr_array_index(config->nics, i);
+		cocoon_vm_config_add_nic(copy, nic->id, nic->mac, nic->tap_fd);
+	}
 	return copy;
 }
 
@@ -84,6 +111,8 @@ cocoon_vm_config_free(CocoonVmConfig *config)
 	g_free(config->kernel_params);
 	g_free(config->shared_dir);
 	g_strfreev(config->extra_args);
+	if (config->nics != NULL)
+		g_ptr_array_unref(config->nics);
 	g_free(config);
 }
 
@@ -101,9 +130,72 @@ is_set(const gchar *value)
 	return value != NULL && value[0] != '\0';
 }
 
+/* a letter, then letters, digits, '-', '_': safe inside QEMU option lists without escaping */
+static gboolean
+nic_id_is_valid(const gchar *id)
+{
+	if (id == NULL || !g_ascii_isalpha(id[0]) || strlen(id) > 31)
+		return FALSE;
+	for (const gchar *p = id; *p != '\0'; p++) {
+		if (!g_ascii_isalnum(*p) && *p != '-' && *p != '_')
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* six hex octets separated by ':' */
+static gboolean
+mac_is_valid(const gchar *mac)
+{
+	if (mac == NULL || strlen(mac) != 17)
+		return FALSE;
+	for (guint i = 0; i < 17; i++) {
+		if (i % 3 == 2 ? mac[i] != ':' : !g_ascii_isxdigit(mac[i]))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+nics_are_valid(const CocoonVmConfig *config, const gchar **ret_problem)
+{
+	if (config->nics == NULL)
+		return TRUE;
+	if (config->nics->len > COCOON_VM_NICS_MAX) {
+		*ret_problem = "at most 8 network devices";
+		return FALSE;
+	}
+	for (guint i = 0; i < config->nics->len; i++) {
+		const CocoonVmNic *nic = g_ptr_array_index(config->nics, i);
+		if (!nic_id_is_valid(nic->id)) {
+			*ret_problem = "a network device id is not a letter followed by letters, "
+				       "digits, '-' or '_'";
+			return FALSE;
+		}
+		if (!mac_is_valid(nic->mac)) {
+			*ret_problem = "a network device MAC address is not six hex octets";
+			return FALSE;
+		}
+		if (nic->tap_fd < 0) {
+			*ret_problem = "a network device has no tap fd";
+			return FALSE;
+		}
+		for (guint j = 0; j < i; j++) {
+			const CocoonVmNic *other = g_ptr_array_index(config->nics, j);
+			if (g_str_equal(other->id, nic->id)) {
+				*ret_problem = "two network devices have the same id";
+				return FALSE;
+			}
+		}
+	}
+	return TRUE;
+}
+
 gboolean
 cocoon_vm_config_validate(const CocoonVmConfig *config, GError **error)
 {
+	const gchar *problem = NULL;
+
 	if (!is_set(config->sandbox_id))
 		return invalid(error, config, "no sandbox id");
 	if (!is_set(config->state_dir) || !g_path_is_absolute(config->state_dir))
@@ -131,6 +223,8 @@ cocoon_vm_config_validate(const CocoonVmConfig *config, GError **error)
 		return invalid(error, config, "kernel parameters must be one line");
 	if (config->start_timeout_ms == 0 || config->qmp_timeout_ms == 0)
 		return invalid(error, config, "timeouts must not be 0");
+	if (!nics_are_valid(config, &problem))
+		return invalid(error, config, problem);
 	return TRUE;
 }
 

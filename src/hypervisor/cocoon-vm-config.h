@@ -40,6 +40,17 @@ typedef enum {
 #define COCOON_VM_AGENT_PORT "cocoon.agent"
 #define COCOON_VM_STDIO_PORT "cocoon.stdio"
 
+/* a virtio-net device backed by a tap the caller opened (src/network: the pod's network) */
+typedef struct {
+	gchar *id;   /* QEMU's netdev id: a letter, then letters, digits, '-', '_' (at most 31) */
+	gchar *mac;  /* the guest device's MAC, "02:00:00:00:00:01" */
+	gint tap_fd; /* borrowed: open until cocoon_hypervisor_start() returned */
+} CocoonVmNic;
+
+#define COCOON_VM_NICS_MAX 8
+/* QEMU inherits NIC i's tap as this fd + i */
+#define COCOON_VM_NIC_FD_BASE 3
+
 /* everything needed to start one pod's VM; plain data, filled by the shim from its config */
 typedef struct {
 	gchar *sandbox_id;
@@ -59,6 +70,8 @@ typedef struct {
 	guint tsc_khz;		  /* microvm under TCG: host TSC in kHz; 0 = measure it */
 	guint start_timeout_ms;	  /* QEMU started and QMP answering; default 10000 */
 	guint qmp_timeout_ms;	  /* each QMP command; default 5000 */
+	GPtrArray *nics;	  /* CocoonVmNic, optional */
+	gint netns_fd;		  /* borrowed; >= 0: QEMU runs in that network namespace */
 } CocoonVmConfig;
 
 #define COCOON_VM_MAX_VCPUS	 255
@@ -74,6 +87,10 @@ gboolean cocoon_vm_config_validate(const CocoonVmConfig *config, GError **error)
 gchar *cocoon_vm_config_state_path(const CocoonVmConfig *config, const gchar *name);
 /* the shared directory, defaulted */
 gchar *cocoon_vm_config_get_shared_dir(const CocoonVmConfig *config);
+
+/* appends a NIC (id and mac copied) */
+void cocoon_vm_config_add_nic(CocoonVmConfig *config, const gchar *id, const gchar *mac,
+			      gint tap_fd);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CocoonVmConfig, cocoon_vm_config_free)
 

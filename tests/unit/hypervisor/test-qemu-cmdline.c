@@ -175,6 +175,70 @@ test_cmdline_invalid(void)
 	assert_invalid(config, &tcg, "kernel");
 }
 
+/* the pod's network: taps inherited at fds 3, 4, ... (cocoon-qemu.c passes them) */
+static void
+test_cmdline_nics(void)
+{
+	g_autoptr(CocoonVmConfig) microvm = base_config();
+	g_autoptr(CocoonVmConfig) q35 = base_config();
+	g_autoptr(CocoonVmConfig) copy = NULL;
+	CocoonQemuHostInfo tcg = {.accel = COCOON_ACCEL_TCG, .tsc_khz = 2596136};
+	CocoonQemuHostInfo kvm = {.accel = COCOON_ACCEL_KVM};
+
+	cocoon_vm_config_add_nic(microvm, "net0", "0a:58:0a:58:00:05", 17);
+	cocoon_vm_config_add_nic(microvm, "net1", "02:cc:12:34:56:01", 18);
+	microvm->netns_fd = 19;
+	check_golden(microvm, &tcg, "microvm-tcg-nics");
+	/* the copy the driver keeps has the same devices */
+	copy = cocoon_vm_config_copy(microvm);
+	check_golden(copy, &tcg, "microvm-tcg-nics");
+
+	g_free(q35->machine);
+	q35->machine = g_strdup(COCOON_MACHINE_Q35);
+	cocoon_vm_config_add_nic(q35, "net0", "0a:58:0a:58:00:05", 5);
+	check_golden(q35, &kvm, "q35-kvm-nics");
+}
+
+static void
+test_cmdline_nics_invalid(void)
+{
+	CocoonQemuHostInfo tcg = {.accel = COCOON_ACCEL_TCG};
+	g_autoptr(CocoonVmConfig) config = NULL;
+
+	config = base_config();
+	cocoon_vm_config_add_nic(config, "net,0", "02:00:00:00:00:01", 3);
+	assert_invalid(config, &tcg, "network device id");
+	g_clear_pointer(&config, cocoon_vm_config_free);
+
+	config = base_config();
+	cocoon_vm_config_add_nic(config, "net0", "02:00:00:00:00:1", 3);
+	assert_invalid(config, &tcg, "MAC");
+	g_clear_pointer(&config, cocoon_vm_config_free);
+
+	config = base_config();
+	cocoon_vm_config_add_nic(config, "net0", "02:00:00:00:00:01,x", 3);
+	assert_invalid(config, &tcg, "MAC");
+	g_clear_pointer(&config, cocoon_vm_config_free);
+
+	config = base_config();
+	cocoon_vm_config_add_nic(config, "net0", "02:00:00:00:00:01", -1);
+	assert_invalid(config, &tcg, "tap fd");
+	g_clear_pointer(&config, cocoon_vm_config_free);
+
+	config = base_config();
+	cocoon_vm_config_add_nic(config, "net0", "02:00:00:00:00:01", 3);
+	cocoon_vm_config_add_nic(config, "net0", "02:00:00:00:00:02", 4);
+	assert_invalid(config, &tcg, "same id");
+	g_clear_pointer(&config, cocoon_vm_config_free);
+
+	config = base_config();
+	for (guint i = 0; i <= COCOON_VM_NICS_MAX; i++) {
+		g_autofree gchar *id = g_strdup_printf("net%u", i);
+		cocoon_vm_config_add_nic(config, id, "02:00:00:00:00:01", 3);
+	}
+	assert_invalid(config, &tcg, "at most 8");
+}
+
 static void
 test_cmdline_helpers(void)
 {
@@ -213,5 +277,7 @@ main(int argc, char **argv)
 	g_test_add_func("/hypervisor/cmdline/no-share", test_cmdline_no_share);
 	g_test_add_func("/hypervisor/cmdline/invalid", test_cmdline_invalid);
 	g_test_add_func("/hypervisor/cmdline/helpers", test_cmdline_helpers);
+	g_test_add_func("/hypervisor/cmdline/nics", test_cmdline_nics);
+	g_test_add_func("/hypervisor/cmdline/nics-invalid", test_cmdline_nics_invalid);
 	return g_test_run();
 }
