@@ -17,6 +17,7 @@
 #include "cocoon-fd.h"
 #include "cocoon-hypervisor.h"
 #include "cocoon-qemu.h"
+#include "cocoon-sandbox-network.h"
 #include "cocoon-sandbox-private.h"
 #include "cocoon-stdio-mux.h"
 
@@ -128,6 +129,7 @@ vm_boot(CocoonSandbox *sandbox, SandboxVm *vm, GError **error)
 	vm_config->shared_dir = g_strdup(cocoon_sandbox_get_shared_dir(sandbox));
 	vm_config->extra_args = g_strdupv(config->extra_args);
 	vm_config->debug = config->debug_console;
+	cocoon_sandbox_network_fill_vm_config(sandbox, vm_config);
 
 	vm->hypervisor = cocoon_qemu_new(vm_config, error);
 	if (vm->hypervisor == NULL)
@@ -152,6 +154,10 @@ vm_boot(CocoonSandbox *sandbox, SandboxVm *vm, GError **error)
 		if (vm->mux == NULL)
 			return FALSE;
 	}
+	/* the taps are QEMU's now; the guest gets the interfaces the namespace has so far */
+	if (!cocoon_sandbox_network_vm_started(sandbox, cocoon_hypervisor_get_pid(vm->hypervisor),
+					       error))
+		return FALSE;
 	vm->boot_ms = (g_get_monotonic_time() - started) / 1000;
 	vm->booted_at_us = g_get_real_time();
 	vm->vcpus = config->vcpus;
@@ -217,6 +223,8 @@ cocoon_sandbox_vm_stop(CocoonSandbox *sandbox)
 			g_warning("sandbox %s: %s", cocoon_sandbox_get_id(sandbox), error->message);
 		g_clear_pointer(&vm->hypervisor, cocoon_hypervisor_free);
 	}
+	/* QEMU is gone, and with it the taps it held: the filters and qdiscs go too */
+	cocoon_sandbox_network_teardown(sandbox);
 }
 
 void

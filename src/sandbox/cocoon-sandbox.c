@@ -15,6 +15,7 @@
 #include "cocoon-json.h"
 #include "cocoon-metrics.h"
 #include "cocoon-rootfs.h"
+#include "cocoon-sandbox-network.h"
 #include "cocoon-sandbox-private.h"
 #include "cocoon-shim-util.h"
 #include "containerd-task-types.pb-c.h"
@@ -40,6 +41,7 @@ struct _CocoonSandbox {
 	/* worker-owned from here on */
 	GHashTable *containers; /* id → CocoonContainer */
 	gpointer vm;		/* cocoon-sandbox-vm.c's state */
+	gpointer network;	/* cocoon-sandbox-network.c's state */
 	CocoonCgroupMode cgroup_mode;
 	CocoonConfig *config; /* the runtime's + the first container's annotations; NULL before */
 };
@@ -721,7 +723,8 @@ task_create(CocoonSandbox *sandbox, Containerd__Task__V2__CreateTaskRequest *req
 	if (sandbox->config == NULL &&
 	    !sandbox_config_from_spec(sandbox, spec_json, spec_length, error))
 		return FALSE;
-	if (!cocoon_sandbox_vm_ensure(sandbox, error) ||
+	if (!cocoon_sandbox_network_create(sandbox, spec_json, spec_length, error) ||
+	    !cocoon_sandbox_vm_ensure(sandbox, error) ||
 	    !container_prepare_rootfs(sandbox, container, request, error) ||
 	    !cocoon_stdio_open(&container->init->stdio, request->stdin, request->stdout,
 			       request->stderr, request->terminal, container->id,
@@ -843,6 +846,9 @@ task_start(CocoonSandbox *sandbox, CocoonProcess *process, GError **error)
 		Cocoon__Agent__V1__StartContainerRequest request =
 			COCOON__AGENT__V1__START_CONTAINER_REQUEST__INIT;
 		Cocoon__Agent__V1__StartContainerResponse *response;
+		/* ctr run --cni sets the pod's network up between Create and Start */
+		if (!cocoon_sandbox_network_sync(sandbox, error))
+			return FALSE;
 		request.container_id = container->id;
 		response = AGENT_CALL(sandbox, "StartContainer",
 				      cocoon_agent_client_start_container, &request, error);
@@ -1474,7 +1480,8 @@ cocoon_sandbox_task_connect(CocoonSandbox *sandbox, CocoonTtrpcCall *call, Proto
 		return;
 	}
 	response.shim_pid = (guint32)getpid();
-	response.task_pid = container->init != NULL ? container->init->pid : 0;
+	response.task_pid = cocoon_sandbox_network_task_pid(
+		sandbox, container->init != NULL ? container->init->pid : 0);
 	response.version = (gchar *)COCOON_VERSION;
 	cocoon_ttrpc_call_return_message(call, (ProtobufCMessage *)&response);
 }
@@ -1605,6 +1612,7 @@ cocoon_sandbox_unref(CocoonSandbox *sandbox)
 	cocoon_sandbox_stop(sandbox);
 	g_hash_table_unref(sandbox->containers);
 	cocoon_sandbox_vm_free(sandbox);
+	cocoon_sandbox_network_free(sandbox);
 	cocoon_config_free(sandbox->config);
 	g_main_loop_unref(sandbox->loop);
 	g_main_context_unref(sandbox->context);
@@ -1655,4 +1663,11 @@ gpointer *
 cocoon_sandbox_vm_slot(CocoonSandbox *sandbox)
 {
 	return &sandbox->vm;
+}
+
+gpointer *cocoon_sandbox_network_slot(CocoonSandbox *sandbox);
+gpointer *
+cocoon_sandbox_network_slot(CocoonSandbox *sandbox)
+{
+	return &sandbox->network;
 }
