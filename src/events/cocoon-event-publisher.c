@@ -16,9 +16,9 @@
 
 #define FORWARD_TIMEOUT_MS 5000
 /* while containerd restarts: retry the head event for this long, then drop it */
-#define RETRY_GIVE_UP_US (120 * G_USEC_PER_SEC)
+#define RETRY_GIVE_UP_US   (120 * G_USEC_PER_SEC)
 #define RETRY_MAX_DELAY_MS 2000
-#define QUEUE_LIMIT 4096
+#define QUEUE_LIMIT	   4096
 
 typedef struct {
 	gchar *topic;
@@ -163,9 +163,9 @@ cocoon_event_publisher_new(const gchar *address, const gchar *namespace_)
 {
 	CocoonEventPublisher *publisher = g_new0(CocoonEventPublisher, 1);
 	if (address != NULL && address[0] != '\0')
-		publisher->path = g_strdup(g_str_has_prefix(address, "unix://")
-						   ? address + strlen("unix://")
-						   : address);
+		publisher->path =
+			g_strdup(g_str_has_prefix(address, "unix://") ? address + strlen("unix://")
+								      : address);
 	publisher->namespace_ = g_strdup(namespace_ != NULL ? namespace_ : "default");
 	publisher->queue = g_async_queue_new_full((GDestroyNotify)event_item_free);
 	g_mutex_init(&publisher->lock);

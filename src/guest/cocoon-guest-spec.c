@@ -236,7 +236,8 @@ namespaces_patch(CocoonJson *namespaces, gboolean *ret_private_uts, GError **err
 				    "linux.namespaces[%u] has no type", i);
 			return FALSE;
 		}
-		/* the guest's network is the pod's (the shim wires it): every container shares it */
+		/* the guest's network is the pod's (the shim wires it): every container shares it
+		 */
 		if (g_strcmp0(type, "network") == 0) {
 			cocoon_json_array_remove(namespaces, i);
 			continue;

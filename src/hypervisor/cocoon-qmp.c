@@ -125,8 +125,9 @@ next_message(CocoonQmp *qmp, const gchar *command, GError **error)
 {
 	for (;;) {
 		/* memchr(NULL, …, 0) is undefined: an empty GByteArray has no data */
-		const guint8 *newline =
-			qmp->input->len > 0 ? memchr(qmp->input->data, '\n', qmp->input->len) : NULL;
+		const guint8 *newline = qmp->input->len > 0
+						? memchr(qmp->input->data, '\n', qmp->input->len)
+						: NULL;
 		g_autoptr(GError) local_error = NULL;
 		g_autoptr(CocoonJson) message = NULL;
 		gsize length;

@@ -26,8 +26,8 @@ const gchar *cocoon_metrics_pack(const Io__Containerd__Cgroups__V2__Metrics *met
 				 CocoonCgroupMode mode, GBytes **ret_value);
 
 /* v2 → v1, with memory.usage and cpu.usage always present (ctr dereferences them) */
-Io__Containerd__Cgroups__V1__Metrics *cocoon_metrics_v2_to_v1(
-	const Io__Containerd__Cgroups__V2__Metrics *metrics);
+Io__Containerd__Cgroups__V1__Metrics *
+cocoon_metrics_v2_to_v1(const Io__Containerd__Cgroups__V2__Metrics *metrics);
 void cocoon_metrics_v1_free(Io__Containerd__Cgroups__V1__Metrics *metrics);
 
 G_END_DECLS

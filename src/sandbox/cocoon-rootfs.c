@@ -17,15 +17,24 @@ static const struct {
 	gboolean clear;
 	gulong flag;
 } mount_flags[] = {
-	{"ro", FALSE, MS_RDONLY},	  {"rw", TRUE, MS_RDONLY},
-	{"nosuid", FALSE, MS_NOSUID},	  {"suid", TRUE, MS_NOSUID},
-	{"nodev", FALSE, MS_NODEV},	  {"dev", TRUE, MS_NODEV},
-	{"noexec", FALSE, MS_NOEXEC},	  {"exec", TRUE, MS_NOEXEC},
-	{"sync", FALSE, MS_SYNCHRONOUS},  {"async", TRUE, MS_SYNCHRONOUS},
-	{"noatime", FALSE, MS_NOATIME},	  {"atime", TRUE, MS_NOATIME},
-	{"relatime", FALSE, MS_RELATIME}, {"norelatime", TRUE, MS_RELATIME},
-	{"nodiratime", FALSE, MS_NODIRATIME}, {"bind", FALSE, MS_BIND},
-	{"rbind", FALSE, MS_BIND | MS_REC}, {"defaults", FALSE, 0},
+	{"ro", FALSE, MS_RDONLY},
+	{"rw", TRUE, MS_RDONLY},
+	{"nosuid", FALSE, MS_NOSUID},
+	{"suid", TRUE, MS_NOSUID},
+	{"nodev", FALSE, MS_NODEV},
+	{"dev", TRUE, MS_NODEV},
+	{"noexec", FALSE, MS_NOEXEC},
+	{"exec", TRUE, MS_NOEXEC},
+	{"sync", FALSE, MS_SYNCHRONOUS},
+	{"async", TRUE, MS_SYNCHRONOUS},
+	{"noatime", FALSE, MS_NOATIME},
+	{"atime", TRUE, MS_NOATIME},
+	{"relatime", FALSE, MS_RELATIME},
+	{"norelatime", TRUE, MS_RELATIME},
+	{"nodiratime", FALSE, MS_NODIRATIME},
+	{"bind", FALSE, MS_BIND},
+	{"rbind", FALSE, MS_BIND | MS_REC},
+	{"defaults", FALSE, 0},
 };
 
 void

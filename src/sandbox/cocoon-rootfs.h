@@ -12,8 +12,8 @@ void cocoon_mount_options_parse(char **options, gsize n_options, gulong *ret_fla
 				gchar **ret_data, gboolean *ret_recursive_bind);
 
 /* mounts containerd's rootfs mounts on target, a real directory (not a symlink) */
-gboolean cocoon_rootfs_mount(const gchar *target, Containerd__Types__Mount **mounts,
-			     gsize n_mounts, GError **error);
+gboolean cocoon_rootfs_mount(const gchar *target, Containerd__Types__Mount **mounts, gsize n_mounts,
+			     GError **error);
 /* bind-mounts source on target (created as a directory); both must be real directories */
 gboolean cocoon_rootfs_bind(const gchar *source, const gchar *target, GError **error);
 /* unmounts everything stacked on target; TRUE when nothing is mounted there any more */

@@ -29,14 +29,14 @@ typedef struct {
 typedef struct {
 	gint ref_count;
 	gchar *id;
-	gchar *state;	  /* "empty", "booting", "running", "stopping", "failed" */
-	gint qemu_pid;	  /* 0 = no VM */
-	gchar *accel;	  /* "kvm", "tcg" or "" */
+	gchar *state;  /* "empty", "booting", "running", "stopping", "failed" */
+	gint qemu_pid; /* 0 = no VM */
+	gchar *accel;  /* "kvm", "tcg" or "" */
 	guint vcpus;
 	guint memory_mib;
-	gint64 boot_ms;	  /* QEMU start → agent ready, 0 = not booted */
-	gint64 booted_at_us; /* wall clock */
-	gint64 agent_rtt_us; /* last agent round trip, 0 = unknown */
+	gint64 boot_ms;	       /* QEMU start → agent ready, 0 = not booted */
+	gint64 booted_at_us;   /* wall clock */
+	gint64 agent_rtt_us;   /* last agent round trip, 0 = unknown */
 	GPtrArray *containers; /* CocoonContainerInfo */
 } CocoonSandboxInfo;
 

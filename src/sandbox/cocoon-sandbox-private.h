@@ -30,9 +30,9 @@ typedef struct {
 	guint32 stream_stdout;
 	guint32 stream_stderr;
 	gboolean stdin_closed;
-	GBytes *process_json; /* exec: the OCI process spec, sent to the agent at Start */
-	GPtrArray *waiters;   /* CocoonTtrpcCall waiting for the exit */
-	gboolean exiting;     /* the guest reported the exit; draining output */
+	GBytes *process_json;	/* exec: the OCI process spec, sent to the agent at Start */
+	GPtrArray *waiters;	/* CocoonTtrpcCall waiting for the exit */
+	gboolean exiting;	/* the guest reported the exit; draining output */
 	gboolean exit_deferred; /* init: exited, reported once the execs are gone */
 	guint32 deferred_status;
 	gint64 deferred_at_us;
@@ -44,9 +44,9 @@ struct _CocoonContainer {
 	gchar *bundle;
 	gchar *container_type;
 	CocoonProcess *init;
-	GHashTable *execs;   /* exec id → CocoonProcess */
-	gchar *host_rootfs;  /* <bundle>/rootfs when we mounted it, else NULL */
-	gchar *share_dir;    /* <state>/shared/<id> */
+	GHashTable *execs;  /* exec id → CocoonProcess */
+	gchar *host_rootfs; /* <bundle>/rootfs when we mounted it, else NULL */
+	gchar *share_dir;   /* <state>/shared/<id> */
 	gboolean share_mounted;
 	gboolean created_in_guest;
 };

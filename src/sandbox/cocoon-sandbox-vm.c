@@ -76,7 +76,8 @@ static gchar *
 vm_console_tail(guint lines, gpointer user_data)
 {
 	SandboxVm *vm = user_data;
-	return vm->hypervisor != NULL ? cocoon_hypervisor_console_tail(vm->hypervisor, lines) : NULL;
+	return vm->hypervisor != NULL ? cocoon_hypervisor_console_tail(vm->hypervisor, lines)
+				      : NULL;
 }
 
 static void
@@ -86,7 +87,8 @@ vm_died(CocoonHypervisor *hypervisor, const gchar *reason, gpointer user_data)
 	SandboxVm *vm = sandbox_vm(sandbox);
 	if (vm->stopping)
 		return;
-	g_warning("sandbox %s: QEMU exited unexpectedly: %s", cocoon_sandbox_get_id(sandbox), reason);
+	g_warning("sandbox %s: QEMU exited unexpectedly: %s", cocoon_sandbox_get_id(sandbox),
+		  reason);
 	vm->failed = TRUE;
 	cocoon_sandbox_vm_died(sandbox);
 }
@@ -139,8 +141,9 @@ vm_boot(CocoonSandbox *sandbox, SandboxVm *vm, GError **error)
 	if (!cocoon_hypervisor_start(vm->hypervisor, error))
 		return FALSE;
 	vm->agent = cocoon_agent_client_connect_wait(
-		cocoon_hypervisor_get_agent_socket_path(vm->hypervisor), cocoon_sandbox_get_id(sandbox),
-		config->boot_timeout_ms, vm_console_tail, vm, NULL, error);
+		cocoon_hypervisor_get_agent_socket_path(vm->hypervisor),
+		cocoon_sandbox_get_id(sandbox), config->boot_timeout_ms, vm_console_tail, vm, NULL,
+		error);
 	if (vm->agent == NULL)
 		return FALSE;
 	cocoon_agent_client_set_default_timeout(vm->agent, config->request_timeout_ms);
@@ -177,7 +180,8 @@ cocoon_sandbox_vm_ensure(CocoonSandbox *sandbox, GError **error)
 		return TRUE;
 	if (vm->hypervisor != NULL) {
 		g_set_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_UNAVAILABLE,
-			    "sandbox %s: the VM is gone: unavailable", cocoon_sandbox_get_id(sandbox));
+			    "sandbox %s: the VM is gone: unavailable",
+			    cocoon_sandbox_get_id(sandbox));
 		return FALSE;
 	}
 	vm->stopping = FALSE;

@@ -62,6 +62,16 @@ return_error(CocoonTtrpcCall *call, const GError *error)
 	cocoon_ttrpc_call_return_gerror(call, error);
 }
 
+/* finish a call that answers Empty: success, or the error that stopped it */
+static void
+return_empty(CocoonTtrpcCall *call, const GError *error)
+{
+	if (error != NULL)
+		return_error(call, error);
+	else
+		cocoon_ttrpc_call_return_message(call, NULL);
+}
+
 static void
 fill_timestamp(Google__Protobuf__Timestamp *ts, gint64 wall_us)
 {
@@ -181,7 +191,7 @@ sandbox_agent(CocoonSandbox *sandbox, const gchar *method, GError **error)
 	return agent;
 }
 
-#define AGENT_CALL(sandbox, method, func, request, error)                                         \
+#define AGENT_CALL(sandbox, method, func, request, error)                                          \
 	({                                                                                         \
 		CocoonAgentClient *agent_ = sandbox_agent(sandbox, method, error);                 \
 		agent_ != NULL ? func(agent_, request, COCOON_AGENT_TIMEOUT_DEFAULT, NULL, error)  \
@@ -313,8 +323,8 @@ static gboolean
 exit_finish_on_worker(gpointer data)
 {
 	ExitWork *work = data;
-	CocoonContainer *container = g_hash_table_lookup(work->sandbox->containers,
-							 work->container_id);
+	CocoonContainer *container =
+		g_hash_table_lookup(work->sandbox->containers, work->container_id);
 	CocoonProcess *process = NULL;
 
 	if (container != NULL)
@@ -337,8 +347,8 @@ exit_drain_thread(GTask *task, gpointer source, gpointer data, GCancellable *can
 
 	if (!cocoon_sandbox_stdio_drain(work->sandbox, work->streams, G_N_ELEMENTS(work->streams),
 					deadline))
-		g_warning("container %s: output of %s not drained after %d s",
-			  work->container_id, is_init(work->exec_id) ? "init" : work->exec_id,
+		g_warning("container %s: output of %s not drained after %d s", work->container_id,
+			  is_init(work->exec_id) ? "init" : work->exec_id,
 			  (int)(EXIT_DRAIN_TIMEOUT_US / G_USEC_PER_SEC));
 	g_task_set_task_data(task, NULL, NULL);
 	g_main_context_invoke_full(work->sandbox->context, G_PRIORITY_DEFAULT,
@@ -347,8 +357,7 @@ exit_drain_thread(GTask *task, gpointer source, gpointer data, GCancellable *can
 }
 
 static void
-process_exit_reported(CocoonSandbox *sandbox, CocoonProcess *process, guint32 status,
-		      gint64 at_us)
+process_exit_reported(CocoonSandbox *sandbox, CocoonProcess *process, guint32 status, gint64 at_us)
 {
 	g_autoptr(GTask) task = NULL;
 	ExitWork *work;
@@ -383,16 +392,16 @@ agent_wait_done(GObject *source, GAsyncResult *result, gpointer data)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(Cocoon__Agent__V1__WaitProcessResponse) response =
 		cocoon_agent_client_wait_process_finish(work->agent, result, &error);
-	CocoonContainer *container = g_hash_table_lookup(work->sandbox->containers,
-							 work->container_id);
+	CocoonContainer *container =
+		g_hash_table_lookup(work->sandbox->containers, work->container_id);
 	CocoonProcess *process = NULL;
 	guint32 status = 255;
 	gint64 at_us = g_get_real_time();
 
 	if (container != NULL)
-		process = is_init(work->exec_id) ? container->init
-						 : g_hash_table_lookup(container->execs,
-								       work->exec_id);
+		process = is_init(work->exec_id)
+				  ? container->init
+				  : g_hash_table_lookup(container->execs, work->exec_id);
 	if (response != NULL) {
 		/*
 		 * the guest's wall clock comes from the emulated RTC to the second and lags the
@@ -417,7 +426,8 @@ agent_wait_done(GObject *source, GAsyncResult *result, gpointer data)
 static void
 process_watch_exit(CocoonSandbox *sandbox, CocoonProcess *process)
 {
-	Cocoon__Agent__V1__WaitProcessRequest request = COCOON__AGENT__V1__WAIT_PROCESS_REQUEST__INIT;
+	Cocoon__Agent__V1__WaitProcessRequest request =
+		COCOON__AGENT__V1__WAIT_PROCESS_REQUEST__INIT;
 	CocoonAgentClient *agent = cocoon_sandbox_get_agent(sandbox);
 	WaitWork *work = g_new0(WaitWork, 1);
 
@@ -508,9 +518,8 @@ sandbox_notify(CocoonSandbox *sandbox)
 		gpointer exec;
 		cinfo->id = g_strdup(container->id);
 		cinfo->bundle = g_strdup(container->bundle);
-		cinfo->container_type = g_strdup(container->container_type != NULL
-							 ? container->container_type
-							 : "");
+		cinfo->container_type = g_strdup(
+			container->container_type != NULL ? container->container_type : "");
 		if (container->init != NULL)
 			cinfo->init = process_info(container->init);
 		g_hash_table_iter_init(&exec_iter, container->execs);
@@ -609,17 +618,19 @@ container_prepare_rootfs(CocoonSandbox *sandbox, CocoonContainer *container,
 	g_autofree gchar *share_rootfs = NULL;
 
 	if (request->n_rootfs > 0) {
-		if (g_mkdir_with_parents(bundle_rootfs, 0711) < 0) {
-			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-				    "mkdir %s: %s", bundle_rootfs, g_strerror(errno));
+		/* never re-create a bundle containerd removed meanwhile (it gave up on this Create)
+		 */
+		if (g_mkdir(bundle_rootfs, 0711) < 0 && errno != EEXIST) {
+			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "mkdir %s: %s",
+				    bundle_rootfs, g_strerror(errno));
 			return FALSE;
 		}
 		if (!cocoon_rootfs_mount(bundle_rootfs, request->rootfs, request->n_rootfs, error))
 			return FALSE;
 		container->host_rootfs = g_strdup(bundle_rootfs);
 	}
-	container->share_dir = g_build_filename(cocoon_sandbox_get_shared_dir(sandbox),
-						container->id, NULL);
+	container->share_dir =
+		g_build_filename(cocoon_sandbox_get_shared_dir(sandbox), container->id, NULL);
 	share_rootfs = g_build_filename(container->share_dir, "rootfs", NULL);
 	if (!cocoon_rootfs_bind(bundle_rootfs, share_rootfs, error))
 		return FALSE;
@@ -632,8 +643,8 @@ container_release_rootfs(CocoonContainer *container)
 {
 	g_autoptr(GError) error = NULL;
 	if (container->share_mounted) {
-		g_autofree gchar *share_rootfs = g_build_filename(container->share_dir, "rootfs",
-								  NULL);
+		g_autofree gchar *share_rootfs =
+			g_build_filename(container->share_dir, "rootfs", NULL);
 		if (!cocoon_rootfs_unmount(share_rootfs, &error))
 			g_warning("container %s: %s", container->id, error->message);
 		g_rmdir(share_rootfs);
@@ -714,8 +725,8 @@ task_create(CocoonSandbox *sandbox, Containerd__Task__V2__CreateTaskRequest *req
 	container->id = g_strdup(request->id);
 	container->bundle = g_strdup(request->bundle);
 	container->container_type = g_steal_pointer(&container_type);
-	container->execs = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
-						 (GDestroyNotify)process_free);
+	container->execs =
+		g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)process_free);
 	g_hash_table_insert(sandbox->containers, container->id, container);
 	container->init = process_new(container, "", request->terminal, request->stdin,
 				      request->stdout, request->stderr);
@@ -769,8 +780,8 @@ container_teardown(CocoonSandbox *sandbox, CocoonContainer *container)
 }
 
 /*
- * containerd gave up on a Create (it was killed or restarted, or the call's deadline passed): it will
- * never delete that container, so the Create is undone instead of leaving a VM nobody knows of
+ * containerd gave up on a Create (it was killed or restarted, or the call's deadline passed): it
+ * will never delete that container, so the Create is undone instead of leaving a VM nobody knows of
  */
 static gboolean
 create_abandoned(CocoonTtrpcCall *call, GError **error)
@@ -823,7 +834,8 @@ cocoon_sandbox_task_create(CocoonSandbox *sandbox, CocoonTtrpcCall *call, Protob
 	event.io = &io;
 	event.checkpoint = request->checkpoint;
 	event.pid = pid;
-	publish(sandbox, "/tasks/create", "containerd.events.TaskCreate", (ProtobufCMessage *)&event);
+	publish(sandbox, "/tasks/create", "containerd.events.TaskCreate",
+		(ProtobufCMessage *)&event);
 	response.pid = pid;
 	cocoon_ttrpc_call_return_message(call, (ProtobufCMessage *)&response);
 }
@@ -878,7 +890,8 @@ task_start(CocoonSandbox *sandbox, CocoonProcess *process, GError **error)
 			return FALSE;
 		request.container_id = container->id;
 		request.exec_id = process->exec_id;
-		request.process_json.data = (guint8 *)g_bytes_get_data(process->process_json, &size);
+		request.process_json.data =
+			(guint8 *)g_bytes_get_data(process->process_json, &size);
 		request.process_json.len = size;
 		stdio_streams_fill(&streams, process);
 		request.stdio = &streams;
@@ -974,7 +987,8 @@ process_deletable(CocoonProcess *process, GError **error)
 void
 cocoon_sandbox_task_delete(CocoonSandbox *sandbox, CocoonTtrpcCall *call, ProtobufCMessage *message)
 {
-	Containerd__Task__V2__DeleteRequest *request = (Containerd__Task__V2__DeleteRequest *)message;
+	Containerd__Task__V2__DeleteRequest *request =
+		(Containerd__Task__V2__DeleteRequest *)message;
 	Containerd__Task__V2__DeleteResponse response = CONTAINERD__TASK__V2__DELETE_RESPONSE__INIT;
 	Containerd__Events__TaskDelete event = CONTAINERD__EVENTS__TASK_DELETE__INIT;
 	Google__Protobuf__Timestamp ts;
@@ -990,8 +1004,8 @@ cocoon_sandbox_task_delete(CocoonSandbox *sandbox, CocoonTtrpcCall *call, Protob
 	container = process->container;
 	if (!is_init(request->exec_id)) {
 		/* the init process outlives its execs: an exec holds nothing else */
-		if (container->init == NULL || container->init->status !=
-						       CONTAINERD__V1__TYPES__STATUS__STOPPED) {
+		if (container->init == NULL ||
+		    container->init->status != CONTAINERD__V1__TYPES__STATUS__STOPPED) {
 			/* nothing in the guest to do: the agent forgets execs at their exit */
 		}
 	} else {
@@ -1010,8 +1024,7 @@ cocoon_sandbox_task_delete(CocoonSandbox *sandbox, CocoonTtrpcCall *call, Protob
 	}
 	response.pid = process->pid;
 	response.exit_status = process->exit_status;
-	fill_timestamp(&ts, process->exited_at_us != 0 ? process->exited_at_us
-						       : g_get_real_time());
+	fill_timestamp(&ts, process->exited_at_us != 0 ? process->exited_at_us : g_get_real_time());
 	response.exited_at = &ts;
 	event.container_id = container->id;
 	event.pid = process->pid;
@@ -1028,7 +1041,8 @@ cocoon_sandbox_task_delete(CocoonSandbox *sandbox, CocoonTtrpcCall *call, Protob
 		return;
 	}
 	cocoon_sandbox_stdio_detach(sandbox, process);
-	publish(sandbox, "/tasks/delete", "containerd.events.TaskDelete", (ProtobufCMessage *)&event);
+	publish(sandbox, "/tasks/delete", "containerd.events.TaskDelete",
+		(ProtobufCMessage *)&event);
 	cocoon_ttrpc_call_return_message(call, (ProtobufCMessage *)&response);
 	g_hash_table_remove(container->execs, request->exec_id);
 }
@@ -1157,7 +1171,8 @@ cocoon_sandbox_task_pause(CocoonSandbox *sandbox, CocoonTtrpcCall *call, Protobu
 void
 cocoon_sandbox_task_resume(CocoonSandbox *sandbox, CocoonTtrpcCall *call, ProtobufCMessage *message)
 {
-	task_pause_resume(sandbox, call, ((Containerd__Task__V2__ResumeRequest *)message)->id, FALSE);
+	task_pause_resume(sandbox, call, ((Containerd__Task__V2__ResumeRequest *)message)->id,
+			  FALSE);
 }
 
 void
@@ -1174,9 +1189,10 @@ cocoon_sandbox_task_kill(CocoonSandbox *sandbox, CocoonTtrpcCall *call, Protobuf
 		return;
 	}
 	if (request->signal == 0 || request->signal > 64) {
-		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_INVALID_ARGUMENT,
-					       "kill %s: signal %u is out of range: invalid argument",
-					       request->id, request->signal);
+		cocoon_ttrpc_call_return_error(
+			call, COCOON_TTRPC_INVALID_ARGUMENT,
+			"kill %s: signal %u is out of range: invalid argument", request->id,
+			request->signal);
 		return;
 	}
 	if (process->status == CONTAINERD__V1__TYPES__STATUS__STOPPED || process->exiting) {
@@ -1185,10 +1201,12 @@ cocoon_sandbox_task_kill(CocoonSandbox *sandbox, CocoonTtrpcCall *call, Protobuf
 					       request->id);
 		return;
 	}
-	if (process->status == CONTAINERD__V1__TYPES__STATUS__CREATED && !is_init(request->exec_id)) {
-		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_FAILED_PRECONDITION,
-					       "kill %s: exec %s is not started: failed precondition",
-					       request->id, request->exec_id);
+	if (process->status == CONTAINERD__V1__TYPES__STATUS__CREATED &&
+	    !is_init(request->exec_id)) {
+		cocoon_ttrpc_call_return_error(
+			call, COCOON_TTRPC_FAILED_PRECONDITION,
+			"kill %s: exec %s is not started: failed precondition", request->id,
+			request->exec_id);
 		return;
 	}
 	agent_request.container_id = request->id;
@@ -1233,9 +1251,10 @@ cocoon_sandbox_task_exec(CocoonSandbox *sandbox, CocoonTtrpcCall *call, Protobuf
 	}
 	if (container->init == NULL ||
 	    container->init->status == CONTAINERD__V1__TYPES__STATUS__STOPPED) {
-		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_FAILED_PRECONDITION,
-					       "exec %s: container %s is not running: failed precondition",
-					       request->exec_id, request->id);
+		cocoon_ttrpc_call_return_error(
+			call, COCOON_TTRPC_FAILED_PRECONDITION,
+			"exec %s: container %s is not running: failed precondition",
+			request->exec_id, request->id);
 		return;
 	}
 	if (request->spec == NULL || request->spec->value.len == 0) {
@@ -1247,11 +1266,12 @@ cocoon_sandbox_task_exec(CocoonSandbox *sandbox, CocoonTtrpcCall *call, Protobuf
 	spec = cocoon_json_parse((const gchar *)request->spec->value.data, request->spec->value.len,
 				 &error);
 	if (spec == NULL || !cocoon_json_is_object(spec)) {
-		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_INVALID_ARGUMENT,
-					       "exec %s: the process spec (%s) is not a JSON object: %s: "
-					       "invalid argument",
-					       request->exec_id, request->spec->type_url,
-					       error != NULL ? error->message : "wrong type");
+		cocoon_ttrpc_call_return_error(
+			call, COCOON_TTRPC_INVALID_ARGUMENT,
+			"exec %s: the process spec (%s) is not a JSON object: %s: "
+			"invalid argument",
+			request->exec_id, request->spec->type_url,
+			error != NULL ? error->message : "wrong type");
 		return;
 	}
 	process = process_new(container, request->exec_id, request->terminal, request->stdin,
@@ -1271,7 +1291,8 @@ cocoon_sandbox_task_resize_pty(CocoonSandbox *sandbox, CocoonTtrpcCall *call,
 {
 	Containerd__Task__V2__ResizePtyRequest *request =
 		(Containerd__Task__V2__ResizePtyRequest *)message;
-	Cocoon__Agent__V1__ResizeTtyRequest agent_request = COCOON__AGENT__V1__RESIZE_TTY_REQUEST__INIT;
+	Cocoon__Agent__V1__ResizeTtyRequest agent_request =
+		COCOON__AGENT__V1__RESIZE_TTY_REQUEST__INIT;
 	g_autoptr(GError) error = NULL;
 	CocoonProcess *process = lookup_process(sandbox, request->id, request->exec_id, &error);
 
@@ -1288,18 +1309,16 @@ cocoon_sandbox_task_resize_pty(CocoonSandbox *sandbox, CocoonTtrpcCall *call,
 	agent_request.exec_id = process->exec_id;
 	agent_request.rows = request->height;
 	agent_request.cols = request->width;
-	if (!AGENT_CALL(sandbox, "ResizeTty", cocoon_agent_client_resize_tty, &agent_request,
-			&error)) {
-		return_error(call, error);
-		return;
-	}
-	cocoon_ttrpc_call_return_message(call, NULL);
+	AGENT_CALL(sandbox, "ResizeTty", cocoon_agent_client_resize_tty, &agent_request, &error);
+	return_empty(call, error);
 }
 
 void
-cocoon_sandbox_task_close_io(CocoonSandbox *sandbox, CocoonTtrpcCall *call, ProtobufCMessage *message)
+cocoon_sandbox_task_close_io(CocoonSandbox *sandbox, CocoonTtrpcCall *call,
+			     ProtobufCMessage *message)
 {
-	Containerd__Task__V2__CloseIORequest *request = (Containerd__Task__V2__CloseIORequest *)message;
+	Containerd__Task__V2__CloseIORequest *request =
+		(Containerd__Task__V2__CloseIORequest *)message;
 	g_autoptr(GError) error = NULL;
 	CocoonProcess *process = lookup_process(sandbox, request->id, request->exec_id, &error);
 
@@ -1309,7 +1328,8 @@ cocoon_sandbox_task_close_io(CocoonSandbox *sandbox, CocoonTtrpcCall *call, Prot
 	}
 	if (request->stdin && !process->stdin_closed) {
 		process->stdin_closed = TRUE;
-		/* our held writer goes; the client's close then reads as EOF and reaches the guest */
+		/* our held writer goes; the client's close then reads as EOF and reaches the guest
+		 */
 		cocoon_stdio_close_stdin_holder(&process->stdio);
 	}
 	cocoon_ttrpc_call_return_message(call, NULL);
@@ -1355,7 +1375,8 @@ update_fits_vm(CocoonSandbox *sandbox, Containerd__Task__V2__UpdateTaskRequest *
 	    period > 0 && (guint64)quota > period * config->vcpus) {
 		g_set_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_FAILED_PRECONDITION,
 			    "update %s: cpu quota %" G_GINT64_FORMAT "/%" G_GUINT64_FORMAT
-			    " asks for more than the VM's %u vCPUs (hypervisor.vcpus); vCPU hot-plug is "
+			    " asks for more than the VM's %u vCPUs (hypervisor.vcpus); vCPU "
+			    "hot-plug is "
 			    "not supported yet: failed precondition",
 			    request->id, quota, period, config->vcpus);
 		return FALSE;
@@ -1379,9 +1400,9 @@ cocoon_sandbox_task_update(CocoonSandbox *sandbox, CocoonTtrpcCall *call, Protob
 	}
 	if (container->init == NULL ||
 	    container->init->status == CONTAINERD__V1__TYPES__STATUS__STOPPED) {
-		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_FAILED_PRECONDITION,
-					       "update %s: container is not running: failed precondition",
-					       request->id);
+		cocoon_ttrpc_call_return_error(
+			call, COCOON_TTRPC_FAILED_PRECONDITION,
+			"update %s: container is not running: failed precondition", request->id);
 		return;
 	}
 	if (request->resources == NULL) {
@@ -1396,12 +1417,9 @@ cocoon_sandbox_task_update(CocoonSandbox *sandbox, CocoonTtrpcCall *call, Protob
 	}
 	agent_request.container_id = request->id;
 	agent_request.resources_json = request->resources->value;
-	if (!AGENT_CALL(sandbox, "UpdateContainer", cocoon_agent_client_update_container,
-			&agent_request, &error)) {
-		return_error(call, error);
-		return;
-	}
-	cocoon_ttrpc_call_return_message(call, NULL);
+	AGENT_CALL(sandbox, "UpdateContainer", cocoon_agent_client_update_container, &agent_request,
+		   &error);
+	return_empty(call, error);
 }
 
 void
@@ -1452,7 +1470,8 @@ cocoon_sandbox_task_stats(CocoonSandbox *sandbox, CocoonTtrpcCall *call, Protobu
 		return;
 	}
 	{
-		Io__Containerd__Cgroups__V2__Metrics empty = IO__CONTAINERD__CGROUPS__V2__METRICS__INIT;
+		Io__Containerd__Cgroups__V2__Metrics empty =
+			IO__CONTAINERD__CGROUPS__V2__METRICS__INIT;
 		g_autoptr(GBytes) value = NULL;
 		gsize size;
 		any.type_url = (gchar *)cocoon_metrics_pack(
@@ -1468,10 +1487,13 @@ cocoon_sandbox_task_stats(CocoonSandbox *sandbox, CocoonTtrpcCall *call, Protobu
 }
 
 void
-cocoon_sandbox_task_connect(CocoonSandbox *sandbox, CocoonTtrpcCall *call, ProtobufCMessage *message)
+cocoon_sandbox_task_connect(CocoonSandbox *sandbox, CocoonTtrpcCall *call,
+			    ProtobufCMessage *message)
 {
-	Containerd__Task__V2__ConnectRequest *request = (Containerd__Task__V2__ConnectRequest *)message;
-	Containerd__Task__V2__ConnectResponse response = CONTAINERD__TASK__V2__CONNECT_RESPONSE__INIT;
+	Containerd__Task__V2__ConnectRequest *request =
+		(Containerd__Task__V2__ConnectRequest *)message;
+	Containerd__Task__V2__ConnectResponse response =
+		CONTAINERD__TASK__V2__CONNECT_RESPONSE__INIT;
 	g_autoptr(GError) error = NULL;
 	CocoonContainer *container = lookup_container(sandbox, request->id, &error);
 

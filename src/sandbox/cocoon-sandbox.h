@@ -31,21 +31,36 @@ void cocoon_sandbox_queue(CocoonSandbox *sandbox, CocoonSandboxTaskFunc func, Co
 void cocoon_sandbox_stop(CocoonSandbox *sandbox);
 
 /* the Task API on the worker; each matches containerd.task.v2.Task */
-void cocoon_sandbox_task_create(CocoonSandbox *sandbox, CocoonTtrpcCall *call, ProtobufCMessage *request);
-void cocoon_sandbox_task_start(CocoonSandbox *sandbox, CocoonTtrpcCall *call, ProtobufCMessage *request);
-void cocoon_sandbox_task_state(CocoonSandbox *sandbox, CocoonTtrpcCall *call, ProtobufCMessage *request);
-void cocoon_sandbox_task_delete(CocoonSandbox *sandbox, CocoonTtrpcCall *call, ProtobufCMessage *request);
-void cocoon_sandbox_task_pids(CocoonSandbox *sandbox, CocoonTtrpcCall *call, ProtobufCMessage *request);
-void cocoon_sandbox_task_pause(CocoonSandbox *sandbox, CocoonTtrpcCall *call, ProtobufCMessage *request);
-void cocoon_sandbox_task_resume(CocoonSandbox *sandbox, CocoonTtrpcCall *call, ProtobufCMessage *request);
-void cocoon_sandbox_task_kill(CocoonSandbox *sandbox, CocoonTtrpcCall *call, ProtobufCMessage *request);
-void cocoon_sandbox_task_exec(CocoonSandbox *sandbox, CocoonTtrpcCall *call, ProtobufCMessage *request);
-void cocoon_sandbox_task_resize_pty(CocoonSandbox *sandbox, CocoonTtrpcCall *call, ProtobufCMessage *request);
-void cocoon_sandbox_task_close_io(CocoonSandbox *sandbox, CocoonTtrpcCall *call, ProtobufCMessage *request);
-void cocoon_sandbox_task_update(CocoonSandbox *sandbox, CocoonTtrpcCall *call, ProtobufCMessage *request);
-void cocoon_sandbox_task_wait(CocoonSandbox *sandbox, CocoonTtrpcCall *call, ProtobufCMessage *request);
-void cocoon_sandbox_task_stats(CocoonSandbox *sandbox, CocoonTtrpcCall *call, ProtobufCMessage *request);
-void cocoon_sandbox_task_connect(CocoonSandbox *sandbox, CocoonTtrpcCall *call, ProtobufCMessage *request);
+void cocoon_sandbox_task_create(CocoonSandbox *sandbox, CocoonTtrpcCall *call,
+				ProtobufCMessage *request);
+void cocoon_sandbox_task_start(CocoonSandbox *sandbox, CocoonTtrpcCall *call,
+			       ProtobufCMessage *request);
+void cocoon_sandbox_task_state(CocoonSandbox *sandbox, CocoonTtrpcCall *call,
+			       ProtobufCMessage *request);
+void cocoon_sandbox_task_delete(CocoonSandbox *sandbox, CocoonTtrpcCall *call,
+				ProtobufCMessage *request);
+void cocoon_sandbox_task_pids(CocoonSandbox *sandbox, CocoonTtrpcCall *call,
+			      ProtobufCMessage *request);
+void cocoon_sandbox_task_pause(CocoonSandbox *sandbox, CocoonTtrpcCall *call,
+			       ProtobufCMessage *request);
+void cocoon_sandbox_task_resume(CocoonSandbox *sandbox, CocoonTtrpcCall *call,
+				ProtobufCMessage *request);
+void cocoon_sandbox_task_kill(CocoonSandbox *sandbox, CocoonTtrpcCall *call,
+			      ProtobufCMessage *request);
+void cocoon_sandbox_task_exec(CocoonSandbox *sandbox, CocoonTtrpcCall *call,
+			      ProtobufCMessage *request);
+void cocoon_sandbox_task_resize_pty(CocoonSandbox *sandbox, CocoonTtrpcCall *call,
+				    ProtobufCMessage *request);
+void cocoon_sandbox_task_close_io(CocoonSandbox *sandbox, CocoonTtrpcCall *call,
+				  ProtobufCMessage *request);
+void cocoon_sandbox_task_update(CocoonSandbox *sandbox, CocoonTtrpcCall *call,
+				ProtobufCMessage *request);
+void cocoon_sandbox_task_wait(CocoonSandbox *sandbox, CocoonTtrpcCall *call,
+			      ProtobufCMessage *request);
+void cocoon_sandbox_task_stats(CocoonSandbox *sandbox, CocoonTtrpcCall *call,
+			       ProtobufCMessage *request);
+void cocoon_sandbox_task_connect(CocoonSandbox *sandbox, CocoonTtrpcCall *call,
+				 ProtobufCMessage *request);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CocoonSandbox, cocoon_sandbox_unref)
 

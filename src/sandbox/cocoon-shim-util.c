@@ -33,10 +33,11 @@ cocoon_identifier_validate(const gchar *kind, const gchar *id, GError **error)
 		} else if ((c == '.' || c == '_' || c == '-') && !separator && i + 1 < len) {
 			separator = TRUE;
 		} else {
-			g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-				    "%s \"%s\" is not a valid identifier (letters, digits and single "
-				    "._- between them)",
-				    kind, g_str_is_ascii(id) ? id : "(non-ascii)");
+			g_set_error(
+				error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+				"%s \"%s\" is not a valid identifier (letters, digits and single "
+				"._- between them)",
+				kind, g_str_is_ascii(id) ? id : "(non-ascii)");
 			return FALSE;
 		}
 	}
@@ -81,8 +82,10 @@ cocoon_shim_read_group(const gchar *bundle, const gchar *id, gchar **ret_contain
 	}
 	annotations = cocoon_json_object_get(spec, "annotations");
 	if (annotations != NULL && cocoon_json_is_object(annotations)) {
-		sandbox_id = cocoon_json_object_get_string_member(annotations, COCOON_ANNOTATION_SANDBOX_ID);
-		type = cocoon_json_object_get_string_member(annotations, COCOON_ANNOTATION_CONTAINER_TYPE);
+		sandbox_id = cocoon_json_object_get_string_member(annotations,
+								  COCOON_ANNOTATION_SANDBOX_ID);
+		type = cocoon_json_object_get_string_member(annotations,
+							    COCOON_ANNOTATION_CONTAINER_TYPE);
 	}
 	if (sandbox_id != NULL && !cocoon_identifier_validate("sandbox id", sandbox_id, error)) {
 		g_prefix_error(error, "%s: annotation %s: ", path, COCOON_ANNOTATION_SANDBOX_ID);

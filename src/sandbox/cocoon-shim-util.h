@@ -7,8 +7,8 @@ G_BEGIN_DECLS
 
 /* pure helpers of the shim's command line side; no I/O unless said */
 
-#define COCOON_SHIM_SOCKET_DIR "/run/containerd/s"
-#define COCOON_ANNOTATION_SANDBOX_ID "io.kubernetes.cri.sandbox-id"
+#define COCOON_SHIM_SOCKET_DIR		 "/run/containerd/s"
+#define COCOON_ANNOTATION_SANDBOX_ID	 "io.kubernetes.cri.sandbox-id"
 #define COCOON_ANNOTATION_CONTAINER_TYPE "io.kubernetes.cri.container-type"
 
 /* containerd's identifier rule: ^[A-Za-z0-9]+([._-][A-Za-z0-9]+)*$, at most 76 characters */

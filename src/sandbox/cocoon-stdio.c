@@ -18,7 +18,7 @@
 #include "cocoon-fd.h"
 
 #define LOGGER_READY_TIMEOUT_MS 10000
-#define LOGGER_STOP_TIMEOUT_MS 12000
+#define LOGGER_STOP_TIMEOUT_MS	12000
 
 static gboolean
 set_blocking(int fd, GError **error)
@@ -96,8 +96,8 @@ open_file_uri(CocoonStdio *stdio, GUri *uri, GError **error)
 
 /* binary://: fd 3 = stdout pipe, fd 4 = stderr pipe, fd 5 = readiness; env is only the ids */
 static gboolean
-open_binary_uri(CocoonStdio *stdio, GUri *uri, const gchar *container_id,
-		const gchar *namespace_, GError **error)
+open_binary_uri(CocoonStdio *stdio, GUri *uri, const gchar *container_id, const gchar *namespace_,
+		GError **error)
 {
 	const gchar *path = g_uri_get_path(uri);
 	const gchar *query = g_uri_get_query(uri);
@@ -227,8 +227,8 @@ stdio_open(CocoonStdio *stdio, const gchar *stdin_path, const gchar *stdout_uri,
 			return open_file_uri(stdio, uri, error);
 		if (g_str_equal(scheme, "binary"))
 			return open_binary_uri(stdio, uri, container_id, namespace_, error);
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-			    "unknown STDIO scheme %s", scheme);
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "unknown STDIO scheme %s",
+			    scheme);
 		return FALSE;
 	}
 	if (!open_output_path(stdout_uri, &stdio->stdout_fd, &stdio->stdout_keeper, error))

@@ -31,9 +31,12 @@ parse_options(int argc, char **argv, CocoonShimOptions *options, gboolean *ret_v
 		const gchar *name;
 		gchar **value;
 	} strings[] = {
-		{"namespace", &options->namespace_}, {"address", &options->address},
-		{"publish-binary", &options->publish_binary}, {"id", &options->id},
-		{"bundle", &options->bundle}, {"group", &options->group},
+		{"namespace", &options->namespace_},
+		{"address", &options->address},
+		{"publish-binary", &options->publish_binary},
+		{"id", &options->id},
+		{"bundle", &options->bundle},
+		{"group", &options->group},
 	};
 	int i;
 
@@ -104,7 +107,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (version) {
-		g_print("containerd-shim-cocoon-v2:\n  Version:  %s\n  Runtime:  io.containerd.cocoon.v2\n",
+		g_print("containerd-shim-cocoon-v2:\n  Version:  %s\n  Runtime:  "
+			"io.containerd.cocoon.v2\n",
 			COCOON_VERSION);
 		options_clear(&options);
 		return 0;

@@ -47,8 +47,10 @@ unpack_or_fail(CocoonTtrpcCall *call, const ProtobufCMessageDescriptor *descript
 static void
 message_ids(ProtobufCMessage *message, const gchar **ret_id, const gchar **ret_exec_id)
 {
-	const ProtobufCFieldDescriptor *f1 = protobuf_c_message_descriptor_get_field(message->descriptor, 1);
-	const ProtobufCFieldDescriptor *f2 = protobuf_c_message_descriptor_get_field(message->descriptor, 2);
+	const ProtobufCFieldDescriptor *f1 =
+		protobuf_c_message_descriptor_get_field(message->descriptor, 1);
+	const ProtobufCFieldDescriptor *f2 =
+		protobuf_c_message_descriptor_get_field(message->descriptor, 2);
 	*ret_id = NULL;
 	*ret_exec_id = NULL;
 	if (f1 != NULL && f1->type == PROTOBUF_C_TYPE_STRING && g_str_equal(f1->name, "id"))
@@ -128,16 +130,19 @@ handle_create(CocoonTtrpcCall *call, gpointer user_data)
 		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_ALREADY_EXISTS,
 					       "Create %s: container already exists", request->id);
 	} else if (request->bundle == NULL || !g_path_is_absolute(request->bundle) ||
-		   strstr(request->bundle, "/../") != NULL || g_str_has_suffix(request->bundle, "/..")) {
-		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_INVALID_ARGUMENT,
-					       "Create %s: bundle \"%s\" is not a clean absolute path: "
-					       "invalid argument",
-					       request->id, request->bundle ? request->bundle : "");
+		   strstr(request->bundle, "/../") != NULL ||
+		   g_str_has_suffix(request->bundle, "/..")) {
+		cocoon_ttrpc_call_return_error(
+			call, COCOON_TTRPC_INVALID_ARGUMENT,
+			"Create %s: bundle \"%s\" is not a clean absolute path: "
+			"invalid argument",
+			request->id, request->bundle ? request->bundle : "");
 	} else if (request->checkpoint != NULL && request->checkpoint[0] != '\0') {
-		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_UNIMPLEMENTED,
-					       "Create %s: restoring from a checkpoint is not supported "
-					       "by cocoon (VM snapshots are planned): not implemented",
-					       request->id);
+		cocoon_ttrpc_call_return_error(
+			call, COCOON_TTRPC_UNIMPLEMENTED,
+			"Create %s: restoring from a checkpoint is not supported "
+			"by cocoon (VM snapshots are planned): not implemented",
+			request->id);
 	} else if ((group = cocoon_shim_read_group(request->bundle, request->id, NULL, &error)) ==
 		   NULL) {
 		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_INVALID_ARGUMENT,

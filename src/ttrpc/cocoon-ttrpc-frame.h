@@ -36,13 +36,14 @@ void cocoon_ttrpc_frame_header_decode(const guint8 in[COCOON_TTRPC_HEADER_SIZE],
 				      CocoonTtrpcFrameHeader *ret_header);
 
 /* a whole frame (header + data) in one new GBytes; fails when data is over the cap */
-GBytes *cocoon_ttrpc_frame_encode(guint32 stream_id, guint8 type, guint8 flags,
-				  const guint8 *data, gsize length, GError **error);
+GBytes *cocoon_ttrpc_frame_encode(guint32 stream_id, guint8 type, guint8 flags, const guint8 *data,
+				  gsize length, GError **error);
 
 /*
  * an incremental decoder fed with whatever a read returned (split reads, many frames per read).
  * A frame whose length is over the cap is not buffered: its data is skipped and it is reported with
- * oversized = TRUE so the caller can answer RESOURCE_EXHAUSTED on that stream and keep the connection.
+ * oversized = TRUE so the caller can answer RESOURCE_EXHAUSTED on that stream and keep the
+ * connection.
  */
 typedef struct _CocoonTtrpcFrameDecoder CocoonTtrpcFrameDecoder;
 
@@ -54,9 +55,11 @@ typedef struct {
 
 CocoonTtrpcFrameDecoder *cocoon_ttrpc_frame_decoder_new(void);
 void cocoon_ttrpc_frame_decoder_free(CocoonTtrpcFrameDecoder *decoder);
-void cocoon_ttrpc_frame_decoder_feed(CocoonTtrpcFrameDecoder *decoder, const guint8 *data, gsize length);
+void cocoon_ttrpc_frame_decoder_feed(CocoonTtrpcFrameDecoder *decoder, const guint8 *data,
+				     gsize length);
 /* TRUE and fills ret_frame when a whole frame is available; FALSE when more bytes are needed */
-gboolean cocoon_ttrpc_frame_decoder_next(CocoonTtrpcFrameDecoder *decoder, CocoonTtrpcFrame *ret_frame);
+gboolean cocoon_ttrpc_frame_decoder_next(CocoonTtrpcFrameDecoder *decoder,
+					 CocoonTtrpcFrame *ret_frame);
 /* bytes buffered that do not yet form a frame (a peer that closes now closed mid-frame) */
 gsize cocoon_ttrpc_frame_decoder_pending(CocoonTtrpcFrameDecoder *decoder);
 void cocoon_ttrpc_frame_clear(CocoonTtrpcFrame *frame);

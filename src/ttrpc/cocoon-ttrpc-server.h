@@ -10,9 +10,9 @@ G_BEGIN_DECLS
 
 /*
  * A ttrpc server on GLib. Connections are read on the GMainContext that was thread-default when the
- * server was created (the "server context"); every request is dispatched on its own, so one connection
- * can have many calls in flight (containerd sends Wait and Start at once). A handler runs on the
- * GMainContext given at registration and may finish the call later, from any thread.
+ * server was created (the "server context"); every request is dispatched on its own, so one
+ * connection can have many calls in flight (containerd sends Wait and Start at once). A handler
+ * runs on the GMainContext given at registration and may finish the call later, from any thread.
  */
 typedef struct _CocoonTtrpcServer CocoonTtrpcServer;
 typedef struct _CocoonTtrpcCall CocoonTtrpcCall;
@@ -36,14 +36,16 @@ CocoonTtrpcServer *cocoon_ttrpc_server_ref(CocoonTtrpcServer *server);
 void cocoon_ttrpc_server_unref(CocoonTtrpcServer *server);
 
 /* context NULL = the server context */
-void cocoon_ttrpc_server_register(CocoonTtrpcServer *server, const gchar *service, const gchar *method,
-				  CocoonTtrpcHandler handler, gpointer user_data, GMainContext *context);
+void cocoon_ttrpc_server_register(CocoonTtrpcServer *server, const gchar *service,
+				  const gchar *method, CocoonTtrpcHandler handler,
+				  gpointer user_data, GMainContext *context);
 
 /* refuse peers whose SO_PEERCRED uid/gid differ from ours (default TRUE) */
 void cocoon_ttrpc_server_set_require_same_user(CocoonTtrpcServer *server, gboolean require);
 
 /* bind + listen on a unix socket path (mode 0600, a stale socket file is replaced) */
-gboolean cocoon_ttrpc_server_listen_path(CocoonTtrpcServer *server, const gchar *path, GError **error);
+gboolean cocoon_ttrpc_server_listen_path(CocoonTtrpcServer *server, const gchar *path,
+					 GError **error);
 /* take over an already listening socket fd */
 gboolean cocoon_ttrpc_server_listen_fd(CocoonTtrpcServer *server, gint fd, GError **error);
 /* serve one already connected stream fd (e.g. a virtio-serial port); the server owns the fd */
@@ -51,13 +53,14 @@ gboolean cocoon_ttrpc_server_add_connection_fd(CocoonTtrpcServer *server, gint f
 
 /* called on the server context when a connection ends (peer closed, error or shutdown) */
 typedef void (*CocoonTtrpcConnectionClosedFunc)(CocoonTtrpcServer *server, guint connections_left,
-						 gpointer user_data);
+						gpointer user_data);
 void cocoon_ttrpc_server_set_connection_closed_func(CocoonTtrpcServer *server,
 						    CocoonTtrpcConnectionClosedFunc func,
 						    gpointer user_data);
 guint cocoon_ttrpc_server_get_n_connections(CocoonTtrpcServer *server);
 
-/* stop listening, close every connection; pending calls are cancelled (their returns are dropped) */
+/* stop listening, close every connection; pending calls are cancelled (their returns are dropped)
+ */
 void cocoon_ttrpc_server_shutdown(CocoonTtrpcServer *server);
 
 /* a call (thread-safe) */
@@ -75,14 +78,16 @@ gint cocoon_ttrpc_call_get_peer_pid(CocoonTtrpcCall *call);
 
 /* finish the call with a serialized response message (may be empty); consumes the call */
 void cocoon_ttrpc_call_return(CocoonTtrpcCall *call, const guint8 *payload, gsize length);
-/* unpack the payload as descriptor's message; on failure fills an INVALID_ARGUMENT error naming the method */
+/* unpack the payload as descriptor's message; on failure fills an INVALID_ARGUMENT error naming the
+ * method */
 ProtobufCMessage *cocoon_ttrpc_call_unpack(CocoonTtrpcCall *call,
-					   const ProtobufCMessageDescriptor *descriptor, GError **error);
+					   const ProtobufCMessageDescriptor *descriptor,
+					   GError **error);
 /* finish the call with a message (NULL = empty); consumes the call */
 void cocoon_ttrpc_call_return_message(CocoonTtrpcCall *call, const ProtobufCMessage *message);
 /* finish with an error status; consumes the call */
-void cocoon_ttrpc_call_return_error(CocoonTtrpcCall *call, CocoonTtrpcCode code, const gchar *format,
-				    ...) G_GNUC_PRINTF(3, 4);
+void cocoon_ttrpc_call_return_error(CocoonTtrpcCall *call, CocoonTtrpcCode code,
+				    const gchar *format, ...) G_GNUC_PRINTF(3, 4);
 /* finish with a GError mapped by cocoon_ttrpc_code_from_error(); consumes the call */
 void cocoon_ttrpc_call_return_gerror(CocoonTtrpcCall *call, const GError *error);
 

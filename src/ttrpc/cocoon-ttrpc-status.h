@@ -6,8 +6,8 @@
 G_BEGIN_DECLS
 
 /*
- * ttrpc carries google.rpc.Status codes. A GError in COCOON_TTRPC_ERROR has one of these as its code
- * and is the one way status travels through cocoon: handlers fail with it, clients receive it.
+ * ttrpc carries google.rpc.Status codes. A GError in COCOON_TTRPC_ERROR has one of these as its
+ * code and is the one way status travels through cocoon: handlers fail with it, clients receive it.
  */
 typedef enum {
 	COCOON_TTRPC_OK = 0,
@@ -39,7 +39,8 @@ const gchar *cocoon_ttrpc_code_to_name(CocoonTtrpcCode code);
 
 /*
  * the one place a GError becomes a status: COCOON_TTRPC_ERROR keeps its code, G_IO_ERROR and
- * G_FILE_ERROR codes are mapped (NOT_FOUND, EXISTS, PERMISSION_DENIED, TIMED_OUT, ...), others UNKNOWN.
+ * G_FILE_ERROR codes are mapped (NOT_FOUND, EXISTS, PERMISSION_DENIED, TIMED_OUT, ...), others
+ * UNKNOWN.
  */
 CocoonTtrpcCode cocoon_ttrpc_code_from_error(const GError *error);
 

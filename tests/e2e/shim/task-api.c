@@ -27,7 +27,7 @@
 #include "google/protobuf/empty.pb-c.h"
 #include "shim.pb-c.h"
 
-#define TASK "containerd.task.v2.Task"
+#define TASK	   "containerd.task.v2.Task"
 #define TIMEOUT_MS 60000
 
 static guint failures;
@@ -35,7 +35,8 @@ static guint failures;
 static void
 check(gboolean ok, const gchar *what, const gchar *detail)
 {
-	g_print("%s: %s%s%s\n", ok ? "PASS" : "FAIL", what, detail ? ": " : "", detail ? detail : "");
+	g_print("%s: %s%s%s\n", ok ? "PASS" : "FAIL", what, detail ? ": " : "",
+		detail ? detail : "");
 	if (!ok)
 		failures++;
 }
@@ -74,10 +75,12 @@ test_bad_input(CocoonTtrpcClient *client, const gchar *id)
 {
 	Containerd__Task__V2__StateRequest state = CONTAINERD__TASK__V2__STATE_REQUEST__INIT;
 	Containerd__Task__V2__KillRequest kill_request = CONTAINERD__TASK__V2__KILL_REQUEST__INIT;
-	Containerd__Task__V2__CreateTaskRequest create = CONTAINERD__TASK__V2__CREATE_TASK_REQUEST__INIT;
+	Containerd__Task__V2__CreateTaskRequest create =
+		CONTAINERD__TASK__V2__CREATE_TASK_REQUEST__INIT;
 	Containerd__Task__V2__CheckpointTaskRequest checkpoint =
 		CONTAINERD__TASK__V2__CHECKPOINT_TASK_REQUEST__INIT;
-	Containerd__Task__V2__ExecProcessRequest exec = CONTAINERD__TASK__V2__EXEC_PROCESS_REQUEST__INIT;
+	Containerd__Task__V2__ExecProcessRequest exec =
+		CONTAINERD__TASK__V2__EXEC_PROCESS_REQUEST__INIT;
 	Google__Protobuf__Any spec = GOOGLE__PROTOBUF__ANY__INIT;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GBytes) reply = NULL;
@@ -87,8 +90,8 @@ test_bad_input(CocoonTtrpcClient *client, const gchar *id)
 	expect_error(client, "State of an unknown id is NotFound naming it", "State",
 		     (ProtobufCMessage *)&state, COCOON_TTRPC_NOT_FOUND, "no-such-container");
 	state.id = (gchar *)"../../etc";
-	expect_error(client, "an id with .. is InvalidArgument", "State", (ProtobufCMessage *)&state,
-		     COCOON_TTRPC_INVALID_ARGUMENT, "../../etc");
+	expect_error(client, "an id with .. is InvalidArgument", "State",
+		     (ProtobufCMessage *)&state, COCOON_TTRPC_INVALID_ARGUMENT, "../../etc");
 	state.id = (gchar *)id;
 	state.exec_id = (gchar *)"no-such-exec";
 	expect_error(client, "State of an unknown exec is NotFound naming it", "State",
@@ -132,8 +135,8 @@ test_bad_input(CocoonTtrpcClient *client, const gchar *id)
 
 	reply = cocoon_ttrpc_client_call(client, TASK, "State", garbage, sizeof(garbage),
 					 TIMEOUT_MS, NULL, &error);
-	check(reply == NULL && g_error_matches(error, COCOON_TTRPC_ERROR,
-					       COCOON_TTRPC_INVALID_ARGUMENT),
+	check(reply == NULL &&
+		      g_error_matches(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_INVALID_ARGUMENT),
 	      "an undecodable request is InvalidArgument", error ? error->message : NULL);
 	g_clear_error(&error);
 	reply = cocoon_ttrpc_client_call(client, TASK, "Frobnicate", NULL, 0, TIMEOUT_MS, NULL,
@@ -146,14 +149,16 @@ test_bad_input(CocoonTtrpcClient *client, const gchar *id)
 static void
 test_update(CocoonTtrpcClient *client, const gchar *id)
 {
-	Containerd__Task__V2__UpdateTaskRequest update = CONTAINERD__TASK__V2__UPDATE_TASK_REQUEST__INIT;
+	Containerd__Task__V2__UpdateTaskRequest update =
+		CONTAINERD__TASK__V2__UPDATE_TASK_REQUEST__INIT;
 	Google__Protobuf__Any resources = GOOGLE__PROTOBUF__ANY__INIT;
 	const gchar *too_big = "{\"memory\":{\"limit\":68719476736}}";
 	const gchar *fits = "{\"memory\":{\"limit\":134217728},\"pids\":{\"limit\":64}}";
 	g_autoptr(GError) error = NULL;
 	ProtobufCMessage *response;
 
-	resources.type_url = (gchar *)"types.containerd.io/opencontainers/runtime-spec/1/LinuxResources";
+	resources.type_url =
+		(gchar *)"types.containerd.io/opencontainers/runtime-spec/1/LinuxResources";
 	update.id = (gchar *)id;
 	update.resources = &resources;
 	resources.value.data = (guint8 *)too_big;
@@ -188,22 +193,27 @@ test_stats(CocoonTtrpcClient *client, const gchar *id)
 		return;
 	}
 	if (g_str_equal(response->stats->type_url, "io.containerd.cgroups.v1.Metrics")) {
-		Io__Containerd__Cgroups__V1__Metrics *m = io__containerd__cgroups__v1__metrics__unpack(
-			NULL, response->stats->value.len, response->stats->value.data);
-		detail = g_strdup_printf("v1, memory usage %" G_GUINT64_FORMAT ", pids limit %" G_GUINT64_FORMAT,
-					 m && m->memory && m->memory->usage ? m->memory->usage->usage : 0,
-					 m && m->pids ? m->pids->limit : 0);
+		Io__Containerd__Cgroups__V1__Metrics *m =
+			io__containerd__cgroups__v1__metrics__unpack(
+				NULL, response->stats->value.len, response->stats->value.data);
+		detail = g_strdup_printf(
+			"v1, memory usage %" G_GUINT64_FORMAT ", pids limit %" G_GUINT64_FORMAT,
+			m && m->memory && m->memory->usage ? m->memory->usage->usage : 0,
+			m && m->pids ? m->pids->limit : 0);
 		check(m != NULL && m->memory->usage->usage > 0 && m->cpu->usage != NULL &&
 			      m->pids->limit == 64,
-		      "Stats: host-type metrics with the fields ctr needs, the update applied", detail);
+		      "Stats: host-type metrics with the fields ctr needs, the update applied",
+		      detail);
 		if (m != NULL)
 			io__containerd__cgroups__v1__metrics__free_unpacked(m, NULL);
 	} else {
-		Io__Containerd__Cgroups__V2__Metrics *m = io__containerd__cgroups__v2__metrics__unpack(
-			NULL, response->stats->value.len, response->stats->value.data);
+		Io__Containerd__Cgroups__V2__Metrics *m =
+			io__containerd__cgroups__v2__metrics__unpack(
+				NULL, response->stats->value.len, response->stats->value.data);
 		detail = g_strdup_printf("v2, memory usage %" G_GUINT64_FORMAT,
 					 m && m->memory ? m->memory->usage : 0);
-		check(m != NULL && m->memory != NULL && m->memory->usage > 0 && m->pids->limit == 64,
+		check(m != NULL && m->memory != NULL && m->memory->usage > 0 &&
+			      m->pids->limit == 64,
 		      "Stats: host-type metrics, the update applied", detail);
 		if (m != NULL)
 			io__containerd__cgroups__v2__metrics__free_unpacked(m, NULL);
@@ -215,7 +225,8 @@ test_stats(CocoonTtrpcClient *client, const gchar *id)
 static void
 test_close_io(CocoonTtrpcClient *client, const gchar *id, const gchar *workdir)
 {
-	Containerd__Task__V2__ExecProcessRequest exec = CONTAINERD__TASK__V2__EXEC_PROCESS_REQUEST__INIT;
+	Containerd__Task__V2__ExecProcessRequest exec =
+		CONTAINERD__TASK__V2__EXEC_PROCESS_REQUEST__INIT;
 	Containerd__Task__V2__StartRequest start = CONTAINERD__TASK__V2__START_REQUEST__INIT;
 	Containerd__Task__V2__CloseIORequest close_io = CONTAINERD__TASK__V2__CLOSE_IOREQUEST__INIT;
 	Containerd__Task__V2__WaitRequest wait = CONTAINERD__TASK__V2__WAIT_REQUEST__INIT;

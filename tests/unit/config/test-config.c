@@ -65,12 +65,15 @@ static void
 test_config_every_key(void)
 {
 	g_autoptr(CocoonConfig) config = load_text(
-		"hypervisor = { binary = \"/opt/qemu\"; machine = \"q35\"; accel = \"tcg\"; vcpus = 4;\n"
+		"hypervisor = { binary = \"/opt/qemu\"; machine = \"q35\"; accel = \"tcg\"; vcpus "
+		"= 4;\n"
 		"  memory_mib = 512; max_vcpus = 8; max_memory_mib = 2048; kernel = \"/k\";\n"
 		"  initrd = \"/i\"; kernel_params = \"quiet\"; shared_fs = \"9p\";\n"
 		"  extra_args = [\"-d\", \"guest_errors\"]; };\n"
-		"agent = { boot_timeout_ms = 1000; request_timeout_ms = 2000; debug_console = true; };\n"
-		"runtime = { state_dir = \"/tmp/s\"; log_level = \"debug\"; dbus = \"session\"; };\n"
+		"agent = { boot_timeout_ms = 1000; request_timeout_ms = 2000; debug_console = "
+		"true; };\n"
+		"runtime = { state_dir = \"/tmp/s\"; log_level = \"debug\"; dbus = \"session\"; "
+		"};\n"
 		"enable_annotations = [\"hypervisor.vcpus\", \"agent.debug_console\"];\n");
 	g_assert_cmpstr(config->qemu_binary, ==, "/opt/qemu");
 	g_assert_cmpstr(config->machine, ==, "q35");
@@ -106,7 +109,8 @@ test_config_choices(void)
 	const gchar *const buses[] = {"system", "session", "none"};
 	const gchar *const levels[] = {"debug", "info", "warning", "error"};
 	for (guint i = 0; i < G_N_ELEMENTS(accels); i++) {
-		g_autofree gchar *text = g_strdup_printf("hypervisor = { accel = \"%s\"; };", accels[i]);
+		g_autofree gchar *text =
+			g_strdup_printf("hypervisor = { accel = \"%s\"; };", accels[i]);
 		g_autoptr(CocoonConfig) config = load_text(text);
 		g_assert_cmpstr(config->accel, ==, accels[i]);
 	}
@@ -122,7 +126,8 @@ test_config_choices(void)
 		g_assert_cmpstr(config->log_level, ==, levels[i]);
 	}
 	{
-		g_autoptr(CocoonConfig) config = load_text("hypervisor = { machine = \"microvm\"; };");
+		g_autoptr(CocoonConfig) config =
+			load_text("hypervisor = { machine = \"microvm\"; };");
 		g_assert_cmpstr(config->machine, ==, "microvm");
 	}
 	{
@@ -152,25 +157,42 @@ check_rejected(const gchar *text, const gchar *expect)
 static void
 test_config_bad_types(void)
 {
-	check_rejected("hypervisor = { binary = 1; };", ":1: hypervisor.binary: expected an absolute path");
-	check_rejected("hypervisor = { machine = 1; };", "hypervisor.machine: expected one of \"microvm\" | \"q35\"");
-	check_rejected("hypervisor = { vcpus = \"four\"; };", "hypervisor.vcpus: expected an integer");
-	check_rejected("hypervisor = { memory_mib = 1.5; };", "hypervisor.memory_mib: expected an integer");
-	check_rejected("hypervisor = { max_vcpus = true; };", "hypervisor.max_vcpus: expected an integer");
-	check_rejected("hypervisor = { max_memory_mib = \"x\"; };", "hypervisor.max_memory_mib: expected an integer");
-	check_rejected("hypervisor = { kernel = [\"/k\"]; };", "hypervisor.kernel: expected an absolute path");
-	check_rejected("hypervisor = { initrd = 0; };", "hypervisor.initrd: expected an absolute path");
-	check_rejected("hypervisor = { kernel_params = 3; };", "hypervisor.kernel_params: expected a string");
-	check_rejected("hypervisor = { shared_fs = true; };", "hypervisor.shared_fs: expected one of \"9p\"");
-	check_rejected("hypervisor = { extra_args = \"-S\"; };", "hypervisor.extra_args: expected a list of strings");
+	check_rejected("hypervisor = { binary = 1; };",
+		       ":1: hypervisor.binary: expected an absolute path");
+	check_rejected("hypervisor = { machine = 1; };",
+		       "hypervisor.machine: expected one of \"microvm\" | \"q35\"");
+	check_rejected("hypervisor = { vcpus = \"four\"; };",
+		       "hypervisor.vcpus: expected an integer");
+	check_rejected("hypervisor = { memory_mib = 1.5; };",
+		       "hypervisor.memory_mib: expected an integer");
+	check_rejected("hypervisor = { max_vcpus = true; };",
+		       "hypervisor.max_vcpus: expected an integer");
+	check_rejected("hypervisor = { max_memory_mib = \"x\"; };",
+		       "hypervisor.max_memory_mib: expected an integer");
+	check_rejected("hypervisor = { kernel = [\"/k\"]; };",
+		       "hypervisor.kernel: expected an absolute path");
+	check_rejected("hypervisor = { initrd = 0; };",
+		       "hypervisor.initrd: expected an absolute path");
+	check_rejected("hypervisor = { kernel_params = 3; };",
+		       "hypervisor.kernel_params: expected a string");
+	check_rejected("hypervisor = { shared_fs = true; };",
+		       "hypervisor.shared_fs: expected one of \"9p\"");
+	check_rejected("hypervisor = { extra_args = \"-S\"; };",
+		       "hypervisor.extra_args: expected a list of strings");
 	check_rejected("hypervisor = { extra_args = [1]; };", "a list of strings");
-	check_rejected("agent = { boot_timeout_ms = \"1s\"; };", "agent.boot_timeout_ms: expected an integer");
-	check_rejected("agent = { request_timeout_ms = 1.0; };", "agent.request_timeout_ms: expected an integer");
-	check_rejected("agent = { debug_console = 1; };", "agent.debug_console: expected true or false");
-	check_rejected("runtime = { state_dir = true; };", "runtime.state_dir: expected an absolute path");
+	check_rejected("agent = { boot_timeout_ms = \"1s\"; };",
+		       "agent.boot_timeout_ms: expected an integer");
+	check_rejected("agent = { request_timeout_ms = 1.0; };",
+		       "agent.request_timeout_ms: expected an integer");
+	check_rejected("agent = { debug_console = 1; };",
+		       "agent.debug_console: expected true or false");
+	check_rejected("runtime = { state_dir = true; };",
+		       "runtime.state_dir: expected an absolute path");
 	check_rejected("runtime = { log_level = 2; };", "runtime.log_level: expected one of");
-	check_rejected("runtime = { dbus = false; };", "runtime.dbus: expected one of \"system\" | \"session\" | \"none\"");
-	check_rejected("enable_annotations = \"hypervisor.vcpus\";", "enable_annotations: expected a list");
+	check_rejected("runtime = { dbus = false; };",
+		       "runtime.dbus: expected one of \"system\" | \"session\" | \"none\"");
+	check_rejected("enable_annotations = \"hypervisor.vcpus\";",
+		       "enable_annotations: expected a list");
 	check_rejected("enable_annotations = [1];", "enable_annotations: expected a list");
 	check_rejected("hypervisor = 4;", "hypervisor: expected a group");
 	check_rejected("hypervisor = { vcpus = ; };", ":1:");
@@ -179,27 +201,46 @@ test_config_bad_types(void)
 static void
 test_config_out_of_range(void)
 {
-	check_rejected("hypervisor = { vcpus = 0; };", "hypervisor.vcpus: expected an integer in [1, 16]");
-	check_rejected("hypervisor = { vcpus = 17; };", "hypervisor.vcpus: expected an integer in [1, 16]");
-	check_rejected("hypervisor = { vcpus = -1; };", "hypervisor.vcpus: expected an integer in [1, 16]");
-	check_rejected("hypervisor = { max_vcpus = 2; vcpus = 3; };", "hypervisor.vcpus: expected an integer in [1, 2]");
-	check_rejected("hypervisor = { max_vcpus = 256; };", "hypervisor.max_vcpus: expected an integer in [1, 255]");
-	check_rejected("hypervisor = { max_vcpus = 0; };", "hypervisor.max_vcpus: expected an integer in [1, 255]");
-	check_rejected("hypervisor = { memory_mib = 63; };", "hypervisor.memory_mib: expected an integer in [64, 16384]");
-	check_rejected("hypervisor = { max_memory_mib = 512;\n memory_mib = 1024; };", ":2: hypervisor.memory_mib: expected an integer in [64, 512]");
-	check_rejected("hypervisor = { max_memory_mib = 2097152; };", "hypervisor.max_memory_mib: expected an integer in [64, 1048576]");
+	check_rejected("hypervisor = { vcpus = 0; };",
+		       "hypervisor.vcpus: expected an integer in [1, 16]");
+	check_rejected("hypervisor = { vcpus = 17; };",
+		       "hypervisor.vcpus: expected an integer in [1, 16]");
+	check_rejected("hypervisor = { vcpus = -1; };",
+		       "hypervisor.vcpus: expected an integer in [1, 16]");
+	check_rejected("hypervisor = { max_vcpus = 2; vcpus = 3; };",
+		       "hypervisor.vcpus: expected an integer in [1, 2]");
+	check_rejected("hypervisor = { max_vcpus = 256; };",
+		       "hypervisor.max_vcpus: expected an integer in [1, 255]");
+	check_rejected("hypervisor = { max_vcpus = 0; };",
+		       "hypervisor.max_vcpus: expected an integer in [1, 255]");
+	check_rejected("hypervisor = { memory_mib = 63; };",
+		       "hypervisor.memory_mib: expected an integer in [64, 16384]");
+	check_rejected("hypervisor = { max_memory_mib = 512;\n memory_mib = 1024; };",
+		       ":2: hypervisor.memory_mib: expected an integer in [64, 512]");
+	check_rejected("hypervisor = { max_memory_mib = 2097152; };",
+		       "hypervisor.max_memory_mib: expected an integer in [64, 1048576]");
 	/* a maximum below a default the file did not change */
-	check_rejected("hypervisor = { max_memory_mib = 128; };", "hypervisor.max_memory_mib: expected an integer of at least hypervisor.memory_mib (256)");
-	check_rejected("hypervisor = { memory_mib = 4294967297L; };", "hypervisor.memory_mib: expected an integer in");
+	check_rejected("hypervisor = { max_memory_mib = 128; };",
+		       "hypervisor.max_memory_mib: expected an integer of at least "
+		       "hypervisor.memory_mib (256)");
+	check_rejected("hypervisor = { memory_mib = 4294967297L; };",
+		       "hypervisor.memory_mib: expected an integer in");
 	check_rejected("hypervisor = { accel = \"xen\"; };", "hypervisor.accel: expected one of");
-	check_rejected("hypervisor = { machine = \"pc\"; };", "hypervisor.machine: expected one of");
-	check_rejected("hypervisor = { shared_fs = \"virtio-fs\"; };", "hypervisor.shared_fs: expected one of \"9p\"");
+	check_rejected("hypervisor = { machine = \"pc\"; };",
+		       "hypervisor.machine: expected one of");
+	check_rejected("hypervisor = { shared_fs = \"virtio-fs\"; };",
+		       "hypervisor.shared_fs: expected one of \"9p\"");
 	check_rejected("hypervisor = { kernel = \"relative\"; };", "an absolute path");
-	check_rejected("hypervisor = { binary = \"qemu\"; };", "hypervisor.binary: expected an absolute path");
-	check_rejected("agent = { boot_timeout_ms = 99; };", "agent.boot_timeout_ms: expected an integer in [100, 600000]");
-	check_rejected("agent = { request_timeout_ms = 600001; };", "agent.request_timeout_ms: expected an integer in [100, 600000]");
-	check_rejected("runtime = { state_dir = \"run/cocoon\"; };", "runtime.state_dir: expected an absolute path");
-	check_rejected("runtime = { log_level = \"trace\"; };", "runtime.log_level: expected one of");
+	check_rejected("hypervisor = { binary = \"qemu\"; };",
+		       "hypervisor.binary: expected an absolute path");
+	check_rejected("agent = { boot_timeout_ms = 99; };",
+		       "agent.boot_timeout_ms: expected an integer in [100, 600000]");
+	check_rejected("agent = { request_timeout_ms = 600001; };",
+		       "agent.request_timeout_ms: expected an integer in [100, 600000]");
+	check_rejected("runtime = { state_dir = \"run/cocoon\"; };",
+		       "runtime.state_dir: expected an absolute path");
+	check_rejected("runtime = { log_level = \"trace\"; };",
+		       "runtime.log_level: expected one of");
 	check_rejected("runtime = { dbus = \"user\"; };", "runtime.dbus: expected one of");
 }
 
@@ -207,27 +248,29 @@ static void
 test_config_enable_annotations_checked(void)
 {
 	/* never the binary, paths, QEMU arguments, limits or runtime settings */
-	const gchar *const denied[] = {"hypervisor.binary", "hypervisor.kernel", "hypervisor.initrd",
-				       "hypervisor.extra_args", "hypervisor.max_vcpus",
-				       "hypervisor.max_memory_mib", "runtime.state_dir",
-				       "runtime.dbus", "runtime.log_level"};
+	const gchar *const denied[] = {
+		"hypervisor.binary",	 "hypervisor.kernel",	 "hypervisor.initrd",
+		"hypervisor.extra_args", "hypervisor.max_vcpus", "hypervisor.max_memory_mib",
+		"runtime.state_dir",	 "runtime.dbus",	 "runtime.log_level"};
 	for (guint i = 0; i < G_N_ELEMENTS(denied); i++) {
-		g_autofree gchar *text =
-			g_strdup_printf("enable_annotations = [\"hypervisor.vcpus\",\n\"%s\"];", denied[i]);
-		g_autofree gchar *expect =
-			g_strdup_printf(":2: enable_annotations: expected keys that pods may override; %s may not be",
-					denied[i]);
+		g_autofree gchar *text = g_strdup_printf(
+			"enable_annotations = [\"hypervisor.vcpus\",\n\"%s\"];", denied[i]);
+		g_autofree gchar *expect = g_strdup_printf(":2: enable_annotations: expected keys "
+							   "that pods may override; %s may not be",
+							   denied[i]);
 		check_rejected(text, expect);
 		g_assert_false(cocoon_config_key_is_overridable(denied[i]));
 	}
-	check_rejected("enable_annotations = [\"hypervisor.cpus\"];",
-		       "enable_annotations: expected a known \"section.key\", not \"hypervisor.cpus\"");
+	check_rejected(
+		"enable_annotations = [\"hypervisor.cpus\"];",
+		"enable_annotations: expected a known \"section.key\", not \"hypervisor.cpus\"");
 	g_assert_true(cocoon_config_key_is_overridable("hypervisor.memory_mib"));
 	g_assert_false(cocoon_config_key_is_overridable("nonsense"));
 	{
 		/* duplicates collapse */
-		g_autoptr(CocoonConfig) config = load_text(
-			"enable_annotations = [\"agent.boot_timeout_ms\", \"agent.boot_timeout_ms\"];");
+		g_autoptr(CocoonConfig) config =
+			load_text("enable_annotations = [\"agent.boot_timeout_ms\", "
+				  "\"agent.boot_timeout_ms\"];");
 		g_assert_cmpuint(g_strv_length(config->enable_annotations), ==, 1);
 	}
 }
@@ -235,17 +278,20 @@ test_config_enable_annotations_checked(void)
 static void
 test_config_unknown_keys_warned(void)
 {
-	g_autoptr(CocoonConfig) config = load_text("hypervisor = {\n"
-						   "  vcpus = 2;\n"
-						   "  cpus = 4;\n"
-						   "};\n"
-						   "agnet = { debug_console = true; };\n"
-						   "runtime = { dbus = \"none\"; nested = { a = 1; }; };\n");
+	g_autoptr(CocoonConfig) config =
+		load_text("hypervisor = {\n"
+			  "  vcpus = 2;\n"
+			  "  cpus = 4;\n"
+			  "};\n"
+			  "agnet = { debug_console = true; };\n"
+			  "runtime = { dbus = \"none\"; nested = { a = 1; }; };\n");
 	g_assert_cmpuint(config->vcpus, ==, 2);
 	g_assert_cmpuint(g_strv_length(config->warnings), ==, 3);
-	g_assert_true(g_str_has_suffix(config->warnings[0], ":3: unknown key hypervisor.cpus (ignored)"));
+	g_assert_true(
+		g_str_has_suffix(config->warnings[0], ":3: unknown key hypervisor.cpus (ignored)"));
 	g_assert_true(g_str_has_suffix(config->warnings[1], ":5: unknown key agnet (ignored)"));
-	g_assert_true(g_str_has_suffix(config->warnings[2], ":6: unknown key runtime.nested (ignored)"));
+	g_assert_true(
+		g_str_has_suffix(config->warnings[2], ":6: unknown key runtime.nested (ignored)"));
 	g_assert_true(g_str_has_prefix(config->warnings[0], config->path));
 }
 
@@ -263,9 +309,8 @@ static void
 test_config_shipped_file(void)
 {
 	g_autoptr(GError) error = NULL;
-	g_autofree gchar *path =
-		g_build_filename(g_getenv("COCOON_BUILD_DIR") ?: COCOON_BUILD_DIR, "data", "cocoon.conf",
-				 NULL);
+	g_autofree gchar *path = g_build_filename(g_getenv("COCOON_BUILD_DIR") ?: COCOON_BUILD_DIR,
+						  "data", "cocoon.conf", NULL);
 	g_autoptr(CocoonConfig) config = cocoon_config_load(path, &error);
 	g_autoptr(CocoonConfig) defaults = cocoon_config_new_default();
 	g_assert_no_error(error);
@@ -288,9 +333,10 @@ test_config_shipped_file(void)
 static void
 test_config_copy(void)
 {
-	g_autoptr(CocoonConfig) config = load_text(
-		"hypervisor = { extra_args = [\"-S\"]; };\nenable_annotations = [\"hypervisor.vcpus\"];\n"
-		"bogus = 1;\n");
+	g_autoptr(CocoonConfig) config =
+		load_text("hypervisor = { extra_args = [\"-S\"]; };\nenable_annotations = "
+			  "[\"hypervisor.vcpus\"];\n"
+			  "bogus = 1;\n");
 	g_autoptr(CocoonConfig) copy = cocoon_config_copy(config);
 	g_assert_true(copy->kernel != config->kernel);
 	g_assert_cmpstr(copy->kernel, ==, config->kernel);
@@ -343,8 +389,9 @@ test_config_annotation_not_allowed(void)
 				  "hypervisor.binary may not be overridden");
 	check_annotation_rejected(config, "{\"io.cocoon.config.hypervisor.initrd\": \"/x\"}",
 				  "hypervisor.initrd may not be overridden");
-	check_annotation_rejected(config, "{\"io.cocoon.config.hypervisor.nope\": \"1\"}",
-				  "annotation io.cocoon.config.hypervisor.nope: unknown configuration key");
+	check_annotation_rejected(
+		config, "{\"io.cocoon.config.hypervisor.nope\": \"1\"}",
+		"annotation io.cocoon.config.hypervisor.nope: unknown configuration key");
 	/* one bad annotation rejects them all */
 	check_annotation_rejected(config,
 				  "{\"io.cocoon.config.hypervisor.vcpus\": \"2\","
@@ -359,9 +406,10 @@ test_config_annotation_bad_value(void)
 		"hypervisor = { max_vcpus = 4; max_memory_mib = 1024; };\n"
 		"enable_annotations = [\"hypervisor.vcpus\", \"hypervisor.memory_mib\", "
 		"\"hypervisor.accel\", \"agent.debug_console\", \"agent.boot_timeout_ms\"];\n");
-	check_annotation_rejected(config, "{\"io.cocoon.config.hypervisor.vcpus\": \"5\"}",
-				  "annotation io.cocoon.config.hypervisor.vcpus: expected an integer "
-				  "in [1, 4], got \"5\"");
+	check_annotation_rejected(
+		config, "{\"io.cocoon.config.hypervisor.vcpus\": \"5\"}",
+		"annotation io.cocoon.config.hypervisor.vcpus: expected an integer "
+		"in [1, 4], got \"5\"");
 	check_annotation_rejected(config, "{\"io.cocoon.config.hypervisor.vcpus\": \"0\"}",
 				  "expected an integer in [1, 4]");
 	check_annotation_rejected(config, "{\"io.cocoon.config.hypervisor.vcpus\": \"two\"}",
@@ -390,20 +438,21 @@ test_config_annotation_applied(void)
 		"hypervisor = { max_vcpus = 4; };\n"
 		"enable_annotations = [\"hypervisor.vcpus\", \"hypervisor.memory_mib\", "
 		"\"hypervisor.machine\", \"hypervisor.accel\", \"hypervisor.kernel_params\", "
-		"\"hypervisor.shared_fs\", \"agent.boot_timeout_ms\", \"agent.request_timeout_ms\", "
+		"\"hypervisor.shared_fs\", \"agent.boot_timeout_ms\", "
+		"\"agent.request_timeout_ms\", "
 		"\"agent.debug_console\"];\n");
-	g_autoptr(CocoonJson) annotations = json(
-		"{\"io.kubernetes.cri.sandbox-id\": \"pod1\","
-		" \"io.cocoon.config.hypervisor.vcpus\": \"4\","
-		" \"io.cocoon.config.hypervisor.memory_mib\": \"512\","
-		" \"io.cocoon.config.hypervisor.machine\": \"q35\","
-		" \"io.cocoon.config.hypervisor.accel\": \"tcg\","
-		" \"io.cocoon.config.hypervisor.kernel_params\": \"loglevel=7\","
-		" \"io.cocoon.config.hypervisor.shared_fs\": \"9p\","
-		" \"io.cocoon.config.agent.boot_timeout_ms\": \"120000\","
-		" \"io.cocoon.config.agent.request_timeout_ms\": \"5000\","
-		" \"io.cocoon.config.agent.debug_console\": \"true\","
-		" \"io.cocoon.other\": \"ignored\"}");
+	g_autoptr(CocoonJson) annotations =
+		json("{\"io.kubernetes.cri.sandbox-id\": \"pod1\","
+		     " \"io.cocoon.config.hypervisor.vcpus\": \"4\","
+		     " \"io.cocoon.config.hypervisor.memory_mib\": \"512\","
+		     " \"io.cocoon.config.hypervisor.machine\": \"q35\","
+		     " \"io.cocoon.config.hypervisor.accel\": \"tcg\","
+		     " \"io.cocoon.config.hypervisor.kernel_params\": \"loglevel=7\","
+		     " \"io.cocoon.config.hypervisor.shared_fs\": \"9p\","
+		     " \"io.cocoon.config.agent.boot_timeout_ms\": \"120000\","
+		     " \"io.cocoon.config.agent.request_timeout_ms\": \"5000\","
+		     " \"io.cocoon.config.agent.debug_console\": \"true\","
+		     " \"io.cocoon.other\": \"ignored\"}");
 
 	g_assert_true(cocoon_config_apply_annotations(config, annotations, &error));
 	g_assert_no_error(error);
@@ -423,7 +472,8 @@ test_config_annotation_applied(void)
 	/* no annotations at all, or none of ours: nothing changes */
 	g_assert_true(cocoon_config_apply_annotations(config, NULL, &error));
 	{
-		g_autoptr(CocoonJson) none = json("{\"io.kubernetes.cri.container-type\": \"sandbox\"}");
+		g_autoptr(CocoonJson) none =
+			json("{\"io.kubernetes.cri.container-type\": \"sandbox\"}");
 		g_assert_true(cocoon_config_apply_annotations(config, none, &error));
 		g_assert_no_error(error);
 		g_assert_cmpuint(config->vcpus, ==, 4);
@@ -439,7 +489,8 @@ main(int argc, char **argv)
 	g_test_add_func("/config/choices", test_config_choices);
 	g_test_add_func("/config/bad-types", test_config_bad_types);
 	g_test_add_func("/config/out-of-range", test_config_out_of_range);
-	g_test_add_func("/config/enable-annotations-checked", test_config_enable_annotations_checked);
+	g_test_add_func("/config/enable-annotations-checked",
+			test_config_enable_annotations_checked);
 	g_test_add_func("/config/unknown-keys-warned", test_config_unknown_keys_warned);
 	g_test_add_func("/config/missing-file", test_config_missing_file);
 	g_test_add_func("/config/shipped-file", test_config_shipped_file);

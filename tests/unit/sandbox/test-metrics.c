@@ -7,7 +7,8 @@ static void
 test_metrics_v2_to_v1(void)
 {
 	Io__Containerd__Cgroups__V2__Metrics in = IO__CONTAINERD__CGROUPS__V2__METRICS__INIT;
-	Io__Containerd__Cgroups__V2__MemoryStat mem = IO__CONTAINERD__CGROUPS__V2__MEMORY_STAT__INIT;
+	Io__Containerd__Cgroups__V2__MemoryStat mem =
+		IO__CONTAINERD__CGROUPS__V2__MEMORY_STAT__INIT;
 	Io__Containerd__Cgroups__V2__CPUStat cpu = IO__CONTAINERD__CGROUPS__V2__CPUSTAT__INIT;
 	Io__Containerd__Cgroups__V2__MemoryEvents events =
 		IO__CONTAINERD__CGROUPS__V2__MEMORY_EVENTS__INIT;

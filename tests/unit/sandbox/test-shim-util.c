@@ -29,7 +29,8 @@ test_identifier(void)
 static void
 test_socket_address(void)
 {
-	/* sha256("/run/containerd/containerd.sock/default/mycontainer"), as containerd computes it */
+	/* sha256("/run/containerd/containerd.sock/default/mycontainer"), as containerd computes it
+	 */
 	g_autofree gchar *expected_hash = g_compute_checksum_for_string(
 		G_CHECKSUM_SHA256, "/run/containerd/containerd.sock/default/mycontainer", -1);
 	g_autofree gchar *expected = g_strdup_printf("unix:///run/containerd/s/%s", expected_hash);
@@ -56,11 +57,11 @@ test_group(void)
 	g_assert_null(type);
 	g_clear_pointer(&group, g_free);
 
-	g_assert_true(g_file_set_contents(
-		config,
-		"{\"annotations\":{\"io.kubernetes.cri.sandbox-id\":\"pod1\","
-		"\"io.kubernetes.cri.container-type\":\"container\"}}",
-		-1, &error));
+	g_assert_true(
+		g_file_set_contents(config,
+				    "{\"annotations\":{\"io.kubernetes.cri.sandbox-id\":\"pod1\","
+				    "\"io.kubernetes.cri.container-type\":\"container\"}}",
+				    -1, &error));
 	group = cocoon_shim_read_group(dir, "task1", &type, &error);
 	g_assert_cmpstr(group, ==, "pod1");
 	g_assert_cmpstr(type, ==, "container");
@@ -68,7 +69,8 @@ test_group(void)
 
 	/* a sandbox id that could escape the state directory is refused */
 	g_assert_true(g_file_set_contents(
-		config, "{\"annotations\":{\"io.kubernetes.cri.sandbox-id\":\"../etc\"}}", -1, &error));
+		config, "{\"annotations\":{\"io.kubernetes.cri.sandbox-id\":\"../etc\"}}", -1,
+		&error));
 	group = cocoon_shim_read_group(dir, "task1", NULL, &error);
 	g_assert_null(group);
 	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
