@@ -6,55 +6,25 @@
 # resume, OOM, a QEMU killed behind the shim's back, 64 MiB through a binary:// logger, the events.
 set -euo pipefail
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
-build=${COCOON_BUILD_DIR:-${MESON_BUILD_ROOT:-$repo/build}}
-. "$repo/tests/lib/containerd.sh"
-. "$repo/tests/lib/guest-image.sh"
-
-require_root_or_skip
-command -v containerd >/dev/null || skip_loudly "containerd is not installed"
-command -v qemu-system-x86_64 >/dev/null || skip_loudly "qemu-system-x86_64 is not installed"
-[ -x "$build/src/shim/containerd-shim-cocoon-v2" ] || skip_loudly "shim not built in $build"
-guest_image_ensure || skip_loudly "no guest image (see above)"
-
-work=$(mktemp -d /tmp/cocoon-pod.XXXXXX)
-ns=cocoon-pod
+. "$(dirname "${BASH_SOURCE[0]}")/../../lib/cocoon-e2e.sh"
 failures=0
 events_pid=
 cleanup() {
-	set +e
 	[ -z "$events_pid" ] || kill "$events_pid" 2>/dev/null
-	for t in $($CTR -n $ns tasks ls -q 2>/dev/null); do $CTR -n $ns tasks kill -s SIGKILL "$t"; done
-	sleep 1
-	for t in $($CTR -n $ns tasks ls -q 2>/dev/null); do $CTR -n $ns tasks rm -f "$t"; done
-	for c in $($CTR -n $ns containers ls -q 2>/dev/null); do $CTR -n $ns containers rm "$c"; done
-	containerd_stop
-	pkill -9 -f "containerd-shim-cocoon-v2.*-namespace $ns" 2>/dev/null
-	pkill -9 -f "qemu-system-x86_64.*$work/state" 2>/dev/null
-	rm -rf "$work"
+	cocoon_e2e_teardown
 }
 trap cleanup EXIT
-
-cat >"$work/cocoon.conf" <<CONF
-hypervisor = { kernel = "$COCOON_GUEST_KERNEL"; initrd = "$COCOON_GUEST_INITRD"; memory_mib = 256; };
-agent = { boot_timeout_ms = 60000; request_timeout_ms = 30000; };
-runtime = { state_dir = "$work/state"; log_level = "debug"; };
-CONF
-export COCOON_CONFIG="$work/cocoon.conf"
-export PATH="$build/src/shim:$PATH"
-containerd_start "$work/containerd"
-C="$CTR -n $ns"
-image=docker.io/cocoon-test/busybox:latest
-python3 "$repo/scripts/build-busybox-oci.py" "$work/busybox.tar" >/dev/null
-$C images import "$work/busybox.tar" >/dev/null
-$C events >"$work/events.txt" 2>&1 &
+cocoon_e2e_setup cocoon-pod
+$C events >"$WORK/events.txt" 2>&1 &
 events_pid=$!
-rt="--runtime io.containerd.cocoon.v2"
+rt=$RT
+image=$IMAGE
+work=$WORK
 
 pass() { echo "PASS: $*"; }
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-qemu_pids() { pgrep -f "qemu-system-x86_64.*$work/state" || true; }
-shim_pids() { pgrep -f "containerd-shim-cocoon-v2.*-namespace $ns" || true; }
+qemu_pids() { cocoon_e2e_qemu_pids; }
+shim_pids() { cocoon_e2e_shim_pids; }
 status_of() { $C tasks ls | awk -v id="$1" '$1 == id {print $3}'; }
 wait_status() { # ID STATUS SECONDS
 	local i
@@ -111,7 +81,7 @@ for _ in $(seq 1 50); do [ -z "$(qemu_pids)$(shim_pids)" ] && break; sleep 0.2; 
 # --- OOM in the guest: TaskOOM, exit 137, the bundle's oom file
 timeout 180 $C run -d $rt --memory-limit 33554432 "$image" oom1 sh -c 'exec dd if=/dev/zero of=/dev/null bs=64M count=1'
 wait_status oom1 STOPPED 60 && pass "oom1 stopped" || fail "oom1: $(status_of oom1)"
-bundle="$work/containerd/state/io.containerd.runtime.v2.task/$ns/oom1"
+bundle="$work/containerd/state/io.containerd.runtime.v2.task/$NS/oom1"
 [ -f "$bundle/oom" ] && pass "oom file in the bundle" || fail "no oom file in $bundle ($(ls "$bundle" 2>&1 | tr '\n' ' '))"
 rm_out=$($C task rm oom1 2>&1) || true
 echo "$rm_out" | grep -q "exit code 137" && pass "oom1 exit status 137" || fail "oom1 rm: $rm_out"

@@ -1,0 +1,68 @@
+# SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash
+#
+# What every end-to-end test of the shim sets up, in one place. Source it, then:
+#
+#   cocoon_e2e_setup NAME [EXTRA-CONFIG]
+#
+# skips loudly (77) without root, containerd, QEMU, the built shim or a guest image; makes WORK
+# (a new temporary directory), writes a cocoon config there (state in $WORK/state; EXTRA-CONFIG is
+# appended, e.g. 'agent = { request_timeout_ms = 2000; };' replaces the agent section), exports
+# COCOON_CONFIG and a PATH with the built shim first, starts a private containerd on $WORK/containerd,
+# imports the busybox test image as $IMAGE, and sets C="ctr --address … -n NAME", RT (the --runtime
+# flag), NS, BUILD and REPO. Call cocoon_e2e_teardown from your EXIT trap: it kills and removes every
+# task and container of NAME, stops containerd, kills stray shims/QEMUs of this test, removes WORK.
+# cocoon_e2e_qemu_pids / cocoon_e2e_shim_pids list what is left.
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=${COCOON_BUILD_DIR:-${MESON_BUILD_ROOT:-$REPO/build}}
+. "$REPO/tests/lib/containerd.sh"
+. "$REPO/tests/lib/guest-image.sh"
+
+cocoon_e2e_setup() {
+	NS=$1
+	local extra=${2:-}
+	require_root_or_skip
+	require_containerd_or_skip
+	command -v qemu-system-x86_64 >/dev/null || skip_loudly "qemu-system-x86_64 is not installed"
+	[ -x "$BUILD/src/shim/containerd-shim-cocoon-v2" ] || skip_loudly "shim not built in $BUILD"
+	guest_image_ensure || skip_loudly "no guest image (see above)"
+
+	WORK=$(mktemp -d "/tmp/cocoon-$NS.XXXXXX")
+	cat >"$WORK/cocoon.conf" <<-CONF
+		hypervisor = { kernel = "$COCOON_GUEST_KERNEL"; initrd = "$COCOON_GUEST_INITRD"; memory_mib = 256; };
+		agent = { boot_timeout_ms = 60000; request_timeout_ms = 30000; };
+		runtime = { state_dir = "$WORK/state"; log_level = "debug"; };
+		$extra
+	CONF
+	export COCOON_CONFIG="$WORK/cocoon.conf"
+	export PATH="$BUILD/src/shim:$PATH"
+	containerd_start "$WORK/containerd"
+	C="$CTR -n $NS"
+	RT="--runtime io.containerd.cocoon.v2"
+	IMAGE=docker.io/cocoon-test/busybox:latest
+	python3 "$REPO/scripts/build-busybox-oci.py" "$WORK/busybox.tar" >/dev/null
+	$C images import "$WORK/busybox.tar" >/dev/null
+	export WORK NS C RT IMAGE
+}
+
+cocoon_e2e_qemu_pids() { pgrep -f "qemu-system-x86_64.*$WORK/state" || true; }
+cocoon_e2e_shim_pids() { pgrep -f "containerd-shim-cocoon-v2.*-namespace $NS( |$)" || true; }
+
+cocoon_e2e_teardown() {
+	set +e
+	if [ -n "${C:-}" ] && [ -n "${CONTAINERD_PID:-}" ]; then
+		local t c
+		for t in $($C tasks ls -q 2>/dev/null); do $C tasks kill -s SIGKILL "$t" >/dev/null 2>&1; done
+		sleep 1
+		for t in $($C tasks ls -q 2>/dev/null); do $C tasks rm -f "$t" >/dev/null 2>&1; done
+		for c in $($C containers ls -q 2>/dev/null); do $C containers rm "$c" >/dev/null 2>&1; done
+	fi
+	containerd_stop
+	[ -z "${NS:-}" ] || pkill -9 -f "containerd-shim-cocoon-v2.*-namespace $NS( |$)" 2>/dev/null
+	if [ -n "${WORK:-}" ]; then
+		pkill -9 -f "qemu-system-x86_64.*$WORK/state" 2>/dev/null
+		grep -o " $WORK[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
+		rm -rf "$WORK"
+	fi
+}
