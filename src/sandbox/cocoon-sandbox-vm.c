@@ -20,6 +20,7 @@
 #include "cocoon-sandbox-network.h"
 #include "cocoon-sandbox-private.h"
 #include "cocoon-stdio-mux.h"
+#include "cocoon-unix.h"
 
 #define VM_STOP_TIMEOUT_MS 5000
 
@@ -51,25 +52,6 @@ sandbox_vm(CocoonSandbox *sandbox)
 		*slot = vm;
 	}
 	return *slot;
-}
-
-static int
-connect_unix(const gchar *path, GError **error)
-{
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	cocoon_autofd int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || strlen(path) >= sizeof(addr.sun_path)) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "socket %s: %s", path,
-			    g_strerror(errno));
-		return -1;
-	}
-	strcpy(addr.sun_path, path);
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "connect %s: %s", path,
-			    g_strerror(errno));
-		return -1;
-	}
-	return cocoon_steal_fd(&fd);
 }
 
 static gchar *
@@ -147,7 +129,8 @@ vm_boot(CocoonSandbox *sandbox, SandboxVm *vm, GError **error)
 	if (vm->agent == NULL)
 		return FALSE;
 	cocoon_agent_client_set_default_timeout(vm->agent, config->request_timeout_ms);
-	stdio_fd = connect_unix(cocoon_hypervisor_get_stdio_socket_path(vm->hypervisor), error);
+	stdio_fd =
+		cocoon_unix_connect(cocoon_hypervisor_get_stdio_socket_path(vm->hypervisor), error);
 	if (stdio_fd < 0)
 		return FALSE;
 	{

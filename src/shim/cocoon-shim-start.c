@@ -18,6 +18,7 @@
 #include "cocoon-fd.h"
 #include "cocoon-shim-util.h"
 #include "cocoon-shim.h"
+#include "cocoon-unix.h"
 
 static gboolean
 socket_fill_address(const gchar *path, struct sockaddr_un *addr, GError **error)
@@ -31,17 +32,6 @@ socket_fill_address(const gchar *path, struct sockaddr_un *addr, GError **error)
 	}
 	strcpy(addr->sun_path, path);
 	return TRUE;
-}
-
-/* TRUE when a live shim accepts connections on path */
-static gboolean
-socket_is_served(const gchar *path)
-{
-	struct sockaddr_un addr;
-	cocoon_autofd int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || !socket_fill_address(path, &addr, NULL))
-		return FALSE;
-	return connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0;
 }
 
 /* binds path; ret_in_use when a live shim already serves it */
@@ -74,7 +64,7 @@ socket_bind_listen(const gchar *path, gboolean *ret_in_use, GError **error)
 			return -1;
 		}
 		cocoon_fd_closep(&fd);
-		if (socket_is_served(path)) {
+		if (cocoon_unix_is_served(path)) {
 			*ret_in_use = TRUE;
 			return -1;
 		}

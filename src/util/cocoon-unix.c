@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#define G_LOG_DOMAIN "cocoon-util"
+
+#include "config.h"
+
+#include "cocoon-unix.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <gio/gio.h>
+
+#include "cocoon-fd.h"
+
+int
+cocoon_unix_connect(const gchar *path, GError **error)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	cocoon_autofd int fd = -1;
+	int r;
+
+	if (g_str_has_prefix(path, "unix://"))
+		path += strlen("unix://");
+	if (strlen(path) >= sizeof(addr.sun_path)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FILENAME_TOO_LONG,
+			    "socket path %s is too long", path);
+		return -1;
+	}
+	strcpy(addr.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "socket: %s",
+			    g_strerror(errno));
+		return -1;
+	}
+	do
+		r = connect(fd, (struct sockaddr *)&addr, sizeof(addr));
+	while (r < 0 && errno == EINTR);
+	if (r < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "connect to %s: %s",
+			    path, g_strerror(errno));
+		return -1;
+	}
+	return cocoon_steal_fd(&fd);
+}
+
+gboolean
+cocoon_unix_is_served(const gchar *path)
+{
+	cocoon_autofd int fd = cocoon_unix_connect(path, NULL);
+	return fd >= 0;
+}
