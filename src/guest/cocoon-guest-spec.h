@@ -50,7 +50,8 @@ void cocoon_guest_spec_free(CocoonGuestSpec *spec);
  * - root.path = rootfs_path; process.terminal = terminal
  * - linux.namespaces: an entry with a path (joining a host namespace) is dropped, so the container
  *   shares the guest's namespace, which the whole pod shares; a mount namespace keeps its entry
- *   without the path. Without a private uts namespace the hostname moves to guest_hostname.
+ *   without the path; the network entry goes with or without a path (the guest's network is the
+ *   pod's). Without a private uts namespace the hostname moves to guest_hostname.
  * - hooks, process.apparmorProfile, process.selinuxLabel, linux.mountLabel are removed
  * - linux.cgroupsPath is kept when valid for the guest, else "/cocoon/<container_id>"
  */
