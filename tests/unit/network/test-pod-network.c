@@ -34,6 +34,8 @@
 static gboolean
 can_run(void)
 {
+	g_autofree gchar *ip_path = g_find_program_in_path("ip");
+
 	if (geteuid() != 0) {
 		g_test_skip("needs root (network namespaces, taps)");
 		return FALSE;
@@ -42,7 +44,7 @@ can_run(void)
 		g_test_skip("no /dev/net/tun");
 		return FALSE;
 	}
-	if (g_find_program_in_path("ip") == NULL) {
+	if (ip_path == NULL) {
 		g_test_skip("no ip (iproute2) to make veth pairs");
 		return FALSE;
 	}
