@@ -16,6 +16,7 @@
 #include <glib/gstdio.h>
 
 #include "cocoon-dbus-generated.h"
+#include "cocoon-dbus-resources.h"
 #include "cocoon-fd.h"
 #include "cocoon-sandbox.h"
 #include "task-events.pb-c.h"
@@ -37,7 +38,7 @@ typedef struct {
 	CocoonDbusExporter *exporter; /* weak */
 	gchar *id;
 	gchar *path;
-	CocoonDbusObjectSkeleton *object;
+	GDBusObjectSkeleton *object;
 	CocoonDbusSandbox1 *bus_skeleton;
 	CocoonDbusSandbox1 *peer_skeleton;
 	CocoonSandboxInfo *info; /* latest snapshot */
@@ -49,6 +50,7 @@ typedef struct {
 struct _CocoonDbusExporter {
 	GMainContext *context;
 	CocoonDbusBus bus;
+	gchar *bus_address; /* NULL: from the environment */
 	gchar *state_dir;
 	gchar *namespace_;
 	gchar *name;
@@ -60,12 +62,136 @@ struct _CocoonDbusExporter {
 	guint retry_id;
 	gboolean bus_failure_logged;
 	GDBusAuthObserver *auth_observer;
-	GHashTable *sandboxes;	       /* id → ExportedSandbox */
+	GHashTable *sandboxes; /* id → ExportedSandbox */
+	GMutex paths_lock;
+	GHashTable *paths;	       /* object paths of sandboxes, for the Introspect filter */
 	GHashTable *container_sandbox; /* container id → sandbox id, learned from snapshots */
 	CocoonDbusStopFunc stop_func;
 	gpointer stop_data;
 	CocoonRuntime *runtime;
 };
+
+/* ---------------------------------------------------------------- Introspect */
+
+/*
+ * gdbus-codegen leaves the org.gtk.GDBus.DocString annotations out of its introspection data,
+ * and its skeletons need that data for dispatching; so Introspect of a sandbox object is answered
+ * here, with the interface as data/io.github.cocoon.Sandbox1.xml documents it (built in as a
+ * resource). A connection filter: runs on GDBus's worker thread, touches only immutable data and
+ * the path set under its lock.
+ */
+#define INTROSPECT_DOCTYPE                                                                         \
+	"<!DOCTYPE node PUBLIC \"-//freedesktop//DTD D-BUS Object Introspection 1.0//EN\"\n"       \
+	"\"http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd\">\n"
+#define FILTER_ID_KEY "cocoon-introspect-filter"
+
+static const gchar standard_interfaces_xml[] =
+	"  <interface name=\"org.freedesktop.DBus.Properties\">\n"
+	"    <method name=\"Get\">\n"
+	"      <arg type=\"s\" name=\"interface_name\" direction=\"in\"/>\n"
+	"      <arg type=\"s\" name=\"property_name\" direction=\"in\"/>\n"
+	"      <arg type=\"v\" name=\"value\" direction=\"out\"/>\n"
+	"    </method>\n"
+	"    <method name=\"GetAll\">\n"
+	"      <arg type=\"s\" name=\"interface_name\" direction=\"in\"/>\n"
+	"      <arg type=\"a{sv}\" name=\"properties\" direction=\"out\"/>\n"
+	"    </method>\n"
+	"    <method name=\"Set\">\n"
+	"      <arg type=\"s\" name=\"interface_name\" direction=\"in\"/>\n"
+	"      <arg type=\"s\" name=\"property_name\" direction=\"in\"/>\n"
+	"      <arg type=\"v\" name=\"value\" direction=\"in\"/>\n"
+	"    </method>\n"
+	"    <signal name=\"PropertiesChanged\">\n"
+	"      <arg type=\"s\" name=\"interface_name\"/>\n"
+	"      <arg type=\"a{sv}\" name=\"changed_properties\"/>\n"
+	"      <arg type=\"as\" name=\"invalidated_properties\"/>\n"
+	"    </signal>\n"
+	"  </interface>\n"
+	"  <interface name=\"org.freedesktop.DBus.Introspectable\">\n"
+	"    <method name=\"Introspect\">\n"
+	"      <arg type=\"s\" name=\"xml_data\" direction=\"out\"/>\n"
+	"    </method>\n"
+	"  </interface>\n"
+	"  <interface name=\"org.freedesktop.DBus.Peer\">\n"
+	"    <method name=\"Ping\"/>\n"
+	"    <method name=\"GetMachineId\">\n"
+	"      <arg type=\"s\" name=\"machine_uuid\" direction=\"out\"/>\n"
+	"    </method>\n"
+	"  </interface>\n";
+
+static const gchar *
+documented_introspection_xml(void)
+{
+	static gchar *xml;
+	if (g_once_init_enter(&xml)) {
+		g_autoptr(GBytes) bytes = g_resource_lookup_data(
+			cocoon_dbus_get_resource(),
+			"/io/github/cocoon/dbus/io.github.cocoon.Sandbox1.xml",
+			G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
+		g_autoptr(GDBusNodeInfo) node =
+			bytes != NULL
+				? g_dbus_node_info_new_for_xml(g_bytes_get_data(bytes, NULL), NULL)
+				: NULL;
+		GDBusInterfaceInfo *info =
+			node != NULL
+				? g_dbus_node_info_lookup_interface(node, COCOON_DBUS_INTERFACE)
+				: NULL;
+		GString *text = g_string_new(INTROSPECT_DOCTYPE "<node>\n");
+		g_string_append(text, standard_interfaces_xml);
+		/* without the resource, the generated (undocumented) data */
+		g_dbus_interface_info_generate_xml(
+			info != NULL ? info : cocoon_dbus_sandbox1_interface_info(), 2, text);
+		g_string_append(text, "</node>\n");
+		g_once_init_leave(&xml, g_string_free(text, FALSE));
+	}
+	return xml;
+}
+
+static GDBusMessage *
+introspect_filter(GDBusConnection *connection, GDBusMessage *message, gboolean incoming,
+		  gpointer data)
+{
+	CocoonDbusExporter *exporter = data;
+	g_autoptr(GDBusMessage) reply = NULL;
+	const gchar *path = g_dbus_message_get_path(message);
+
+	if (!incoming ||
+	    g_dbus_message_get_message_type(message) != G_DBUS_MESSAGE_TYPE_METHOD_CALL ||
+	    g_strcmp0(g_dbus_message_get_interface(message),
+		      "org.freedesktop.DBus.Introspectable") != 0 ||
+	    g_strcmp0(g_dbus_message_get_member(message), "Introspect") != 0 || path == NULL)
+		return message;
+	{
+		g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&exporter->paths_lock);
+		if (!g_hash_table_contains(exporter->paths, path))
+			return message;
+	}
+	if ((g_dbus_message_get_flags(message) & G_DBUS_MESSAGE_FLAGS_NO_REPLY_EXPECTED) == 0) {
+		reply = g_dbus_message_new_method_reply(message);
+		g_dbus_message_set_body(reply,
+					g_variant_new("(s)", documented_introspection_xml()));
+		g_dbus_connection_send_message(connection, reply, G_DBUS_SEND_MESSAGE_FLAGS_NONE,
+					       NULL, NULL);
+	}
+	g_object_unref(message);
+	return NULL;
+}
+
+static void
+introspect_filter_add(CocoonDbusExporter *exporter, GDBusConnection *connection)
+{
+	guint id = g_dbus_connection_add_filter(connection, introspect_filter, exporter, NULL);
+	g_object_set_data(G_OBJECT(connection), FILTER_ID_KEY, GUINT_TO_POINTER(id));
+}
+
+static void
+introspect_filter_remove(GDBusConnection *connection)
+{
+	guint id = GPOINTER_TO_UINT(g_object_get_data(G_OBJECT(connection), FILTER_ID_KEY));
+	if (id != 0)
+		g_dbus_connection_remove_filter(connection, id);
+	g_object_set_data(G_OBJECT(connection), FILTER_ID_KEY, NULL);
+}
 
 static void bus_connect(CocoonDbusExporter *exporter);
 
@@ -294,7 +420,8 @@ on_handle_stop(CocoonDbusSandbox1 *skeleton, GDBusMethodInvocation *invocation, 
 
 	call->exporter = sandbox->exporter;
 	call->sandbox_id = g_strdup(sandbox->id);
-	call->invocation = g_object_ref(invocation);
+	/* ours now: every path below returns it exactly once */
+	call->invocation = invocation;
 	if (g_dbus_connection_get_unique_name(connection) != NULL) {
 		/* a bus: ask it who the sender is */
 		g_dbus_connection_call(
@@ -344,6 +471,7 @@ on_peer_closed(GDBusConnection *connection, gboolean remote_peer_vanished, GErro
 	g_dbus_interface_skeleton_unexport_from_connection(
 		G_DBUS_INTERFACE_SKELETON(sandbox->peer_skeleton), connection);
 	g_signal_handlers_disconnect_by_data(connection, sandbox);
+	introspect_filter_remove(connection);
 	g_ptr_array_remove(sandbox->peers, connection);
 }
 
@@ -360,6 +488,7 @@ on_new_connection(GDBusServer *server, GDBusConnection *connection, gpointer dat
 	}
 	g_ptr_array_add(sandbox->peers, g_object_ref(connection));
 	g_signal_connect(connection, "closed", G_CALLBACK(on_peer_closed), sandbox);
+	introspect_filter_add(sandbox->exporter, connection);
 	return TRUE;
 }
 
@@ -413,6 +542,7 @@ exported_sandbox_free(ExportedSandbox *sandbox)
 	for (guint i = 0; i < sandbox->peers->len; i++) {
 		GDBusConnection *connection = sandbox->peers->pdata[i];
 		g_signal_handlers_disconnect_by_data(connection, sandbox);
+		introspect_filter_remove(connection);
 		g_dbus_interface_skeleton_unexport_from_connection(
 			G_DBUS_INTERFACE_SKELETON(sandbox->peer_skeleton), connection);
 		g_dbus_connection_close(connection, NULL, NULL, NULL);
@@ -455,13 +585,18 @@ sandbox_ensure(CocoonDbusExporter *exporter, const gchar *id)
 	sandbox->peers = g_ptr_array_new_with_free_func(g_object_unref);
 	sandbox->bus_skeleton = cocoon_dbus_sandbox1_skeleton_new();
 	sandbox->peer_skeleton = cocoon_dbus_sandbox1_skeleton_new();
+	{
+		g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&exporter->paths_lock);
+		g_hash_table_add(exporter->paths, g_strdup(sandbox->path));
+	}
 	skeleton_init(sandbox, sandbox->bus_skeleton);
 	skeleton_init(sandbox, sandbox->peer_skeleton);
-	sandbox->object = cocoon_dbus_object_skeleton_new(sandbox->path);
-	cocoon_dbus_object_skeleton_set_sandbox1(sandbox->object, sandbox->bus_skeleton);
+	/* a plain object skeleton: the generated one expects the generated interface info */
+	sandbox->object = g_dbus_object_skeleton_new(sandbox->path);
+	g_dbus_object_skeleton_add_interface(sandbox->object,
+					     G_DBUS_INTERFACE_SKELETON(sandbox->bus_skeleton));
 	g_hash_table_insert(exporter->sandboxes, sandbox->id, sandbox);
-	g_dbus_object_manager_server_export(exporter->manager,
-					    G_DBUS_OBJECT_SKELETON(sandbox->object));
+	g_dbus_object_manager_server_export(exporter->manager, sandbox->object);
 	if (!peer_server_start(sandbox, &error))
 		g_warning("sandbox %s: no D-Bus peer socket: %s", id, error->message);
 	return sandbox;
@@ -693,6 +828,7 @@ bus_drop(CocoonDbusExporter *exporter)
 	}
 	g_dbus_object_manager_server_set_connection(exporter->manager, NULL);
 	if (exporter->connection != NULL) {
+		introspect_filter_remove(exporter->connection);
 		g_signal_handler_disconnect(exporter->connection, exporter->closed_id);
 		exporter->closed_id = 0;
 		g_clear_object(&exporter->connection);
@@ -734,6 +870,7 @@ on_bus_connected(GObject *source, GAsyncResult *result, gpointer data)
 	g_dbus_connection_set_exit_on_close(connection, FALSE);
 	exporter->closed_id =
 		g_signal_connect(connection, "closed", G_CALLBACK(on_bus_closed), exporter);
+	introspect_filter_add(exporter, connection);
 	/* objects first, so whoever sees the name finds them */
 	g_dbus_object_manager_server_set_connection(exporter->manager, connection);
 	exporter->owner_id = g_bus_own_name_on_connection(
@@ -766,7 +903,8 @@ bus_address(CocoonDbusBus bus)
 static void
 bus_connect(CocoonDbusExporter *exporter)
 {
-	g_autofree gchar *address = bus_address(exporter->bus);
+	g_autofree gchar *address = exporter->bus_address != NULL ? g_strdup(exporter->bus_address)
+								  : bus_address(exporter->bus);
 	if (address == NULL) {
 		if (!exporter->bus_failure_logged)
 			g_message("D-Bus: no %s bus address; serving %s/<sandbox>/%s only",
@@ -790,6 +928,13 @@ cocoon_dbus_exporter_start(CocoonDbusExporter *exporter)
 		return;
 	}
 	bus_connect(exporter);
+}
+
+void
+cocoon_dbus_exporter_set_bus_address(CocoonDbusExporter *exporter, const gchar *address)
+{
+	g_free(exporter->bus_address);
+	exporter->bus_address = g_strdup(address);
 }
 
 GDBusConnection *
@@ -856,6 +1001,8 @@ cocoon_dbus_exporter_new(CocoonDbusBus bus, const gchar *state_dir, const gchar 
 						    (GDestroyNotify)exported_sandbox_free);
 	exporter->container_sandbox =
 		g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	g_mutex_init(&exporter->paths_lock);
+	exporter->paths = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	exporter->stop_func = cocoon_dbus_stop_qemu;
 	return exporter;
 }
@@ -875,10 +1022,13 @@ cocoon_dbus_exporter_free(CocoonDbusExporter *exporter)
 	bus_drop(exporter);
 	g_hash_table_unref(exporter->sandboxes);
 	g_hash_table_unref(exporter->container_sandbox);
+	g_hash_table_unref(exporter->paths);
+	g_mutex_clear(&exporter->paths_lock);
 	g_clear_object(&exporter->manager);
 	g_clear_object(&exporter->auth_observer);
 	g_clear_object(&exporter->cancellable);
 	g_main_context_unref(exporter->context);
+	g_free(exporter->bus_address);
 	g_free(exporter->state_dir);
 	g_free(exporter->namespace_);
 	g_free(exporter->name);

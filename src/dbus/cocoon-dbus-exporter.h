@@ -47,6 +47,8 @@ CocoonDbusExporter *cocoon_dbus_exporter_new(CocoonDbusBus bus, const gchar *sta
 					     const gchar *namespace_);
 void cocoon_dbus_exporter_free(CocoonDbusExporter *exporter);
 
+/* the bus's address instead of $DBUS_{SYSTEM,SESSION}_BUS_ADDRESS (tests); before start() */
+void cocoon_dbus_exporter_set_bus_address(CocoonDbusExporter *exporter, const gchar *address);
 /* connects to the bus in the background; the peer sockets do not wait for it */
 void cocoon_dbus_exporter_start(CocoonDbusExporter *exporter);
 /* default: cocoon_dbus_stop_qemu() */
