@@ -25,10 +25,10 @@
 #define MTU_MAX 65535
 
 struct _CocoonGuestNetwork {
-	int root_netns_fd;	   /* the agent's namespace, where the containers live */
-	CocoonNetlink *root;	   /* a socket in it */
-	int parking_netns_fd;	   /* -1 without parking */
-	CocoonNetlink *parking;	   /* a socket in the parking namespace */
+	int root_netns_fd;	/* the agent's namespace, where the containers live */
+	CocoonNetlink *root;	/* a socket in it */
+	int parking_netns_fd;	/* -1 without parking */
+	CocoonNetlink *parking; /* a socket in the parking namespace */
 };
 
 typedef struct {
@@ -51,8 +51,10 @@ list_links(CocoonNetlink *netlink, GError **error)
 	if (answers == NULL)
 		return NULL;
 	for (guint i = 0; i < answers->len; i++) {
-		const struct nlmsghdr *header = g_bytes_get_data(g_ptr_array_index(answers, i), NULL);
-		const struct ifinfomsg *info = cocoon_netlink_message_payload(header, sizeof(*info));
+		const struct nlmsghdr *header =
+			g_bytes_get_data(g_ptr_array_index(answers, i), NULL);
+		const struct ifinfomsg *info =
+			cocoon_netlink_message_payload(header, sizeof(*info));
 		const struct rtattr *table[IFLA_MAX + 1];
 		const gchar *name;
 		Link link = {0};
@@ -68,7 +70,8 @@ list_links(CocoonNetlink *netlink, GError **error)
 		g_strlcpy(link.name, name, sizeof(link.name));
 		if (table[IFLA_ADDRESS] != NULL) {
 			gsize size;
-			gconstpointer mac = cocoon_netlink_attribute_data(table[IFLA_ADDRESS], &size);
+			gconstpointer mac =
+				cocoon_netlink_attribute_data(table[IFLA_ADDRESS], &size);
 			if (size == COCOON_MAC_LENGTH) {
 				memcpy(link.mac, mac, COCOON_MAC_LENGTH);
 				link.has_mac = TRUE;
@@ -156,8 +159,7 @@ park_all(CocoonGuestNetwork *network, GError **error)
 
 /* ---- checks ---- */
 
-static gboolean
-invalid(GError **error, const gchar *format, ...) G_GNUC_PRINTF(2, 3);
+static gboolean invalid(GError **error, const gchar *format, ...) G_GNUC_PRINTF(2, 3);
 
 static gboolean
 invalid(GError **error, const gchar *format, ...)
@@ -179,8 +181,8 @@ name_is_valid(const gchar *name)
 {
 	gsize length = name != NULL ? strlen(name) : 0;
 
-	if (length == 0 || length >= IFNAMSIZ || g_str_equal(name, ".") || g_str_equal(name, "..") ||
-	    g_str_equal(name, "lo"))
+	if (length == 0 || length >= IFNAMSIZ || g_str_equal(name, ".") ||
+	    g_str_equal(name, "..") || g_str_equal(name, "lo"))
 		return FALSE;
 	for (const gchar *p = name; *p != '\0'; p++) {
 		if (*p == '/' || *p == ':' || g_ascii_isspace(*p) || !g_ascii_isprint(*p))
@@ -255,10 +257,12 @@ cocoon_guest_network_check_request(const Cocoon__Agent__V1__SetupNetworkRequest 
 			return invalid(error, "route to %s: scope %u", route->destination,
 				       route->scope);
 		for (gsize j = 0; j < request->n_interfaces; j++)
-			known = known || g_strcmp0(request->interfaces[j]->name, route->device) == 0;
+			known = known ||
+				g_strcmp0(request->interfaces[j]->name, route->device) == 0;
 		if (!known)
 			return invalid(error, "route to %s: device \"%s\" is not in the request",
-				       route->destination, route->device != NULL ? route->device : "");
+				       route->destination,
+				       route->device != NULL ? route->device : "");
 	}
 	return TRUE;
 }
@@ -399,7 +403,7 @@ setup_route(CocoonGuestNetwork *network, GArray *links,
 	if (!request(network->root, cocoon_rtnl_route_add(&rtnl_route), error)) {
 		g_prefix_error(error, "route to %s via %s dev %s: ", route->destination,
 			       route->gateway != NULL && route->gateway[0] != '\0' ? route->gateway
-									   : "(on-link)",
+										   : "(on-link)",
 			       route->device);
 		return FALSE;
 	}
@@ -414,8 +418,7 @@ setup_route(CocoonGuestNetwork *network, GArray *links,
  */
 gboolean
 cocoon_guest_network_apply(CocoonGuestNetwork *network,
-			   const Cocoon__Agent__V1__SetupNetworkRequest *request,
-			   GError **error)
+			   const Cocoon__Agent__V1__SetupNetworkRequest *request, GError **error)
 {
 	g_autoptr(GArray) links = NULL;
 
@@ -453,9 +456,9 @@ handle_setup_network(CocoonTtrpcCall *call, gpointer user_data)
 	if (!cocoon_guest_network_apply(network, request, &error)) {
 		g_warning("SetupNetwork: %s", error->message);
 		if (error->domain != COCOON_TTRPC_ERROR) {
-			g_autoptr(GError) internal = g_error_new(
-				COCOON_TTRPC_ERROR, COCOON_TTRPC_INTERNAL, "SetupNetwork: %s",
-				error->message);
+			g_autoptr(GError) internal =
+				g_error_new(COCOON_TTRPC_ERROR, COCOON_TTRPC_INTERNAL,
+					    "SetupNetwork: %s", error->message);
 			cocoon_ttrpc_call_return_gerror(call, internal);
 		} else {
 			cocoon_ttrpc_call_return_gerror(call, error);

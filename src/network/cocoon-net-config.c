@@ -68,7 +68,8 @@ add_link(CocoonNetConfig *config, const struct nlmsghdr *message, GError **error
 	const gchar *name;
 	gsize size;
 
-	if (header == NULL || !cocoon_netlink_parse_message(message, sizeof(*header), table, IFLA_MAX))
+	if (header == NULL ||
+	    !cocoon_netlink_parse_message(message, sizeof(*header), table, IFLA_MAX))
 		return malformed(error, "link");
 	name = cocoon_netlink_attribute_get_string(table[IFLA_IFNAME]);
 	if (name == NULL || strlen(name) >= IFNAMSIZ || header->ifi_index <= 0)
@@ -132,7 +133,8 @@ add_address(CocoonNetConfig *config, const struct nlmsghdr *message, GError **er
 	CocoonNetInterface *iface;
 	CocoonNetAddress address = {0};
 
-	if (header == NULL || !cocoon_netlink_parse_message(message, sizeof(*header), table, IFA_MAX))
+	if (header == NULL ||
+	    !cocoon_netlink_parse_message(message, sizeof(*header), table, IFA_MAX))
 		return malformed(error, "address");
 	if (header->ifa_family != AF_INET)
 		return TRUE;
@@ -163,7 +165,8 @@ add_route(CocoonNetConfig *config, const struct nlmsghdr *message, GError **erro
 	CocoonNetRoute route = {0};
 	guint32 value;
 
-	if (header == NULL || !cocoon_netlink_parse_message(message, sizeof(*header), table, RTA_MAX))
+	if (header == NULL ||
+	    !cocoon_netlink_parse_message(message, sizeof(*header), table, RTA_MAX))
 		return malformed(error, "route");
 	if (header->rtm_family != AF_INET)
 		return TRUE;
@@ -173,8 +176,9 @@ add_route(CocoonNetConfig *config, const struct nlmsghdr *message, GError **erro
 	route.scope = header->rtm_scope;
 	route.protocol = header->rtm_protocol;
 	route.type = header->rtm_type;
-	route.table = cocoon_netlink_attribute_get_u32(table[RTA_TABLE], &value) ? value
-										 : header->rtm_table;
+	route.table = cocoon_netlink_attribute_get_u32(table[RTA_TABLE], &value)
+			      ? value
+			      : header->rtm_table;
 	if (route.prefix > 0 && !get_ipv4(table[RTA_DST], &route.destination))
 		return malformed(error, "route");
 	(void)get_ipv4(table[RTA_GATEWAY], &route.gateway);
@@ -238,7 +242,8 @@ find_wiring(const CocoonNetWiring *wirings, guint n_wirings, gint ifindex)
 static Cocoon__Agent__V1__NetworkInterface *
 interface_to_message(const CocoonNetInterface *iface, const CocoonNetWiring *wiring)
 {
-	Cocoon__Agent__V1__NetworkInterface *message = g_new0(Cocoon__Agent__V1__NetworkInterface, 1);
+	Cocoon__Agent__V1__NetworkInterface *message =
+		g_new0(Cocoon__Agent__V1__NetworkInterface, 1);
 
 	cocoon__agent__v1__network_interface__init(message);
 	message->device_mac = g_strdup(wiring->nic_mac);
@@ -250,7 +255,8 @@ interface_to_message(const CocoonNetInterface *iface, const CocoonNetWiring *wir
 	for (guint i = 0; i < iface->addresses->len; i++) {
 		const CocoonNetAddress *address =
 			&g_array_index(iface->addresses, CocoonNetAddress, i);
-		message->addresses[i] = cocoon_ipv4_cidr_to_string(address->address, address->prefix);
+		message->addresses[i] =
+			cocoon_ipv4_cidr_to_string(address->address, address->prefix);
 	}
 	return message;
 }
@@ -301,27 +307,29 @@ cocoon_net_config_to_request(const CocoonNetConfig *config, const CocoonNetWirin
 	cocoon__agent__v1__setup_network_request__init(request);
 	request->interfaces = g_new0(Cocoon__Agent__V1__NetworkInterface *, MAX(n_wirings, 1u));
 	for (guint i = 0; i < n_wirings; i++) {
-		const CocoonNetInterface *iface = cocoon_net_config_find(config, wirings[i].ifindex);
+		const CocoonNetInterface *iface =
+			cocoon_net_config_find(config, wirings[i].ifindex);
 		if (iface == NULL) {
 			g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
 				    "network interface %d is gone", wirings[i].ifindex);
 			protobuf_c_message_free_unpacked(&request->base, NULL);
 			return NULL;
 		}
-		request->interfaces[request->n_interfaces++] = interface_to_message(iface,
-										    &wirings[i]);
+		request->interfaces[request->n_interfaces++] =
+			interface_to_message(iface, &wirings[i]);
 	}
 	/* two passes: on-link routes first, a gateway must be reachable when its route is added */
 	for (guint pass = 0; pass < 2; pass++) {
 		for (guint i = 0; i < config->routes->len; i++) {
-			const CocoonNetRoute *route = &g_array_index(config->routes, CocoonNetRoute, i);
+			const CocoonNetRoute *route =
+				&g_array_index(config->routes, CocoonNetRoute, i);
 			gboolean on_link = route->gateway == 0;
 			if (!route_is_wanted(route) || on_link != (pass == 0) ||
 			    find_wiring(wirings, n_wirings, route->ifindex) == NULL)
 				continue;
-			g_ptr_array_add(routes, route_to_message(
-							route, cocoon_net_config_find(
-								       config, route->ifindex)));
+			g_ptr_array_add(routes,
+					route_to_message(route, cocoon_net_config_find(
+									config, route->ifindex)));
 		}
 	}
 	request->n_routes = routes->len;

@@ -77,8 +77,8 @@ gboolean cocoon_net_interface_is_wirable(const CocoonNetInterface *iface);
 
 /* one pod interface wired to one guest NIC */
 typedef struct {
-	gint ifindex;	       /* the pod interface in the namespace */
-	const gchar *nic_mac;  /* the MAC QEMU gave the guest's virtio-net device */
+	gint ifindex;	      /* the pod interface in the namespace */
+	const gchar *nic_mac; /* the MAC QEMU gave the guest's virtio-net device */
 } CocoonNetWiring;
 
 /*
@@ -88,9 +88,10 @@ typedef struct {
  * before the routes through a gateway. Free it with protobuf_c_message_free_unpacked(, NULL)
  * (GLib allocates with malloc).
  */
-Cocoon__Agent__V1__SetupNetworkRequest *
-cocoon_net_config_to_request(const CocoonNetConfig *config, const CocoonNetWiring *wirings,
-			     guint n_wirings, GError **error);
+Cocoon__Agent__V1__SetupNetworkRequest *cocoon_net_config_to_request(const CocoonNetConfig *config,
+								     const CocoonNetWiring *wirings,
+								     guint n_wirings,
+								     GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CocoonNetConfig, cocoon_net_config_free)
 

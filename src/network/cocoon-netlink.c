@@ -34,7 +34,7 @@ struct _CocoonNetlink {
 	guint32 sequence;
 };
 
-G_DEFINE_QUARK(cocoon-netlink-error-quark, cocoon_netlink_error)
+G_DEFINE_QUARK(cocoon - netlink - error - quark, cocoon_netlink_error)
 
 /* ---- building ---- */
 
@@ -223,8 +223,7 @@ cocoon_netlink_parse_message(const struct nlmsghdr *header, gsize family_size,
 }
 
 gboolean
-cocoon_netlink_parse_nested(const struct rtattr *attribute, const struct rtattr **table,
-			    guint max)
+cocoon_netlink_parse_nested(const struct rtattr *attribute, const struct rtattr **table, guint max)
 {
 	gsize size;
 	gconstpointer data = cocoon_netlink_attribute_data(attribute, &size);
@@ -423,8 +422,8 @@ receive(CocoonNetlink *netlink, guint8 *buffer, gsize size, gint64 deadline, con
 			continue;
 		if (ready <= 0)
 			continue;
-		received = recvfrom(netlink->fd, buffer, size, MSG_TRUNC,
-				    (struct sockaddr *)&from, &from_length);
+		received = recvfrom(netlink->fd, buffer, size, MSG_TRUNC, (struct sockaddr *)&from,
+				    &from_length);
 		if (received < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (received < 0) {
@@ -488,15 +487,18 @@ check_error_message(const struct nlmsghdr *header, const gchar *what, GError **e
 gboolean
 cocoon_netlink_request(CocoonNetlink *netlink, CocoonNetlinkMessage *message, GError **error)
 {
-	const gchar *what = message_type_name(cocoon_netlink_message_get_header(message)->nlmsg_type);
+	const gchar *what =
+		message_type_name(cocoon_netlink_message_get_header(message)->nlmsg_type);
 	g_autofree guint8 *buffer = g_malloc(RECEIVE_BUFFER_SIZE);
-	gint64 deadline = g_get_monotonic_time() + COCOON_NETLINK_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
+	gint64 deadline =
+		g_get_monotonic_time() + COCOON_NETLINK_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
 	guint32 sequence;
 
 	if (!send_message(netlink, message, NLM_F_ACK, &sequence, error))
 		return FALSE;
 	for (;;) {
-		gssize received = receive(netlink, buffer, RECEIVE_BUFFER_SIZE, deadline, what, error);
+		gssize received =
+			receive(netlink, buffer, RECEIVE_BUFFER_SIZE, deadline, what, error);
 		const struct nlmsghdr *header;
 		gsize offset = 0;
 
@@ -520,16 +522,20 @@ cocoon_netlink_request(CocoonNetlink *netlink, CocoonNetlinkMessage *message, GE
 GPtrArray *
 cocoon_netlink_dump(CocoonNetlink *netlink, CocoonNetlinkMessage *message, GError **error)
 {
-	const gchar *what = message_type_name(cocoon_netlink_message_get_header(message)->nlmsg_type);
-	g_autoptr(GPtrArray) answers = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+	const gchar *what =
+		message_type_name(cocoon_netlink_message_get_header(message)->nlmsg_type);
+	g_autoptr(GPtrArray) answers =
+		g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
 	g_autofree guint8 *buffer = g_malloc(RECEIVE_BUFFER_SIZE);
-	gint64 deadline = g_get_monotonic_time() + COCOON_NETLINK_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
+	gint64 deadline =
+		g_get_monotonic_time() + COCOON_NETLINK_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
 	guint32 sequence;
 
 	if (!send_message(netlink, message, NLM_F_DUMP, &sequence, error))
 		return NULL;
 	for (;;) {
-		gssize received = receive(netlink, buffer, RECEIVE_BUFFER_SIZE, deadline, what, error);
+		gssize received =
+			receive(netlink, buffer, RECEIVE_BUFFER_SIZE, deadline, what, error);
 		const struct nlmsghdr *header;
 		gsize offset = 0;
 

@@ -71,8 +71,8 @@ netns_thread(gpointer data)
 
 	if (job->netns_fd >= 0) {
 		if (setns(job->netns_fd, CLONE_NEWNET) < 0) {
-			job->result = set_errno_error(&job->error, "enter the network namespace",
-						      NULL);
+			job->result =
+				set_errno_error(&job->error, "enter the network namespace", NULL);
 			return NULL;
 		}
 		job->result = job->func(job->user_data, &job->error);

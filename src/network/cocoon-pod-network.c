@@ -144,8 +144,8 @@ scan(CocoonPodNetwork *network, CocoonNetlink *netlink, GError **error)
 	for (guint i = 0; i < G_N_ELEMENTS(all); i++) {
 		for (guint j = 0; j < all[i]->len; j++) {
 			GBytes *bytes = g_ptr_array_index(all[i], j);
-			if (!cocoon_net_config_add_message(
-				    config, g_bytes_get_data(bytes, NULL), error))
+			if (!cocoon_net_config_add_message(config, g_bytes_get_data(bytes, NULL),
+							   error))
 				return FALSE;
 		}
 	}
@@ -199,7 +199,8 @@ tap_create(CocoonPodNetwork *network, Nic *nic, GError **error)
 		return FALSE;
 	}
 	g_strlcpy(ifr.ifr_name, nic->tap_name, sizeof(ifr.ifr_name));
-	/* what QEMU's -netdev tap,fd= expects: Ethernet frames, no packet info, virtio-net headers */
+	/* what QEMU's -netdev tap,fd= expects: Ethernet frames, no packet info, virtio-net headers
+	 */
 	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		int saved_errno = errno;
@@ -281,9 +282,12 @@ nic_new(CocoonPodNetwork *network, const CocoonNetInterface *iface)
 	} else {
 		/* a spare: locally administered, unicast, stable for the sandbox */
 		guint32 hash = g_str_hash(network->sandbox_id);
-		const guint8 mac[COCOON_MAC_LENGTH] = {
-			0x02, 0xcc, (guint8)(hash >> 24), (guint8)(hash >> 16), (guint8)(hash >> 8),
-			(guint8)(hash + index)};
+		const guint8 mac[COCOON_MAC_LENGTH] = {0x02,
+						       0xcc,
+						       (guint8)(hash >> 24),
+						       (guint8)(hash >> 16),
+						       (guint8)(hash >> 8),
+						       (guint8)(hash + index)};
 		memcpy(nic->mac, mac, COCOON_MAC_LENGTH);
 	}
 	nic->mac_text = cocoon_mac_to_string(nic->mac);
@@ -354,9 +358,10 @@ sync_in_netns(gpointer user_data, GError **error)
 		spare = find_spare(network);
 		if (spare == NULL) {
 			if (!network->warned_no_spare)
-				g_warning("sandbox %s: %s appeared after the VM booted and no spare "
-					  "NIC is left: it is not wired into the VM",
-					  network->sandbox_id, iface->name);
+				g_warning(
+					"sandbox %s: %s appeared after the VM booted and no spare "
+					"NIC is left: it is not wired into the VM",
+					network->sandbox_id, iface->name);
 			network->warned_no_spare = TRUE;
 			continue;
 		}

@@ -46,7 +46,8 @@ void cocoon_pod_network_free(CocoonPodNetwork *network);
 /* the namespace: QEMU runs in it, so /proc/<QEMU pid>/ns/net is the pod's network */
 int cocoon_pod_network_get_netns_fd(CocoonPodNetwork *network);
 
-/* finds the interfaces, creates a tap per interface (one spare when there is none) and wires them */
+/* finds the interfaces, creates a tap per interface (one spare when there is none) and wires them
+ */
 gboolean cocoon_pod_network_prepare(CocoonPodNetwork *network, GError **error);
 guint cocoon_pod_network_get_n_nics(CocoonPodNetwork *network);
 /* QEMU's netdev id ("net0"), the guest device's MAC, the tap fd (-1 once released) */

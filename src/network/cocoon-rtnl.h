@@ -38,7 +38,10 @@ typedef struct {
 	gint netns_fd; /* move it into that network namespace */
 } CocoonRtnlLinkChange;
 
-#define COCOON_RTNL_LINK_CHANGE_INIT {.name = NULL, .mac = NULL, .mtu = 0, .up = -1, .netns_fd = -1}
+#define COCOON_RTNL_LINK_CHANGE_INIT                                                               \
+	{                                                                                          \
+		.name = NULL, .mac = NULL, .mtu = 0, .up = -1, .netns_fd = -1                      \
+	}
 
 CocoonNetlinkMessage *cocoon_rtnl_link_change(gint ifindex, const CocoonRtnlLinkChange *change);
 CocoonNetlinkMessage *cocoon_rtnl_link_delete(gint ifindex);

@@ -151,8 +151,7 @@ cocoon_sandbox_network_sync(CocoonSandbox *sandbox, GError **error)
 
 	if (network->pod == NULL || network->qemu_pid == 0)
 		return TRUE;
-	if (!cocoon_pod_network_sync(network->pod, error) ||
-	    !announce(sandbox, network, error)) {
+	if (!cocoon_pod_network_sync(network->pod, error) || !announce(sandbox, network, error)) {
 		g_prefix_error(error, "sandbox %s: ", cocoon_sandbox_get_id(sandbox));
 		return FALSE;
 	}

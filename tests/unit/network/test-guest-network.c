@@ -221,8 +221,9 @@ test_guest_apply(void)
 	g_assert_cmpuint(eth0->mtu, ==, 1400);
 	g_assert_true(eth0->flags & IFF_UP);
 	g_assert_cmpuint(eth0->addresses->len, ==, 2);
-	text = cocoon_ipv4_cidr_to_string(g_array_index(eth0->addresses, CocoonNetAddress, 0).address,
-					  g_array_index(eth0->addresses, CocoonNetAddress, 0).prefix);
+	text = cocoon_ipv4_cidr_to_string(
+		g_array_index(eth0->addresses, CocoonNetAddress, 0).address,
+		g_array_index(eth0->addresses, CocoonNetAddress, 0).prefix);
 	g_assert_cmpstr(text, ==, "10.66.0.2/24");
 	g_free(text);
 	route = find_route(after, "0.0.0.0/0");

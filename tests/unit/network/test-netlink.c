@@ -96,8 +96,8 @@ test_message_layout(void)
 	g_assert_cmpstr(cocoon_netlink_attribute_get_string(table[IFLA_IFNAME]), ==, "eth0");
 	g_assert_cmpuint(u32_of(table[IFLA_MTU]), ==, 1400);
 	g_assert_cmpuint(*(const guint8 *)data_of_size(table[IFLA_OPERSTATE], 1), ==, 6);
-	g_assert_true(cocoon_netlink_parse_nested(must(table[IFLA_LINKINFO]), nested,
-						  IFLA_INFO_MAX));
+	g_assert_true(
+		cocoon_netlink_parse_nested(must(table[IFLA_LINKINFO]), nested, IFLA_INFO_MAX));
 	g_assert_cmpstr(cocoon_netlink_attribute_get_string(nested[IFLA_INFO_KIND]), ==, "veth");
 	/* an attribute's u32 reader wants exactly 4 bytes */
 	{
@@ -192,8 +192,8 @@ test_redirect_filter(void)
 	g_assert_cmphex(selector->keys[0].mask, ==, 0);
 	g_assert_cmphex(selector->keys[0].val, ==, 0);
 
-	g_assert_true(cocoon_netlink_parse_nested(must(u32[TCA_U32_ACT]), actions,
-						  TCA_ACT_MAX_PRIO));
+	g_assert_true(
+		cocoon_netlink_parse_nested(must(u32[TCA_U32_ACT]), actions, TCA_ACT_MAX_PRIO));
 	g_assert_true(cocoon_netlink_parse_nested(must(actions[1]), action, TCA_ACT_MAX));
 	g_assert_cmpstr(cocoon_netlink_attribute_get_string(action[TCA_ACT_KIND]), ==, "mirred");
 	g_assert_true(cocoon_netlink_parse_nested(must(action[TCA_ACT_OPTIONS]), mirred_options,
@@ -327,8 +327,7 @@ test_link_address_route(void)
 	g_assert_cmpuint(rtm->rtm_type, ==, RTN_UNICAST);
 	g_assert_true(cocoon_netlink_parse_message(header, sizeof(*rtm), table, RTA_MAX));
 	/* the destination is masked to its prefix */
-	g_assert_cmphex(*(const in_addr_t *)data_of_size(table[RTA_DST], 4), ==,
-			ipv4("10.1.0.0"));
+	g_assert_cmphex(*(const in_addr_t *)data_of_size(table[RTA_DST], 4), ==, ipv4("10.1.0.0"));
 	g_assert_cmphex(*(const in_addr_t *)data_of_size(table[RTA_GATEWAY], 4), ==,
 			ipv4("10.88.0.1"));
 	g_assert_cmpuint(u32_of(table[RTA_OIF]), ==, 2);
@@ -388,8 +387,8 @@ add_message(CocoonNetConfig *config, CocoonNetlinkMessage *message, guint16 type
 
 	/* what the kernel sends back is a NEW* message with the same layout as our requests */
 	cocoon_netlink_message_get_header(owned)->nlmsg_type = type;
-	g_assert_true(cocoon_net_config_add_message(config, cocoon_netlink_message_get_header(owned),
-						    &error));
+	g_assert_true(cocoon_net_config_add_message(
+		config, cocoon_netlink_message_get_header(owned), &error));
 	g_assert_no_error(error);
 }
 
@@ -597,7 +596,8 @@ test_spec(void)
 		   COCOON_POD_NETNS_PATH, "/var/run/netns/cni-1234");
 	check_spec_invalid("{\"linux\":{\"namespaces\":{}}}");
 	check_spec_invalid("{\"linux\":{\"namespaces\":[{\"type\":\"network\",\"path\":7}]}}");
-	check_spec_invalid("{\"linux\":{\"namespaces\":[{\"type\":\"network\",\"path\":\"netns\"}]}}");
+	check_spec_invalid(
+		"{\"linux\":{\"namespaces\":[{\"type\":\"network\",\"path\":\"netns\"}]}}");
 	check_spec_invalid("{\"linux\":{\"namespaces\":[{\"type\":\"network\"},"
 			   "{\"type\":\"network\",\"path\":\"/x\"}]}}");
 }

@@ -92,9 +92,9 @@ run_ip(int netns_fd, const gchar *const *commands)
 /* a look at a namespace from inside */
 typedef struct {
 	CocoonNetConfig *config;
-	gint ifindex;	    /* for the tc dumps */
-	guint n_filters;    /* u32 filters on ifindex's ingress */
-	gint redirect_to;   /* their mirred target */
+	gint ifindex;	      /* for the tc dumps */
+	guint n_filters;      /* u32 filters on ifindex's ingress */
+	gint redirect_to;     /* their mirred target */
 	gboolean has_ingress; /* an ingress qdisc on ifindex */
 } Look;
 
@@ -128,10 +128,10 @@ look_in_netns(gpointer user_data, GError **error)
 		if (list == NULL)
 			return FALSE;
 		for (guint i = 0; i < list->len; i++) {
-			const struct nlmsghdr *message = g_bytes_get_data(g_ptr_array_index(list, i),
-									  NULL);
-			const struct tcmsg *tc = cocoon_netlink_message_payload(message,
-										sizeof(*tc));
+			const struct nlmsghdr *message =
+				g_bytes_get_data(g_ptr_array_index(list, i), NULL);
+			const struct tcmsg *tc =
+				cocoon_netlink_message_payload(message, sizeof(*tc));
 			const struct rtattr *table[TCA_MAX + 1];
 			if (tc != NULL && tc->tcm_ifindex == look->ifindex &&
 			    cocoon_netlink_parse_message(message, sizeof(*tc), table, TCA_MAX) &&
@@ -147,10 +147,10 @@ look_in_netns(gpointer user_data, GError **error)
 		if (list == NULL)
 			return FALSE;
 		for (guint i = 0; i < list->len; i++) {
-			const struct nlmsghdr *message = g_bytes_get_data(g_ptr_array_index(list, i),
-									  NULL);
-			const struct tcmsg *tc = cocoon_netlink_message_payload(message,
-										sizeof(*tc));
+			const struct nlmsghdr *message =
+				g_bytes_get_data(g_ptr_array_index(list, i), NULL);
+			const struct tcmsg *tc =
+				cocoon_netlink_message_payload(message, sizeof(*tc));
 			const struct rtattr *table[TCA_MAX + 1];
 			const struct rtattr *u32[TCA_U32_MAX + 1];
 			const struct rtattr *actions[TCA_ACT_MAX_PRIO + 1];
@@ -235,7 +235,8 @@ frames_in_netns(gpointer user_data, GError **error)
 		.sll_protocol = htons(FRAME_ETHERTYPE),
 		.sll_ifindex = (int)if_nametoindex(frames->peer),
 	};
-	cocoon_autofd int packet = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(FRAME_ETHERTYPE));
+	cocoon_autofd int packet =
+		socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(FRAME_ETHERTYPE));
 	struct {
 		struct virtio_net_hdr vnet;
 		struct ether_header ether;
@@ -269,8 +270,9 @@ frames_in_netns(gpointer user_data, GError **error)
 		length = read_with_timeout(frames->tap_fd, buffer, sizeof(buffer));
 		if (length < 0)
 			break;
-		frames->to_guest = (gsize)length >= sizeof(struct virtio_net_hdr) + sizeof(frame) + 12 &&
-				   memmem(buffer, (gsize)length, "to-the-guest", 12) != NULL;
+		frames->to_guest =
+			(gsize)length >= sizeof(struct virtio_net_hdr) + sizeof(frame) + 12 &&
+			memmem(buffer, (gsize)length, "to-the-guest", 12) != NULL;
 	}
 	/* the guest sends: the frame comes out of the peer */
 	memset(out.ether.ether_dhost, 0xff, ETH_ALEN);
@@ -353,8 +355,8 @@ test_pod_path(void)
 	bridge_side = cocoon_netns_new(&error);
 	g_assert_no_error(error);
 	/* ip is a child: it reaches our fds through /proc/<our pid> */
-	move_peer = g_strdup_printf("link set peer0 netns /proc/%d/fd/%d", (int)getpid(),
-				    bridge_side);
+	move_peer =
+		g_strdup_printf("link set peer0 netns /proc/%d/fd/%d", (int)getpid(), bridge_side);
 	setup[2] = move_peer;
 	run_ip(netns, (const gchar *const *)setup);
 	run_ip(bridge_side, peer_up);
