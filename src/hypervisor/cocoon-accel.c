@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -442,6 +443,126 @@ cocoon_kvm_probe(guint budget_ms, gchar **ret_detail, GError **error)
 
 #endif
 
+/* ---- the per-boot cache ---- */
+
+/*
+ * The probe costs ~0.25 s where KVM is unusable (it runs out its budget) and the TSC measurement
+ * ~60 ms, in every shim, i.e. in every pod's start. Neither answer changes while the host runs, so
+ * the first shim of a boot writes them to COCOON_ACCEL_CACHE_PATH and the others read them there.
+ * The cache is valid for one boot (boot_id) and one /dev/kvm node (a reloaded kvm module makes a
+ * new one); delete the file to probe again. $COCOON_ACCEL_CACHE names another file, "" disables it.
+ */
+#define ACCEL_CACHE_MAX_SIZE 4096
+
+typedef struct {
+	gboolean loaded;
+	gchar *key;	   /* NULL: no cache (no boot id, or disabled) */
+	CocoonAccel accel; /* COCOON_ACCEL_AUTO: not cached yet */
+	gchar *reason;
+	guint tsc_khz; /* 0: not cached yet */
+} AccelCache;
+
+static GMutex cache_lock;
+static AccelCache cache;
+
+static const gchar *
+accel_cache_path(void)
+{
+	const gchar *path = g_getenv("COCOON_ACCEL_CACHE");
+
+	return path != NULL ? path : COCOON_ACCEL_CACHE_PATH;
+}
+
+static gchar *
+accel_cache_key(void)
+{
+	g_autofree gchar *boot_id = NULL;
+	struct stat st;
+
+	if (!g_file_get_contents("/proc/sys/kernel/random/boot_id", &boot_id, NULL, NULL))
+		return NULL;
+	g_strstrip(boot_id);
+	if (boot_id[0] == '\0')
+		return NULL;
+	if (stat("/dev/kvm", &st) < 0)
+		return g_strdup_printf("%s no-kvm", boot_id);
+	return g_strdup_printf("%s kvm-%lx-%lu", boot_id, (gulong)st.st_rdev, (gulong)st.st_ino);
+}
+
+/* a file only root (or we) could have written, small, and for this boot */
+static void
+accel_cache_load_locked(void)
+{
+	const gchar *path = accel_cache_path();
+	g_autofree gchar *contents = NULL;
+	g_auto(GStrv) lines = NULL;
+	gboolean key_matches = FALSE;
+	CocoonAccel accel = COCOON_ACCEL_AUTO;
+	g_autofree gchar *reason = NULL;
+	guint64 khz = 0;
+	struct stat st;
+
+	if (cache.loaded)
+		return;
+	cache.loaded = TRUE;
+	cache.accel = COCOON_ACCEL_AUTO;
+	if (path[0] == '\0')
+		return;
+	cache.key = accel_cache_key();
+	if (cache.key == NULL || stat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & (S_IWGRP | S_IWOTH)) ||
+	    st.st_size > ACCEL_CACHE_MAX_SIZE || !g_file_get_contents(path, &contents, NULL, NULL))
+		return;
+	lines = g_strsplit(contents, "\n", -1);
+	for (guint i = 0; lines[i] != NULL; i++) {
+		const gchar *line = lines[i];
+
+		if (g_str_has_prefix(line, "key="))
+			key_matches = g_str_equal(line + strlen("key="), cache.key);
+		else if (g_str_has_prefix(line, "accel="))
+			accel = cocoon_accel_from_string(line + strlen("accel="));
+		else if (g_str_has_prefix(line, "reason=")) {
+			g_free(reason);
+			reason = g_strdup(line + strlen("reason="));
+		} else if (g_str_has_prefix(line, "tsc_khz="))
+			khz = g_ascii_strtoull(line + strlen("tsc_khz="), NULL, 10);
+	}
+	if (!key_matches)
+		return;
+	if ((accel == COCOON_ACCEL_KVM || accel == COCOON_ACCEL_TCG) && reason != NULL) {
+		cache.accel = accel;
+		cache.reason = g_steal_pointer(&reason);
+	}
+	if (khz >= 1000 && khz <= 100000000)
+		cache.tsc_khz = (guint)khz;
+}
+
+/* best effort: a shim that cannot write it (not root, read-only /run) just probes every time */
+static void
+accel_cache_save_locked(void)
+{
+	const gchar *path = accel_cache_path();
+	g_autoptr(GString) text = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *dir = NULL;
+
+	if (path[0] == '\0' || cache.key == NULL)
+		return;
+	text = g_string_new(NULL);
+	g_string_append_printf(text, "key=%s\n", cache.key);
+	if (cache.accel != COCOON_ACCEL_AUTO)
+		g_string_append_printf(text, "accel=%s\nreason=%s\n",
+				       cocoon_accel_to_string(cache.accel), cache.reason);
+	if (cache.tsc_khz != 0)
+		g_string_append_printf(text, "tsc_khz=%u\n", cache.tsc_khz);
+	dir = g_path_get_dirname(path);
+	if (g_mkdir_with_parents(dir, 0755) < 0 ||
+	    !g_file_set_contents_full(path, text->str, (gssize)text->len,
+				      G_FILE_SET_CONTENTS_CONSISTENT, 0644, &error))
+		g_debug("accelerator cache %s not written: %s", path,
+			error != NULL ? error->message : g_strerror(errno));
+}
+
 /* ---- AUTO ---- */
 
 static CocoonAccel auto_accel = COCOON_ACCEL_AUTO;
@@ -457,17 +578,31 @@ cocoon_accel_resolve(CocoonAccel requested, const gchar **ret_reason)
 		return requested;
 	}
 	if (g_once_init_enter(&auto_once)) {
+		g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&cache_lock);
 		g_autoptr(GError) error = NULL;
 		g_autofree gchar *detail = NULL;
 
-		if (cocoon_kvm_probe(COCOON_KVM_PROBE_BUDGET_MS, &detail, &error)) {
-			auto_accel = COCOON_ACCEL_KVM;
-			auto_reason = g_steal_pointer(&detail);
-			g_message("accelerator: kvm (%s)", auto_reason);
+		accel_cache_load_locked();
+		if (cache.accel != COCOON_ACCEL_AUTO) {
+			auto_accel = cache.accel;
+			auto_reason = g_strdup(cache.reason);
+			g_message("accelerator: %s (probed earlier in this boot, %s: %s)",
+				  cocoon_accel_to_string(auto_accel), accel_cache_path(),
+				  auto_reason);
 		} else {
-			auto_accel = COCOON_ACCEL_TCG;
-			auto_reason = g_strdup(error->message);
-			g_message("accelerator: tcg, KVM is not usable: %s", auto_reason);
+			if (cocoon_kvm_probe(COCOON_KVM_PROBE_BUDGET_MS, &detail, &error)) {
+				auto_accel = COCOON_ACCEL_KVM;
+				auto_reason = g_steal_pointer(&detail);
+				g_message("accelerator: kvm (%s)", auto_reason);
+			} else {
+				auto_accel = COCOON_ACCEL_TCG;
+				auto_reason = g_strdup(error->message);
+				g_message("accelerator: tcg, KVM is not usable: %s", auto_reason);
+			}
+			cache.accel = auto_accel;
+			g_free(cache.reason);
+			cache.reason = g_strdup(auto_reason);
+			accel_cache_save_locked();
 		}
 		g_once_init_leave(&auto_once, 1);
 	}
@@ -556,8 +691,20 @@ cocoon_host_tsc_khz(void)
 	static guint khz;
 
 	if (g_once_init_enter(&once)) {
-		khz = detect_tsc_khz();
-		g_debug("host TSC: %u kHz", khz);
+		g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&cache_lock);
+
+		accel_cache_load_locked();
+		if (cache.tsc_khz != 0) {
+			khz = cache.tsc_khz;
+			g_debug("host TSC: %u kHz (measured earlier in this boot)", khz);
+		} else {
+			khz = detect_tsc_khz();
+			g_debug("host TSC: %u kHz", khz);
+			if (khz != 0) {
+				cache.tsc_khz = khz;
+				accel_cache_save_locked();
+			}
+		}
 		g_once_init_leave(&once, 1);
 	}
 	return khz;

@@ -27,14 +27,18 @@ gboolean cocoon_kvm_probe(guint budget_ms, gchar **ret_detail, GError **error);
 /*
  * AUTO becomes KVM or TCG by the probe (run once per process, thread-safe, logged once with
  * g_message, including why TCG was chosen); KVM and TCG are returned as they are. ret_reason
- * (optional, static) says why.
+ * (optional, static) says why. The verdict is cached for the host's boot in
+ * COCOON_ACCEL_CACHE_PATH (keyed by boot_id and the /dev/kvm node; $COCOON_ACCEL_CACHE names
+ * another file, "" disables it): only the first shim of a boot pays for the probe.
  */
+#define COCOON_ACCEL_CACHE_PATH "/run/cocoon/accel"
+
 CocoonAccel cocoon_accel_resolve(CocoonAccel requested, const gchar **ret_reason);
 
 /*
  * the host TSC frequency in kHz, for tsc_early_khz= on microvm under TCG (whose guest TSC runs
- * at the host rate): measured once per process against CLOCK_MONOTONIC_RAW (about 20 ms);
- * 0 when it cannot be known (not x86, no constant TSC)
+ * at the host rate): measured against CLOCK_MONOTONIC_RAW (3 x 20 ms) once per boot (cached
+ * with the accelerator's verdict); 0 when it cannot be known (not x86, no constant TSC)
  */
 guint cocoon_host_tsc_khz(void);
 
