@@ -1,0 +1,423 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# Cocoon next to containerd-shim-runc-v2: one private containerd, one busybox image, every row measured
+# in the same run for both runtimes (runs interleaved, medians), one table on stdout.
+#
+#   scripts/bench.sh [-n RUNS] [--build DIR] [--rows LIST] [--stdout-mib N] [--ttrpc-seconds S] [--keep]
+#
+#   -n RUNS          runs per row and runtime (default 5, at least 1; the issue asks for >= 5)
+#   --build DIR      meson build dir with the shim, the agent and tests/bench/ttrpc/task-state-bench
+#                    (default $COCOON_BUILD_DIR, else build-bench, else build); with no shim there, the
+#                    containerd-shim-cocoon-v2 on PATH is used
+#   --rows LIST      comma-separated subset of: idle,pod4,run,exec,ttrpc,stdout (default all)
+#   --stdout-mib N   size of the stdout throughput run (default 256)
+#   --ttrpc-seconds  duration of each ttrpc measurement (default 2)
+#   --keep           keep the work directory (logs, samples) and print its path
+#
+# Needs root, containerd, ctr, runc, containerd-shim-runc-v2, qemu-system-x86_64, python3. Guest image:
+# tests/lib/guest-image.sh guest_image_ensure into ${COCOON_BENCH_IMAGE_DIR:-/var/cache/cocoon/bench-guest}
+# from the build dir's agent. Cocoon pods get memory_mib = 128. Everything it starts is stopped on exit.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+runs=5
+build=${COCOON_BUILD_DIR:-}
+rows=idle,pod4,run,exec,ttrpc,stdout
+stdout_mib=256
+ttrpc_seconds=2
+keep=0
+
+usage() {
+	sed -n '5,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	exit 2
+}
+while [ $# -gt 0 ]; do
+	case $1 in
+	-n | --runs) runs=${2:?}; shift 2 ;;
+	--build) build=${2:?}; shift 2 ;;
+	--rows) rows=${2:?}; shift 2 ;;
+	--stdout-mib) stdout_mib=${2:?}; shift 2 ;;
+	--ttrpc-seconds) ttrpc_seconds=${2:?}; shift 2 ;;
+	--keep) keep=1; shift ;;
+	-h | --help) usage ;;
+	*) echo "bench: unknown argument $1" >&2; usage ;;
+	esac
+done
+case $runs in '' | *[!0-9]* | 0) echo "bench: -n wants a positive number" >&2; exit 2 ;; esac
+if [ -z "$build" ]; then
+	if [ -d "$repo/build-bench" ]; then build=$repo/build-bench; else build=$repo/build; fi
+fi
+build=$(cd "$build" 2>/dev/null && pwd) || { echo "bench: no build dir $build" >&2; exit 2; }
+want() { case ",$rows," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
+
+. "$repo/tests/lib/containerd.sh"
+. "$repo/tests/lib/guest-image.sh"
+
+die() { echo "bench: $*" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || die "needs root"
+for tool in containerd ctr runc containerd-shim-runc-v2 qemu-system-x86_64 python3 ss; do
+	command -v "$tool" >/dev/null || die "needs $tool"
+done
+state_bench=$build/tests/bench/ttrpc/task-state-bench
+[ -x "$state_bench" ] || die "no $state_bench (ninja -C $build)"
+if [ -x "$build/src/shim/containerd-shim-cocoon-v2" ]; then
+	export PATH="$build/src/shim:$PATH"
+fi
+shim_binary=$(command -v containerd-shim-cocoon-v2) || die "no containerd-shim-cocoon-v2 in $build or on PATH"
+export COCOON_BUILD_DIR=$build
+export COCOON_TEST_IMAGE_DIR=${COCOON_BENCH_IMAGE_DIR:-/var/cache/cocoon/bench-guest}
+guest_image_ensure || die "no guest image (see above)"
+
+work=$(mktemp -d /tmp/cocoon-bench.XXXXXX)
+ns=cocoon-bench
+image=docker.io/cocoon-test/busybox:latest
+samples=$work/samples
+: >"$samples"
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+
+cleanup() {
+	local rc=$? pid t c
+	set +e
+	trap - EXIT INT TERM
+	if [ -n "${CONTAINERD_PID:-}" ]; then
+		for t in $($CTR -n $ns tasks ls -q 2>/dev/null); do
+			timeout 30 $CTR -n $ns tasks kill -s SIGKILL "$t" >/dev/null 2>&1
+		done
+		for t in $($CTR -n $ns tasks ls -q 2>/dev/null); do
+			timeout 30 $CTR -n $ns tasks rm -f "$t" >/dev/null 2>&1
+		done
+		for c in $($CTR -n $ns containers ls -q 2>/dev/null); do
+			timeout 30 $CTR -n $ns containers rm "$c" >/dev/null 2>&1
+		done
+		containerd_stop
+	fi
+	# shims and VMs of this run only: they name this work dir in their command lines
+	for pid in $(pgrep -f "containerd-shim-(cocoon|runc)-v2 .*-address $work/" 2>/dev/null) \
+		$(pgrep -f "qemu-system-x86_64 .*$work/state/" 2>/dev/null); do
+		kill -KILL "$pid" 2>/dev/null
+	done
+	grep -o " $work/[^ ]*" /proc/mounts 2>/dev/null | sort -r | while read -r m; do umount -l "$m"; done
+	if [ "$keep" = 1 ]; then
+		echo "bench: work directory kept: $work" >&2
+	else
+		rm -rf "$work"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+cat >"$work/cocoon.conf" <<CONF
+hypervisor = { kernel = "$COCOON_GUEST_KERNEL"; initrd = "$COCOON_GUEST_INITRD"; memory_mib = 128; };
+agent = { boot_timeout_ms = 60000; request_timeout_ms = 30000; };
+runtime = { state_dir = "$work/state"; log_level = "debug"; };
+CONF
+export COCOON_CONFIG=$work/cocoon.conf
+containerd_start "$work/containerd" >/dev/null
+python3 "$repo/scripts/build-busybox-oci.py" "$work/busybox.tar" >/dev/null
+$CTR -n $ns images import "$work/busybox.tar" >/dev/null
+C="$CTR -n $ns"
+log=$work/containerd/containerd.log
+task_root=$work/containerd/state/io.containerd.runtime.v2.task/$ns
+
+# ---- helpers ----
+rt_name() { [ "$1" = cocoon ] && echo io.containerd.cocoon.v2 || echo io.containerd.runc.v2; }
+now() { date +%s.%N; }
+sample() { echo "$1 $2 $3" >>"$samples"; } # ROW RUNTIME VALUE
+progress() { printf '%s\n' "bench: $*" >&2; }
+status_of() { $C tasks ls 2>/dev/null | awk -v id="$1" '$1 == id {print $3}'; }
+wait_status() { # ID STATUS SECONDS
+	local i
+	for i in $(seq 1 $(($3 * 10))); do
+		[ "$(status_of "$1")" = "$2" ] && return 0
+		sleep 0.1
+	done
+	die "$1 is $(status_of "$1"), not $2, after $3 s"
+}
+run_detached() { # RUNTIME ID [ctr run options...] -- CMD...
+	local r=$1 id=$2
+	shift 2
+	local opts=()
+	while [ "$1" != -- ]; do opts+=("$1"); shift; done
+	shift
+	timeout 180 $C run -d --runtime "$(rt_name "$r")" "${opts[@]}" "$image" "$id" "$@" >/dev/null ||
+		die "ctr run -d $id failed"
+	wait_status "$id" RUNNING 60
+}
+teardown() { # ID...
+	local id
+	for id in "$@"; do timeout 60 $C tasks kill -s SIGKILL "$id" >/dev/null 2>&1 || true; done
+	for id in "$@"; do
+		wait_status "$id" STOPPED 60
+		timeout 60 $C tasks rm "$id" >/dev/null 2>&1 || true
+		timeout 60 $C containers rm "$id" >/dev/null
+	done
+}
+# the shim serving a task: the process listening on the socket named in its bundle's address file
+shim_socket() { local a; a=$(cat "$task_root/$1/address"); echo "${a#unix://}"; }
+shim_pid() {
+	local path
+	path=$(shim_socket "$1")
+	ss -xlpn | awk -v p="$path" '$5 == p' | grep -o '"containerd-shim[^"]*",pid=[0-9]*' |
+		head -n1 | sed 's/.*pid=//'
+}
+# RSS and PSS in kB
+mem_of() { awk '/^Rss:/ {r=$2} /^Pss:/ {p=$2} END {print r, p}' "/proc/$1/smaps_rollup"; }
+qemu_of() { pgrep -P "$1" -f qemu-system-x86_64 | head -n1; }
+
+# ---- rows ----
+
+# one idle pod: shim RSS/PSS, shim + QEMU PSS; exec latency and ttrpc State on the same pod
+measure_idle() { # RUNTIME RUN
+	local r=$1 i=$2 id="idle-$1-$2" pid q rss pss qrss qpss k t0 t1 out
+	run_detached "$r" "$id" -- sleep 1000000
+	sleep 2
+	pid=$(shim_pid "$id")
+	[ -n "$pid" ] || die "no shim process for $id"
+	read -r rss pss <<<"$(mem_of "$pid")"
+	if want idle; then
+		sample shim_rss "$r" "$rss"
+		sample shim_pss "$r" "$pss"
+		if [ "$r" = cocoon ]; then
+			q=$(qemu_of "$pid")
+			[ -n "$q" ] || die "no QEMU under shim $pid"
+			read -r qrss qpss <<<"$(mem_of "$q")"
+			sample pod_mem "$r" $((pss + qpss))
+			sample qemu_pss "$r" "$qpss"
+		else
+			sample pod_mem "$r" "$pss"
+		fi
+	fi
+	if want exec; then
+		for k in 1 2 3; do
+			t0=$(now)
+			out=$(timeout 60 $C tasks exec --exec-id "e$k" "$id" echo exec-ok 2>&1) || die "exec in $id: $out"
+			t1=$(now)
+			[ "$out" = exec-ok ] || die "exec in $id printed: $out"
+			sample exec "$r" "$(echo "$t1 - $t0" | bc -l)"
+		done
+	fi
+	if want ttrpc; then
+		for k in 1 16; do
+			out=$("$state_bench" --socket "$(shim_socket "$id")" --namespace $ns --id "$id" \
+				--seconds "$ttrpc_seconds" --callers $k) || die "task-state-bench on $id: $out"
+			sample "ttrpc_$k" "$r" "$(echo "$out" | sed -n 's/^rate=\([0-9.]*\).*/\1/p')"
+			sample "ttrpc_lat_$k" "$r" "$(echo "$out" | sed -n 's/.*latency_us=\([0-9.]*\).*/\1/p')"
+		done
+	fi
+	teardown "$id"
+}
+
+# 4 containers in one pod (grouped by io.kubernetes.cri.sandbox-id, in both runtimes)
+measure_pod4() { # RUNTIME RUN
+	local r=$1 i=$2 pod="pod-$1-$2" pid rss pss c ids=()
+	for c in 0 1 2 3; do
+		local type=container id="$pod-c$c"
+		[ "$c" = 0 ] && type=sandbox && id=$pod
+		run_detached "$r" "$id" --annotation "io.kubernetes.cri.sandbox-id=$pod" \
+			--annotation "io.kubernetes.cri.container-type=$type" -- sleep 1000000
+		ids+=("$id")
+	done
+	sleep 2
+	pid=$(shim_pid "$pod")
+	[ -n "$pid" ] || die "no shim process for $pod"
+	for c in "${ids[@]:1}"; do
+		[ "$(shim_pid "$c")" = "$pid" ] || die "$c is not served by the pod's shim $pid"
+	done
+	read -r rss pss <<<"$(mem_of "$pid")"
+	sample pod4_rss "$r" "$rss"
+	sample pod4_pss "$r" "$pss"
+	teardown "${ids[@]:1}" "$pod"
+}
+
+# ctr run --rm IMAGE ID true: wall time; Cocoon's split comes from the shim's lines in containerd's log
+measure_run() { # RUNTIME RUN
+	local r=$1 i=$2 id="true-$1-$2" t0 t1
+	t0=$(now)
+	timeout 180 $C run --rm --runtime "$(rt_name "$r")" "$image" "$id" true || die "ctr run --rm $id failed"
+	t1=$(now)
+	sample run "$r" "$(echo "$t1 - $t0" | bc -l)"
+	[ "$r" = cocoon ] && echo "$id $t0 $t1" >>"$work/run-marks"
+	return 0
+}
+
+# stdout of dd in the container through ctr's FIFO to a pipe reader: bytes/s from first to last byte
+measure_stdout() { # RUNTIME RUN
+	local r=$1 i=$2 id="dd-$1-$2" stats rc bytes first last
+	stats=$work/stdout-$id
+	set +o pipefail
+	timeout 600 $C run --rm --runtime "$(rt_name "$r")" "$image" "$id" \
+		dd if=/dev/zero bs=1M count="$stdout_mib" 2>"$work/dd-$id.err" |
+		python3 -c '
+import os, sys, time
+n = 0; first = last = None
+while True:
+    b = os.read(0, 1 << 20)
+    if not b:
+        break
+    last = time.monotonic()
+    if first is None:
+        first = last
+    n += len(b)
+print(n, first or 0, last or 0)
+' >"$stats"
+	rc=${PIPESTATUS[0]}
+	set -o pipefail
+	[ "$rc" = 0 ] || die "ctr run $id (dd) exited $rc: $(tail -n3 "$work/dd-$id.err")"
+	read -r bytes first last <"$stats"
+	sample stdout_bytes "$r" "$bytes"
+	if [ "$bytes" = $((stdout_mib * 1048576)) ]; then
+		sample stdout_lossless "$r" 1
+	else
+		sample stdout_lossless "$r" 0
+	fi
+	sample stdout "$r" "$(echo "$bytes / ($last - $first) / 1048576" | bc -l)"
+}
+
+progress "shim $shim_binary, guest $COCOON_GUEST_KERNEL, $runs runs, rows $rows, load $load_start"
+for i in $(seq 1 "$runs"); do
+	for r in cocoon runc; do
+		if want idle || want exec || want ttrpc; then progress "run $i/$runs $r: idle pod"; measure_idle "$r" "$i"; fi
+		if want pod4; then progress "run $i/$runs $r: 4 containers in one pod"; measure_pod4 "$r" "$i"; fi
+		if want run; then progress "run $i/$runs $r: ctr run --rm true"; measure_run "$r" "$i"; fi
+		if want stdout; then progress "run $i/$runs $r: stdout ${stdout_mib} MiB"; measure_stdout "$r" "$i"; fi
+	done
+done
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---- the table ----
+python3 - "$samples" "$log" "$work/run-marks" "$runs" "$stdout_mib" "$load_start" "$load_end" \
+	"$rows" "$shim_binary" "$(uname -r)" "$(nproc)" <<'PY'
+import re, statistics, sys, os
+from datetime import datetime, timezone
+
+samples_path, log_path, marks_path, runs, mib, load0, load1, rows, shim, kernel, cpus = sys.argv[1:]
+data = {}
+for line in open(samples_path):
+    row, rt, value = line.split()
+    data.setdefault((row, rt), []).append(float(value))
+
+def med(row, rt):
+    v = data.get((row, rt))
+    return statistics.median(v) if v else None
+
+# Cocoon's split of ctr run --rm: the shim's lines (pid=<shim>) in containerd's log
+def stamp(line):
+    m = re.match(r'time="(\d+-\d+-\d+T\d+:\d+:\d+)(\.\d+)?Z"', line)
+    if not m:
+        return None
+    t = datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
+    return t + float(m.group(2) or 0)
+
+split = {}
+if os.path.exists(marks_path):
+    lines = open(log_path, errors="replace").read().splitlines()
+    for mark in open(marks_path):
+        tid, t0, t1 = mark.split()
+        t0, t1 = float(t0), float(t1)
+        pid = None
+        for l in lines:
+            if "serving pod %s " % tid in l:
+                m = re.search(r" pid=(\d+) ", l)
+                pid = m and m.group(1)
+                break
+        if pid is None:
+            continue
+        mine = [l for l in lines if " pid=%s " % pid in l and "runtime=io.containerd.cocoon.v2" in l]
+        def at(pattern):
+            for l in mine:
+                if pattern in l:
+                    return stamp(l)
+            return None
+        points = {
+            "serving": at("serving pod %s " % tid),
+            "qemu": at("sandbox %s: QEMU pid" % tid),
+            "ready": at("sandbox %s: agent" % tid),
+            "up": at("sandbox %s: VM up in" % tid),
+            "create": at("event /tasks/create"),
+            "start": at("event /tasks/start"),
+            "exit": at("event /tasks/exit"),
+        }
+        if any(v is None for v in points.values()):
+            continue
+        parts = {
+            "ctr + containerd + shim start (to serving)": points["serving"] - t0,
+            "shim: Create to QEMU exec (accel, config)": points["qemu"] - points["serving"],
+            "VM boot: QEMU exec to agent ready": points["ready"] - points["qemu"],
+            "container create (after agent ready)": points["create"] - points["ready"],
+            "container start": points["start"] - points["create"],
+            "container run to exit": points["exit"] - points["start"],
+            "delete, VM stop, shim exit, cleanup": t1 - points["exit"],
+        }
+        for k, v in parts.items():
+            split.setdefault(k, []).append(v)
+
+def fmt(v, unit):
+    if v is None:
+        return "-"
+    if unit == "MB":
+        return "%.1f MB" % (v / 1024.0)
+    if unit == "s":
+        return "%.2f s" % v
+    if unit == "ms":
+        return "%.0f ms" % (v * 1000.0)
+    if unit == "rps":
+        return "%.0f /s" % v
+    if unit == "us":
+        return "%.0f us" % v
+    if unit == "MiB/s":
+        return "%.1f MiB/s" % v
+    return "%g" % v
+
+table = []
+def row(label, key, unit, target=None, lower_better=True, runc_key=None):
+    c = med(key, "cocoon")
+    r = med(runc_key or key, "runc")
+    ratio = "-"
+    verdict = ""
+    if c is not None and r:
+        ratio = "%.2fx" % (c / r)
+        if target is not None:
+            ok = c <= target * r if lower_better else c >= target * r
+            verdict = ("%s %g x runc: %s" % ("<=" if lower_better else ">=", target,
+                                              "holds" if ok else "MISSED"))
+    table.append((label, fmt(c, unit), fmt(r, unit), ratio, verdict))
+
+if ("shim_rss", "cocoon") in data:
+    row("shim RSS, 1 idle pod (sleep)", "shim_rss", "MB", 0.25)
+    row("shim PSS, 1 idle pod", "shim_pss", "MB")
+if ("pod4_rss", "cocoon") in data:
+    row("shim RSS, 4 containers in 1 pod", "pod4_rss", "MB", 0.25)
+    row("shim PSS, 4 containers in 1 pod", "pod4_pss", "MB")
+if ("pod_mem", "cocoon") in data:
+    row("host memory per pod: shim + QEMU PSS (128 MiB guest; runc: shim)", "pod_mem", "MB")
+    table.append(("  of which QEMU PSS", fmt(med("qemu_pss", "cocoon"), "MB"), "-", "", ""))
+if ("run", "cocoon") in data:
+    row("ctr run --rm IMAGE id true (wall)", "run", "s")
+    for k, v in split.items():
+        table.append(("  " + k, fmt(statistics.median(v), "ms"), "", "", ""))
+if ("exec", "cocoon") in data:
+    row("ctr task exec latency (echo, running pod)", "exec", "ms")
+if ("ttrpc_1", "cocoon") in data:
+    row("ttrpc Task/State round trips, 1 connection", "ttrpc_1", "rps", 2, False)
+    row("  median latency per call, 1 connection", "ttrpc_lat_1", "us")
+    row("ttrpc Task/State round trips, 16 concurrent (16 conns)", "ttrpc_16", "rps", 2, False)
+    row("  median latency per call, 16 concurrent", "ttrpc_lat_16", "us")
+if ("stdout", "cocoon") in data:
+    row("stdout: dd %s MiB -> ctr -> pipe (first to last byte)" % mib, "stdout", "MiB/s", 0.5, False)
+    for rt in ("cocoon", "runc"):
+        ok = data.get(("stdout_lossless", rt), [])
+        table.append(("  lossless runs, %s (%s bytes each)" % (rt, int(mib) * 1048576),
+                      "%d/%d" % (sum(ok), len(ok)), "", "", ""))
+
+print("Cocoon vs containerd-shim-runc-v2 -- medians of %s runs; %s CPUs, host kernel %s" % (runs, cpus, kernel))
+print("shim: %s; load average at start %s, at end %s" % (shim, load0, load1))
+print()
+w = [max(len(t[i]) for t in table + [("", "cocoon", "runc-v2", "cocoon/runc", "target")]) for i in range(5)]
+hdr = ("measurement", "cocoon", "runc-v2", "cocoon/runc", "target")
+print("| " + " | ".join(h.ljust(w[i]) for i, h in enumerate(hdr)) + " |")
+print("|" + "|".join("-" * (w[i] + 2) for i in range(5)) + "|")
+for t in table:
+    print("| " + " | ".join(t[i].ljust(w[i]) for i in range(5)) + " |")
+PY
