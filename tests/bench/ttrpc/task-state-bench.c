@@ -19,9 +19,9 @@
 #include "cocoon-ttrpc-server.h"
 #include "shim.pb-c.h"
 
-#define SERVICE "containerd.task.v2.Task"
+#define SERVICE		"containerd.task.v2.Task"
 #define CALL_TIMEOUT_MS 10000
-#define MAX_SAMPLES (1u << 20)
+#define MAX_SAMPLES	(1u << 20)
 
 typedef struct {
 	CocoonTtrpcClient *client;
@@ -153,7 +153,8 @@ main(int argc, char **argv)
 	    n_callers > 256 ||
 	    (connections != NULL && !g_str_equal(connections, "each") &&
 	     !g_str_equal(connections, "shared"))) {
-		g_printerr("usage: task-state-bench --socket PATH --namespace NS --id ID [--seconds S] "
+		g_printerr("usage: task-state-bench --socket PATH --namespace NS --id ID "
+			   "[--seconds S] "
 			   "[--callers 1..256] [--connections each|shared]\n");
 		return 2;
 	}
@@ -171,8 +172,8 @@ main(int argc, char **argv)
 	if (share)
 		shared = connect_client(path, namespace_);
 	for (gint i = 0; i < n_callers; i++) {
-		callers[i].client = share ? cocoon_ttrpc_client_ref(shared)
-					  : connect_client(path, namespace_);
+		callers[i].client =
+			share ? cocoon_ttrpc_client_ref(shared) : connect_client(path, namespace_);
 		callers[i].request = packed;
 		callers[i].length = length;
 		callers[i].latencies = g_array_sized_new(FALSE, FALSE, sizeof(gint64), 4096);
