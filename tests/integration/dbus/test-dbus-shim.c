@@ -554,8 +554,11 @@ main(int argc, char **argv)
 	signal(SIGABRT, on_abort);
 	if (getuid() != 0)
 		skip("the shim needs root (mounts, /run/containerd/s)");
-	if (g_find_program_in_path("dbus-daemon") == NULL)
-		skip("no dbus-daemon (apt-get install dbus)");
+	{
+		g_autofree gchar *dbus_daemon = g_find_program_in_path("dbus-daemon");
+		if (dbus_daemon == NULL)
+			skip("no dbus-daemon (apt-get install dbus)");
+	}
 	if (!g_file_test("/usr/bin/qemu-system-x86_64", G_FILE_TEST_IS_EXECUTABLE))
 		skip("no /usr/bin/qemu-system-x86_64");
 	image_dir = g_strdup(g_getenv("COCOON_GUEST_IMAGE_DIR") ?: "/var/cache/cocoon/test-guest");
