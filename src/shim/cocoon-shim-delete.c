@@ -47,6 +47,24 @@ unmount_quietly(const gchar *path)
 }
 
 /*
+ * an exited process whose parent has not reaped it yet: it holds nothing any more. The shim's
+ * parent is the host's init, which may reap late (one init here reaps every ~2 s)
+ */
+static gboolean
+process_is_zombie(GPid pid)
+{
+	g_autofree gchar *path = g_strdup_printf("/proc/%d/stat", (int)pid);
+	g_autofree gchar *stat = NULL;
+	const gchar *end;
+
+	if (!g_file_get_contents(path, &stat, NULL, NULL))
+		return FALSE;
+	/* "pid (comm) S ...": comm may contain anything, the state follows the last ')' */
+	end = strrchr(stat, ')');
+	return end != NULL && end[1] == ' ' && (end[2] == 'Z' || end[2] == 'X');
+}
+
+/*
  * a shim that is still stopping its VM (after Shutdown, its socket already gone) is given time to
  * finish before we kill anything; found by pid + start time, never by a bare pid
  */
@@ -70,8 +88,9 @@ wait_for_exiting_shim(const gchar *state_dir)
 	if (pid <= 1 || pid == getpid())
 		return;
 	while (g_get_monotonic_time() < deadline &&
-	       cocoon_qemu_read_start_time(pid, &now_start, NULL) && now_start == recorded)
-		g_usleep(50000);
+	       cocoon_qemu_read_start_time(pid, &now_start, NULL) && now_start == recorded &&
+	       !process_is_zombie(pid))
+		g_usleep(10000);
 }
 
 /* is anything of another container still shared in this sandbox? */
