@@ -19,11 +19,16 @@
 #include "cocoon-rootfs.h"
 #include "cocoon-shim-util.h"
 #include "cocoon-shim.h"
+#include "cocoon-ttrpc-client.h"
+#include "cocoon-ttrpc-server.h"
+#include "google/protobuf/empty.pb-c.h"
 #include "google/protobuf/timestamp.pb-c.h"
 #include "shim.pb-c.h"
 
-/* containerd gives `delete` 5 s */
-#define SHIM_EXIT_WAIT_US (3 * G_USEC_PER_SEC)
+/* containerd gives `delete` 5 s: at most 2 with a live shim, then 3 waiting for it to exit */
+#define SHIM_EXIT_WAIT_US   (3 * G_USEC_PER_SEC)
+#define LIVE_SHIM_BUDGET_US (2 * G_USEC_PER_SEC)
+#define TASK_SERVICE	    "containerd.task.v2.Task"
 
 /* TRUE when the pod's shim daemon still answers on its socket */
 static gboolean
@@ -93,6 +98,80 @@ wait_for_exiting_shim(const gchar *state_dir)
 		g_usleep(10000);
 }
 
+/* one Task call with what is left of the budget; NULL with error on failure */
+static ProtobufCMessage *
+live_shim_call(CocoonTtrpcClient *client, const gchar *method, const ProtobufCMessage *request,
+	       const ProtobufCMessageDescriptor *response_descriptor, gint64 deadline,
+	       GError **error)
+{
+	gint64 left_ms = (deadline - g_get_monotonic_time()) / 1000;
+	return cocoon_ttrpc_client_call_message(client, TASK_SERVICE, method, request,
+						response_descriptor,
+						(guint)CLAMP(left_ms, 100, 1000), NULL, error);
+}
+
+/*
+ * containerd runs `delete` while the pod's shim still runs when it lost track of the task (e.g. its
+ * Connect after a restart failed) or after a normal Delete of one container of a pod. Either way
+ * the task must go from the shim (kill it, delete it), and the shim is asked to exit, which it does
+ * only when it hosts nothing else. Without this a shim whose Create outlived containerd stays
+ * forever.
+ */
+static void
+release_from_live_shim(const gchar *address, const CocoonShimOptions *options,
+		       gboolean wait_for_exit)
+{
+	Containerd__Task__V2__KillRequest kill_request = CONTAINERD__TASK__V2__KILL_REQUEST__INIT;
+	Containerd__Task__V2__DeleteRequest delete_request =
+		CONTAINERD__TASK__V2__DELETE_REQUEST__INIT;
+	Containerd__Task__V2__ShutdownRequest shutdown_request =
+		CONTAINERD__TASK__V2__SHUTDOWN_REQUEST__INIT;
+	gint64 deadline = g_get_monotonic_time() + LIVE_SHIM_BUDGET_US;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(CocoonTtrpcClient) client =
+		cocoon_ttrpc_client_new_for_path(cocoon_shim_socket_path(address), &error);
+	ProtobufCMessage *response;
+
+	if (client == NULL)
+		return;
+	cocoon_ttrpc_client_set_metadata(client, COCOON_TTRPC_NAMESPACE_KEY, options->namespace_);
+	kill_request.id = options->id;
+	kill_request.signal = 9;
+	kill_request.all = TRUE;
+	response = live_shim_call(client, "Kill", (ProtobufCMessage *)&kill_request,
+				  &google__protobuf__empty__descriptor, deadline, &error);
+	if (response != NULL)
+		protobuf_c_message_free_unpacked(response, NULL);
+	/* a killed process is deletable once its exit was reported */
+	delete_request.id = options->id;
+	while (g_get_monotonic_time() < deadline) {
+		g_clear_error(&error);
+		response = live_shim_call(client, "Delete", (ProtobufCMessage *)&delete_request,
+					  &containerd__task__v2__delete_response__descriptor,
+					  deadline, &error);
+		if (response != NULL) {
+			g_printerr("task %s was still in its shim: deleted it there\n",
+				   options->id);
+			protobuf_c_message_free_unpacked(response, NULL);
+			break;
+		}
+		if (!g_error_matches(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_FAILED_PRECONDITION))
+			break;
+		g_usleep(100000);
+	}
+	g_clear_error(&error);
+	shutdown_request.id = options->id;
+	response = live_shim_call(client, "Shutdown", (ProtobufCMessage *)&shutdown_request,
+				  &google__protobuf__empty__descriptor, deadline, &error);
+	if (response == NULL)
+		return;
+	protobuf_c_message_free_unpacked(response, NULL);
+	/* a shim that exits closes every connection at once */
+	while (wait_for_exit && g_get_monotonic_time() < deadline &&
+	       cocoon_ttrpc_client_is_connected(client))
+		g_usleep(20000);
+}
+
 /* is anything of another container still shared in this sandbox? */
 static gboolean
 shared_dir_is_empty(const gchar *shared_dir)
@@ -138,6 +217,8 @@ shim_delete(const CocoonShimOptions *options, const gchar *bundle)
 	share = g_build_filename(shared_dir, options->id, NULL);
 	share_rootfs = g_build_filename(share, "rootfs", NULL);
 
+	if (shim_is_alive(address))
+		release_from_live_shim(address, options, g_str_equal(group, options->id));
 	if (!shim_is_alive(address)) {
 		wait_for_exiting_shim(state_dir);
 		if (g_file_test(state_dir, G_FILE_TEST_IS_DIR) &&
@@ -151,20 +232,34 @@ shim_delete(const CocoonShimOptions *options, const gchar *bundle)
 	g_rmdir(share_rootfs);
 	g_rmdir(share);
 	unmount_quietly(bundle_rootfs);
-	if (!shim_is_alive(address) && shared_dir_is_empty(shared_dir)) {
-		g_rmdir(shared_dir);
-		/* what the VM left: sockets, logs, pid file */
-		{
-			g_autoptr(GDir) dir = g_dir_open(state_dir, 0, NULL);
-			const gchar *name;
-			while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
-				g_autofree gchar *path = g_build_filename(state_dir, name, NULL);
-				if (!g_file_test(path, G_FILE_TEST_IS_DIR))
-					g_unlink(path);
-			}
-		}
-		g_rmdir(state_dir);
+	if (!shim_is_alive(address))
+		cocoon_shim_remove_state_dir(state_dir);
+}
+
+/**
+ * cocoon_shim_remove_state_dir:
+ * @state_dir: <runtime.state_dir>/<sandbox>
+ *
+ * Removes what a stopped VM left in a sandbox's state directory (sockets, logs, pid files) and the
+ * directory, unless a container is still shared from it.
+ */
+void
+cocoon_shim_remove_state_dir(const gchar *state_dir)
+{
+	g_autofree gchar *shared_dir = g_build_filename(state_dir, "shared", NULL);
+	g_autoptr(GDir) dir = NULL;
+	const gchar *name;
+
+	if (!shared_dir_is_empty(shared_dir))
+		return;
+	g_rmdir(shared_dir);
+	dir = g_dir_open(state_dir, 0, NULL);
+	while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
+		g_autofree gchar *path = g_build_filename(state_dir, name, NULL);
+		if (!g_file_test(path, G_FILE_TEST_IS_DIR))
+			g_unlink(path);
 	}
+	g_rmdir(state_dir);
 }
 
 int

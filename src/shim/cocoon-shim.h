@@ -21,6 +21,9 @@ typedef struct {
 int cocoon_shim_start(const CocoonShimOptions *options);
 /* `delete`: cleans up what is left of one task, prints a raw DeleteResponse */
 int cocoon_shim_delete(const CocoonShimOptions *options);
+/* removes a sandbox's state directory and what a stopped VM left in it, unless a rootfs is shared
+ */
+void cocoon_shim_remove_state_dir(const gchar *state_dir);
 /* the daemon, with the listening socket on fd 3 */
 int cocoon_shim_daemon(const CocoonShimOptions *options);
 
