@@ -18,6 +18,7 @@
 
 #include "cocoon-dbus-exporter.h"
 #include "cocoon-event-publisher.h"
+#include "cocoon-qemu.h"
 #include "cocoon-runtime.h"
 #include "cocoon-sandbox.h"
 #include "cocoon-shim-util.h"
@@ -25,11 +26,18 @@
 #include "cocoon-task-service.h"
 #include "cocoon-ttrpc-server.h"
 
-#define LISTEN_FD 3
-#define EVENT_DRAIN_TIMEOUT_MS 5000
+#define LISTEN_FD		3
+#define EVENT_DRAIN_TIMEOUT_MS	5000
+#define ORPHAN_CHECK_INTERVAL_S 5
 
 static GMainLoop *main_loop;
 static gboolean log_debug;
+/* main context only */
+static struct {
+	CocoonRuntime *runtime;
+	CocoonTtrpcServer *server;
+	guint checks;
+} orphan;
 
 static void
 log_handler(const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer data)
@@ -46,8 +54,10 @@ log_handler(const gchar *domain, GLogLevelFlags level, const gchar *message, gpo
 		name = "warning";
 	else if (level & G_LOG_LEVEL_DEBUG)
 		name = "debug";
-	/* containerd copies the log FIFO into its own log; a write error while it restarts is fine */
-	fprintf(stderr, "time=\"%s\" level=%s msg=\"%s\" runtime=io.containerd.cocoon.v2 pid=%d %s\n",
+	/* containerd copies the log FIFO into its own log; a write error while it restarts is fine
+	 */
+	fprintf(stderr,
+		"time=\"%s\" level=%s msg=\"%s\" runtime=io.containerd.cocoon.v2 pid=%d %s\n",
 		stamp, name, message, getpid(), domain != NULL ? domain : "");
 	fflush(stderr);
 }
@@ -69,6 +79,54 @@ on_terminate(gpointer data)
 	g_message("signal received, shutting down");
 	g_main_loop_quit(main_loop);
 	return G_SOURCE_CONTINUE;
+}
+
+/*
+ * A shim that hosts no container and has no client is an orphan: containerd lost track of it (it
+ * was killed during a Create, or its Connect after a restart failed while a Create was still
+ * booting) and will never send Shutdown. Two checks in a row, so that a containerd about to connect
+ * after `start` is not missed.
+ */
+static gboolean
+on_orphan_check(gpointer data)
+{
+	if (cocoon_runtime_count_containers(orphan.runtime) > 0 ||
+	    cocoon_ttrpc_server_get_n_connections(orphan.server) > 0) {
+		orphan.checks = 0;
+		return G_SOURCE_CONTINUE;
+	}
+	if (++orphan.checks < 2)
+		return G_SOURCE_CONTINUE;
+	g_message("no container and no client for %d s: containerd lost this shim, exiting",
+		  orphan.checks * ORPHAN_CHECK_INTERVAL_S);
+	g_main_loop_quit(main_loop);
+	return G_SOURCE_REMOVE;
+}
+
+/*
+ * after an orderly stop `delete` may never come (an orphan's exit): the sandbox's state directory
+ * goes here, unless a newer shim of the same pod owns it already (its shim.pid)
+ */
+static void
+remove_own_state_dir(const gchar *state_dir)
+{
+	g_autofree gchar *path = g_build_filename(state_dir, "shim.pid", NULL);
+	g_autofree gchar *contents = NULL;
+	g_autofree gchar *ours = NULL;
+	guint64 start_time;
+
+	if (!g_file_get_contents(path, &contents, NULL, NULL)) {
+		/* no VM was booted here: only empty directories go */
+		g_autofree gchar *shared_dir = g_build_filename(state_dir, "shared", NULL);
+		g_rmdir(shared_dir);
+		g_rmdir(state_dir);
+		return;
+	}
+	if (!cocoon_qemu_read_start_time(getpid(), &start_time, NULL))
+		return;
+	ours = g_strdup_printf("%d %" G_GUINT64_FORMAT, (int)getpid(), start_time);
+	if (g_str_equal(g_strstrip(contents), ours))
+		cocoon_shim_remove_state_dir(state_dir);
 }
 
 static gboolean
@@ -114,8 +172,8 @@ cocoon_shim_daemon(const CocoonShimOptions *options)
 	runtime.containerd_address = g_strdup(options->address);
 	runtime.main_context = g_main_context_default();
 	cocoon_runtime_init(&runtime);
-	runtime.publisher = cocoon_event_publisher_new(g_getenv("TTRPC_ADDRESS"),
-						       options->namespace_);
+	runtime.publisher =
+		cocoon_event_publisher_new(g_getenv("TTRPC_ADDRESS"), options->namespace_);
 	/* sandboxes on D-Bus (runtime.dbus) and on <state_dir>/<sandbox>/dbus.sock */
 	exporter = cocoon_dbus_exporter_new(cocoon_dbus_bus_from_string(runtime.config->dbus),
 					    runtime.config->state_dir, options->namespace_);
@@ -131,6 +189,9 @@ cocoon_shim_daemon(const CocoonShimOptions *options)
 	}
 	g_unix_signal_add(SIGTERM, on_terminate, NULL);
 	g_unix_signal_add(SIGINT, on_terminate, NULL);
+	orphan.runtime = &runtime;
+	orphan.server = server;
+	g_timeout_add_seconds(ORPHAN_CHECK_INTERVAL_S, on_orphan_check, NULL);
 	g_info("serving pod %s (first task %s, namespace %s), config %s", group, options->id,
 	       options->namespace_, runtime.config->path ? runtime.config->path : "(defaults)");
 
@@ -153,6 +214,14 @@ cocoon_shim_daemon(const CocoonShimOptions *options)
 	for (guint i = 0; i < sandboxes->len; i++)
 		cocoon_sandbox_stop(sandboxes->pdata[i]);
 	cocoon_event_publisher_free(runtime.publisher, EVENT_DRAIN_TIMEOUT_MS);
+	/* the D-Bus peer sockets go with the exporter, then the rest of each state directory */
+	g_clear_pointer(&exporter, cocoon_dbus_exporter_free);
+	for (guint i = 0; i < sandboxes->len; i++) {
+		g_autofree gchar *state_dir =
+			g_build_filename(runtime.config->state_dir,
+					 cocoon_sandbox_get_id(sandboxes->pdata[i]), NULL);
+		remove_own_state_dir(state_dir);
+	}
 	g_info("exiting");
 	return 0;
 }
