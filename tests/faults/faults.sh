@@ -1,0 +1,588 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# The fault suite: real containerd + ctr + containerd-shim-cocoon-v2 + QEMU (TCG here) + cocoon-agent,
+# with things going wrong on purpose. Every scenario runs COCOON_FAULT_TRIES times; after each try
+# the suite checks that nothing is left behind (QEMU processes, shims, mounts under the work dir,
+# <state_dir>/* entries, containerd bundles) and that no ctr call had to be cut off by timeout(1).
+# It prints one table — scenario, tries, leaks, hangs, failures, seconds — and fails if any count is
+# non-zero. Needs root, containerd, QEMU and a guest image; says SKIP otherwise.
+#
+# knobs (environment):
+#   COCOON_FAULT_TRIES      tries per scenario (default 2)
+#   COCOON_FAULT_SCENARIOS  which ones, space separated (default: all, in the order below)
+#   COCOON_FAULT_RUNS       sequential `ctr run --rm` in sequential-runs (default 20)
+#   COCOON_FAULT_EXECS      execs into the long-lived pod in sequential-runs (default 50)
+#   COCOON_FAULT_PODS       pods started at once in parallel-pods (default 8)
+#   COCOON_TEST_IMAGE_DIR, COCOON_TEST_IMAGE_SKIP_BUILD, COCOON_BUILD_DIR: see tests/lib/guest-image.sh
+#
+# scenarios:
+#   shim-kill            kill -9 the shims while containers (a pod of two, one alone, an exec) run;
+#                        containerd's cleanup runs the shim's `delete`, which must remove every VM,
+#                        mount and state directory
+#   qemu-kill            kill -9 QEMU under a pod: every process exits non-zero (with /tasks/exit
+#                        events) within a bound; calls on the dead pod fail fast; a new pod runs
+#   agent-stopped        the guest's vCPUs are stopped behind the shim's back (QMP `stop` on a second
+#                        monitor the test adds with hypervisor.extra_args: the shim holds the one on
+#                        <state>/<pod>/qmp.sock, and QEMU serves one client per monitor) — ctr calls
+#                        that need the agent fail within agent.request_timeout_ms with an error naming
+#                        the sandbox and the call; after QMP `cont` everything works again
+#   qemu-frozen          the same with the whole QEMU process stopped (SIGSTOP, then SIGCONT)
+#   containerd-restart   containerd is stopped (SIGTERM on odd tries, SIGKILL on even ones) and started
+#                        again on the same directories while pods run: it reconnects, `ctr task ls`
+#                        shows them, they exec, are killed and deleted
+#   create-interrupted   containerd is killed with SIGKILL while a `ctr run` boots the VM; after the
+#                        restart, delete and a retried run leave nothing behind
+#   sequential-runs      COCOON_FAULT_RUNS x `ctr run --rm`: containerd's fd count and RSS stay flat;
+#                        COCOON_FAULT_EXECS execs into one pod: its shim's fd count and RSS stay flat
+#   parallel-pods        COCOON_FAULT_PODS pods started at once all run (TCG on few cores: their boot
+#                        timeout is 10 minutes and their agent request timeout 2 minutes)
+set -uo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+build=${COCOON_BUILD_DIR:-${MESON_BUILD_ROOT:-$repo/build}}
+. "$repo/tests/lib/containerd.sh"
+. "$repo/tests/lib/guest-image.sh"
+
+require_root_or_skip
+command -v containerd >/dev/null || skip_loudly "containerd is not installed"
+command -v qemu-system-x86_64 >/dev/null || skip_loudly "qemu-system-x86_64 is not installed"
+command -v python3 >/dev/null || skip_loudly "python3 is needed for the QMP client"
+[ -x "$build/src/shim/containerd-shim-cocoon-v2" ] || skip_loudly "shim not built in $build"
+guest_image_ensure || skip_loudly "no guest image (see above)"
+
+TRIES=${COCOON_FAULT_TRIES:-2}
+RUNS=${COCOON_FAULT_RUNS:-20}
+EXECS=${COCOON_FAULT_EXECS:-50}
+PODS=${COCOON_FAULT_PODS:-8}
+ALL_SCENARIOS="shim-kill qemu-kill agent-stopped qemu-frozen containerd-restart create-interrupted
+sequential-runs parallel-pods"
+SCENARIOS=${COCOON_FAULT_SCENARIOS:-$ALL_SCENARIOS}
+# what the agent-stopped scenarios configure, and how much later than that a failure may come
+FAULT_REQUEST_TIMEOUT_MS=2000
+FAULT_SLACK_MS=2500
+
+# short: unix socket paths under it must stay below 108 bytes
+work=$(mktemp -d /tmp/cfault.XXXXXX)
+state=$work/state
+ns=cocoon-faults
+image=docker.io/cocoon-test/busybox:latest
+rt="--runtime io.containerd.cocoon.v2"
+monitor=$work/mon.sock
+events_pid=
+# counts go to a file: ctr_t also runs inside $(...) subshells
+tally=$work/tally
+declare -A TRIED SECONDS_SPENT
+scenario=
+
+log() { echo "[$(date +%H:%M:%S)] ${scenario:+$scenario: }$*"; }
+count() { printf '%s\t%s\t%s\n' "$scenario" "$1" "${2:-1}" >>"$tally"; } # KIND [N]
+counted() { awk -F'\t' -v s="$1" -v k="$2" '$1 == s && $2 == k {n += $3} END {print n + 0}' "$tally"; }
+fail() { log "FAIL: $*"; count fail; }
+hang() { log "HANG: $*"; count hang; }
+leak() { log "LEAK: $*"; count leak "${2:-1}"; }
+note() { log "$*"; printf '%s: %s\n' "$scenario" "$*" >>"$work/notes"; }
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# ---------------------------------------------------------------- environment
+
+# write_config [REQUEST_TIMEOUT_MS [BOOT_TIMEOUT_MS [EXTRA-MONITOR]]]: every new shim reads it
+write_config() {
+	local request=${1:-30000} boot=${2:-120000} extra=""
+	if [ "${3:-}" = monitor ]; then
+		extra="extra_args = [\"-chardev\", \"socket,id=faultmon,path=$monitor,server=on,wait=off\","
+		extra+=" \"-mon\", \"chardev=faultmon,mode=control\"];"
+	fi
+	cat >"$work/cocoon.conf" <<-CONF
+		hypervisor = { kernel = "$COCOON_GUEST_KERNEL"; initrd = "$COCOON_GUEST_INITRD";
+		  memory_mib = 256; $extra };
+		agent = { boot_timeout_ms = $boot; request_timeout_ms = $request; };
+		runtime = { state_dir = "$state"; log_level = "debug"; dbus = "none"; };
+	CONF
+}
+
+C() { ctr --address "$CONTAINERD_ADDRESS" -n "$ns" "$@"; }
+
+# ctr_t SECONDS ARGS...: ctr with a bound; being cut off counts as a hang
+ctr_t() {
+	local secs=$1 rc=0
+	shift
+	timeout -k 5 "$secs" ctr --address "$CONTAINERD_ADDRESS" -n "$ns" "$@" || rc=$?
+	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+		hang "ctr $* did not return within ${secs}s"
+	fi
+	return "$rc"
+}
+
+events_start() {
+	C events >>"$work/events.txt" 2>&1 &
+	events_pid=$!
+}
+
+events_stop() {
+	[ -z "$events_pid" ] || kill "$events_pid" 2>/dev/null
+	[ -z "$events_pid" ] || wait "$events_pid" 2>/dev/null
+	events_pid=
+}
+
+# the containerd log of every run is kept (containerd_start truncates its log)
+containerd_up() {
+	[ ! -f "$work/containerd/containerd.log" ] ||
+		cat "$work/containerd/containerd.log" >>"$work/containerd.log.old"
+	containerd_start "$work/containerd" || return 1
+	events_start
+}
+
+containerd_down() { # TERM|KILL
+	events_stop
+	if [ "$1" = KILL ] && [ -n "${CONTAINERD_PID:-}" ]; then
+		kill -KILL "$CONTAINERD_PID" 2>/dev/null
+		wait "$CONTAINERD_PID" 2>/dev/null
+		unset CONTAINERD_PID
+	fi
+	containerd_stop
+}
+
+qemu_pids() { pgrep -f "qemu-system-x86_64.* -name guest=cocoon-.*$state/" || true; }
+qemu_pid_of() { pgrep -f "qemu-system-x86_64.*$state/$1/" || true; }
+shim_pids() { pgrep -f "containerd-shim-cocoon-v2 .*-address $CONTAINERD_ADDRESS" || true; }
+shim_pid_of() { pgrep -f "containerd-shim-cocoon-v2 .*-address $CONTAINERD_ADDRESS .*-group $1( |$)" || true; }
+our_mounts() { awk -v w="$work/" 'index($2, w) == 1 {print $2}' /proc/self/mounts; }
+state_entries() { ls -A "$state" 2>/dev/null || true; }
+bundles() { ls -A "$work/containerd/state/io.containerd.runtime.v2.task/$ns" 2>/dev/null || true; }
+status_of() { C tasks ls 2>/dev/null | awk -v id="$1" '$1 == id {print $3}'; }
+pod_args() { # SANDBOX-ID TYPE
+	echo "--annotation io.kubernetes.cri.sandbox-id=$1 --annotation io.kubernetes.cri.container-type=$2"
+}
+wait_status() { # ID STATUS SECONDS
+	local deadline=$(($(now_ms) + $3 * 1000))
+	while [ "$(now_ms)" -lt "$deadline" ]; do
+		[ "$(status_of "$1")" = "$2" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+fd_count() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null; }
+
+# leftovers: what is still there that should not be, one "KIND: ITEM" line each
+leftovers() {
+	local x
+	for x in $(qemu_pids); do echo "QEMU pid: $x"; done
+	for x in $(shim_pids); do echo "shim pid: $x ($({ tr '\0' ' ' <"/proc/$x/cmdline"; } 2>/dev/null | grep -o -- '-id [^ ]*'))"; done
+	for x in $(our_mounts); do echo "mount: $x"; done
+	for x in $(state_entries); do echo "state entry: $state/$x"; done
+	for x in $(bundles); do echo "bundle: $x"; done
+}
+
+# remove every task and container the regular way (bounded), as a user would
+remove_all() {
+	local t c
+	for t in $(C tasks ls -q 2>/dev/null); do ctr_t 30 tasks kill -a -s SIGKILL "$t" >/dev/null 2>&1; done
+	for t in $(C tasks ls -q 2>/dev/null); do wait_status "$t" STOPPED 20; done
+	for t in $(C tasks ls -q 2>/dev/null); do ctr_t 60 tasks rm -f "$t" >/dev/null 2>&1; done
+	for c in $(C containers ls -q 2>/dev/null); do ctr_t 30 containers rm "$c" >/dev/null 2>&1; done
+}
+
+# after the scenario's own cleanup: wait for everything to go, count what stays, then clear it by
+# force so that the next try starts clean
+leak_check() { # SECONDS
+	local deadline=$(($(now_ms) + ${1:-30} * 1000)) left n p mnt
+	while [ "$(now_ms)" -lt "$deadline" ]; do
+		[ -z "$(leftovers)" ] && return 0
+		sleep 0.25
+	done
+	left=$(leftovers)
+	n=$(echo "$left" | grep -c .)
+	leak "$n things left after ${1:-30}s:" "$n"
+	echo "$left" | sed 's/^/    /'
+	# by pid, never by name
+	for p in $(shim_pids) $(qemu_pids); do kill -KILL "$p" 2>/dev/null; done
+	sleep 0.5
+	for mnt in $(our_mounts | sort -r); do umount -l "$mnt" 2>/dev/null; done
+	if [ -z "$(our_mounts)" ]; then
+		rm -rf "${state:?}"/* "${state:?}"/.[!.]* 2>/dev/null
+	fi
+	remove_all
+}
+
+# one QMP command on the monitor the test added (write_config ... monitor)
+qmp() { timeout 10 python3 "$repo/tests/faults/qmp.py" "$monitor" "$@" >/dev/null; }
+
+# ---------------------------------------------------------------- scenarios
+
+scenario_shim_kill() {
+	local t=$1 p=sk-p$1 a=sk-a$1 s=sk-s$1 start elapsed pid rc
+	write_config
+	ctr_t 300 run -d $rt $(pod_args "$p" sandbox) "$image" "$p" sleep 100000 || { fail "run $p"; return; }
+	ctr_t 120 run -d $rt $(pod_args "$p" container) "$image" "$a" sleep 100000 || fail "run $a"
+	ctr_t 300 run -d $rt "$image" "$s" sleep 100000 || fail "run $s"
+	ctr_t 60 tasks exec -d --exec-id long "$s" sleep 100000 || fail "exec in $s"
+	[ "$(qemu_pids | wc -l)" = 2 ] || fail "expected 2 QEMU, found $(qemu_pids | wc -l)"
+	start=$(now_ms)
+	for pid in $(shim_pid_of "$p") $(shim_pid_of "$s"); do kill -KILL "$pid"; done
+	# containerd sees the connections close, reports the exits and runs `delete` per task
+	for id in "$p" "$a" "$s"; do
+		for _ in $(seq 150); do [ -z "$(status_of "$id")" ] && break; sleep 0.2; done
+		[ -z "$(status_of "$id")" ] || fail "task $id still listed as $(status_of "$id") 30s after its shim died"
+	done
+	for _ in $(seq 150); do [ -z "$(leftovers)" ] && break; sleep 0.2; done
+	elapsed=$(($(now_ms) - start))
+	[ -z "$(leftovers)" ] && log "everything gone ${elapsed} ms after kill -9 of the shims"
+	for id in "$p" "$a" "$s"; do
+		ctr_t 30 containers rm "$id" || fail "containers rm $id"
+	done
+	leak_check 15
+	rc=0
+	# the same ids work again
+	out=$(ctr_t 300 run --rm $rt "$image" "$s" echo again 2>&1) || rc=$?
+	[ "$rc" = 0 ] && [ "$out" = again ] || fail "re-run of $s after the shim kill: rc $rc: $out"
+	leak_check 15
+}
+
+# the /tasks/exit event of ID (container or exec) in the capture, with its status
+exit_status_of() { # CONTAINER-ID PROCESS-ID
+	grep ' /tasks/exit ' "$work/events.txt" | grep "\"container_id\":\"$1\"" |
+		grep "\"id\":\"$2\"" | sed -n 's/.*"exit_status":\([0-9]*\).*/\1/p' | tail -n1
+}
+
+scenario_qemu_kill() {
+	local t=$1 p=qk-p$1 a=qk-a$1 n=qk-n$1 b=qk-b$1 start elapsed rc out st id pairs
+	write_config
+	ctr_t 300 run -d $rt $(pod_args "$p" sandbox) "$image" "$p" sleep 100000 || { fail "run $p"; return; }
+	ctr_t 120 run -d $rt $(pod_args "$p" container) "$image" "$a" sleep 100000 || fail "run $a"
+	ctr_t 60 tasks exec -d --exec-id long "$a" sleep 100000 || fail "exec in $a"
+	start=$(now_ms)
+	kill -KILL $(qemu_pid_of "$p")
+	# every process exits non-zero, with its event, within 20 s
+	pairs="$p:$p $a:$a $a:long"
+	for _ in $(seq 100); do
+		out=""
+		for id in $pairs; do [ -n "$(exit_status_of "${id%%:*}" "${id##*:}")" ] || out=x; done
+		[ -z "$out" ] && break
+		sleep 0.2
+	done
+	elapsed=$(($(now_ms) - start))
+	for id in $pairs; do
+		st=$(exit_status_of "${id%%:*}" "${id##*:}")
+		if [ -z "$st" ]; then
+			hang "no /tasks/exit for ${id##*:} of ${id%%:*} ${elapsed} ms after QEMU was killed"
+		elif [ "$st" = 0 ]; then
+			fail "${id##*:} of ${id%%:*} exited 0 after QEMU was killed"
+		fi
+	done
+	log "all exits reported ${elapsed} ms after kill -9 of QEMU"
+	for id in "$p" "$a"; do [ "$(status_of "$id")" = STOPPED ] || fail "$id is $(status_of "$id")"; done
+	# the shim behaves: calls on the dead pod answer at once, a new container in it is refused
+	start=$(now_ms)
+	ctr_t 30 tasks ps "$a" >/dev/null 2>&1
+	ctr_t 30 tasks exec --exec-id late "$a" echo late >/dev/null 2>&1 && fail "exec in a dead pod worked"
+	ctr_t 30 tasks metrics "$a" >/dev/null 2>&1
+	rc=0
+	out=$(ctr_t 120 run --rm $rt $(pod_args "$p" container) "$image" "$b" echo no 2>&1) || rc=$?
+	[ "$rc" != 0 ] || fail "a new container in the dead pod ran: $out"
+	elapsed=$(($(now_ms) - start))
+	[ "$elapsed" -lt 20000 ] || fail "calls on the dead pod took ${elapsed} ms"
+	ctr_t 30 containers rm "$b" >/dev/null 2>&1
+	# a new pod runs
+	rc=0
+	out=$(ctr_t 300 run --rm $rt "$image" "$n" echo fine 2>&1) || rc=$?
+	[ "$rc" = 0 ] && [ "$out" = fine ] || fail "new pod after the QEMU kill: rc $rc: $out"
+	# the old ones are deleted
+	for id in "$a" "$p"; do
+		ctr_t 60 tasks rm "$id" >/dev/null 2>&1 || fail "tasks rm $id"
+		ctr_t 30 containers rm "$id" || fail "containers rm $id"
+	done
+	leak_check 20
+}
+
+# agent_timeouts POD: calls that need the agent fail in time, naming the pod and the call
+agent_timeouts() {
+	local p=$1 how=$2 start elapsed out rc limit=$((FAULT_REQUEST_TIMEOUT_MS + FAULT_SLACK_MS))
+	local call
+	for call in "ListProcesses:tasks ps $p" "ExecProcess:tasks exec --exec-id x$RANDOM $p echo hi" \
+		"StatsContainer:tasks metrics $p"; do
+		start=$(now_ms)
+		rc=0
+		out=$(ctr_t 60 ${call#*:} 2>&1) || rc=$?
+		elapsed=$(($(now_ms) - start))
+		if [ "$rc" = 0 ]; then
+			fail "ctr ${call#*:} worked while the guest was $how"
+		elif [ "${call%%:*}" = StatsContainer ] && [ "$elapsed" -le "$limit" ]; then
+			# containerd's Metrics logs a task's error and answers "no metrics received"
+			log "${call%%:*} failed after ${elapsed} ms: $(echo "$out" | tail -n1 | cut -c1-160)"
+		elif ! echo "$out" | grep -q "sandbox $p" || ! echo "$out" | grep -q "${call%%:*}" ||
+			! echo "$out" | grep -qi "deadline\|within\|timed out"; then
+			fail "ctr ${call#*:}: the error does not name the sandbox, the call and the timeout: $out"
+		elif [ "$elapsed" -gt "$limit" ]; then
+			fail "ctr ${call#*:} failed after ${elapsed} ms (request timeout $FAULT_REQUEST_TIMEOUT_MS ms)"
+		else
+			log "${call%%:*} failed after ${elapsed} ms: $(echo "$out" | tail -n1 | cut -c1-160)"
+		fi
+	done
+	# what needs no agent still answers at once
+	start=$(now_ms)
+	ctr_t 30 tasks ls >/dev/null || fail "tasks ls while the guest was $how"
+	elapsed=$(($(now_ms) - start))
+	[ "$elapsed" -lt 2000 ] || fail "tasks ls took ${elapsed} ms while the guest was $how"
+}
+
+agent_works() { # POD
+	local out rc=0 start=$(now_ms)
+	# the guest works off what was queued while it stood still; its clock catches up
+	until ctr_t 30 tasks ps "$1" >/dev/null 2>&1; do
+		[ $(($(now_ms) - start)) -lt 15000 ] || { fail "tasks ps still fails 15 s after the guest came back"; break; }
+		sleep 0.5
+	done
+	log "the agent answers again $(($(now_ms) - start)) ms after the guest came back"
+	out=$(ctr_t 60 tasks exec --exec-id back$RANDOM "$1" echo back 2>&1) || rc=$?
+	[ "$rc" = 0 ] && [ "$out" = back ] || fail "exec after the guest came back: rc $rc: $out"
+	ctr_t 30 tasks ps "$1" >/dev/null || fail "tasks ps after the guest came back"
+}
+
+scenario_agent_stopped() {
+	local p=as-p$1
+	write_config "$FAULT_REQUEST_TIMEOUT_MS" 120000 monitor
+	ctr_t 300 run -d $rt "$image" "$p" sleep 100000 || { fail "run $p"; return; }
+	qmp stop || fail "QMP stop on the test monitor"
+	agent_timeouts "$p" "stopped by QMP"
+	qmp cont || fail "QMP cont"
+	agent_works "$p"
+	ctr_t 30 tasks kill -s SIGKILL "$p" || fail "kill $p"
+	wait_status "$p" STOPPED 20 || fail "$p did not stop"
+	ctr_t 60 tasks rm "$p" >/dev/null 2>&1 || fail "tasks rm $p"
+	ctr_t 30 containers rm "$p" || fail "containers rm $p"
+	leak_check 20
+}
+
+scenario_qemu_frozen() {
+	local p=qf-p$1 q
+	write_config "$FAULT_REQUEST_TIMEOUT_MS" 120000
+	ctr_t 300 run -d $rt "$image" "$p" sleep 100000 || { fail "run $p"; return; }
+	q=$(qemu_pid_of "$p")
+	kill -STOP "$q"
+	agent_timeouts "$p" "frozen by SIGSTOP"
+	kill -CONT "$q"
+	agent_works "$p"
+	ctr_t 30 tasks kill -s SIGKILL "$p" || fail "kill $p"
+	wait_status "$p" STOPPED 20 || fail "$p did not stop"
+	ctr_t 60 tasks rm "$p" >/dev/null 2>&1 || fail "tasks rm $p"
+	ctr_t 30 containers rm "$p" || fail "containers rm $p"
+	leak_check 20
+}
+
+scenario_containerd_restart() {
+	local t=$1 p=cr-p$1 a=cr-a$1 s=cr-s$1 how=TERM out rc id
+	[ $((t % 2)) = 0 ] && how=KILL
+	write_config
+	ctr_t 300 run -d $rt $(pod_args "$p" sandbox) "$image" "$p" sleep 100000 || { fail "run $p"; return; }
+	ctr_t 120 run -d $rt $(pod_args "$p" container) "$image" "$a" sleep 100000 || fail "run $a"
+	ctr_t 300 run -d $rt "$image" "$s" sh -c 'while :; do echo tick; sleep 1; done' || fail "run $s"
+	log "containerd down with SIG$how, up again"
+	containerd_down "$how"
+	sleep 1
+	containerd_up || { fail "containerd did not come back"; return; }
+	for id in "$p" "$a" "$s"; do
+		wait_status "$id" RUNNING 30 || fail "after the restart $id is '$(status_of "$id")'"
+	done
+	rc=0
+	out=$(ctr_t 60 tasks exec --exec-id after "$a" echo after 2>&1) || rc=$?
+	[ "$rc" = 0 ] && [ "$out" = after ] || fail "exec after the restart: rc $rc: $out"
+	for id in "$a" "$s" "$p"; do
+		ctr_t 30 tasks kill -s SIGKILL "$id" || fail "kill $id"
+		wait_status "$id" STOPPED 20 || fail "$id did not stop"
+		ctr_t 60 tasks rm "$id" >/dev/null 2>&1 || fail "tasks rm $id"
+		ctr_t 30 containers rm "$id" || fail "containers rm $id"
+	done
+	leak_check 20
+}
+
+# variants by try: containerd is killed 0 s, 0.7 s, 1.4 s into the boot, or the boot is stalled (QMP
+# stop) past containerd's 5 s Connect timeout after its restart, so the Create outlives that too
+scenario_create_interrupted() {
+	local t=$1 id=ci-$1 run_pid delay out rc variant=$((($1 - 1) % 4))
+	if [ "$variant" = 3 ]; then write_config 30000 120000 monitor; else write_config; fi
+	ctr_t 300 run -d $rt "$image" "$id" sleep 100000 >/dev/null 2>&1 &
+	run_pid=$!
+	for _ in $(seq 600); do [ -n "$(qemu_pid_of "$id")" ] && break; sleep 0.05; done
+	[ -n "$(qemu_pid_of "$id")" ] || fail "no QEMU for $id within 30s"
+	if [ "$variant" = 3 ]; then
+		sleep 0.6
+		qmp stop || fail "QMP stop"
+		log "boot of $id stalled, containerd killed"
+	else
+		delay=$(awk -v v="$variant" 'BEGIN { printf "%.1f", v * 0.7 }')
+		sleep "$delay"
+		log "containerd killed ${delay}s into the boot of $id"
+	fi
+	containerd_down KILL
+	wait "$run_pid" 2>/dev/null
+	sleep 1
+	containerd_up || { fail "containerd did not come back"; return; }
+	if [ "$variant" = 3 ]; then
+		sleep 7
+		qmp cont || fail "QMP cont"
+	fi
+	# whatever containerd made of it: delete it the way a user would, then run it again
+	for _ in $(seq 50); do [ -z "$(shim_pids)" ] && break; sleep 0.2; done
+	if [ -n "$(status_of "$id")" ]; then
+		log "after the restart $id is $(status_of "$id")"
+		ctr_t 30 tasks kill -s SIGKILL "$id" >/dev/null 2>&1
+		wait_status "$id" STOPPED 20
+		ctr_t 60 tasks rm -f "$id" >/dev/null 2>&1 || fail "tasks rm $id"
+	fi
+	ctr_t 30 containers rm "$id" >/dev/null 2>&1
+	leak_check 30
+	rc=0
+	out=$(ctr_t 300 run --rm $rt "$image" "$id" echo retried 2>&1) || rc=$?
+	[ "$rc" = 0 ] && [ "$out" = retried ] || fail "retried run of $id: rc $rc: $out"
+	leak_check 20
+}
+
+scenario_sequential_runs() {
+	local i rc out fd0 fd1 rss0 rss1 sfd0 sfd1 srss0 srss1 shim p=sq-pod start
+	write_config
+	start=$(now_ms)
+	for i in $(seq 1 "$RUNS"); do
+		rc=0
+		out=$(ctr_t 300 run --rm $rt "$image" "sq-$i" echo "run $i" 2>&1) || rc=$?
+		[ "$rc" = 0 ] && [ "$out" = "run $i" ] || fail "run $i: rc $rc: $out"
+		if [ "$i" = 1 ]; then
+			sleep 1
+			fd0=$(fd_count "$CONTAINERD_PID")
+			rss0=$(rss_kib "$CONTAINERD_PID")
+		fi
+		[ $((i % 50)) = 0 ] && log "$i runs, containerd $(fd_count "$CONTAINERD_PID") fds"
+	done
+	log "$RUNS runs in $((($(now_ms) - start) / 1000)) s"
+	sleep 2
+	fd1=$(fd_count "$CONTAINERD_PID")
+	rss1=$(rss_kib "$CONTAINERD_PID")
+	note "containerd after run 1: ${fd0} fds ${rss0} KiB; after run $RUNS: ${fd1} fds ${rss1} KiB"
+	[ $((fd1 - fd0)) -le 3 ] || leak "containerd fds $fd0 -> $fd1"
+	[ $((rss1 - rss0)) -le 65536 ] || leak "containerd RSS $rss0 -> $rss1 KiB"
+	leak_check 15
+	# one long-lived pod, many execs
+	ctr_t 300 run -d $rt "$image" "$p" sleep 100000 || { fail "run $p"; return; }
+	shim=$(shim_pid_of "$p")
+	start=$(now_ms)
+	for i in $(seq 1 "$EXECS"); do
+		rc=0
+		out=$(ctr_t 60 tasks exec --exec-id "e$i" "$p" echo "exec $i" 2>&1) || rc=$?
+		[ "$rc" = 0 ] && [ "$out" = "exec $i" ] || fail "exec $i: rc $rc: $out"
+		if [ "$i" = 1 ]; then
+			sfd0=$(fd_count "$shim")
+			srss0=$(rss_kib "$shim")
+		fi
+	done
+	sleep 1
+	sfd1=$(fd_count "$shim")
+	srss1=$(rss_kib "$shim")
+	note "shim after exec 1: ${sfd0} fds ${srss0} KiB; after exec $EXECS: ${sfd1} fds ${srss1} KiB ($((($(now_ms) - start) / EXECS)) ms per exec)"
+	[ $((sfd1 - sfd0)) -le 2 ] || leak "shim fds $sfd0 -> $sfd1"
+	[ $((srss1 - srss0)) -le 16384 ] || leak "shim RSS $srss0 -> $srss1 KiB"
+	ctr_t 30 tasks kill -s SIGKILL "$p" || fail "kill $p"
+	wait_status "$p" STOPPED 20 || fail "$p did not stop"
+	ctr_t 60 tasks rm "$p" >/dev/null 2>&1 || fail "tasks rm $p"
+	ctr_t 30 containers rm "$p" || fail "containers rm $p"
+	leak_check 15
+}
+
+scenario_parallel_pods() {
+	local i pids=() rc start elapsed out ok=0
+	write_config 120000 600000
+	start=$(now_ms)
+	for i in $(seq 1 "$PODS"); do
+		ctr_t 900 run -d $rt "$image" "pp-$i" sleep 100000 >"$work/pp-$i.out" 2>&1 &
+		pids+=($!)
+	done
+	for i in $(seq 1 "$PODS"); do
+		rc=0
+		wait "${pids[$((i - 1))]}" || rc=$?
+		[ "$rc" = 0 ] || fail "run pp-$i: rc $rc: $(cat "$work/pp-$i.out")"
+	done
+	elapsed=$(($(now_ms) - start))
+	for i in $(seq 1 "$PODS"); do
+		[ "$(status_of "pp-$i")" = RUNNING ] && ok=$((ok + 1))
+		rc=0
+		out=$(ctr_t 120 tasks exec --exec-id e "pp-$i" echo "pod $i" 2>&1) || rc=$?
+		[ "$rc" = 0 ] && [ "$out" = "pod $i" ] || fail "exec in pp-$i: rc $rc: $out"
+	done
+	note "$ok/$PODS pods running $((elapsed / 1000)) s after $PODS parallel ctr run -d"
+	[ "$ok" = "$PODS" ] || fail "only $ok of $PODS pods run"
+	pids=()
+	for i in $(seq 1 "$PODS"); do
+		ctr_t 60 tasks kill -s SIGKILL "pp-$i" >/dev/null 2>&1 &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	for i in $(seq 1 "$PODS"); do
+		wait_status "pp-$i" STOPPED 60 || fail "pp-$i did not stop"
+		ctr_t 60 tasks rm "pp-$i" >/dev/null 2>&1 || fail "tasks rm pp-$i"
+		ctr_t 30 containers rm "pp-$i" || fail "containers rm pp-$i"
+	done
+	leak_check 30
+}
+
+# ---------------------------------------------------------------- main
+
+cleanup() {
+	set +e
+	events_stop
+	[ -n "${CONTAINERD_PID:-}" ] && remove_all
+	containerd_stop
+	for p in $(shim_pids) $(qemu_pids); do kill -KILL "$p" 2>/dev/null; done
+	for mnt in $(our_mounts | sort -r); do umount -l "$mnt" 2>/dev/null; done
+	if [ -z "$(our_mounts)" ] && [ "${COCOON_FAULT_KEEP:-0}" != 1 ]; then
+		rm -rf "$work"
+	else
+		echo "work directory kept: $work"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 143' TERM INT
+
+write_config
+export COCOON_CONFIG="$work/cocoon.conf"
+export PATH="$build/src/shim:$PATH"
+mkdir -p "$state"
+: >"$tally"
+containerd_up || exit 1
+python3 "$repo/scripts/build-busybox-oci.py" "$work/busybox.tar" >/dev/null
+C images import "$work/busybox.tar" >/dev/null
+
+suite_start=$(now_ms)
+log "guest image $COCOON_GUEST_IMAGE_DIR ($(sed -n 's/^kernel_flavour=//p' "$COCOON_GUEST_IMAGE_DIR/image-info" 2>/dev/null) kernel), $TRIES tries per scenario, work dir $work"
+for scenario in $SCENARIOS; do
+	fn="scenario_${scenario//-/_}"
+	if ! declare -F "$fn" >/dev/null; then
+		echo "unknown scenario $scenario (known: $(echo $ALL_SCENARIOS))" >&2
+		exit 2
+	fi
+	tries=$TRIES
+	# one long run is enough for the flatness figures
+	case $scenario in sequential-runs | parallel-pods) tries=1 ;; esac
+	started=$(now_ms)
+	for t in $(seq 1 "$tries"); do
+		log "try $t/$tries"
+		"$fn" "$t"
+		TRIED[$scenario]=$t
+	done
+	SECONDS_SPENT[$scenario]=$((($(now_ms) - started) / 1000))
+done
+scenario=
+
+total=0
+printf '\n%-20s %5s %5s %5s %8s %7s\n' scenario tries leaks hangs failures seconds
+for s in $SCENARIOS; do
+	l=$(counted "$s" leak) h=$(counted "$s" hang) f=$(counted "$s" fail)
+	printf '%-20s %5s %5s %5s %8s %7s\n' "$s" "${TRIED[$s]:-0}" "$l" "$h" "$f" "${SECONDS_SPENT[$s]:-0}"
+	total=$((total + l + h + f))
+done
+echo "total $((($(now_ms) - suite_start) / 1000)) s; guest image $COCOON_GUEST_IMAGE_DIR; $(nproc) cores"
+[ ! -f "$work/notes" ] || cat "$work/notes"
+if [ "$total" -gt 0 ]; then
+	echo "--- containerd log (tail)"
+	tail -n 80 "$work/containerd/containerd.log"
+	exit 1
+fi
