@@ -1343,7 +1343,7 @@ static gboolean
 update_fits_vm(CocoonSandbox *sandbox, Containerd__Task__V2__UpdateTaskRequest *request,
 	       GError **error)
 {
-	CocoonConfig *config = sandbox->runtime->config;
+	CocoonConfig *config = cocoon_sandbox_get_config(sandbox);
 	g_autoptr(CocoonJson) resources = NULL;
 	CocoonJson *memory, *cpu;
 	gint64 limit = 0, quota = 0;
