@@ -31,6 +31,13 @@ for suite in $suites; do
 	esac
 done
 
+if [[ " $suites " == *" e2e "* || " $suites " == *" integration "* ]]; then
+	# built once here, before any suite that boots a VM (the minimal kernel takes ~8 min the first
+	# time on a machine), so no test's timeout includes it; the tests find it in the same place
+	step "guest image"
+	(COCOON_BUILD_DIR="$repo/build" && . tests/lib/guest-image.sh && guest_image_ensure)
+fi
+
 if [ "${COCOON_SKIP_ASAN:-0}" != 1 ]; then
 	step "sanitizer build (address,undefined): unit + integration"
 	[ -d build-asan ] || meson setup build-asan -Dwerror=true -Db_sanitize=address,undefined \
@@ -40,12 +47,6 @@ if [ "${COCOON_SKIP_ASAN:-0}" != 1 ]; then
 		meson test -C build-asan --suite unit --suite integration --print-errorlogs
 fi
 
-if [[ " $suites " == *" e2e "* ]]; then
-	# built once here (the minimal kernel takes ~8 min the first time on a machine), so no test's
-	# timeout includes it; the tests find it in the same place
-	step "guest image"
-	(COCOON_BUILD_DIR="$repo/build" && . tests/lib/guest-image.sh && guest_image_ensure)
-fi
 
 for suite in $suites; do
 	case $suite in
