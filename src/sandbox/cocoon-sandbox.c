@@ -17,6 +17,7 @@
 #include "cocoon-rootfs.h"
 #include "cocoon-sandbox-network.h"
 #include "cocoon-sandbox-private.h"
+#include "cocoon-spec-mounts.h"
 #include "cocoon-shim-util.h"
 #include "containerd-task-types.pb-c.h"
 #include "runc-options.pb-c.h"
@@ -38,7 +39,14 @@ struct _CocoonSandbox {
 	GThread *thread;
 	GMainContext *context;
 	GMainLoop *loop;
-	/* worker-owned from here on */
+	/*
+	 * State is answered on the main context, not queued to the worker: the worker takes
+	 * state_lock around every change of what State reads (the containers and execs tables,
+	 * a process's status, pid and exit), the main context around its reads. Never held while
+	 * waiting on anything.
+	 */
+	GMutex state_lock;
+	/* worker-owned from here on (written under state_lock where State reads it) */
 	GHashTable *containers; /* id → CocoonContainer */
 	gpointer vm;		/* cocoon-sandbox-vm.c's state */
 	gpointer network;	/* cocoon-sandbox-network.c's state */
@@ -140,6 +148,7 @@ container_free(CocoonContainer *container)
 	if (container == NULL)
 		return;
 	g_hash_table_unref(container->execs);
+	g_ptr_array_unref(container->shared_mounts);
 	process_free(container->init);
 	g_free(container->id);
 	g_free(container->bundle);
@@ -279,9 +288,11 @@ process_exited(CocoonSandbox *sandbox, CocoonProcess *process, guint32 status, g
 		return;
 	}
 	process->exit_deferred = FALSE;
+	g_mutex_lock(&sandbox->state_lock);
 	process->status = CONTAINERD__V1__TYPES__STATUS__STOPPED;
 	process->exit_status = status;
 	process->exited_at_us = at_us;
+	g_mutex_unlock(&sandbox->state_lock);
 	process->exiting = FALSE;
 	g_info("container %s process %s exited with %u", container->id,
 	       is_init(process->exec_id) ? "init" : process->exec_id, status);
@@ -642,6 +653,20 @@ static void
 container_release_rootfs(CocoonContainer *container)
 {
 	g_autoptr(GError) error = NULL;
+	for (guint i = container->shared_mounts->len; i > 0; i--) {
+		const gchar *target = container->shared_mounts->pdata[i - 1];
+		if (!cocoon_rootfs_unmount(target, &error)) {
+			g_warning("container %s: %s", container->id, error->message);
+			g_clear_error(&error);
+		}
+		if (g_remove(target) < 0)
+			g_rmdir(target);
+	}
+	g_ptr_array_set_size(container->shared_mounts, 0);
+	if (container->share_dir != NULL) {
+		g_autofree gchar *mounts_dir = g_build_filename(container->share_dir, "mounts", NULL);
+		g_rmdir(mounts_dir);
+	}
 	if (container->share_mounted) {
 		g_autofree gchar *share_rootfs =
 			g_build_filename(container->share_dir, "rootfs", NULL);
@@ -659,6 +684,25 @@ container_release_rootfs(CocoonContainer *container)
 	}
 }
 
+/* the spec the guest gets: host bind mounts shared over 9p and pointed at the share */
+static gchar *
+container_guest_spec(CocoonContainer *container, const gchar *spec_json, gsize spec_length,
+		     GError **error)
+{
+	g_autoptr(CocoonJson) spec = cocoon_json_parse(spec_json, spec_length, error);
+	g_autofree gchar *guest_dir = NULL;
+
+	if (spec == NULL) {
+		g_prefix_error(error, "config.json: ");
+		return NULL;
+	}
+	guest_dir = g_build_filename(COCOON_GUEST_SHARE_DIR, container->id, NULL);
+	if (!cocoon_spec_share_mounts(spec, container->share_dir, guest_dir,
+				      container->shared_mounts, error))
+		return NULL;
+	return cocoon_json_to_string(spec, FALSE);
+}
+
 static void
 stdio_streams_fill(Cocoon__Agent__V1__StdioStreams *streams, CocoonProcess *process)
 {
@@ -674,7 +718,9 @@ static void
 container_forget(CocoonSandbox *sandbox, CocoonContainer *container)
 {
 	cocoon_runtime_release_container(sandbox->runtime, container->id);
+	g_mutex_lock(&sandbox->state_lock);
 	g_hash_table_remove(sandbox->containers, container->id);
+	g_mutex_unlock(&sandbox->state_lock);
 	if (g_hash_table_size(sandbox->containers) == 0) {
 		g_info("sandbox %s: last container gone, stopping the VM", sandbox->id);
 		cocoon_sandbox_vm_stop(sandbox);
@@ -711,6 +757,7 @@ task_create(CocoonSandbox *sandbox, Containerd__Task__V2__CreateTaskRequest *req
 	Cocoon__Agent__V1__CreateContainerResponse *agent_response;
 	g_autofree gchar *config_path = g_build_filename(request->bundle, "config.json", NULL);
 	g_autofree gchar *spec_json = NULL;
+	g_autofree gchar *guest_spec = NULL;
 	g_autofree gchar *rootfs = NULL;
 	g_autofree gchar *container_type = NULL;
 	CocoonContainer *container;
@@ -727,9 +774,12 @@ task_create(CocoonSandbox *sandbox, Containerd__Task__V2__CreateTaskRequest *req
 	container->container_type = g_steal_pointer(&container_type);
 	container->execs =
 		g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)process_free);
+	container->shared_mounts = g_ptr_array_new_with_free_func(g_free);
+	g_mutex_lock(&sandbox->state_lock);
 	g_hash_table_insert(sandbox->containers, container->id, container);
 	container->init = process_new(container, "", request->terminal, request->stdin,
 				      request->stdout, request->stderr);
+	g_mutex_unlock(&sandbox->state_lock);
 
 	if (sandbox->config == NULL &&
 	    !sandbox_config_from_spec(sandbox, spec_json, spec_length, error))
@@ -743,10 +793,13 @@ task_create(CocoonSandbox *sandbox, Containerd__Task__V2__CreateTaskRequest *req
 	    !cocoon_sandbox_stdio_attach(sandbox, container->init, error))
 		return FALSE;
 
+	guest_spec = container_guest_spec(container, spec_json, spec_length, error);
+	if (guest_spec == NULL)
+		return FALSE;
 	rootfs = g_build_filename(container->id, "rootfs", NULL);
 	agent_request.container_id = container->id;
-	agent_request.spec_json.data = (guint8 *)spec_json;
-	agent_request.spec_json.len = spec_length;
+	agent_request.spec_json.data = (guint8 *)guest_spec;
+	agent_request.spec_json.len = strlen(guest_spec);
 	agent_request.rootfs = rootfs;
 	stdio_streams_fill(&streams, container->init);
 	agent_request.stdio = &streams;
@@ -755,7 +808,9 @@ task_create(CocoonSandbox *sandbox, Containerd__Task__V2__CreateTaskRequest *req
 	if (agent_response == NULL)
 		return FALSE;
 	container->created_in_guest = TRUE;
+	g_mutex_lock(&sandbox->state_lock);
 	container->init->pid = agent_response->pid;
+	g_mutex_unlock(&sandbox->state_lock);
 	cocoon__agent__v1__create_container_response__free_unpacked(agent_response, NULL);
 	*ret_pid = container->init->pid;
 	return TRUE;
@@ -866,8 +921,11 @@ task_start(CocoonSandbox *sandbox, CocoonProcess *process, GError **error)
 				      cocoon_agent_client_start_container, &request, error);
 		if (response == NULL)
 			return FALSE;
-		if (response->pid != 0)
+		if (response->pid != 0) {
+			g_mutex_lock(&sandbox->state_lock);
 			process->pid = response->pid;
+			g_mutex_unlock(&sandbox->state_lock);
+		}
 		cocoon__agent__v1__start_container_response__free_unpacked(response, NULL);
 	} else {
 		Cocoon__Agent__V1__ExecProcessRequest request =
@@ -901,10 +959,14 @@ task_start(CocoonSandbox *sandbox, CocoonProcess *process, GError **error)
 			cocoon_sandbox_stdio_detach(sandbox, process);
 			return FALSE;
 		}
+		g_mutex_lock(&sandbox->state_lock);
 		process->pid = response->pid;
+		g_mutex_unlock(&sandbox->state_lock);
 		cocoon__agent__v1__exec_process_response__free_unpacked(response, NULL);
 	}
+	g_mutex_lock(&sandbox->state_lock);
 	process->status = CONTAINERD__V1__TYPES__STATUS__RUNNING;
+	g_mutex_unlock(&sandbox->state_lock);
 	return TRUE;
 }
 
@@ -942,19 +1004,17 @@ cocoon_sandbox_task_start(CocoonSandbox *sandbox, CocoonTtrpcCall *call, Protobu
 	cocoon_ttrpc_call_return_message(call, (ProtobufCMessage *)&response);
 }
 
-void
-cocoon_sandbox_task_state(CocoonSandbox *sandbox, CocoonTtrpcCall *call, ProtobufCMessage *message)
+static guint8 *
+state_pack_locked(CocoonSandbox *sandbox, Containerd__Task__V2__StateRequest *request,
+		  gsize *ret_size, GError **error)
 {
-	Containerd__Task__V2__StateRequest *request = (Containerd__Task__V2__StateRequest *)message;
 	Containerd__Task__V2__StateResponse response = CONTAINERD__TASK__V2__STATE_RESPONSE__INIT;
 	Google__Protobuf__Timestamp ts;
-	g_autoptr(GError) error = NULL;
-	CocoonProcess *process = lookup_process(sandbox, request->id, request->exec_id, &error);
+	CocoonProcess *process = lookup_process(sandbox, request->id, request->exec_id, error);
+	guint8 *packed;
 
-	if (process == NULL) {
-		cocoon_ttrpc_call_return_gerror(call, error);
-		return;
-	}
+	if (process == NULL)
+		return NULL;
 	response.id = is_init(process->exec_id) ? process->container->id : process->exec_id;
 	response.bundle = process->container->bundle;
 	response.pid = process->pid;
@@ -969,7 +1029,29 @@ cocoon_sandbox_task_state(CocoonSandbox *sandbox, CocoonTtrpcCall *call, Protobu
 		fill_timestamp(&ts, process->exited_at_us);
 		response.exited_at = &ts;
 	}
-	cocoon_ttrpc_call_return_message(call, (ProtobufCMessage *)&response);
+	*ret_size = protobuf_c_message_get_packed_size((ProtobufCMessage *)&response);
+	packed = g_malloc(*ret_size + 1);
+	protobuf_c_message_pack((ProtobufCMessage *)&response, packed);
+	return packed;
+}
+
+/* any thread (the main context answers State itself): reads under state_lock, sends after it */
+void
+cocoon_sandbox_task_state(CocoonSandbox *sandbox, CocoonTtrpcCall *call, ProtobufCMessage *message)
+{
+	Containerd__Task__V2__StateRequest *request = (Containerd__Task__V2__StateRequest *)message;
+	g_autoptr(GError) error = NULL;
+	g_autofree guint8 *packed = NULL;
+	gsize size = 0;
+
+	g_mutex_lock(&sandbox->state_lock);
+	packed = state_pack_locked(sandbox, request, &size, &error);
+	g_mutex_unlock(&sandbox->state_lock);
+	if (packed == NULL) {
+		cocoon_ttrpc_call_return_gerror(call, error);
+		return;
+	}
+	cocoon_ttrpc_call_return(call, packed, size);
 }
 
 static gboolean
@@ -1044,7 +1126,9 @@ cocoon_sandbox_task_delete(CocoonSandbox *sandbox, CocoonTtrpcCall *call, Protob
 	publish(sandbox, "/tasks/delete", "containerd.events.TaskDelete",
 		(ProtobufCMessage *)&event);
 	cocoon_ttrpc_call_return_message(call, (ProtobufCMessage *)&response);
+	g_mutex_lock(&sandbox->state_lock);
 	g_hash_table_remove(container->execs, request->exec_id);
+	g_mutex_unlock(&sandbox->state_lock);
 }
 
 void
@@ -1146,8 +1230,10 @@ task_pause_resume(CocoonSandbox *sandbox, CocoonTtrpcCall *call, const gchar *id
 		return_error(call, error);
 		return;
 	}
+	g_mutex_lock(&sandbox->state_lock);
 	container->init->status = pause ? CONTAINERD__V1__TYPES__STATUS__PAUSED
 					: CONTAINERD__V1__TYPES__STATUS__RUNNING;
+	g_mutex_unlock(&sandbox->state_lock);
 	if (pause) {
 		Containerd__Events__TaskPaused event = CONTAINERD__EVENTS__TASK_PAUSED__INIT;
 		event.container_id = container->id;
@@ -1277,7 +1363,9 @@ cocoon_sandbox_task_exec(CocoonSandbox *sandbox, CocoonTtrpcCall *call, Protobuf
 	process = process_new(container, request->exec_id, request->terminal, request->stdin,
 			      request->stdout, request->stderr);
 	process->process_json = g_bytes_new(request->spec->value.data, request->spec->value.len);
+	g_mutex_lock(&sandbox->state_lock);
 	g_hash_table_insert(container->execs, process->exec_id, process);
+	g_mutex_unlock(&sandbox->state_lock);
 	event.container_id = request->id;
 	event.exec_id = request->exec_id;
 	publish(sandbox, "/tasks/exec-added", "containerd.events.TaskExecAdded",
@@ -1562,7 +1650,9 @@ sandbox_thread(gpointer data)
 		while (g_hash_table_iter_next(&iter, NULL, &value))
 			container_teardown(sandbox, value);
 		cocoon_sandbox_vm_stop(sandbox);
+		g_mutex_lock(&sandbox->state_lock);
 		g_hash_table_remove_all(sandbox->containers);
+		g_mutex_unlock(&sandbox->state_lock);
 	}
 	/* run what is still queued so every call is answered */
 	while (g_main_context_iteration(sandbox->context, FALSE))
@@ -1611,6 +1701,7 @@ cocoon_sandbox_new(CocoonRuntime *runtime, const gchar *id)
 	sandbox->cgroup_mode = cocoon_host_cgroup_mode();
 	sandbox->context = g_main_context_new();
 	sandbox->loop = g_main_loop_new(sandbox->context, FALSE);
+	g_mutex_init(&sandbox->state_lock);
 	sandbox->containers = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
 						    (GDestroyNotify)container_free);
 	sandbox->thread = g_thread_new(thread_name, sandbox_thread, sandbox);
@@ -1638,6 +1729,7 @@ cocoon_sandbox_unref(CocoonSandbox *sandbox)
 	cocoon_config_free(sandbox->config);
 	g_main_loop_unref(sandbox->loop);
 	g_main_context_unref(sandbox->context);
+	g_mutex_clear(&sandbox->state_lock);
 	g_free(sandbox->id);
 	g_free(sandbox->state_dir);
 	g_free(sandbox->shared_dir);

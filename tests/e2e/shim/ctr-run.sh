@@ -30,6 +30,18 @@ rc=0
 timeout 180 $C run --rm $RT "$IMAGE" c7 sh -c 'exit 7' || rc=$?
 [ "$rc" = 7 ] && pass "exit 7 propagates" || fail "exit 7 gave $rc"
 
+# host bind mounts (volumes, CRI's /etc/hosts and resolv.conf) reach the guest through the share
+mkdir -p "$WORK/volume"
+echo from-the-host >"$WORK/volume/hello.txt"
+printf '10.9.8.7 cocoon-test-host\n' >"$WORK/hosts"
+out=$(timeout 180 $C run --rm $RT --mount "type=bind,src=$WORK/volume,dst=/data,options=rbind:ro" \
+	--mount "type=bind,src=$WORK/hosts,dst=/etc/hosts,options=rbind:ro" "$IMAGE" m1 \
+	sh -c 'cat /data/hello.txt; grep cocoon-test-host /etc/hosts; touch /data/x 2>/dev/null || echo read-only' 2>&1) || true
+echo "$out" | sed 's/^/  m1| /'
+[ "$out" = "$(printf 'from-the-host\n10.9.8.7 cocoon-test-host\nread-only')" ] &&
+	pass "a host directory and a host file bind-mounted (read-only) into the container" ||
+	fail "bind mounts: $out"
+
 # 2. detached, exec, ps, kill, rm: nothing left behind
 timeout 180 $C run -d $RT "$IMAGE" c2 sleep 1000
 out=$(timeout 60 $C task exec --exec-id e1 c2 sh -c 'echo from-exec' 2>&1) || true

@@ -3,10 +3,12 @@
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
+#include <string.h>
 #include <sys/mount.h>
 
 #include "cocoon-rootfs.h"
 #include "cocoon-shim-util.h"
+#include "cocoon-spec-mounts.h"
 
 static void
 test_identifier(void)
@@ -98,6 +100,35 @@ test_mount_options(void)
 	g_assert_true(recursive);
 }
 
+static void
+test_spec_mounts(void)
+{
+	const gchar *json =
+		"{\"mounts\":["
+		"{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\"},"
+		"{\"destination\":\"/dev/shm\",\"type\":\"bind\",\"source\":\"/run/x/shm\","
+		"\"options\":[\"rbind\"]},"
+		"{\"destination\":\"/etc/hosts\",\"type\":\"bind\",\"source\":\"/nonexistent/"
+		"hosts\","
+		"\"options\":[\"rbind\",\"ro\"]}]}";
+	g_autoptr(GError) error = NULL;
+	g_autoptr(CocoonJson) spec = cocoon_json_parse(json, strlen(json), &error);
+	g_autoptr(GPtrArray) mounted = g_ptr_array_new_with_free_func(g_free);
+	CocoonJson *mounts = cocoon_json_object_get_array_member(spec, "mounts");
+
+	g_assert_false(cocoon_spec_mount_is_bind(cocoon_json_array_get(mounts, 0)));
+	g_assert_true(cocoon_spec_mount_is_bind(cocoon_json_array_get(mounts, 1)));
+	g_assert_true(cocoon_spec_mount_is_bind(cocoon_json_array_get(mounts, 2)));
+	/* a source that is not there is an error naming it, after /dev/shm became the guest's */
+	g_assert_false(cocoon_spec_share_mounts(spec, "/nonexistent/share", "/run/cocoon/shared/c1",
+						mounted, &error));
+	g_assert_nonnull(strstr(error->message, "/nonexistent/hosts"));
+	g_assert_cmpuint(mounted->len, ==, 0);
+	g_assert_cmpstr(
+		cocoon_json_object_get_string_member(cocoon_json_array_get(mounts, 1), "type"), ==,
+		"tmpfs");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -106,5 +137,6 @@ main(int argc, char **argv)
 	g_test_add_func("/shim/socket-address", test_socket_address);
 	g_test_add_func("/shim/group", test_group);
 	g_test_add_func("/shim/mount-options", test_mount_options);
+	g_test_add_func("/shim/spec-mounts", test_spec_mounts);
 	return g_test_run();
 }
