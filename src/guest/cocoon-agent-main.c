@@ -204,6 +204,11 @@ run(int argc, char **argv, gboolean *ret_init)
 
 	loop = g_main_loop_new(NULL, FALSE);
 	self.loop = loop;
+	/* before any socket exists: a peer that connects may SIGTERM us at once */
+	if (!self.init) {
+		g_unix_signal_add(SIGTERM, quit_cb, &self);
+		g_unix_signal_add(SIGINT, quit_cb, &self);
+	}
 	reaper = cocoon_guest_reaper_new(&error);
 	if (reaper == NULL) {
 		g_critical("%s", error->message);
@@ -262,10 +267,6 @@ run(int argc, char **argv, gboolean *ret_init)
 	/* the bulk data path: no relay copies; the mux resynchronizes sessions itself */
 	cocoon_guest_port_set_direct(stdio_port, TRUE);
 
-	if (!self.init) {
-		g_unix_signal_add(SIGTERM, quit_cb, &self);
-		g_unix_signal_add(SIGINT, quit_cb, &self);
-	}
 	g_debug("serving (init: %s)", self.init ? "yes" : "no");
 	g_main_loop_run(loop);
 
