@@ -6,10 +6,12 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
+#include <glib-unix.h>
 #include <glib/gstdio.h>
 
 #include "agent.pb-c.h"
@@ -75,6 +77,53 @@ vm_died(CocoonHypervisor *hypervisor, const gchar *reason, gpointer user_data)
 	cocoon_sandbox_vm_died(sandbox);
 }
 
+typedef struct {
+	GCancellable *cancellable;
+	int pidfd;
+} BootWatch;
+
+static void
+boot_watch_free(gpointer data)
+{
+	BootWatch *watch = data;
+	g_object_unref(watch->cancellable);
+	close(watch->pidfd);
+	g_free(watch);
+}
+
+static gboolean
+boot_watch_qemu_exited(gint fd, GIOCondition condition, gpointer data)
+{
+	BootWatch *watch = data;
+	g_cancellable_cancel(watch->cancellable);
+	return G_SOURCE_REMOVE;
+}
+
+/*
+ * the worker is blocked in the boot wait, so QEMU's died callback cannot run on it: a watch on
+ * QEMU's pidfd on the main context cancels the wait instead of letting it run into the boot timeout
+ */
+static GSource *
+boot_watch_new(CocoonSandbox *sandbox, GPid pid, GCancellable *cancellable)
+{
+	CocoonRuntime *runtime = cocoon_sandbox_get_runtime(sandbox);
+	BootWatch *watch;
+	GSource *source;
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	if (pidfd < 0)
+		return NULL;
+	watch = g_new0(BootWatch, 1);
+	watch->cancellable = g_object_ref(cancellable);
+	watch->pidfd = pidfd;
+	source = g_unix_fd_source_new(pidfd, G_IO_IN);
+	g_source_set_callback(source, G_SOURCE_FUNC(boot_watch_qemu_exited), watch,
+			      boot_watch_free);
+	g_source_attach(source, runtime->main_context != NULL ? runtime->main_context
+							      : g_main_context_default());
+	return source;
+}
+
 static gboolean
 vm_boot(CocoonSandbox *sandbox, SandboxVm *vm, GError **error)
 {
@@ -122,10 +171,31 @@ vm_boot(CocoonSandbox *sandbox, SandboxVm *vm, GError **error)
 					cocoon_sandbox_get_context(sandbox));
 	if (!cocoon_hypervisor_start(vm->hypervisor, error))
 		return FALSE;
-	vm->agent = cocoon_agent_client_connect_wait(
-		cocoon_hypervisor_get_agent_socket_path(vm->hypervisor),
-		cocoon_sandbox_get_id(sandbox), config->boot_timeout_ms, vm_console_tail, vm, NULL,
-		error);
+	{
+		g_autoptr(GCancellable) qemu_exited = g_cancellable_new();
+		GSource *watch = boot_watch_new(sandbox, cocoon_hypervisor_get_pid(vm->hypervisor),
+						qemu_exited);
+		vm->agent = cocoon_agent_client_connect_wait(
+			cocoon_hypervisor_get_agent_socket_path(vm->hypervisor),
+			cocoon_sandbox_get_id(sandbox), config->boot_timeout_ms, vm_console_tail,
+			vm, qemu_exited, error);
+		if (watch != NULL) {
+			g_source_destroy(watch);
+			g_source_unref(watch);
+		}
+		if (vm->agent == NULL && g_cancellable_is_cancelled(qemu_exited)) {
+			g_autofree gchar *tail =
+				vm_console_tail(COCOON_AGENT_CONSOLE_TAIL_LINES, vm);
+			g_clear_error(error);
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+				    "sandbox %s: QEMU (pid %d) exited while the guest booted%s%s",
+				    cocoon_sandbox_get_id(sandbox),
+				    (int)cocoon_hypervisor_get_pid(vm->hypervisor),
+				    tail != NULL && tail[0] != '\0' ? "; last console lines:\n"
+								    : "",
+				    tail != NULL ? tail : "");
+		}
+	}
 	if (vm->agent == NULL)
 		return FALSE;
 	cocoon_agent_client_set_default_timeout(vm->agent, config->request_timeout_ms);
