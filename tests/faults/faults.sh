@@ -9,7 +9,7 @@
 # non-zero. Needs root, containerd, QEMU and a guest image; says SKIP otherwise.
 #
 # knobs (environment):
-#   COCOON_FAULT_TRIES      tries per scenario (default 2)
+#   COCOON_FAULT_TRIES      tries per scenario (default 3; sequential-runs and parallel-pods run once)
 #   COCOON_FAULT_SCENARIOS  which ones, space separated (default: all, in the order below)
 #   COCOON_FAULT_RUNS       sequential `ctr run --rm` in sequential-runs (default 20)
 #   COCOON_FAULT_EXECS      execs into the long-lived pod in sequential-runs (default 50)
@@ -17,11 +17,13 @@
 #   COCOON_TEST_IMAGE_DIR, COCOON_TEST_IMAGE_SKIP_BUILD, COCOON_BUILD_DIR: see tests/lib/guest-image.sh
 #
 # scenarios:
-#   shim-kill            kill -9 the shims while containers (a pod of two, one alone, an exec) run;
-#                        containerd's cleanup runs the shim's `delete`, which must remove every VM,
-#                        mount and state directory
+#   shim-kill            kill -9 (odd tries) or SIGTERM (even tries) the shims while containers (a pod
+#                        of two, one alone, an exec) run; containerd's cleanup runs the shim's
+#                        `delete`, which must remove every VM, mount and state directory; then
+#                        kill -9 a shim while its Create boots the VM
 #   qemu-kill            kill -9 QEMU under a pod: every process exits non-zero (with /tasks/exit
-#                        events) within a bound; calls on the dead pod fail fast; a new pod runs
+#                        events) within a bound; calls on the dead pod fail fast; a new pod runs;
+#                        then kill -9 QEMU while a Create boots it: the run fails fast
 #   agent-stopped        the guest's vCPUs are stopped behind the shim's back (QMP `stop` on a second
 #                        monitor the test adds with hypervisor.extra_args: the shim holds the one on
 #                        <state>/<pod>/qmp.sock, and QEMU serves one client per monitor) — ctr calls
@@ -30,7 +32,8 @@
 #   qemu-frozen          the same with the whole QEMU process stopped (SIGSTOP, then SIGCONT)
 #   containerd-restart   containerd is stopped (SIGTERM on odd tries, SIGKILL on even ones) and started
 #                        again on the same directories while pods run: it reconnects, `ctr task ls`
-#                        shows them, they exec, are killed and deleted
+#                        shows them, they exec, are killed and deleted; a pod whose QEMU was killed
+#                        while containerd was away shows its non-zero exit after the restart
 #   create-interrupted   containerd is killed with SIGKILL while a `ctr run` boots the VM; after the
 #                        restart, delete and a retried run leave nothing behind
 #   sequential-runs      COCOON_FAULT_RUNS x `ctr run --rm`: containerd's fd count and RSS stay flat;
@@ -51,7 +54,7 @@ command -v python3 >/dev/null || skip_loudly "python3 is needed for the QMP clie
 [ -x "$build/src/shim/containerd-shim-cocoon-v2" ] || skip_loudly "shim not built in $build"
 guest_image_ensure || skip_loudly "no guest image (see above)"
 
-TRIES=${COCOON_FAULT_TRIES:-2}
+TRIES=${COCOON_FAULT_TRIES:-3}
 RUNS=${COCOON_FAULT_RUNS:-20}
 EXECS=${COCOON_FAULT_EXECS:-50}
 PODS=${COCOON_FAULT_PODS:-8}
@@ -101,7 +104,8 @@ write_config() {
 	CONF
 }
 
-C() { ctr --address "$CONTAINERD_ADDRESS" -n "$ns" "$@"; }
+# plain ctr for queries, bounded too: ctr waits forever for a containerd that is not there
+C() { timeout -k 5 60 ctr --address "$CONTAINERD_ADDRESS" -n "$ns" "$@"; }
 
 # ctr_t SECONDS ARGS...: ctr with a bound; being cut off counts as a hang
 ctr_t() {
@@ -115,7 +119,7 @@ ctr_t() {
 }
 
 events_start() {
-	C events >>"$work/events.txt" 2>&1 &
+	ctr --address "$CONTAINERD_ADDRESS" -n "$ns" events >>"$work/events.txt" 2>&1 &
 	events_pid=$!
 }
 
@@ -211,8 +215,10 @@ qmp() { timeout 10 python3 "$repo/tests/faults/qmp.py" "$monitor" "$@" >/dev/nul
 
 # ---------------------------------------------------------------- scenarios
 
+# odd tries kill -9 the shims, even ones SIGTERM them; each try also kills one during a Create
 scenario_shim_kill() {
-	local t=$1 p=sk-p$1 a=sk-a$1 s=sk-s$1 start elapsed pid rc
+	local t=$1 p=sk-p$1 a=sk-a$1 s=sk-s$1 b=sk-b$1 start elapsed pid rc sig=KILL run_pid
+	[ $((t % 2)) = 0 ] && sig=TERM
 	write_config
 	ctr_t 300 run -d $rt $(pod_args "$p" sandbox) "$image" "$p" sleep 100000 || { fail "run $p"; return; }
 	ctr_t 120 run -d $rt $(pod_args "$p" container) "$image" "$a" sleep 100000 || fail "run $a"
@@ -220,7 +226,7 @@ scenario_shim_kill() {
 	ctr_t 60 tasks exec -d --exec-id long "$s" sleep 100000 || fail "exec in $s"
 	[ "$(qemu_pids | wc -l)" = 2 ] || fail "expected 2 QEMU, found $(qemu_pids | wc -l)"
 	start=$(now_ms)
-	for pid in $(shim_pid_of "$p") $(shim_pid_of "$s"); do kill -KILL "$pid"; done
+	for pid in $(shim_pid_of "$p") $(shim_pid_of "$s"); do kill -$sig "$pid"; done
 	# containerd sees the connections close, reports the exits and runs `delete` per task
 	for id in "$p" "$a" "$s"; do
 		for _ in $(seq 150); do [ -z "$(status_of "$id")" ] && break; sleep 0.2; done
@@ -228,10 +234,20 @@ scenario_shim_kill() {
 	done
 	for _ in $(seq 150); do [ -z "$(leftovers)" ] && break; sleep 0.2; done
 	elapsed=$(($(now_ms) - start))
-	[ -z "$(leftovers)" ] && log "everything gone ${elapsed} ms after kill -9 of the shims"
+	[ -z "$(leftovers)" ] && log "everything gone ${elapsed} ms after SIG$sig to the shims"
 	for id in "$p" "$a" "$s"; do
 		ctr_t 30 containers rm "$id" || fail "containers rm $id"
 	done
+	leak_check 15
+	# the shim dies while its Create boots the VM: the run fails, nothing stays
+	ctr_t 300 run -d $rt "$image" "$b" sleep 100000 >/dev/null 2>&1 &
+	run_pid=$!
+	for _ in $(seq 600); do [ -n "$(qemu_pid_of "$b")" ] && break; sleep 0.05; done
+	kill -KILL $(shim_pid_of "$b")
+	rc=0
+	wait "$run_pid" || rc=$?
+	[ "$rc" != 0 ] || fail "ctr run $b succeeded although its shim was killed during the Create"
+	ctr_t 30 containers rm "$b" >/dev/null 2>&1
 	leak_check 15
 	rc=0
 	# the same ids work again
@@ -247,7 +263,7 @@ exit_status_of() { # CONTAINER-ID PROCESS-ID
 }
 
 scenario_qemu_kill() {
-	local t=$1 p=qk-p$1 a=qk-a$1 n=qk-n$1 b=qk-b$1 start elapsed rc out st id pairs
+	local t=$1 p=qk-p$1 a=qk-a$1 n=qk-n$1 b=qk-b$1 start elapsed rc out st id pairs pid
 	write_config
 	ctr_t 300 run -d $rt $(pod_args "$p" sandbox) "$image" "$p" sleep 100000 || { fail "run $p"; return; }
 	ctr_t 120 run -d $rt $(pod_args "$p" container) "$image" "$a" sleep 100000 || fail "run $a"
@@ -293,6 +309,24 @@ scenario_qemu_kill() {
 		ctr_t 60 tasks rm "$id" >/dev/null 2>&1 || fail "tasks rm $id"
 		ctr_t 30 containers rm "$id" || fail "containers rm $id"
 	done
+	leak_check 20
+	# QEMU dies while the Create boots it: the run fails at once, not after the boot timeout
+	start=$(now_ms)
+	ctr_t 300 run -d $rt "$image" "$n" sleep 100000 >"$work/qk.out" 2>&1 &
+	pid=$!
+	for _ in $(seq 600); do [ -n "$(qemu_pid_of "$n")" ] && break; sleep 0.05; done
+	kill -KILL $(qemu_pid_of "$n")
+	rc=0
+	wait "$pid" || rc=$?
+	elapsed=$(($(now_ms) - start))
+	if [ "$rc" = 0 ]; then
+		fail "ctr run $n succeeded although QEMU was killed during the boot"
+	elif [ "$elapsed" -gt 30000 ]; then
+		fail "ctr run $n failed only after ${elapsed} ms (QEMU killed during the boot)"
+	else
+		log "QEMU killed during the boot: ctr run failed after ${elapsed} ms: $(tail -n1 "$work/qk.out" | cut -c1-200)"
+	fi
+	ctr_t 30 containers rm "$n" >/dev/null 2>&1
 	leak_check 20
 }
 
@@ -372,23 +406,31 @@ scenario_qemu_frozen() {
 }
 
 scenario_containerd_restart() {
-	local t=$1 p=cr-p$1 a=cr-a$1 s=cr-s$1 how=TERM out rc id
+	local t=$1 p=cr-p$1 a=cr-a$1 s=cr-s$1 how=TERM out rc id st
 	[ $((t % 2)) = 0 ] && how=KILL
 	write_config
 	ctr_t 300 run -d $rt $(pod_args "$p" sandbox) "$image" "$p" sleep 100000 || { fail "run $p"; return; }
 	ctr_t 120 run -d $rt $(pod_args "$p" container) "$image" "$a" sleep 100000 || fail "run $a"
 	ctr_t 300 run -d $rt "$image" "$s" sh -c 'while :; do echo tick; sleep 1; done' || fail "run $s"
-	log "containerd down with SIG$how, up again"
+	log "containerd down with SIG$how, up again; QEMU of $s killed meanwhile"
 	containerd_down "$how"
+	kill -KILL $(qemu_pid_of "$s")
 	sleep 1
 	containerd_up || { fail "containerd did not come back"; return; }
-	for id in "$p" "$a" "$s"; do
+	for id in "$p" "$a"; do
 		wait_status "$id" RUNNING 30 || fail "after the restart $id is '$(status_of "$id")'"
 	done
+	# its exit happened while containerd was away: reported once it is back
+	wait_status "$s" STOPPED 30 || fail "after the restart $s (QEMU killed) is '$(status_of "$s")'"
+	for _ in $(seq 50); do [ -n "$(exit_status_of "$s" "$s")" ] && break; sleep 0.2; done
+	st=$(exit_status_of "$s" "$s")
+	[ -n "$st" ] && [ "$st" != 0 ] || fail "no non-zero /tasks/exit for $s after the restart ('$st')"
 	rc=0
 	out=$(ctr_t 60 tasks exec --exec-id after "$a" echo after 2>&1) || rc=$?
 	[ "$rc" = 0 ] && [ "$out" = after ] || fail "exec after the restart: rc $rc: $out"
-	for id in "$a" "$s" "$p"; do
+	ctr_t 60 tasks rm "$s" >/dev/null 2>&1 || fail "tasks rm $s"
+	ctr_t 30 containers rm "$s" || fail "containers rm $s"
+	for id in "$a" "$p"; do
 		ctr_t 30 tasks kill -s SIGKILL "$id" || fail "kill $id"
 		wait_status "$id" STOPPED 20 || fail "$id did not stop"
 		ctr_t 60 tasks rm "$id" >/dev/null 2>&1 || fail "tasks rm $id"
@@ -529,7 +571,7 @@ scenario_parallel_pods() {
 cleanup() {
 	set +e
 	events_stop
-	[ -n "${CONTAINERD_PID:-}" ] && remove_all
+	[ -n "${CONTAINERD_PID:-}" ] && kill -0 "$CONTAINERD_PID" 2>/dev/null && remove_all
 	containerd_stop
 	for p in $(shim_pids) $(qemu_pids); do kill -KILL "$p" 2>/dev/null; done
 	for mnt in $(our_mounts | sort -r); do umount -l "$mnt" 2>/dev/null; done
