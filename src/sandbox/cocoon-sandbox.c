@@ -1125,10 +1125,11 @@ cocoon_sandbox_task_delete(CocoonSandbox *sandbox, CocoonTtrpcCall *call, Protob
 	cocoon_sandbox_stdio_detach(sandbox, process);
 	publish(sandbox, "/tasks/delete", "containerd.events.TaskDelete",
 		(ProtobufCMessage *)&event);
-	cocoon_ttrpc_call_return_message(call, (ProtobufCMessage *)&response);
+	/* gone before the reply says so (State reads the table on the main context) */
 	g_mutex_lock(&sandbox->state_lock);
 	g_hash_table_remove(container->execs, request->exec_id);
 	g_mutex_unlock(&sandbox->state_lock);
+	cocoon_ttrpc_call_return_message(call, (ProtobufCMessage *)&response);
 }
 
 void

@@ -35,6 +35,7 @@ void cocoon_sandbox_task_create(CocoonSandbox *sandbox, CocoonTtrpcCall *call,
 				ProtobufCMessage *request);
 void cocoon_sandbox_task_start(CocoonSandbox *sandbox, CocoonTtrpcCall *call,
 			       ProtobufCMessage *request);
+/* State is the exception: any thread (the task service answers it on the main context) */
 void cocoon_sandbox_task_state(CocoonSandbox *sandbox, CocoonTtrpcCall *call,
 			       ProtobufCMessage *request);
 void cocoon_sandbox_task_delete(CocoonSandbox *sandbox, CocoonTtrpcCall *call,

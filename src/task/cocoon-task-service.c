@@ -59,10 +59,14 @@ message_ids(ProtobufCMessage *message, const gchar **ret_id, const gchar **ret_e
 		*ret_exec_id = *(const gchar **)((const guint8 *)message + f2->offset);
 }
 
-/* route a request for an existing container to its sandbox */
+/*
+ * route a request for an existing container to its sandbox: queued to the sandbox's worker, or
+ * (in_place, for State: it only reads what the worker publishes under its state lock) answered
+ * here on the main context, without the two thread switches of the queue
+ */
 static void
-dispatch(CocoonTtrpcCall *call, const ProtobufCMessageDescriptor *descriptor,
-	 CocoonSandboxTaskFunc func)
+dispatch_full(CocoonTtrpcCall *call, const ProtobufCMessageDescriptor *descriptor,
+	      CocoonSandboxTaskFunc func, gboolean in_place)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(CocoonSandbox) sandbox = NULL;
@@ -86,7 +90,19 @@ dispatch(CocoonTtrpcCall *call, const ProtobufCMessageDescriptor *descriptor,
 		protobuf_c_message_free_unpacked(request, NULL);
 		return;
 	}
+	if (in_place) {
+		func(sandbox, call, request);
+		protobuf_c_message_free_unpacked(request, NULL);
+		return;
+	}
 	cocoon_sandbox_queue(sandbox, func, call, request);
+}
+
+static void
+dispatch(CocoonTtrpcCall *call, const ProtobufCMessageDescriptor *descriptor,
+	 CocoonSandboxTaskFunc func)
+{
+	dispatch_full(call, descriptor, func, FALSE);
 }
 
 #define TASK_HANDLER(name, type, func)                                                             \
@@ -96,7 +112,6 @@ dispatch(CocoonTtrpcCall *call, const ProtobufCMessageDescriptor *descriptor,
 	}
 
 TASK_HANDLER(start, start_request, cocoon_sandbox_task_start)
-TASK_HANDLER(state, state_request, cocoon_sandbox_task_state)
 TASK_HANDLER(delete, delete_request, cocoon_sandbox_task_delete)
 TASK_HANDLER(pids, pids_request, cocoon_sandbox_task_pids)
 TASK_HANDLER(pause, pause_request, cocoon_sandbox_task_pause)
@@ -109,6 +124,13 @@ TASK_HANDLER(update, update_task_request, cocoon_sandbox_task_update)
 TASK_HANDLER(wait, wait_request, cocoon_sandbox_task_wait)
 TASK_HANDLER(stats, stats_request, cocoon_sandbox_task_stats)
 TASK_HANDLER(connect, connect_request, cocoon_sandbox_task_connect)
+
+static void
+handle_state(CocoonTtrpcCall *call, gpointer user_data)
+{
+	dispatch_full(call, &containerd__task__v2__state_request__descriptor,
+		      cocoon_sandbox_task_state, TRUE);
+}
 
 static void
 handle_create(CocoonTtrpcCall *call, gpointer user_data)
