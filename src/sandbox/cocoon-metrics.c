@@ -6,6 +6,7 @@
 #include "cocoon-metrics.h"
 
 #include <linux/magic.h>
+#include <stdlib.h>
 #include <sys/vfs.h>
 
 CocoonCgroupMode
@@ -167,6 +168,41 @@ pack(const ProtobufCMessage *message)
 	guint8 *buf = g_malloc(size + 1);
 	protobuf_c_message_pack(message, buf);
 	return g_bytes_new_take(buf, size);
+}
+
+static void
+drop_unknown_fields(ProtobufCMessage *message)
+{
+	const ProtobufCMessageDescriptor *descriptor = message->descriptor;
+
+	for (unsigned i = 0; i < message->n_unknown_fields; i++)
+		free(message->unknown_fields[i].data);
+	free(message->unknown_fields);
+	message->unknown_fields = NULL;
+	message->n_unknown_fields = 0;
+	for (unsigned i = 0; i < descriptor->n_fields; i++) {
+		const ProtobufCFieldDescriptor *field = &descriptor->fields[i];
+		guint8 *member = (guint8 *)message + field->offset;
+
+		if (field->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		if (field->label == PROTOBUF_C_LABEL_REPEATED) {
+			gsize count = *(gsize *)((guint8 *)message + field->quantifier_offset);
+			ProtobufCMessage **items = *(ProtobufCMessage ***)member;
+			for (gsize j = 0; j < count; j++)
+				if (items[j] != NULL)
+					drop_unknown_fields(items[j]);
+		} else if (*(ProtobufCMessage **)member != NULL) {
+			drop_unknown_fields(*(ProtobufCMessage **)member);
+		}
+	}
+}
+
+void
+cocoon_metrics_drop_unknown_fields(Io__Containerd__Cgroups__V2__Metrics *metrics)
+{
+	if (metrics != NULL)
+		drop_unknown_fields((ProtobufCMessage *)metrics);
 }
 
 const gchar *

@@ -21,6 +21,13 @@ typedef enum {
 /* statfs(/sys/fs/cgroup): cgroup2 → V2, anything else → V1 */
 CocoonCgroupMode cocoon_host_cgroup_mode(void);
 
+/*
+ * drops the fields the guest sent that cocoon does not know, in metrics and every sub-message
+ * (unpacked with the default allocator): v2 metrics are passed on to containerd, and protobuf-c
+ * would pack such fields again, including ones neither it nor containerd read back (field 0)
+ */
+void cocoon_metrics_drop_unknown_fields(Io__Containerd__Cgroups__V2__Metrics *metrics);
+
 /* returns the type URL; ret_value is the packed message (v2 as is, or converted to v1) */
 const gchar *cocoon_metrics_pack(const Io__Containerd__Cgroups__V2__Metrics *metrics,
 				 CocoonCgroupMode mode, GBytes **ret_value);

@@ -1563,6 +1563,7 @@ cocoon_sandbox_task_stats(CocoonSandbox *sandbox, CocoonTtrpcCall *call, Protobu
 			IO__CONTAINERD__CGROUPS__V2__METRICS__INIT;
 		g_autoptr(GBytes) value = NULL;
 		gsize size;
+		cocoon_metrics_drop_unknown_fields(agent_response->metrics);
 		any.type_url = (gchar *)cocoon_metrics_pack(
 			agent_response->metrics != NULL ? agent_response->metrics : &empty,
 			sandbox->cgroup_mode, &value);
