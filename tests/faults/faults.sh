@@ -40,6 +40,9 @@
 #                        COCOON_FAULT_EXECS execs into one pod: its shim's fd count and RSS stay flat
 #   parallel-pods        COCOON_FAULT_PODS pods started at once all run (TCG on few cores: their boot
 #                        timeout is 10 minutes and their agent request timeout 2 minutes)
+#   security             a running pod: the shim socket is 0600 and, made reachable, answers root
+#                        but refuses uid 65534 (SO_PEERCRED), likewise the D-Bus peer socket; the
+#                        state directory is 0700; the 9p share holds only the containers' rootfs
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -59,7 +62,7 @@ RUNS=${COCOON_FAULT_RUNS:-20}
 EXECS=${COCOON_FAULT_EXECS:-50}
 PODS=${COCOON_FAULT_PODS:-8}
 ALL_SCENARIOS="shim-kill qemu-kill agent-stopped qemu-frozen containerd-restart create-interrupted
-sequential-runs parallel-pods"
+sequential-runs parallel-pods security"
 SCENARIOS=${COCOON_FAULT_SCENARIOS:-$ALL_SCENARIOS}
 # what the agent-stopped scenarios configure, and how much later than that a failure may come
 FAULT_REQUEST_TIMEOUT_MS=2000
@@ -566,6 +569,70 @@ scenario_parallel_pods() {
 	leak_check 30
 }
 
+# peer_check KIND SOCKET: root gets answers, uid 65534 is refused by the server itself (the socket
+# is made reachable and 0666 for the check through a hard link next to it, then restored)
+peer_check() {
+	local kind=$1 sock=$2 dir mode root_says other_says base=/tmp
+	case $sock in /run/*) base=/run ;; esac
+	mode=$(stat -c %a "$sock") || { fail "no socket $sock"; return; }
+	dir=$(mktemp -d "$base/cfault-peer.XXXXXX")
+	chmod 0711 "$dir"
+	if ! ln "$sock" "$dir/s" 2>/dev/null; then
+		fail "cannot link $sock into $dir"
+		rm -rf "$dir"
+		return
+	fi
+	chmod 0666 "$dir/s"
+	root_says=$(timeout 10 python3 "$repo/tests/faults/peer-check.py" "$kind" "$dir/s" 2>&1)
+	other_says=$(timeout 10 python3 "$repo/tests/faults/peer-check.py" "$kind" "$dir/s" 65534 2>&1)
+	chmod "$mode" "$sock"
+	rm -rf "$dir"
+	if [ "$root_says" = answered ] && [ "$other_says" = refused ]; then
+		log "$kind socket $sock (mode $mode): root answered, uid 65534 refused"
+	else
+		fail "$kind socket $sock: root got '$root_says', uid 65534 got '$other_says'"
+	fi
+}
+
+# the state of a running pod: modes, who may talk to its sockets, what its 9p share holds
+scenario_security() {
+	local p=sec-p$1 a=sec-a$1 address sock mode dir entries
+	write_config
+	ctr_t 300 run -d $rt $(pod_args "$p" sandbox) "$image" "$p" sleep 100000 || { fail "run $p"; return; }
+	ctr_t 120 run -d $rt $(pod_args "$p" container) "$image" "$a" sleep 100000 || fail "run $a"
+	address=$(cat "$work/containerd/state/io.containerd.runtime.v2.task/$ns/$p/address")
+	sock=${address#unix://}
+	mode=$(stat -c '%a %U' "$sock")
+	[ "$mode" = "600 root" ] || fail "shim socket $sock is $mode, not 600 root"
+	peer_check ttrpc "$sock"
+	dir=$state/$p
+	mode=$(stat -c '%a %U' "$dir")
+	[ "$mode" = "700 root" ] || fail "state directory $dir is $mode, not 700 root"
+	for x in qmp.sock agent.sock stdio.sock dbus.sock; do
+		[ -S "$dir/$x" ] || { [ "$x" = dbus.sock ] || fail "no $dir/$x"; continue; }
+	done
+	[ ! -S "$dir/dbus.sock" ] || peer_check dbus "$dir/dbus.sock"
+	for x in "$dir"/*; do
+		[ -S "$x" ] || [ -d "$x" ] || [ "$(stat -c %a "$x")" = 600 ] || [ "$(stat -c %a "$x")" = 644 ] ||
+			fail "$x has mode $(stat -c %a "$x")"
+	done
+	# the 9p share holds the pod's container root filesystems and nothing else
+	entries=$(ls -A "$dir/shared" | sort | tr '\n' ' ')
+	[ "$entries" = "$(printf '%s\n' "$p" "$a" | sort | tr '\n' ' ')" ] || fail "$dir/shared holds '$entries', not the two containers"
+	for x in "$p" "$a"; do
+		[ "$(ls -A "$dir/shared/$x")" = rootfs ] || fail "$dir/shared/$x holds $(ls -A "$dir/shared/$x")"
+		mountpoint -q "$dir/shared/$x/rootfs" || fail "$dir/shared/$x/rootfs is not a mount"
+	done
+	log "share $dir/shared: $entries(each only rootfs, each a mount); state dir 700"
+	for x in "$a" "$p"; do
+		ctr_t 30 tasks kill -s SIGKILL "$x" || fail "kill $x"
+		wait_status "$x" STOPPED 20 || fail "$x did not stop"
+		ctr_t 60 tasks rm "$x" >/dev/null 2>&1 || fail "tasks rm $x"
+		ctr_t 30 containers rm "$x" || fail "containers rm $x"
+	done
+	leak_check 20
+}
+
 # ---------------------------------------------------------------- main
 
 cleanup() {
@@ -603,7 +670,7 @@ for scenario in $SCENARIOS; do
 	fi
 	tries=$TRIES
 	# one long run is enough for the flatness figures
-	case $scenario in sequential-runs | parallel-pods) tries=1 ;; esac
+	case $scenario in sequential-runs | parallel-pods | security) tries=1 ;; esac
 	started=$(now_ms)
 	for t in $(seq 1 "$tries"); do
 		log "try $t/$tries"
