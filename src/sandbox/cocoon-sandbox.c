@@ -1114,6 +1114,12 @@ cocoon_sandbox_task_delete(CocoonSandbox *sandbox, CocoonTtrpcCall *call, Protob
 	event.exited_at = &ts;
 	event.id = process->exec_id;
 	if (is_init(request->exec_id)) {
+		/*
+		 * the pod's last container: its VM is stopped right after this reply, so removing
+		 * the container in the guest first (a crun delete, ~0.2 s under TCG) is wasted
+		 */
+		if (g_hash_table_size(sandbox->containers) == 1)
+			container->created_in_guest = FALSE;
 		container_teardown(sandbox, container);
 		publish(sandbox, "/tasks/delete", "containerd.events.TaskDelete",
 			(ProtobufCMessage *)&event);
