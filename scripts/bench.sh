@@ -4,7 +4,8 @@
 # Cocoon next to containerd-shim-runc-v2: one private containerd, one busybox image, every row measured
 # in the same run for both runtimes (runs interleaved, medians), one table on stdout.
 #
-#   scripts/bench.sh [-n RUNS] [--build DIR] [--rows LIST] [--stdout-mib N] [--ttrpc-seconds S] [--keep]
+#   scripts/bench.sh [-n RUNS] [--build DIR] [--rows LIST] [--stdout-mib N] [--ttrpc-seconds S]
+#                    [--kernel-params "..."] [--cocoon-only] [--keep]
 #
 #   -n RUNS          runs per row and runtime (default 5, at least 1; the issue asks for >= 5)
 #   --build DIR      meson build dir with the shim, the agent and tests/bench/ttrpc/task-state-bench
@@ -13,6 +14,8 @@
 #   --rows LIST      comma-separated subset of: idle,pod4,run,exec,ttrpc,stdout (default all)
 #   --stdout-mib N   size of the stdout throughput run (default 256)
 #   --ttrpc-seconds  duration of each ttrpc measurement (default 2)
+#   --kernel-params  appended to the guest kernel command line (hypervisor.kernel_params), for A/B runs
+#   --cocoon-only    skip the runc column (quick A/B runs of a Cocoon change)
 #   --keep           keep the work directory (logs, samples) and print its path
 #
 # Needs root, containerd, ctr, runc, containerd-shim-runc-v2, qemu-system-x86_64, python3. Guest image:
@@ -26,10 +29,12 @@ build=${COCOON_BUILD_DIR:-}
 rows=idle,pod4,run,exec,ttrpc,stdout
 stdout_mib=256
 ttrpc_seconds=2
+kernel_params=
+runtimes="cocoon runc"
 keep=0
 
 usage() {
-	sed -n '5,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	sed -n '5,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 while [ $# -gt 0 ]; do
@@ -39,6 +44,8 @@ while [ $# -gt 0 ]; do
 	--rows) rows=${2:?}; shift 2 ;;
 	--stdout-mib) stdout_mib=${2:?}; shift 2 ;;
 	--ttrpc-seconds) ttrpc_seconds=${2:?}; shift 2 ;;
+	--kernel-params) kernel_params=${2:?}; shift 2 ;;
+	--cocoon-only) runtimes=cocoon; shift ;;
 	--keep) keep=1; shift ;;
 	-h | --help) usage ;;
 	*) echo "bench: unknown argument $1" >&2; usage ;;
@@ -109,7 +116,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 cat >"$work/cocoon.conf" <<CONF
-hypervisor = { kernel = "$COCOON_GUEST_KERNEL"; initrd = "$COCOON_GUEST_INITRD"; memory_mib = 128; };
+hypervisor = { kernel = "$COCOON_GUEST_KERNEL"; initrd = "$COCOON_GUEST_INITRD"; memory_mib = 128;
+  kernel_params = "$kernel_params"; };
 agent = { boot_timeout_ms = 60000; request_timeout_ms = 30000; };
 runtime = { state_dir = "$work/state"; log_level = "debug"; };
 CONF
@@ -275,9 +283,9 @@ print(n, first or 0, last or 0)
 	sample stdout "$r" "$(echo "$bytes / ($last - $first) / 1048576" | bc -l)"
 }
 
-progress "shim $shim_binary, guest $COCOON_GUEST_KERNEL, $runs runs, rows $rows, load $load_start"
+progress "shim $shim_binary, guest $COCOON_GUEST_KERNEL${kernel_params:+ ($kernel_params)}, $runs runs, rows $rows, load $load_start"
 for i in $(seq 1 "$runs"); do
-	for r in cocoon runc; do
+	for r in $runtimes; do
 		if want idle || want exec || want ttrpc; then progress "run $i/$runs $r: idle pod"; measure_idle "$r" "$i"; fi
 		if want pod4; then progress "run $i/$runs $r: 4 containers in one pod"; measure_pod4 "$r" "$i"; fi
 		if want run; then progress "run $i/$runs $r: ctr run --rm true"; measure_run "$r" "$i"; fi
