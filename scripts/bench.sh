@@ -78,13 +78,16 @@ guest_image_ensure || die "no guest image (see above)"
 
 work=$(mktemp -d /tmp/cocoon-bench.XXXXXX)
 ns=cocoon-bench
+# every task and exec id starts with this: ctr leaves the FIFO dirs of `run -d` and `exec` behind in
+# /run/containerd/fifo (named <id>-stdin …), the cleanup finds ours by it
+prefix=cb$$
 image=docker.io/cocoon-test/busybox:latest
 samples=$work/samples
 : >"$samples"
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 cleanup() {
-	local rc=$? pid t c
+	local rc=$? pid t c fifo_dir fifos
 	set +e
 	trap - EXIT INT TERM
 	if [ -n "${CONTAINERD_PID:-}" ]; then
@@ -105,6 +108,11 @@ cleanup() {
 		kill -KILL "$pid" 2>/dev/null
 	done
 	grep -o " $work/[^ ]*" /proc/mounts 2>/dev/null | sort -r | while read -r m; do umount -l "$m"; done
+	for fifo_dir in /run/containerd/fifo/*/; do
+		fifos=$(ls "$fifo_dir" 2>/dev/null)
+		[ -n "$fifos" ] && ! grep -qv "^$prefix-" <<<"$fifos" && rm -rf "$fifo_dir"
+	done
+	rmdir "/run/containerd/runc/$ns" 2>/dev/null
 	if [ "$keep" = 1 ]; then
 		echo "bench: work directory kept: $work" >&2
 	else
@@ -178,7 +186,7 @@ qemu_of() { pgrep -P "$1" -f qemu-system-x86_64 | head -n1; }
 
 # one idle pod: shim RSS/PSS, shim + QEMU PSS; exec latency and ttrpc State on the same pod
 measure_idle() { # RUNTIME RUN
-	local r=$1 i=$2 id="idle-$1-$2" pid q rss pss qrss qpss k t0 t1 out
+	local r=$1 i=$2 id="$prefix-idle-$1-$2" pid q rss pss qrss qpss k t0 t1 out
 	run_detached "$r" "$id" -- sleep 1000000
 	sleep 2
 	pid=$(shim_pid "$id")
@@ -200,7 +208,8 @@ measure_idle() { # RUNTIME RUN
 	if want exec; then
 		for k in 1 2 3; do
 			t0=$(now)
-			out=$(timeout 60 $C tasks exec --exec-id "e$k" "$id" echo exec-ok 2>&1) || die "exec in $id: $out"
+			out=$(timeout 60 $C tasks exec --exec-id "$prefix-e$k" "$id" echo exec-ok 2>&1) ||
+				die "exec in $id: $out"
 			t1=$(now)
 			[ "$out" = exec-ok ] || die "exec in $id printed: $out"
 			sample exec "$r" "$(echo "$t1 - $t0" | bc -l)"
@@ -219,7 +228,7 @@ measure_idle() { # RUNTIME RUN
 
 # 4 containers in one pod (grouped by io.kubernetes.cri.sandbox-id, in both runtimes)
 measure_pod4() { # RUNTIME RUN
-	local r=$1 i=$2 pod="pod-$1-$2" pid rss pss c ids=()
+	local r=$1 i=$2 pod="$prefix-pod-$1-$2" pid rss pss c ids=()
 	for c in 0 1 2 3; do
 		local type=container id="$pod-c$c"
 		[ "$c" = 0 ] && type=sandbox && id=$pod
@@ -241,7 +250,7 @@ measure_pod4() { # RUNTIME RUN
 
 # ctr run --rm IMAGE ID true: wall time; Cocoon's split comes from the shim's lines in containerd's log
 measure_run() { # RUNTIME RUN
-	local r=$1 i=$2 id="true-$1-$2" t0 t1
+	local r=$1 i=$2 id="$prefix-true-$1-$2" t0 t1
 	t0=$(now)
 	timeout 180 $C run --rm --runtime "$(rt_name "$r")" "$image" "$id" true || die "ctr run --rm $id failed"
 	t1=$(now)
@@ -252,7 +261,7 @@ measure_run() { # RUNTIME RUN
 
 # stdout of dd in the container through ctr's FIFO to a pipe reader: bytes/s from first to last byte
 measure_stdout() { # RUNTIME RUN
-	local r=$1 i=$2 id="dd-$1-$2" stats rc bytes first last
+	local r=$1 i=$2 id="$prefix-dd-$1-$2" stats rc bytes first last
 	stats=$work/stdout-$id
 	set +o pipefail
 	timeout 600 $C run --rm --runtime "$(rt_name "$r")" "$image" "$id" \
