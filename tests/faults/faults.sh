@@ -669,6 +669,12 @@ trap 'exit 143' TERM INT
 
 write_config
 export COCOON_CONFIG="$work/cocoon.conf"
+# a sanitizer build of the shim (-Db_sanitize=address,undefined) reports into files; every report
+# counts as a failure of the scenario that was running (LSan runs when a shim or `delete` exits)
+mkdir -p "$work/sanitizer"
+export ASAN_OPTIONS="log_path=$work/sanitizer/asan:detect_leaks=1:${ASAN_OPTIONS:-}"
+export UBSAN_OPTIONS="log_path=$work/sanitizer/ubsan:print_stacktrace=1:${UBSAN_OPTIONS:-}"
+sanitizer_reports() { ls "$work/sanitizer" 2>/dev/null | wc -l; }
 export PATH="$build/src/shim:$PATH"
 mkdir -p "$state"
 : >"$tally"
@@ -688,11 +694,18 @@ for scenario in $SCENARIOS; do
 	# one long run is enough for the flatness figures
 	case $scenario in sequential-runs | parallel-pods | security) tries=1 ;; esac
 	started=$(now_ms)
+	reports=$(sanitizer_reports)
 	for t in $(seq 1 "$tries"); do
 		log "try $t/$tries"
 		"$fn" "$t"
 		TRIED[$scenario]=$t
 	done
+	if [ "$(sanitizer_reports)" != "$reports" ]; then
+		fail "$(($(sanitizer_reports) - reports)) new sanitizer reports in $work/sanitizer:"
+		for f in $(ls -t "$work/sanitizer" | head -n $(($(sanitizer_reports) - reports))); do
+			head -n 30 "$work/sanitizer/$f" | sed 's/^/    /'
+		done
+	fi
 	SECONDS_SPENT[$scenario]=$((($(now_ms) - started) / 1000))
 done
 scenario=
