@@ -454,11 +454,12 @@ scenario_create_interrupted() {
 	for _ in $(seq 600); do [ -n "$(qemu_pid_of "$id")" ] && break; sleep 0.05; done
 	[ -n "$(qemu_pid_of "$id")" ] || fail "no QEMU for $id within 30s"
 	if [ "$variant" = 1 ]; then
-		sleep 0.6
+		# after the shim's QMP query-status (tens of ms), well before the agent is up
+		sleep 0.25
 		qmp stop || fail "QMP stop"
 		log "boot of $id stalled, containerd killed"
 	else
-		delay=$(awk -v v="$variant" 'BEGIN { printf "%.1f", v > 1 ? (v - 1) * 0.7 : 0 }')
+		delay=$(awk -v v="$variant" 'BEGIN { printf "%.1f", (v > 1) ? (v - 1) * 0.7 : 0 }')
 		sleep "$delay"
 		log "containerd killed ${delay}s into the boot of $id"
 	fi
