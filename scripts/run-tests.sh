@@ -17,6 +17,9 @@ step() { printf '\n=== %s (%s)\n' "$*" "$(date +%T)"; }
 step "dependencies"
 scripts/install-deps.sh
 
+step "format (.clang-format)"
+scripts/check-format.sh
+
 step "build (werror)"
 [ -d build ] || meson setup build -Dwerror=true >/dev/null
 meson configure build -Dwerror=true >/dev/null

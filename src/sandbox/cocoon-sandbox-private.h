@@ -44,9 +44,9 @@ struct _CocoonContainer {
 	gchar *bundle;
 	gchar *container_type;
 	CocoonProcess *init;
-	GHashTable *execs;  /* exec id → CocoonProcess */
-	gchar *host_rootfs; /* <bundle>/rootfs when we mounted it, else NULL */
-	gchar *share_dir;   /* <state>/shared/<id> */
+	GHashTable *execs;	  /* exec id → CocoonProcess */
+	gchar *host_rootfs;	  /* <bundle>/rootfs when we mounted it, else NULL */
+	gchar *share_dir;	  /* <state>/shared/<id> */
 	GPtrArray *shared_mounts; /* host bind mounts under <share_dir>/mounts, in mount order */
 	gboolean share_mounted;
 	gboolean created_in_guest;

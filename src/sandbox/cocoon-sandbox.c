@@ -664,7 +664,8 @@ container_release_rootfs(CocoonContainer *container)
 	}
 	g_ptr_array_set_size(container->shared_mounts, 0);
 	if (container->share_dir != NULL) {
-		g_autofree gchar *mounts_dir = g_build_filename(container->share_dir, "mounts", NULL);
+		g_autofree gchar *mounts_dir =
+			g_build_filename(container->share_dir, "mounts", NULL);
 		g_rmdir(mounts_dir);
 	}
 	if (container->share_mounted) {
