@@ -151,7 +151,10 @@ vm_boot(CocoonSandbox *sandbox, SandboxVm *vm, GError **error)
 	}
 	vm_config->sandbox_id = g_strdup(cocoon_sandbox_get_id(sandbox));
 	vm_config->state_dir = g_strdup(state_dir);
+	/* replace the defaults of cocoon_vm_config_new() */
+	g_free(vm_config->qemu_binary);
 	vm_config->qemu_binary = g_strdup(config->qemu_binary);
+	g_free(vm_config->machine);
 	vm_config->machine = g_strdup(config->machine);
 	vm_config->accel = cocoon_accel_from_string(config->accel);
 	vm_config->vcpus = config->vcpus;
