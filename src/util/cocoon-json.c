@@ -484,7 +484,9 @@ parse_object(Parser *parser, GError **error)
 			return NULL;
 		}
 		if (object_lookup(object, name) != NULL) {
-			g_autofree gchar *shown = g_utf8_substring(name, 0, 64);
+			/* g_utf8_substring() reads past the end of a shorter string */
+			g_autofree gchar *shown =
+				g_utf8_substring(name, 0, MIN(g_utf8_strlen(name, -1), 64));
 			g_autofree gchar *escaped = g_strescape(shown, NULL);
 			parser_fail(parser, name_pos, error, "duplicate member \"%s\"", escaped);
 			return NULL;
