@@ -5,7 +5,7 @@
 # in the same run for both runtimes (runs interleaved, medians), one table on stdout.
 #
 #   scripts/bench.sh [-n RUNS] [--build DIR] [--rows LIST] [--stdout-mib N] [--ttrpc-seconds S]
-#                    [--kernel-params "..."] [--cocoon-only] [--keep]
+#                    [--kernel-params "..."] [--qemu-args "..."] [--cocoon-only] [--keep]
 #
 #   -n RUNS          runs per row and runtime (default 5, at least 1; the issue asks for >= 5)
 #   --build DIR      meson build dir with the shim, the agent and tests/bench/ttrpc/task-state-bench
@@ -15,6 +15,7 @@
 #   --stdout-mib N   size of the stdout throughput run (default 256)
 #   --ttrpc-seconds  duration of each ttrpc measurement (default 2)
 #   --kernel-params  appended to the guest kernel command line (hypervisor.kernel_params), for A/B runs
+#   --qemu-args      appended to QEMU's command line (hypervisor.extra_args, split on spaces), for A/B runs
 #   --cocoon-only    skip the runc column (quick A/B runs of a Cocoon change)
 #   --keep           keep the work directory (logs, samples) and print its path
 #
@@ -30,11 +31,12 @@ rows=idle,pod4,run,exec,ttrpc,stdout
 stdout_mib=256
 ttrpc_seconds=2
 kernel_params=
+qemu_args=
 runtimes="cocoon runc"
 keep=0
 
 usage() {
-	sed -n '5,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	sed -n '5,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 while [ $# -gt 0 ]; do
@@ -45,6 +47,7 @@ while [ $# -gt 0 ]; do
 	--stdout-mib) stdout_mib=${2:?}; shift 2 ;;
 	--ttrpc-seconds) ttrpc_seconds=${2:?}; shift 2 ;;
 	--kernel-params) kernel_params=${2:?}; shift 2 ;;
+	--qemu-args) qemu_args=${2:?}; shift 2 ;;
 	--cocoon-only) runtimes=cocoon; shift ;;
 	--keep) keep=1; shift ;;
 	-h | --help) usage ;;
@@ -125,7 +128,8 @@ trap 'exit 130' INT TERM
 
 cat >"$work/cocoon.conf" <<CONF
 hypervisor = { kernel = "$COCOON_GUEST_KERNEL"; initrd = "$COCOON_GUEST_INITRD"; memory_mib = 128;
-  kernel_params = "$kernel_params"; };
+  kernel_params = "$kernel_params";
+  extra_args = [ $(for a in $qemu_args; do printf '"%s", ' "$a"; done | sed 's/, $//') ]; };
 agent = { boot_timeout_ms = 60000; request_timeout_ms = 30000; };
 runtime = { state_dir = "$work/state"; log_level = "debug"; };
 CONF
@@ -292,7 +296,7 @@ print(n, first or 0, last or 0)
 	sample stdout "$r" "$(echo "$bytes / ($last - $first) / 1048576" | bc -l)"
 }
 
-progress "shim $shim_binary, guest $COCOON_GUEST_KERNEL${kernel_params:+ ($kernel_params)}, $runs runs, rows $rows, load $load_start"
+progress "shim $shim_binary, guest $COCOON_GUEST_KERNEL${kernel_params:+ ($kernel_params)}${qemu_args:+ (QEMU $qemu_args)}, $runs runs, rows $rows, load $load_start"
 for i in $(seq 1 "$runs"); do
 	for r in $runtimes; do
 		if want idle || want exec || want ttrpc; then progress "run $i/$runs $r: idle pod"; measure_idle "$r" "$i"; fi

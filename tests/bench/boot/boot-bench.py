@@ -7,8 +7,8 @@ one thing vary at a time, so each tuning decision in docs/performance.md can be 
 
   boot-bench.py --kernel vmlinux --initrd initrd.img [-n 7] [--variant NAME=ARGS ...]
 
-A variant is a list of knobs: machine=q35, qboot, smp=2, mem=256, tb=64, append="...", drop="word",
-mttcg. Variants are run round-robin (load drifts affect all alike); prints per-variant median, min,
+A variant is a list of knobs: machine=q35, qboot, cpu=MODEL, smp=2, mem=256, tb=64, append="...",
+drop="word", mttcg, initrd=PATH. Variants are run round-robin (load drifts affect all alike); prints per-variant median, min,
 max of the host-side time, QEMU's CPU time at that moment (less sensitive to a loaded host) and the
 guest's uptime when the agent logged "ready".
 """
@@ -79,7 +79,7 @@ def build_argv(args, knobs, state):
         accel += ",thread=multi"
     argv = [args.qemu, "-name", "guest=boot-bench,debug-threads=on",
             "-machine", "microvm,rtc=on" if microvm else "q35",
-            "-accel", accel, "-cpu", "max", "-smp", str(knobs.get("smp", 1)),
+            "-accel", accel, "-cpu", knobs.get("cpu", "max"), "-smp", str(knobs.get("smp", 1)),
             "-m", "%sM" % knobs.get("mem", args.memory),
             "-nodefaults", "-no-user-config", "-nographic", "-no-reboot"]
     if "qboot" in knobs:
