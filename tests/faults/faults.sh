@@ -42,8 +42,10 @@
 #   parallel-pods        COCOON_FAULT_PODS pods started at once all run (TCG on few cores: their boot
 #                        timeout is 10 minutes and their agent request timeout 2 minutes)
 #   security             a running pod: the shim socket is 0600 and, made reachable, answers root
-#                        but refuses uid 65534 (SO_PEERCRED), likewise the D-Bus peer socket; the
-#                        state directory is 0700; the 9p share holds only the containers' rootfs
+#                        but refuses uid 65534 (SO_PEERCRED), likewise the D-Bus peer socket; a frame
+#                        over 4 MiB is refused on its stream, random bytes cost the shim nothing;
+#                        the state directory is 0700; the 9p share holds only the containers'
+#                        rootfs; a read-only volume stays read-only from inside the VM
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -599,7 +601,7 @@ peer_check() {
 
 # the state of a running pod: modes, who may talk to its sockets, what its 9p share holds
 scenario_security() {
-	local p=sec-p$1 a=sec-a$1 address sock mode dir entries
+	local p=sec-p$1 a=sec-a$1 address sock mode dir entries shim
 	write_config
 	ctr_t 300 run -d $rt $(pod_args "$p" sandbox) "$image" "$p" sleep 100000 || { fail "run $p"; return; }
 	ctr_t 120 run -d $rt $(pod_args "$p" container) "$image" "$a" sleep 100000 || fail "run $a"
@@ -608,6 +610,14 @@ scenario_security() {
 	mode=$(stat -c '%a %U' "$sock")
 	[ "$mode" = "600 root" ] || fail "shim socket $sock is $mode, not 600 root"
 	peer_check ttrpc "$sock"
+	# an oversized frame is refused on its stream and the connection serves on (spec 5.8);
+	# random bytes cost the shim nothing
+	shim=$(shim_pid_of "$p")
+	[ "$(timeout 30 python3 "$repo/tests/faults/peer-check.py" oversized "$sock" 2>&1)" = answered ] ||
+		fail "after a frame over 4 MiB the connection did not serve a Connect"
+	for x in 1 2 3 4 5; do timeout 15 python3 "$repo/tests/faults/peer-check.py" garbage "$sock" >/dev/null 2>&1; done
+	ctr_t 30 tasks ps "$p" >/dev/null || fail "the shim does not answer after bad frames"
+	[ "$(shim_pid_of "$p")" = "$shim" ] || fail "the shim changed after bad frames: $shim -> $(shim_pid_of "$p")"
 	dir=$state/$p
 	mode=$(stat -c '%a %U' "$dir")
 	[ "$mode" = "700 root" ] || fail "state directory $dir is $mode, not 700 root"
