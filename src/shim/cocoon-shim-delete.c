@@ -6,8 +6,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
@@ -19,6 +17,7 @@
 #include "cocoon-rootfs.h"
 #include "cocoon-shim-util.h"
 #include "cocoon-shim.h"
+#include "cocoon-unix.h"
 #include "cocoon-ttrpc-client.h"
 #include "cocoon-ttrpc-server.h"
 #include "google/protobuf/empty.pb-c.h"
@@ -34,13 +33,7 @@
 static gboolean
 shim_is_alive(const gchar *address)
 {
-	const gchar *path = cocoon_shim_socket_path(address);
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	cocoon_autofd int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || strlen(path) >= sizeof(addr.sun_path))
-		return FALSE;
-	strcpy(addr.sun_path, path);
-	return connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0;
+	return cocoon_unix_is_served(cocoon_shim_socket_path(address));
 }
 
 static void
