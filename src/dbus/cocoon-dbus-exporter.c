@@ -319,9 +319,13 @@ cocoon_dbus_stop_qemu(CocoonSandboxInfo *info, gpointer user_data, GError **erro
 			    info != NULL ? info->id : "?");
 		return FALSE;
 	}
-	/* a pidfd first, then the parent check: the pidfd keeps naming the process we checked */
+	/*
+	 * a pidfd first, then the parent check: the pidfd keeps naming the process we checked.
+	 * Without pidfd_open(2) (Linux < 5.3, valgrind 3.19) the pid itself: QEMU reaped and its
+	 * pid reused between the check and kill() would be hit.
+	 */
 	pidfd = (int)syscall(SYS_pidfd_open, info->qemu_pid, 0);
-	if (pidfd < 0) {
+	if (pidfd < 0 && errno != ENOSYS) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
 			    "sandbox %s: QEMU pid %d: %s", info->id, info->qemu_pid,
 			    g_strerror(errno));
@@ -338,7 +342,8 @@ cocoon_dbus_stop_qemu(CocoonSandboxInfo *info, gpointer user_data, GError **erro
 			    info->qemu_pid);
 		return FALSE;
 	}
-	if (syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) < 0) {
+	if ((pidfd >= 0 ? syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0)
+			: kill(info->qemu_pid, SIGKILL)) < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
 			    "sandbox %s: kill QEMU pid %d: %s", info->id, info->qemu_pid,
 			    g_strerror(errno));

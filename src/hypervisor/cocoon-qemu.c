@@ -45,8 +45,13 @@ typedef struct {
 	gchar *qemu_log_path;
 	gchar *pid_file_path;
 
-	GPid pid;  /* 0 when not running */
-	int pidfd; /* readable once QEMU exited */
+	GPid pid; /* 0 when not running */
+	/*
+	 * readable once QEMU exited: its pidfd or, without pidfd_open(2) (have_pidfd()), the read
+	 * end of a pipe whose write end QEMU alone holds (hung up once it exited)
+	 */
+	int exit_fd;
+	gboolean exit_pipe; /* exit_fd is that pipe: signals go to pid */
 	GSource *exit_watch;
 	CocoonQmp *qmp;
 	gboolean stopping; /* the exit was asked for: no died callback */
@@ -77,7 +82,34 @@ pidfd_send_signal(int pidfd, int signal)
 	return (int)syscall(SYS_pidfd_send_signal, pidfd, signal, NULL, 0);
 }
 
-/* waits until the process behind pidfd has exited; FALSE on timeout */
+/*
+ * pidfd_open(2) and pidfd_send_signal(2) need Linux >= 5.3, and valgrind 3.19 (Debian 12: the
+ * memcheck run of scripts/run-tests.sh) does not know them. Without them QEMU's exit is watched on
+ * a pipe (CocoonQemu.exit_fd), and signals go to its pid: it stays ours until we reap it.
+ */
+static gboolean
+have_pidfd(void)
+{
+	static gsize once;
+	static gboolean have;
+
+	if (g_once_init_enter(&once)) {
+		int fd = pidfd_open(getpid());
+		have = fd >= 0 || errno != ENOSYS;
+		if (fd >= 0)
+			close(fd);
+		g_once_init_leave(&once, 1);
+	}
+	return have;
+}
+
+static int
+signal_qemu(CocoonQemu *self, int signal)
+{
+	return self->exit_pipe ? kill(self->pid, signal) : pidfd_send_signal(self->exit_fd, signal);
+}
+
+/* waits until the process behind pidfd (or an exit pipe) has exited; FALSE on timeout */
 static gboolean
 pidfd_wait(int pidfd, guint timeout_ms)
 {
@@ -95,6 +127,29 @@ pidfd_wait(int pidfd, guint timeout_ms)
 			continue;
 		if (ready < 0 || left <= 0)
 			return FALSE;
+	}
+}
+
+/* without pidfds: waits until pid is gone or a zombie; FALSE on timeout */
+static gboolean
+pid_wait(GPid pid, guint timeout_ms)
+{
+	g_autofree gchar *path = g_strdup_printf("/proc/%d/stat", (int)pid);
+	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+
+	for (;;) {
+		g_autofree gchar *contents = NULL;
+		const gchar *end;
+
+		if (!g_file_get_contents(path, &contents, NULL, NULL))
+			return TRUE;
+		/* the state (field 3) follows the command name's last ')' and a space */
+		end = strrchr(contents, ')');
+		if (end == NULL || end[1] == '\0' || end[2] == 'Z' || end[2] == 'X')
+			return TRUE;
+		if (g_get_monotonic_time() >= deadline)
+			return FALSE;
+		g_usleep(10 * 1000);
 	}
 }
 
@@ -205,7 +260,7 @@ on_qmp_event(CocoonQmp *qmp, const gchar *event, CocoonJson *data, gpointer user
 }
 
 /*
- * collects the exit of an exited QEMU (pidfd readable) and releases what belonged to the
+ * collects the exit of an exited QEMU (exit_fd readable) and releases what belonged to the
  * running process; returns the wait status
  */
 static gint
@@ -221,7 +276,8 @@ reap(CocoonQemu *self)
 		g_source_destroy(self->exit_watch);
 		g_clear_pointer(&self->exit_watch, g_source_unref);
 	}
-	cocoon_fd_closep(&self->pidfd);
+	cocoon_fd_closep(&self->exit_fd);
+	self->exit_pipe = FALSE;
 	if (self->qmp != NULL) {
 		/* a SHUTDOWN event may still sit in the socket */
 		cocoon_qmp_dispatch_pending(self->qmp);
@@ -272,10 +328,10 @@ kill_and_reap(CocoonQemu *self)
 	if (self->pid == 0)
 		return TRUE;
 	self->stopping = TRUE;
-	if (pidfd_send_signal(self->pidfd, SIGKILL) < 0 && errno != ESRCH)
+	if (signal_qemu(self, SIGKILL) < 0 && errno != ESRCH)
 		g_warning("sandbox %s: cannot kill QEMU pid %d: %s", sandbox_id(self),
 			  (int)self->pid, g_strerror(errno));
-	if (!pidfd_wait(self->pidfd, KILL_WAIT_MS))
+	if (!pidfd_wait(self->exit_fd, KILL_WAIT_MS))
 		return FALSE;
 	reap(self);
 	return TRUE;
@@ -364,6 +420,8 @@ spawn(CocoonQemu *self, GStrv argv, GError **error)
 	ChildSetup setup = {.parent = getpid(), .netns_fd = -1};
 	g_autoptr(GArray) source_fds = g_array_new(FALSE, FALSE, sizeof(gint));
 	g_autoptr(GArray) target_fds = g_array_new(FALSE, FALSE, sizeof(gint));
+	cocoon_autofd int exit_pipe_read = -1;
+	cocoon_autofd int exit_pipe_write = -1;
 	GPid pid = 0;
 
 	program = g_path_is_absolute(config->qemu_binary)
@@ -399,6 +457,22 @@ spawn(CocoonQemu *self, GStrv argv, GError **error)
 		g_array_append_val(source_fds, config->netns_fd);
 		g_array_append_val(target_fds, setup.netns_fd);
 	}
+	/* no pidfds: QEMU holds the exit pipe (it never closes it, nor starts a process with it) */
+	if (!have_pidfd()) {
+		int pipe_fds[2];
+		gint target = COCOON_VM_NIC_FD_BASE + (gint)target_fds->len;
+		if (pipe2(pipe_fds, O_CLOEXEC) < 0) {
+			int saved_errno = errno;
+			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
+				    "sandbox %s: start: exit pipe: %s", sandbox_id(self),
+				    g_strerror(saved_errno));
+			return FALSE;
+		}
+		exit_pipe_read = pipe_fds[0];
+		exit_pipe_write = pipe_fds[1];
+		g_array_append_val(source_fds, exit_pipe_write);
+		g_array_append_val(target_fds, target);
+	}
 	/* every other fd is closed in the child (no G_SPAWN_LEAVE_DESCRIPTORS_OPEN) */
 	if (!g_spawn_async_with_pipes_and_fds(
 		    config->state_dir, (const gchar *const *)spawn_argv->pdata, NULL,
@@ -410,9 +484,15 @@ spawn(CocoonQemu *self, GStrv argv, GError **error)
 		return FALSE;
 	}
 	self->pid = pid;
+	if (exit_pipe_read >= 0) {
+		self->exit_fd = exit_pipe_read;
+		exit_pipe_read = -1;
+		self->exit_pipe = TRUE;
+		return TRUE;
+	}
 	/* race-free: the pid stays ours until we reap it */
-	self->pidfd = pidfd_open(pid);
-	if (self->pidfd < 0) {
+	self->exit_fd = pidfd_open(pid);
+	if (self->exit_fd < 0) {
 		int saved_errno = errno;
 		kill(pid, SIGKILL);
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
@@ -435,7 +515,7 @@ connect_monitor(CocoonQemu *self, gint64 deadline, GError **error)
 	for (;;) {
 		g_autoptr(GError) local_error = NULL;
 		gint64 left_ms = (deadline - g_get_monotonic_time()) / 1000;
-		struct pollfd pfd = {.fd = self->pidfd, .events = POLLIN};
+		struct pollfd pfd = {.fd = self->exit_fd, .events = POLLIN};
 
 		if (poll(&pfd, 1, 0) > 0) {
 			g_autofree gchar *reason = describe_exit(self, reap(self));
@@ -514,7 +594,7 @@ qemu_start(CocoonHypervisor *hypervisor, GError **error)
 		kill_and_reap(self);
 		return FALSE;
 	}
-	self->exit_watch = g_unix_fd_source_new(self->pidfd, G_IO_IN);
+	self->exit_watch = g_unix_fd_source_new(self->exit_fd, G_IO_IN);
 	g_source_set_callback(self->exit_watch, G_SOURCE_FUNC(on_qemu_exit), self, NULL);
 	g_source_attach(self->exit_watch, cocoon_hypervisor_get_context(hypervisor));
 
@@ -555,10 +635,10 @@ qemu_stop(CocoonHypervisor *hypervisor, guint timeout_ms, GError **error)
 				     &local_error))
 			g_debug("%s", local_error->message);
 	} else {
-		pidfd_send_signal(self->pidfd, SIGTERM);
+		signal_qemu(self, SIGTERM);
 	}
 	left_ms = (deadline - g_get_monotonic_time()) / 1000;
-	if (pidfd_wait(self->pidfd, left_ms > 0 ? (guint)left_ms : 0)) {
+	if (pidfd_wait(self->exit_fd, left_ms > 0 ? (guint)left_ms : 0)) {
 		reap(self);
 		return TRUE;
 	}
@@ -659,7 +739,7 @@ qemu_finalize(CocoonHypervisor *hypervisor)
 		g_source_destroy(self->exit_watch);
 		g_clear_pointer(&self->exit_watch, g_source_unref);
 	}
-	cocoon_fd_closep(&self->pidfd);
+	cocoon_fd_closep(&self->exit_fd);
 	g_clear_pointer(&self->qmp, cocoon_qmp_free);
 	g_free(self->qmp_socket_path);
 	g_free(self->qemu_log_path);
@@ -714,6 +794,7 @@ cocoon_qemu_kill_from_state(const gchar *state_dir, GError **error)
 	g_autofree gchar *contents = NULL;
 	g_autoptr(GError) local_error = NULL;
 	cocoon_autofd int pidfd = -1;
+	gboolean by_pid = FALSE;
 	guint64 recorded_start;
 	guint64 start_time;
 	gsize length = 0;
@@ -736,28 +817,32 @@ cocoon_qemu_kill_from_state(const gchar *state_dir, GError **error)
 
 	/* open first, check second: if the pid was reused in between, the start time differs */
 	pidfd = pidfd_open(pid);
-	if (pidfd < 0 && errno != ESRCH) {
+	if (pidfd < 0 && errno == ENOSYS) {
+		/* without pidfds: check, then kill by pid (a reuse in between goes unnoticed) */
+		by_pid = TRUE;
+	} else if (pidfd < 0 && errno != ESRCH) {
 		int saved_errno = errno;
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
 			    "kill from state: pidfd_open(%d): %s", (int)pid,
 			    g_strerror(saved_errno));
 		return FALSE;
 	}
-	if (pidfd < 0 || !cocoon_qemu_read_start_time(pid, &start_time, NULL)) {
+	if ((pidfd < 0 && !by_pid) || !cocoon_qemu_read_start_time(pid, &start_time, NULL)) {
 		g_debug("kill from state: QEMU pid %d is gone", (int)pid);
 	} else if (start_time != recorded_start) {
 		g_message("kill from state: pid %d now belongs to another process (started at "
 			  "%" G_GUINT64_FORMAT ", QEMU at %" G_GUINT64_FORMAT "), not killing it",
 			  (int)pid, start_time, recorded_start);
 	} else {
-		if (pidfd_send_signal(pidfd, SIGKILL) < 0 && errno != ESRCH) {
+		if ((by_pid ? kill(pid, SIGKILL) : pidfd_send_signal(pidfd, SIGKILL)) < 0 &&
+		    errno != ESRCH) {
 			int saved_errno = errno;
 			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
 				    "kill from state: kill QEMU pid %d: %s", (int)pid,
 				    g_strerror(saved_errno));
 			return FALSE;
 		}
-		if (!pidfd_wait(pidfd, KILL_WAIT_MS)) {
+		if (!(by_pid ? pid_wait(pid, KILL_WAIT_MS) : pidfd_wait(pidfd, KILL_WAIT_MS))) {
 			g_set_error(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
 				    "kill from state: QEMU pid %d still there %u ms after SIGKILL",
 				    (int)pid, KILL_WAIT_MS);
@@ -797,6 +882,6 @@ cocoon_qemu_new(const CocoonVmConfig *config, GError **error)
 	self->qmp_socket_path = cocoon_vm_config_state_path(config, COCOON_VM_QMP_SOCKET);
 	self->qemu_log_path = cocoon_vm_config_state_path(config, COCOON_VM_QEMU_LOG);
 	self->pid_file_path = cocoon_vm_config_state_path(config, COCOON_VM_PID_FILE);
-	self->pidfd = -1;
+	self->exit_fd = -1;
 	return &self->parent;
 }

@@ -10,8 +10,9 @@ G_BEGIN_DECLS
  * group, stdin/stdout on /dev/null, stderr to <state>/qemu.log, the console in
  * <state>/console.log, QMP on <state>/qmp.sock. <state>/qemu.pid holds "PID STARTTIME" (field 22
  * of /proc/PID/stat) so a later process can kill it safely with cocoon_qemu_kill_from_state().
- * Exits are watched with a pidfd (Linux >= 5.4); nothing else in the process may reap QEMU
- * (no waitpid(-1) anywhere in the shim). Threading rules: cocoon-hypervisor.h.
+ * Exits are watched with a pidfd (Linux >= 5.4; where pidfd_open(2) is missing, as under
+ * valgrind 3.19, on a pipe QEMU inherits); nothing else in the process may reap QEMU (no
+ * waitpid(-1) anywhere in the shim). Threading rules: cocoon-hypervisor.h.
  */
 CocoonHypervisor *cocoon_qemu_new(const CocoonVmConfig *config, GError **error);
 
