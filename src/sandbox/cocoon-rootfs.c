@@ -100,8 +100,12 @@ cocoon_rootfs_mount(const gchar *target, Containerd__Types__Mount **mounts, gsiz
 		const gchar *type = m->type;
 
 		cocoon_mount_options_parse(m->options, m->n_options, &flags, &data, NULL);
+		/*
+		 * the type of a bind mount or a remount is ignored: "none", not NULL, which
+		 * valgrind reads as a string
+		 */
 		if (g_str_equal(type, "bind") || (flags & MS_BIND) != 0) {
-			type = NULL;
+			type = "none";
 			flags |= MS_BIND;
 		}
 		if (mount(m->source, target, type, flags & ~MS_RDONLY, data[0] ? data : NULL) < 0) {
@@ -111,7 +115,7 @@ cocoon_rootfs_mount(const gchar *target, Containerd__Types__Mount **mounts, gsiz
 			return FALSE;
 		}
 		if ((flags & MS_BIND) && (flags & MS_RDONLY) &&
-		    mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0) {
+		    mount(NULL, target, "none", MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0) {
 			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
 				    "remount %s read-only: %s", target, g_strerror(errno));
 			return FALSE;
@@ -132,7 +136,7 @@ cocoon_rootfs_bind(const gchar *source, const gchar *target, GError **error)
 	}
 	if (!check_real_directory(target, error))
 		return FALSE;
-	if (mount(source, target, NULL, MS_BIND | MS_REC, NULL) < 0) {
+	if (mount(source, target, "none", MS_BIND | MS_REC, NULL) < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "bind %s on %s: %s",
 			    source, target, g_strerror(errno));
 		return FALSE;

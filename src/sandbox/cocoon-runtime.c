@@ -65,6 +65,15 @@ cocoon_runtime_init(CocoonRuntime *runtime)
 					       (GDestroyNotify)cocoon_sandbox_info_unref);
 }
 
+void
+cocoon_runtime_clear(CocoonRuntime *runtime)
+{
+	g_clear_pointer(&runtime->containers, g_hash_table_unref);
+	g_clear_pointer(&runtime->sandboxes, g_hash_table_unref);
+	g_clear_pointer(&runtime->infos, g_hash_table_unref);
+	g_mutex_clear(&runtime->lock);
+}
+
 typedef struct {
 	CocoonRuntime *runtime;
 	CocoonSandboxInfo *info;

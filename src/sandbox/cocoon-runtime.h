@@ -34,6 +34,8 @@ typedef struct {
 
 /* initializes the lock and the tables (config, publisher, namespace are set by the caller) */
 void cocoon_runtime_init(CocoonRuntime *runtime);
+/* frees the tables (their sandbox references with them) and the lock; every sandbox is stopped */
+void cocoon_runtime_clear(CocoonRuntime *runtime);
 /* thread-safe: store info as the sandbox's latest snapshot and hand it to the observer */
 void cocoon_runtime_publish_info(CocoonRuntime *runtime, CocoonSandboxInfo *info);
 /* the latest snapshot of every sandbox (new references), any thread */

@@ -118,14 +118,15 @@ cocoon_spec_share_mounts(CocoonJson *spec, const gchar *share_dir, const gchar *
 		target = g_strdup_printf("%s/%u", mounts_dir, shared);
 		if (!make_mount_point(target, S_ISDIR(st.st_mode), error))
 			return FALSE;
-		if (mount(source, target, NULL, flags, NULL) < 0) {
+		/* a bind mount's type is ignored: "none", not NULL, which valgrind reads */
+		if (mount(source, target, "none", flags, NULL) < 0) {
 			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
 				    "bind %s on %s: %s", source, target, g_strerror(errno));
 			return FALSE;
 		}
 		g_ptr_array_add(mounted, g_strdup(target));
 		if (options_contain(cocoon_json_object_get(entry, "options"), "ro") &&
-		    mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0) {
+		    mount(NULL, target, "none", MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0) {
 			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
 				    "remount %s read-only: %s", target, g_strerror(errno));
 			return FALSE;

@@ -223,7 +223,8 @@ cocoon_shim_daemon(const CocoonShimOptions *options)
 		remove_own_state_dir(state_dir);
 	}
 	g_info("exiting");
-	/* the sandboxes are stopped: nothing reads these any more (LeakSanitizer at exit) */
+	/* the sandboxes are stopped: nothing reads these any more (LeakSanitizer, memcheck) */
+	cocoon_runtime_clear(&runtime);
 	g_clear_pointer(&runtime.config, cocoon_config_free);
 	g_clear_pointer(&runtime.namespace_, g_free);
 	g_clear_pointer(&runtime.containerd_address, g_free);
