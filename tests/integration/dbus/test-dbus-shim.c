@@ -149,26 +149,47 @@ bundle_new(const gchar *id, const gchar *annotation_key, const gchar *annotation
 
 /* ---------------------------------------------------------------- the shim */
 
-/* `containerd-shim-cocoon-v2 start` in the bundle: the daemon's ttrpc address */
+/*
+ * `containerd-shim-cocoon-v2 start` in the bundle: the daemon's ttrpc address. A command line in
+ * $COCOON_TEST_WRAPPER goes before the shim's (tests/lib/with-valgrind.sh: memcheck, following
+ * `start` into the daemon)
+ */
 static gchar *
 shim_start(const gchar *id, const gchar *bundle)
 {
 	g_autofree gchar *shim = g_build_filename(g_getenv("COCOON_BUILD_DIR") ?: COCOON_BUILD_DIR,
 						  "src", "shim", "containerd-shim-cocoon-v2", NULL);
 	g_autofree gchar *config = g_build_filename(work_dir, "cocoon.conf", NULL);
+	const gchar *wrapper = g_getenv("COCOON_TEST_WRAPPER");
+	const gchar *shim_args[] = {shim,
+				    "-namespace",
+				    NAMESPACE,
+				    "-id",
+				    id,
+				    "-address",
+				    "/nonexistent/containerd.sock",
+				    "start",
+				    NULL};
+	g_autoptr(GStrvBuilder) argv = g_strv_builder_new();
+	g_auto(GStrv) spawn_argv = NULL;
 	g_autoptr(GSubprocessLauncher) launcher =
 		g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE);
 	g_autoptr(GSubprocess) process = NULL;
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *address = NULL;
 
+	if (wrapper != NULL && wrapper[0] != '\0') {
+		g_auto(GStrv) words = NULL;
+		g_assert_true(g_shell_parse_argv(wrapper, NULL, &words, &error));
+		g_strv_builder_addv(argv, (const gchar **)words);
+	}
+	g_strv_builder_addv(argv, shim_args);
+	spawn_argv = g_strv_builder_end(argv);
 	g_subprocess_launcher_set_cwd(launcher, bundle);
 	g_subprocess_launcher_setenv(launcher, "COCOON_CONFIG", config, TRUE);
 	g_subprocess_launcher_setenv(launcher, "DBUS_SESSION_BUS_ADDRESS", bus->address, TRUE);
 	g_subprocess_launcher_unsetenv(launcher, "TTRPC_ADDRESS");
-	process = g_subprocess_launcher_spawn(launcher, &error, shim, "-namespace", NAMESPACE,
-					      "-id", id, "-address", "/nonexistent/containerd.sock",
-					      "start", NULL);
+	process = g_subprocess_launcher_spawnv(launcher, (const gchar *const *)spawn_argv, &error);
 	g_assert_no_error(error);
 	g_assert_true(g_subprocess_communicate_utf8(process, NULL, NULL, &address, NULL, &error));
 	g_assert_no_error(error);

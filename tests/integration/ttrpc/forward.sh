@@ -19,6 +19,8 @@ if [ -z "$forward_event" ] || [ ! -x "$forward_event" ]; then
 fi
 require_root_or_skip
 require_containerd_or_skip
+# a command line to run forward-event under (tests/lib/with-valgrind.sh: memcheck)
+read -ra wrapper <<<"${COCOON_TEST_WRAPPER:-}"
 
 # short: the socket paths must fit in 107 bytes
 work=$(mktemp -d /tmp/cocoon-forward-XXXXXX) || exit 1
@@ -58,8 +60,8 @@ $CTR events >"$work/events.txt" 2>&1 &
 events_pid=$!
 subscribed=
 for i in $(seq 50); do
-	"$forward_event" --address "$CONTAINERD_TTRPC_ADDRESS" --container-id "probe-$$-$i" \
-		>/dev/null 2>&1
+	"${wrapper[@]}" "$forward_event" --address "$CONTAINERD_TTRPC_ADDRESS" \
+		--container-id "probe-$$-$i" >/dev/null 2>&1
 	if grep -q "probe-$$-" "$work/events.txt"; then
 		subscribed=1
 		break
@@ -69,7 +71,8 @@ done
 [ -n "$subscribed" ] || fail "ctr events showed none of 50 probe events"
 
 container_id="cocoon-forward-$$-$RANDOM"
-"$forward_event" --address "$CONTAINERD_TTRPC_ADDRESS" --container-id "$container_id" \
+"${wrapper[@]}" "$forward_event" --address "$CONTAINERD_TTRPC_ADDRESS" \
+	--container-id "$container_id" \
 	>"$work/forward.txt" 2>&1
 rc=$?
 cat "$work/forward.txt"
@@ -97,7 +100,8 @@ case "$line" in
 esac
 
 # containerd validates the envelope: an empty topic is INVALID_ARGUMENT
-"$forward_event" --address "$CONTAINERD_TTRPC_ADDRESS" --container-id "$container_id-bad" \
+"${wrapper[@]}" "$forward_event" --address "$CONTAINERD_TTRPC_ADDRESS" \
+	--container-id "$container_id-bad" \
 	--topic "" --expect INVALID_ARGUMENT >"$work/invalid.txt" 2>&1
 rc=$?
 cat "$work/invalid.txt"
