@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
@@ -24,6 +26,10 @@
 #define PORT_READ_SIZE (64u * 1024)
 /* stdin EOFs remembered for streams not yet added */
 #define EARLY_EOFS_MAX 1024
+/* the staging pipe of splice: one DATA frame at a time, room for the buffers of any stream pipe */
+#define STAGING_PIPE_SIZE (1024 * 1024)
+/* the rest of a frame that was partly spliced to the port before it had to be copied */
+#define FRAME_REST 0xffu
 
 typedef struct {
 	CocoonGuestStdio *mux;
@@ -34,6 +40,8 @@ typedef struct {
 
 	/* output */
 	guint64 window;
+	/* the fd is a pipe: DATA goes to the port by splice(2), not copied through the agent */
+	gboolean splice;
 	gboolean eof_queued;
 	CocoonGuestStdioEofFunc eof_func;
 	gpointer eof_data;
@@ -64,6 +72,18 @@ struct _CocoonGuestStdio {
 	gsize out_offset;
 	gsize out_bytes;
 	gboolean out_blocked;
+
+	/*
+	 * splice: a DATA frame is built in the staging pipe (its header written, then the payload
+	 * spliced from the stream's pipe) and spliced to the port, always the staging pipe's whole
+	 * content (virtio_console's splice_write is only safe when it takes every buffer of the
+	 * pipe). While staged bytes remain nothing else is written and no output is read.
+	 */
+	int staging[2];
+	gsize staged;
+	gsize staged_frame;
+	guint32 staged_stream_id;
+	gboolean no_splice;
 
 	CocoonGuestStdioDisconnectedFunc disconnected_func;
 	gpointer disconnected_data;
@@ -161,6 +181,137 @@ output_eof(Stream *stream)
 	}
 }
 
+static gboolean
+staging_ensure(CocoonGuestStdio *mux)
+{
+	if (mux->staging[0] >= 0)
+		return TRUE;
+	if (pipe2(mux->staging, O_NONBLOCK | O_CLOEXEC) < 0) {
+		g_debug("staging pipe: %s; stdout is copied", g_strerror(errno));
+		mux->staging[0] = mux->staging[1] = -1;
+		mux->no_splice = TRUE;
+		return FALSE;
+	}
+	/* best effort: a smaller one only makes large frames fall back to copies */
+	(void)fcntl(mux->staging[0], F_SETPIPE_SZ, STAGING_PIPE_SIZE);
+	return TRUE;
+}
+
+/* reads up to length staged bytes into buf (they are all in the pipe), returns how many */
+static gsize
+staging_read(CocoonGuestStdio *mux, guint8 *buf, gsize length)
+{
+	gsize have = 0;
+
+	while (have < length) {
+		ssize_t n = read(mux->staging[0], buf + have, length - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		have += (gsize)n;
+	}
+	return have;
+}
+
+/* the staged rest goes first in the queue, as bytes (the port cannot take splices) */
+static void
+staging_to_queue(CocoonGuestStdio *mux)
+{
+	guint8 *buf = g_malloc(mux->staged);
+	gsize have = staging_read(mux, buf, mux->staged);
+	OutFrame *frame = g_new0(OutFrame, 1);
+
+	g_assert(have == mux->staged);
+	frame->bytes = g_bytes_new_take(buf, have);
+	/* a whole frame is DATA, counted against its window on reconnection */
+	frame->type = have == mux->staged_frame ? COCOON_STDIO_FRAME_DATA : FRAME_REST;
+	frame->stream_id = mux->staged_stream_id;
+	mux->out_bytes += have;
+	g_queue_push_head(&mux->out, frame);
+	mux->staged = 0;
+}
+
+/* moves the staged frame to the port; FALSE while the port has no room (or is gone) */
+static gboolean
+staging_flush(CocoonGuestStdio *mux)
+{
+	while (mux->fd >= 0 && mux->staged > 0) {
+		ssize_t n = splice(mux->staging[0], NULL, mux->fd, NULL, mux->staged,
+				   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return FALSE;
+		if (n < 0 && errno == EINVAL) {
+			g_debug("stdio port cannot splice; stdout is copied");
+			mux->no_splice = TRUE;
+			staging_to_queue(mux);
+			return TRUE;
+		}
+		if (n <= 0) {
+			/* 0 with bytes staged: the port took them and could not queue them */
+			g_autofree gchar *reason =
+				n == 0 ? g_strdup_printf("splice lost %" G_GSIZE_FORMAT " bytes",
+							 mux->staged)
+				       : g_strdup_printf("splice: %s", g_strerror(errno));
+			port_disconnect(mux, reason);
+			return FALSE;
+		}
+		mux->staged -= (gsize)n;
+	}
+	return mux->fd >= 0;
+}
+
+/*
+ * the next DATA frame of stream, length bytes that are in its pipe now; FALSE when splice cannot
+ * be used (the caller reads instead)
+ */
+static gboolean
+output_splice(Stream *stream, gsize length)
+{
+	CocoonGuestStdio *mux = stream->mux;
+	guint8 header[COCOON_STDIO_HEADER_SIZE];
+	ssize_t moved;
+
+	if (mux->no_splice || !staging_ensure(mux))
+		return FALSE;
+	cocoon_stdio_frame_header_encode(stream->id, COCOON_STDIO_FRAME_DATA, (guint32)length,
+					 header);
+	/* the staging pipe is empty: the header fits, in one write */
+	if (write(mux->staging[1], header, sizeof(header)) != (ssize_t)sizeof(header)) {
+		mux->no_splice = TRUE;
+		return FALSE;
+	}
+	do
+		moved = splice(stream->fd, NULL, mux->staging[1], NULL, length,
+			       SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+	while (moved < 0 && errno == EINTR);
+	if (moved != (ssize_t)length) {
+		/* the staging pipe ran out of slots (or the fd cannot splice): copy what moved */
+		g_autofree guint8 *buf = g_malloc(sizeof(header) + length);
+		gsize have = staging_read(mux, buf, sizeof(header) + length);
+
+		if (moved < 0)
+			stream->splice = FALSE;
+		if (have <= sizeof(header))
+			return moved >= 0;
+		have -= sizeof(header);
+		cocoon_stdio_frame_header_encode(stream->id, COCOON_STDIO_FRAME_DATA, (guint32)have,
+						 buf);
+		stream->window -= (guint64)have;
+		queue_frame(mux, g_bytes_new(buf, sizeof(header) + have), stream->id,
+			    COCOON_STDIO_FRAME_DATA);
+		return TRUE;
+	}
+	stream->window -= (guint64)length;
+	mux->staged = mux->staged_frame = sizeof(header) + length;
+	mux->staged_stream_id = stream->id;
+	if (!staging_flush(mux))
+		port_update_watch(mux);
+	return TRUE;
+}
+
 static void
 output_read(Stream *stream)
 {
@@ -170,9 +321,18 @@ output_read(Stream *stream)
 		gsize want = (gsize)MIN(stream->window, (guint64)COCOON_STDIO_MAX_DATA);
 		guint8 *buf;
 		ssize_t n;
+		int available = 0;
 
-		if (stream->fd < 0 || want == 0 || mux->out_blocked)
+		if (stream->fd < 0 || want == 0 || mux->out_blocked || mux->staged > 0)
 			break;
+		/*
+		 * with nothing queued before it, a pipe's bytes go to the port by splice; an empty
+		 * pipe is read() below, which tells EOF from a spurious wake-up
+		 */
+		if (stream->splice && mux->fd >= 0 && g_queue_is_empty(&mux->out) &&
+		    ioctl(stream->fd, FIONREAD, &available) == 0 && available > 0 &&
+		    output_splice(stream, MIN(want, (gsize)available)))
+			continue;
 		buf = g_malloc(COCOON_STDIO_HEADER_SIZE + want);
 		do
 			n = read(stream->fd, buf + COCOON_STDIO_HEADER_SIZE, want);
@@ -210,7 +370,8 @@ output_ready_cb(GIOCondition revents, gpointer user_data)
 static void
 output_update_watch(Stream *stream)
 {
-	gboolean want = stream->fd >= 0 && stream->window > 0 && !stream->mux->out_blocked;
+	gboolean want = stream->fd >= 0 && stream->window > 0 && !stream->mux->out_blocked &&
+			stream->mux->staged == 0;
 
 	if (stream->watch != NULL)
 		cocoon_guest_fd_watch_set(stream->watch, want ? G_IO_IN : 0);
@@ -374,6 +535,14 @@ port_write(CocoonGuestStdio *mux)
 {
 	g_autoptr(GArray) eofs = g_array_new(FALSE, FALSE, sizeof(guint32));
 
+	if (mux->staged > 0) {
+		if (!staging_flush(mux)) {
+			port_update_watch(mux);
+			return;
+		}
+		if (!mux->out_blocked)
+			outputs_resume(mux);
+	}
 	while (mux->fd >= 0 && !g_queue_is_empty(&mux->out)) {
 		OutFrame *frame = g_queue_peek_head(&mux->out);
 		gsize size;
@@ -491,8 +660,9 @@ port_update_watch(CocoonGuestStdio *mux)
 {
 	if (mux->port_watch == NULL)
 		return;
-	cocoon_guest_fd_watch_set(mux->port_watch,
-				  G_IO_IN | (g_queue_is_empty(&mux->out) ? 0 : G_IO_OUT));
+	cocoon_guest_fd_watch_set(
+		mux->port_watch,
+		G_IO_IN | (g_queue_is_empty(&mux->out) && mux->staged == 0 ? 0 : G_IO_OUT));
 }
 
 static void
@@ -511,7 +681,14 @@ port_disconnect(CocoonGuestStdio *mux, const gchar *reason)
 	cocoon_stdio_frame_decoder_free(mux->decoder);
 	mux->decoder = cocoon_stdio_frame_decoder_new();
 	/* the rest of a cut frame would desynchronize the next session */
-	if (mux->out_offset > 0) {
+	if (mux->staged > 0) {
+		g_autofree guint8 *buf = g_malloc(mux->staged);
+		(void)staging_read(mux, buf, mux->staged);
+		mux->staged = 0;
+	}
+	if (mux->out_offset > 0 ||
+	    (!g_queue_is_empty(&mux->out) &&
+	     ((OutFrame *)g_queue_peek_head(&mux->out))->type == FRAME_REST)) {
 		OutFrame *frame = g_queue_pop_head(&mux->out);
 		mux->out_bytes -= g_bytes_get_size(frame->bytes);
 		mux->out_offset = 0;
@@ -631,10 +808,12 @@ cocoon_guest_stdio_add_output(CocoonGuestStdio *stdio, guint32 stream_id, int fd
 			      CocoonGuestStdioEofFunc eof_func, gpointer user_data, GError **error)
 {
 	Stream *stream = stream_add(stdio, stream_id, fd, TRUE, error);
+	struct stat st;
 
 	if (stream == NULL)
 		return FALSE;
 	stream->window = COCOON_STDIO_INITIAL_WINDOW;
+	stream->splice = fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
 	stream->eof_func = eof_func;
 	stream->eof_data = user_data;
 	stream->watch = cocoon_guest_fd_watch_new(fd, output_ready_cb, stream);
@@ -705,6 +884,9 @@ cocoon_guest_stdio_new(void)
 					       (GDestroyNotify)stream_free);
 	stdio->early_eofs = g_hash_table_new(g_direct_hash, g_direct_equal);
 	stdio->fd = -1;
+	stdio->staging[0] = stdio->staging[1] = -1;
+	/* COCOON_AGENT_NO_SPLICE=1 on the kernel command line: copy, for A/B measurements */
+	stdio->no_splice = g_getenv("COCOON_AGENT_NO_SPLICE") != NULL;
 	stdio->decoder = cocoon_stdio_frame_decoder_new();
 	g_queue_init(&stdio->out);
 	return stdio;
@@ -720,6 +902,8 @@ cocoon_guest_stdio_free(CocoonGuestStdio *stdio)
 		cocoon_fd_closep(&stdio->fd);
 	g_hash_table_unref(stdio->streams);
 	g_hash_table_unref(stdio->early_eofs);
+	cocoon_fd_closep(&stdio->staging[0]);
+	cocoon_fd_closep(&stdio->staging[1]);
 	cocoon_stdio_frame_decoder_free(stdio->decoder);
 	g_queue_clear_full(&stdio->out, (GDestroyNotify)out_frame_free);
 	g_free(stdio);
