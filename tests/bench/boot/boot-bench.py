@@ -8,7 +8,8 @@ one thing vary at a time, so each tuning decision in docs/performance.md can be 
   boot-bench.py --kernel vmlinux --initrd initrd.img [-n 7] [--variant NAME=ARGS ...]
 
 A variant is a list of knobs: machine=q35, qboot, cpu=MODEL, smp=2, mem=256, tb=64, append="...",
-drop="word", mttcg, initrd=PATH. Variants are run round-robin (load drifts affect all alike); prints per-variant median, min,
+drop="word", mttcg, initrd=PATH,
+mopts=",acpi=off" (appended to -machine). Variants are run round-robin (load drifts affect all alike); prints per-variant median, min,
 max of the host-side time, QEMU's CPU time at that moment (less sensitive to a loaded host) and the
 guest's uptime when the agent logged "ready".
 """
@@ -78,8 +79,8 @@ def build_argv(args, knobs, state):
     if "mttcg" in knobs:
         accel += ",thread=multi"
     argv = [args.qemu, "-name", "guest=boot-bench,debug-threads=on",
-            "-machine", "microvm,rtc=on" if microvm else "q35",
-            "-accel", accel, "-cpu", knobs.get("cpu", "max"), "-smp", str(knobs.get("smp", 1)),
+            "-machine", ("microvm,rtc=on" if microvm else "q35") + knobs.get("mopts", ""),
+            "-accel", accel, "-cpu", knobs.get("cpu", "max,-erms,-fsrm"), "-smp", str(knobs.get("smp", 1)),
             "-m", "%sM" % knobs.get("mem", args.memory),
             "-nodefaults", "-no-user-config", "-nographic", "-no-reboot"]
     if "qboot" in knobs:
@@ -137,6 +138,10 @@ def boot_once(args, knobs):
             guest_s = int(m.group(1)) + int(m.group(2)) / 1e6
         result = (host_s, guest_s, cpu_s)
         sock.close()
+        if args.console_dir:
+            os.makedirs(args.console_dir, exist_ok=True)
+            with open(os.path.join(args.console_dir, "console-%d.log" % qemu.pid), "w") as f:
+                f.write(console)
     finally:
         qemu.kill()
         qemu.wait()
@@ -167,6 +172,7 @@ def main():
     parser.add_argument("--memory", default="128")
     parser.add_argument("-n", "--runs", type=int, default=7)
     parser.add_argument("--timeout", type=float, default=60)
+    parser.add_argument("--console-dir", help="keep each boot's console log there")
     parser.add_argument("--variant", action="append", default=[],
                         help="NAME=KNOBS, e.g. 'q35-qboot=machine=q35 qboot'")
     args = parser.parse_args()
