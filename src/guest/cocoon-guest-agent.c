@@ -41,7 +41,7 @@
 /* a request's JSON documents */
 #define SPEC_JSON_MAX (4u << 20)
 /* the size of stdio pipes */
-#define PIPE_SIZE (256 * 1024)
+#define PIPE_SIZE (1024 * 1024)
 /* how long after the Shutdown reply the VM ends */
 #define SHUTDOWN_DELAY_MS 200
 /* key=value lines written by the image build, crun_version among them */

@@ -16,8 +16,8 @@ G_BEGIN_DECLS
  */
 
 #define COCOON_STDIO_HEADER_SIZE 12u
-/* the largest DATA payload: exactly 64 KiB is allowed */
-#define COCOON_STDIO_MAX_DATA 65536u
+/* the largest DATA payload: exactly 256 KiB is allowed (fewer, larger virtio-serial buffers) */
+#define COCOON_STDIO_MAX_DATA 262144u
 /* DATA bytes a sender may have outstanding (not yet credited) per stream */
 #define COCOON_STDIO_INITIAL_WINDOW	 (1u << 20)
 #define COCOON_STDIO_CREDIT_PAYLOAD_SIZE 4u

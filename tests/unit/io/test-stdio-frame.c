@@ -67,8 +67,8 @@ test_header_validation(void)
 		guint8 bytes[COCOON_STDIO_HEADER_SIZE];
 		gboolean valid;
 	} cases[] = {
-		{{0, 0, 0, 1, 1, 0, 0, 0, 0, 1, 0, 0}, TRUE},	  /* DATA of exactly 64 KiB */
-		{{0, 0, 0, 1, 1, 0, 0, 0, 0, 1, 0, 1}, FALSE},	  /* DATA over 64 KiB */
+		{{0, 0, 0, 1, 1, 0, 0, 0, 0, 4, 0, 0}, TRUE},	  /* DATA of exactly 256 KiB */
+		{{0, 0, 0, 1, 1, 0, 0, 0, 0, 4, 0, 1}, FALSE},	  /* DATA over 256 KiB */
 		{{0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0}, TRUE},	  /* empty DATA */
 		{{0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1}, FALSE},	  /* stream 0 */
 		{{0, 0, 0, 1, 2, 0, 0, 0, 0, 0, 0, 0}, TRUE},	  /* EOF */

@@ -443,8 +443,10 @@ static void
 test_shared_destination(Fixture *fixture, gconstpointer data)
 {
 	g_autoptr(GError) error = NULL;
-	g_autofree guint8 *as = g_malloc(COCOON_STDIO_MAX_DATA);
-	g_autofree guint8 *bs = g_malloc(COCOON_STDIO_MAX_DATA);
+	/* 8 frames per stream, all within the window without credit */
+	const gsize chunk = MIN(COCOON_STDIO_MAX_DATA, COCOON_STDIO_INITIAL_WINDOW / 8);
+	g_autofree guint8 *as = g_malloc(chunk);
+	g_autofree guint8 *bs = g_malloc(chunk);
 	guint32 ids[2] = {1, 2};
 	Reader *reader;
 	gint fds[2];
@@ -457,11 +459,11 @@ test_shared_destination(Fixture *fixture, gconstpointer data)
 	g_assert_no_error(error);
 	reader = reader_start(fds[0], 0, 4096);
 
-	memset(as, 'A', COCOON_STDIO_MAX_DATA);
-	memset(bs, 'B', COCOON_STDIO_MAX_DATA);
+	memset(as, 'A', chunk);
+	memset(bs, 'B', chunk);
 	for (guint i = 0; i < 8; i++) {
-		guest_send_data(&fixture->guest, ids[0], as, COCOON_STDIO_MAX_DATA);
-		guest_send_data(&fixture->guest, ids[1], bs, COCOON_STDIO_MAX_DATA);
+		guest_send_data(&fixture->guest, ids[0], as, chunk);
+		guest_send_data(&fixture->guest, ids[1], bs, chunk);
 	}
 	guest_send_eof(&fixture->guest, ids[0]);
 	/* one stream done is not both */
@@ -470,8 +472,8 @@ test_shared_destination(Fixture *fixture, gconstpointer data)
 	g_assert_true(cocoon_stdio_mux_wait_outputs(fixture->mux, ids, 2, deadline_in(30000)));
 	/* both dups closed: the reader sees EOF */
 	reader_join(reader);
-	g_assert_cmpuint(reader->count_a, ==, 8 * COCOON_STDIO_MAX_DATA);
-	g_assert_cmpuint(reader->count_b, ==, 8 * COCOON_STDIO_MAX_DATA);
+	g_assert_cmpuint(reader->count_a, ==, 8 * chunk);
+	g_assert_cmpuint(reader->count_b, ==, 8 * chunk);
 	reader_free(reader);
 }
 
@@ -608,7 +610,9 @@ static void
 test_eof_waits_for_writes(Fixture *fixture, gconstpointer data)
 {
 	g_autoptr(GError) error = NULL;
-	g_autofree guint8 *buffer = g_malloc(COCOON_STDIO_MAX_DATA);
+	/* 8 frames, all within the window without credit */
+	const gsize chunk = MIN(COCOON_STDIO_MAX_DATA, COCOON_STDIO_INITIAL_WINDOW / 8);
+	g_autofree guint8 *buffer = g_malloc(chunk);
 	g_autoptr(GChecksum) sent = g_checksum_new(G_CHECKSUM_SHA256);
 	guint32 id = 77;
 	Reader *reader;
@@ -619,9 +623,9 @@ test_eof_waits_for_writes(Fixture *fixture, gconstpointer data)
 	g_assert_true(cocoon_stdio_mux_add_output(fixture->mux, id, fds[1], &error));
 	g_assert_no_error(error);
 	for (guint i = 0; i < 8; i++) {
-		fill_pattern(buffer, COCOON_STDIO_MAX_DATA, 9, (guint64)i * COCOON_STDIO_MAX_DATA);
-		g_checksum_update(sent, buffer, COCOON_STDIO_MAX_DATA);
-		guest_send_data(&fixture->guest, id, buffer, COCOON_STDIO_MAX_DATA);
+		fill_pattern(buffer, chunk, 9, (guint64)i * chunk);
+		g_checksum_update(sent, buffer, chunk);
+		guest_send_data(&fixture->guest, id, buffer, chunk);
 	}
 	guest_send_eof(&fixture->guest, id);
 
@@ -632,7 +636,7 @@ test_eof_waits_for_writes(Fixture *fixture, gconstpointer data)
 	g_assert_true(cocoon_stdio_mux_wait_outputs(fixture->mux, &id, 1, deadline_in(30000)));
 	/* done means written and closed: the reader drains the pipe and sees EOF */
 	reader_join(reader);
-	g_assert_cmpuint(reader->total, ==, 8 * COCOON_STDIO_MAX_DATA);
+	g_assert_cmpuint(reader->total, ==, 8 * chunk);
 	g_assert_cmpstr(g_checksum_get_string(reader->checksum), ==, g_checksum_get_string(sent));
 	reader_free(reader);
 	/* and again, for a second waiter */
