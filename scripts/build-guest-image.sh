@@ -16,14 +16,17 @@
 #                     debian: the newest linux-image-6.1.*-amd64, vmlinux extracted from its bzImage, the
 #                       virtio/9p/overlay modules (decompressed) put in the initramfs
 #   --cache DIR       downloads, kernel sources and built kernels; default /var/cache/cocoon
+#   --with-busybox    put busybox and its applet links in the initramfs (a shell for debugging; always done
+#                     for a script agent). Without it the initramfs is 2 MB smaller, which the kernel
+#                     unpacks faster at every boot
 #   --force           rebuild the initramfs and reinstall even when nothing changed
 #   -v, --verbose     show what is done, and the output of the tools
 #   -h, --help
 #
 # outputs:
 #   OUTDIR/vmlinux     uncompressed kernel (ELF with a PVH entry: qemu -kernel boots it on microvm and q35)
-#   OUTDIR/initrd.img  uncompressed newc cpio: /init (= /sbin/cocoon-agent), /bin/busybox + applet links,
-#                      /usr/bin/crun + its libraries, /etc/{passwd,group}, /etc/cocoon/{modules,image-info},
+#   OUTDIR/initrd.img  uncompressed newc cpio: /init (= /sbin/cocoon-agent, stripped), [/bin/busybox + applet
+#                      links,] /usr/bin/crun + its libraries, /etc/{passwd,group}, /etc/cocoon/{modules,image-info},
 #                      /lib/modules/<release>/ (debian flavour only)
 #   OUTDIR/image-info  copy of /etc/cocoon/image-info (key=value lines)
 # and one summary line on stdout. see docs/guest-image.md.
@@ -47,6 +50,7 @@ DEBIAN_MODULES=(virtio_pci_legacy_dev virtio_pci_modern_dev virtio_ring virtio v
 
 OUTDIR=
 AGENT=
+WITH_BUSYBOX=0
 FLAVOUR=minimal
 FLAVOUR_EXPLICIT=0
 CACHE=/var/cache/cocoon
@@ -70,6 +74,7 @@ while [ $# -gt 0 ]; do
 	--cache) [ $# -ge 2 ] || die "--cache needs a directory"; CACHE=$2; shift 2 ;;
 	--cache=*) CACHE=${1#*=}; shift ;;
 	--force) FORCE=1; shift ;;
+	--with-busybox) WITH_BUSYBOX=1; shift ;;
 	-v | --verbose) VERBOSE=1; shift ;;
 	-h | --help) usage; exit 0 ;;
 	-*) die "unknown option $1 (see --help)" ;;
@@ -101,7 +106,10 @@ check_agent() {
 			msg "note: $AGENT is dynamically linked, its libraries go into the initramfs too"
 		fi
 		;;
-	2321*) log "agent $AGENT is a script (test init)" ;;
+	2321*)
+		log "agent $AGENT is a script (test init): busybox goes in for its shell"
+		WITH_BUSYBOX=1
+		;;
 	*) die "$AGENT is neither an ELF executable nor a script" ;;
 	esac
 	[ -x "$AGENT" ] || die "$AGENT is not executable"
@@ -393,7 +401,7 @@ guest_lib_path() {
 
 # the host files the initramfs is made of (besides the agent and the kernel's modules)
 initramfs_host_files() {
-	echo /bin/busybox
+	if [ "$WITH_BUSYBOX" = 1 ]; then echo /bin/busybox; fi
 	echo /usr/bin/crun
 	ldd_files /usr/bin/crun
 	if [ "$AGENT_DYNAMIC" = 1 ]; then ldd_files "$AGENT"; fi
@@ -428,17 +436,25 @@ build_initramfs() {
 	mknod -m 666 "$stage/dev/null" c 1 3
 
 	# the agent: /init and /sbin/cocoon-agent (one file, hard-linked)
-	install -m 0755 "$AGENT" "$stage/sbin/cocoon-agent"
+	# stripped: every byte of the initramfs is copied by the kernel at boot (~0.3 MB less)
+	if [ "$(head -c 4 "$AGENT" | od -An -tx1 | tr -d ' \n')" = 7f454c46 ]; then
+		objcopy --strip-all "$AGENT" "$stage/sbin/cocoon-agent"
+		chmod 0755 "$stage/sbin/cocoon-agent"
+	else
+		install -m 0755 "$AGENT" "$stage/sbin/cocoon-agent"
+	fi
 	ln "$stage/sbin/cocoon-agent" "$stage/init"
 
 	# busybox with its applet links made now (busybox --install at boot costs 0.1-0.2 s under tcg)
-	install -m 0755 /bin/busybox "$stage/bin/busybox"
-	while IFS= read -r rel; do
-		[ -n "$rel" ] && [ "$rel" != bin/busybox ] && [ "$rel" != linuxrc ] || continue
-		[ -e "$stage/$rel" ] || [ -L "$stage/$rel" ] && continue
-		mkdir -p "$stage/$(dirname "$rel")"
-		ln -s /bin/busybox "$stage/$rel"
-	done < <(/bin/busybox --list-full)
+	if [ "$WITH_BUSYBOX" = 1 ]; then
+		install -m 0755 /bin/busybox "$stage/bin/busybox"
+		while IFS= read -r rel; do
+			[ -n "$rel" ] && [ "$rel" != bin/busybox ] && [ "$rel" != linuxrc ] || continue
+			[ -e "$stage/$rel" ] || [ -L "$stage/$rel" ] && continue
+			mkdir -p "$stage/$(dirname "$rel")"
+			ln -s /bin/busybox "$stage/$rel"
+		done < <(/bin/busybox --list-full)
+	fi
 
 	# crun, its libraries and the dynamic loader (and the agent's libraries if it is dynamic)
 	while IFS= read -r f; do
@@ -515,7 +531,9 @@ else
 		echo "kernel_flavour=$FLAVOUR"
 		echo "kernel_source=$(tr ' ' '=' <"$KERNEL_DIR/source")"
 		echo "crun_version=$(/usr/bin/crun --version | sed -n 's/^crun version //p')"
-		echo "busybox_version=$(/bin/busybox | head -n1 | awk '{print $2}')"
+		if [ "$WITH_BUSYBOX" = 1 ]; then
+			echo "busybox_version=$(/bin/busybox | head -n1 | awk '{print $2}')"
+		fi
 		echo "initramfs_key=$INITRAMFS_KEY"
 		echo "build_date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 	} >"$IMAGE_INFO"

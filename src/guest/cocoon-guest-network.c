@@ -157,6 +157,22 @@ park_all(CocoonGuestNetwork *network, GError **error)
 	return TRUE;
 }
 
+/* sets ret_any to whether the root namespace has a link other than loopback */
+static gboolean
+has_nics(CocoonGuestNetwork *network, gboolean *ret_any, GError **error)
+{
+	g_autoptr(GArray) links = list_links(network->root, error);
+
+	if (links == NULL)
+		return FALSE;
+	*ret_any = FALSE;
+	for (guint i = 0; i < links->len; i++) {
+		if (!(g_array_index(links, Link, i).flags & IFF_LOOPBACK))
+			*ret_any = TRUE;
+	}
+	return TRUE;
+}
+
 /* ---- checks ---- */
 
 static gboolean invalid(GError **error, const gchar *format, ...) G_GNUC_PRINTF(2, 3);
@@ -499,6 +515,10 @@ cocoon_guest_network_new(gboolean park, GError **error)
 	}
 	network->root = cocoon_netlink_open(error);
 	if (network->root == NULL)
+		return NULL;
+	/* a VM without NICs needs no parking namespace (creating one costs ~45 ms of boot under
+	 * TCG) */
+	if (park && !has_nics(network, &park, error))
 		return NULL;
 	if (park) {
 		OpenJob job = {0};
