@@ -6,6 +6,7 @@
 #include "cocoon-rootfs.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -115,13 +116,106 @@ cocoon_rootfs_mount(const gchar *target, Containerd__Types__Mount **mounts, gsiz
 			return FALSE;
 		}
 		if ((flags & MS_BIND) && (flags & MS_RDONLY) &&
-		    mount(NULL, target, "none", MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0) {
+		    !cocoon_mount_make_readonly(target, error))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* mountinfo escapes space, tab, newline and backslash as \ooo */
+static gchar *
+mountinfo_unescape(const gchar *field)
+{
+	GString *out = g_string_new(NULL);
+
+	for (const gchar *p = field; *p != '\0'; p++) {
+		if (p[0] == '\\' && g_ascii_isdigit(p[1]) && g_ascii_isdigit(p[2]) &&
+		    g_ascii_isdigit(p[3])) {
+			g_string_append_c(out, (gchar)(((p[1] - '0') << 6) | ((p[2] - '0') << 3) |
+						       (p[3] - '0')));
+			p += 3;
+		} else {
+			g_string_append_c(out, *p);
+		}
+	}
+	return g_string_free(out, FALSE);
+}
+
+/* kernels without mount_setattr (before 5.12): remount each mount at or below target */
+static gboolean
+make_readonly_each(const gchar *target, GError **error)
+{
+	g_autofree gchar *mountinfo = NULL;
+	g_auto(GStrv) lines = NULL;
+	g_autofree gchar *prefix = g_strconcat(target, "/", NULL);
+	gboolean found = FALSE;
+
+	if (!g_file_get_contents("/proc/self/mountinfo", &mountinfo, NULL, error))
+		return FALSE;
+	lines = g_strsplit(mountinfo, "\n", -1);
+	for (guint i = 0; lines[i] != NULL; i++) {
+		g_auto(GStrv) fields = g_strsplit(lines[i], " ", 7);
+		g_autofree gchar *point = NULL;
+		g_auto(GStrv) options = NULL;
+		gulong flags = MS_BIND | MS_REMOUNT | MS_RDONLY;
+
+		if (g_strv_length(fields) < 6)
+			continue;
+		point = mountinfo_unescape(fields[4]);
+		if (g_strcmp0(point, target) == 0)
+			found = TRUE;
+		else if (!g_str_has_prefix(point, prefix))
+			continue;
+		/* a remount sets every per-mount flag: keep the ones the mount has */
+		options = g_strsplit(fields[5], ",", -1);
+		for (guint j = 0; options[j] != NULL; j++) {
+			if (g_str_equal(options[j], "nosuid"))
+				flags |= MS_NOSUID;
+			else if (g_str_equal(options[j], "nodev"))
+				flags |= MS_NODEV;
+			else if (g_str_equal(options[j], "noexec"))
+				flags |= MS_NOEXEC;
+			else if (g_str_equal(options[j], "noatime"))
+				flags |= MS_NOATIME;
+			else if (g_str_equal(options[j], "nodiratime"))
+				flags |= MS_NODIRATIME;
+			else if (g_str_equal(options[j], "relatime"))
+				flags |= MS_RELATIME;
+		}
+		if (mount(NULL, point, "none", flags, NULL) < 0) {
 			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-				    "remount %s read-only: %s", target, g_strerror(errno));
+				    "remount %s read-only: %s", point, g_strerror(errno));
 			return FALSE;
 		}
 	}
+	if (!found) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_MOUNTED, "%s is not a mount point",
+			    target);
+		return FALSE;
+	}
 	return TRUE;
+}
+
+/**
+ * cocoon_mount_make_readonly:
+ *
+ * makes the mount on target and every mount below it read-only: a recursive bind mount keeps the
+ * flags of the submounts it copies, and a plain remount changes only the top one
+ */
+gboolean
+cocoon_mount_make_readonly(const gchar *target, GError **error)
+{
+	struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
+
+	if (mount_setattr(AT_FDCWD, target, AT_RECURSIVE | AT_SYMLINK_NOFOLLOW, &attr,
+			  sizeof(attr)) == 0)
+		return TRUE;
+	if (errno != ENOSYS) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+			    "make %s and its submounts read-only: %s", target, g_strerror(errno));
+		return FALSE;
+	}
+	return make_readonly_each(target, error);
 }
 
 gboolean

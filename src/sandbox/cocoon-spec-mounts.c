@@ -15,6 +15,7 @@
 #include <glib/gstdio.h>
 
 #include "cocoon-fd.h"
+#include "cocoon-rootfs.h"
 
 static gboolean
 options_contain(const CocoonJson *options, const gchar *option)
@@ -125,12 +126,10 @@ cocoon_spec_share_mounts(CocoonJson *spec, const gchar *share_dir, const gchar *
 			return FALSE;
 		}
 		g_ptr_array_add(mounted, g_strdup(target));
+		/* submounts of a recursive bind too: they keep their own flags otherwise */
 		if (options_contain(cocoon_json_object_get(entry, "options"), "ro") &&
-		    mount(NULL, target, "none", MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0) {
-			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-				    "remount %s read-only: %s", target, g_strerror(errno));
+		    !cocoon_mount_make_readonly(target, error))
 			return FALSE;
-		}
 		guest_source = g_strdup_printf("%s/mounts/%u", guest_dir, shared);
 		cocoon_json_object_set_string(entry, "source", guest_source);
 		shared++;

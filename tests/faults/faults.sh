@@ -45,7 +45,7 @@
 #                        but refuses uid 65534 (SO_PEERCRED), likewise the D-Bus peer socket; a frame
 #                        over 4 MiB is refused on its stream, random bytes cost the shim nothing;
 #                        the state directory is 0700; the 9p share holds only the containers'
-#                        rootfs; a read-only volume stays read-only from inside the VM
+#                        rootfs; a read-only volume stays read-only from inside the VM, its submounts too
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -638,19 +638,37 @@ scenario_security() {
 	done
 	log "share $dir/shared: $entries(each only rootfs, each a mount); state dir 700"
 	# a read-only volume stays read-only from inside the VM
-	mkdir -p "$work/vol"
+	mkdir -p "$work/vol/sub"
 	echo host >"$work/vol/file"
+	# with a submount of its own: a recursive bind keeps the submount's flags unless made read-only too
+	mount -t tmpfs -o size=1m tmpfs "$work/vol/sub" || fail "mount a tmpfs on $work/vol/sub"
+	echo host-sub >"$work/vol/sub/file"
 	ctr_t 120 run -d $rt $(pod_args "$p" container) --mount "type=bind,src=$work/vol,dst=/vol,options=rbind:ro" \
 		"$image" "$a-vol" sleep 100000 || fail "run $a-vol with a read-only volume"
 	if ctr_t 60 tasks exec --exec-id w "$a-vol" sh -c 'echo guest >/vol/file' >/dev/null 2>&1; then
 		fail "a read-only volume was written from the guest"
 	fi
 	[ "$(cat "$work/vol/file")" = host ] || fail "the read-only volume changed: $(cat "$work/vol/file")"
+	# what the guest's 9p server writes through, should the guest kernel itself be hostile: the share's
+	# copy of the volume and of its submount are read-only on the host
+	shared_mounts=$(awk -v d="$dir/shared/$a-vol/mounts/" 'index($2, d) == 1 {print $2 " " $4}' /proc/self/mounts)
+	[ "$(echo "$shared_mounts" | grep -c .)" -ge 2 ] || fail "the volume and its submount are not both in the share: $shared_mounts"
+	if echo "$shared_mounts" | awk '$2 !~ /^ro(,|$)/ {bad = 1} END {exit !bad}'; then
+		fail "a share mount of the read-only volume is writable on the host: $shared_mounts"
+	fi
+	log "read-only volume in the share, each mount read-only on the host: $(echo "$shared_mounts" | awk '{printf "%s(%s) ", $1, substr($2, 1, 2)}')"
+	if ctr_t 60 tasks exec --exec-id ws "$a-vol" sh -c 'echo guest >/vol/sub/file' >/dev/null 2>&1; then
+		fail "a submount of a read-only volume was written from the guest"
+	fi
+	[ "$(cat "$work/vol/sub/file")" = host-sub ] || fail "the read-only volume's submount changed"
+	[ "$(ctr_t 60 tasks exec --exec-id rs "$a-vol" cat /vol/sub/file 2>&1)" = host-sub ] ||
+		fail "the volume's submount is not readable in the guest"
 	[ "$(ctr_t 60 tasks exec --exec-id r "$a-vol" cat /vol/file 2>&1)" = host ] || fail "the volume is not readable in the guest"
 	ctr_t 30 tasks kill -s SIGKILL "$a-vol" >/dev/null 2>&1
 	wait_status "$a-vol" STOPPED 20 || fail "$a-vol did not stop"
 	ctr_t 60 tasks rm "$a-vol" >/dev/null 2>&1 || fail "tasks rm $a-vol"
 	ctr_t 30 containers rm "$a-vol" || fail "containers rm $a-vol"
+	umount "$work/vol/sub" || fail "umount $work/vol/sub"
 	for x in "$a" "$p"; do
 		ctr_t 30 tasks kill -s SIGKILL "$x" || fail "kill $x"
 		wait_status "$x" STOPPED 20 || fail "$x did not stop"
