@@ -47,7 +47,7 @@ test_readonly_recursive(void)
 		g_test_skip("SKIP: needs root to make a private mount namespace");
 		return;
 	}
-	g_assert_cmpint(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), ==, 0);
+	g_assert_cmpint(mount(NULL, "/", "none", MS_REC | MS_PRIVATE, NULL), ==, 0);
 	base = g_dir_make_tmp("cocoon-mounts-XXXXXX", &error);
 	g_assert_no_error(error);
 	g_assert_cmpint(mount("tmpfs", base, "tmpfs", 0, "size=1m"), ==, 0);
