@@ -430,6 +430,44 @@ cocoon_agent_client_wait_process_finish(CocoonAgentClient *client, GAsyncResult 
 	return agent_call_finish(client, result, cocoon_agent_client_wait_process_async, error);
 }
 
+/**
+ * cocoon_agent_client_set_paused_async:
+ *
+ * PauseContainer (paused) or ResumeContainer without a thread waiting for it; the request is
+ * written before this returns, so it is ordered after every call made before
+ */
+void
+cocoon_agent_client_set_paused_async(CocoonAgentClient *client, const gchar *container_id,
+				     gboolean paused, guint timeout_ms, GCancellable *cancellable,
+				     GAsyncReadyCallback callback, gpointer user_data)
+{
+	Cocoon__Agent__V1__PauseContainerRequest pause =
+		COCOON__AGENT__V1__PAUSE_CONTAINER_REQUEST__INIT;
+	Cocoon__Agent__V1__ResumeContainerRequest resume =
+		COCOON__AGENT__V1__RESUME_CONTAINER_REQUEST__INIT;
+
+	g_return_if_fail(client != NULL);
+	g_return_if_fail(container_id != NULL);
+	pause.container_id = resume.container_id = (gchar *)container_id;
+	agent_call_async(client, paused ? "PauseContainer" : "ResumeContainer",
+			 cocoon_agent_client_set_paused_async, paused ? &pause.base : &resume.base,
+			 &google__protobuf__empty__descriptor, timeout_ms, FALSE, cancellable,
+			 callback, user_data);
+}
+
+gboolean
+cocoon_agent_client_set_paused_finish(CocoonAgentClient *client, GAsyncResult *result,
+				      GError **error)
+{
+	ProtobufCMessage *response =
+		agent_call_finish(client, result, cocoon_agent_client_set_paused_async, error);
+
+	if (response == NULL)
+		return FALSE;
+	protobuf_c_message_free_unpacked(response, NULL);
+	return TRUE;
+}
+
 void
 cocoon_agent_client_wait_event_async(CocoonAgentClient *client, guint timeout_ms,
 				     GCancellable *cancellable, GAsyncReadyCallback callback,

@@ -153,6 +153,12 @@ cocoon_agent_client_wait_process_finish(CocoonAgentClient *client, GAsyncResult 
 void cocoon_agent_client_wait_event_async(CocoonAgentClient *client, guint timeout_ms,
 					  GCancellable *cancellable, GAsyncReadyCallback callback,
 					  gpointer user_data);
+void cocoon_agent_client_set_paused_async(CocoonAgentClient *client, const gchar *container_id,
+					  gboolean paused, guint timeout_ms,
+					  GCancellable *cancellable, GAsyncReadyCallback callback,
+					  gpointer user_data);
+gboolean cocoon_agent_client_set_paused_finish(CocoonAgentClient *client, GAsyncResult *result,
+					       GError **error);
 Cocoon__Agent__V1__WaitEventResponse *
 cocoon_agent_client_wait_event_finish(CocoonAgentClient *client, GAsyncResult *result,
 				      GError **error);

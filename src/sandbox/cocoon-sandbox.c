@@ -1203,6 +1203,59 @@ cocoon_sandbox_task_pids(CocoonSandbox *sandbox, CocoonTtrpcCall *call, Protobuf
 	cocoon__agent__v1__list_processes_response__free_unpacked(agent_response, NULL);
 }
 
+/* how long the undo of a late Pause/Resume waits for a guest that stood still */
+#define UNDO_TIMEOUT_MS (10u * 60 * 1000)
+
+typedef struct {
+	CocoonAgentClient *agent;
+	gchar *sandbox_id;
+	gchar *container_id;
+	gboolean paused;
+} Undo;
+
+static void
+undo_done(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	Undo *undo = user_data;
+	g_autoptr(GError) error = NULL;
+
+	if (cocoon_agent_client_set_paused_finish(undo->agent, result, &error))
+		g_info("sandbox %s: container %s %s again after the unanswered call",
+		       undo->sandbox_id, undo->container_id, undo->paused ? "paused" : "running");
+	else
+		g_debug("sandbox %s: undo for container %s: %s", undo->sandbox_id,
+			undo->container_id, error->message);
+	cocoon_agent_client_unref(undo->agent);
+	g_free(undo->sandbox_id);
+	g_free(undo->container_id);
+	g_free(undo);
+}
+
+/*
+ * a Pause or Resume the agent did not answer in time is still queued for a guest that stood
+ * still, and runs when it wakes: the opposite call, queued right behind it on the same connection
+ * (the agent serves them in order), leaves the container as the failed call reported it
+ */
+static void
+undo_unanswered(CocoonSandbox *sandbox, CocoonContainer *container, gboolean pause)
+{
+	CocoonAgentClient *agent = cocoon_sandbox_get_agent(sandbox);
+	Undo *undo;
+
+	if (agent == NULL)
+		return;
+	undo = g_new0(Undo, 1);
+	undo->agent = cocoon_agent_client_ref(agent);
+	undo->sandbox_id = g_strdup(sandbox->id);
+	undo->container_id = g_strdup(container->id);
+	undo->paused = !pause;
+	g_info("sandbox %s: %s of %s unanswered: %s queued behind it", sandbox->id,
+	       pause ? "PauseContainer" : "ResumeContainer", container->id,
+	       pause ? "ResumeContainer" : "PauseContainer");
+	cocoon_agent_client_set_paused_async(agent, container->id, !pause, UNDO_TIMEOUT_MS, NULL,
+					     undo_done, undo);
+}
+
 static void
 task_pause_resume(CocoonSandbox *sandbox, CocoonTtrpcCall *call, const gchar *id, gboolean pause)
 {
@@ -1235,6 +1288,8 @@ task_pause_resume(CocoonSandbox *sandbox, CocoonTtrpcCall *call, const gchar *id
 				&pause_request, &error)
 		  : !AGENT_CALL(sandbox, "ResumeContainer", cocoon_agent_client_resume_container,
 				&resume_request, &error)) {
+		if (g_error_matches(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_DEADLINE_EXCEEDED))
+			undo_unanswered(sandbox, container, pause);
 		return_error(call, error);
 		return;
 	}

@@ -340,8 +340,11 @@ scenario_qemu_kill() {
 agent_timeouts() {
 	local p=$1 how=$2 start elapsed out rc limit=$((FAULT_REQUEST_TIMEOUT_MS + FAULT_SLACK_MS))
 	local call
+	# PauseContainer last: unanswered, it still runs once the guest wakes, and the shim queues the
+	# ResumeContainer that undoes it (agent_works then execs into the container, which a frozen
+	# cgroup would not let run)
 	for call in "ListProcesses:tasks ps $p" "ExecProcess:tasks exec --exec-id x$RANDOM $p echo hi" \
-		"StatsContainer:tasks metrics $p"; do
+		"StatsContainer:tasks metrics $p" "PauseContainer:tasks pause $p"; do
 		start=$(now_ms)
 		rc=0
 		out=$(ctr_t 60 ${call#*:} 2>&1) || rc=$?
@@ -376,7 +379,8 @@ agent_works() { # POD
 	done
 	log "the agent answers again $(($(now_ms) - start)) ms after the guest came back"
 	out=$(ctr_t 60 tasks exec --exec-id back$RANDOM "$1" echo back 2>&1) || rc=$?
-	[ "$rc" = 0 ] && [ "$out" = back ] || fail "exec after the guest came back: rc $rc: $out"
+	[ "$rc" = 0 ] && [ "$out" = back ] || fail "exec after the guest came back (a late pause left applied?): rc $rc: $out"
+	[ "$(status_of "$1")" = RUNNING ] || fail "$1 is '$(status_of "$1")' after the guest came back"
 	ctr_t 30 tasks ps "$1" >/dev/null || fail "tasks ps after the guest came back"
 }
 
