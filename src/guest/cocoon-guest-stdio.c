@@ -300,8 +300,8 @@ output_splice(Stream *stream, gsize length)
 		cocoon_stdio_frame_header_encode(stream->id, COCOON_STDIO_FRAME_DATA, (guint32)have,
 						 buf);
 		stream->window -= (guint64)have;
-		queue_frame(mux, g_bytes_new(buf, sizeof(header) + have), stream->id,
-			    COCOON_STDIO_FRAME_DATA);
+		queue_frame(mux, g_bytes_new_take(g_steal_pointer(&buf), sizeof(header) + have),
+			    stream->id, COCOON_STDIO_FRAME_DATA);
 		return TRUE;
 	}
 	stream->window -= (guint64)length;

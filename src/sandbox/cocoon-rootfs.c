@@ -157,7 +157,8 @@ make_readonly_each(const gchar *target, GError **error)
 		g_auto(GStrv) fields = g_strsplit(lines[i], " ", 7);
 		g_autofree gchar *point = NULL;
 		g_auto(GStrv) options = NULL;
-		gulong flags = MS_BIND | MS_REMOUNT | MS_RDONLY;
+		g_autofree gchar *data = NULL;
+		gulong flags;
 
 		if (g_strv_length(fields) < 6)
 			continue;
@@ -168,21 +169,11 @@ make_readonly_each(const gchar *target, GError **error)
 			continue;
 		/* a remount sets every per-mount flag: keep the ones the mount has */
 		options = g_strsplit(fields[5], ",", -1);
-		for (guint j = 0; options[j] != NULL; j++) {
-			if (g_str_equal(options[j], "nosuid"))
-				flags |= MS_NOSUID;
-			else if (g_str_equal(options[j], "nodev"))
-				flags |= MS_NODEV;
-			else if (g_str_equal(options[j], "noexec"))
-				flags |= MS_NOEXEC;
-			else if (g_str_equal(options[j], "noatime"))
-				flags |= MS_NOATIME;
-			else if (g_str_equal(options[j], "nodiratime"))
-				flags |= MS_NODIRATIME;
-			else if (g_str_equal(options[j], "relatime"))
-				flags |= MS_RELATIME;
-		}
-		if (mount(NULL, point, "none", flags, NULL) < 0) {
+		cocoon_mount_options_parse(options, g_strv_length(options), &flags, &data, NULL);
+		flags &=
+			MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME;
+		if (mount(NULL, point, "none", flags | MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) <
+		    0) {
 			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
 				    "remount %s read-only: %s", point, g_strerror(errno));
 			return FALSE;
