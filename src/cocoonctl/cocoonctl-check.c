@@ -16,6 +16,7 @@
 #include "cocoon-agent-client.h"
 #include "cocoon-json.h"
 #include "cocoon-qemu.h"
+#include "cocoon-fs.h"
 
 #define CHECK_BOOT_SANDBOX_ID	"cocoonctl-check"
 #define CHECK_STOP_TIMEOUT_MS	5000
@@ -196,22 +197,6 @@ console_tail(guint lines, gpointer data)
 	return cocoon_hypervisor_console_tail(data, MIN(lines, CHECK_CONSOLE_LINES));
 }
 
-static void
-remove_tree(const gchar *path)
-{
-	g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-	const gchar *name;
-	while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
-		g_autofree gchar *child = g_build_filename(path, name, NULL);
-		if (g_file_test(child, G_FILE_TEST_IS_DIR) &&
-		    !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
-			remove_tree(child);
-		else
-			g_unlink(child);
-	}
-	g_rmdir(path);
-}
-
 /* a real VM, as a pod would get, up to the agent's first answer */
 static void
 check_boot(Check *check)
@@ -252,7 +237,7 @@ check_boot(Check *check)
 	if (hypervisor == NULL || !cocoon_hypervisor_start(hypervisor, &error)) {
 		report(check, CHECK_FAIL, "boot", "QEMU did not start: %s", error->message);
 		g_clear_pointer(&hypervisor, cocoon_hypervisor_free);
-		remove_tree(state_dir);
+		cocoon_remove_tree(state_dir);
 		return;
 	}
 	agent = cocoon_agent_client_connect_wait(
@@ -291,7 +276,7 @@ check_boot(Check *check)
 	if (!cocoon_hypervisor_stop(hypervisor, CHECK_STOP_TIMEOUT_MS, &error))
 		report(check, CHECK_WARN, "boot", "stopping the test VM: %s", error->message);
 	g_clear_pointer(&hypervisor, cocoon_hypervisor_free);
-	remove_tree(state_dir);
+	cocoon_remove_tree(state_dir);
 }
 
 static void

@@ -31,6 +31,7 @@
 #include "cocoon-guest-crun.h"
 #include "cocoon-guest-init.h"
 #include "cocoon-guest-spec.h"
+#include "cocoon-fs.h"
 
 /* exited exec processes a container keeps for late Waits before the oldest are forgotten */
 #define EXITED_EXECS_MAX 256
@@ -291,25 +292,6 @@ read_pid_file(const gchar *path, pid_t *ret_pid, GError **error)
 	}
 	*ret_pid = (pid_t)value;
 	return TRUE;
-}
-
-static void
-remove_tree(const gchar *path)
-{
-	g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-	const gchar *name;
-
-	if (dir != NULL) {
-		while ((name = g_dir_read_name(dir)) != NULL) {
-			g_autofree gchar *child = g_build_filename(path, name, NULL);
-			struct stat st;
-			if (lstat(child, &st) == 0 && S_ISDIR(st.st_mode))
-				remove_tree(child);
-			else
-				(void)unlink(child);
-		}
-	}
-	(void)rmdir(path);
 }
 
 /* processes */
@@ -941,7 +923,7 @@ handle_create_container(CocoonTtrpcCall *call, gpointer user_data)
 	operation->io = (ProcessIo){-1, -1, -1, -1, NULL};
 	operation->pid_file = g_build_filename(container->bundle, "init.pid", NULL);
 
-	remove_tree(container->bundle);
+	cocoon_remove_tree(container->bundle);
 	config_path = g_build_filename(container->bundle, "config.json", NULL);
 	if (g_mkdir_with_parents(container->bundle, 0700) < 0) {
 		g_set_error(&error, COCOON_TTRPC_ERROR, COCOON_TTRPC_INTERNAL,
@@ -1671,7 +1653,7 @@ container_free(Container *container)
 	}
 	g_hash_table_unref(container->execs);
 	process_free(container->init);
-	remove_tree(container->bundle);
+	cocoon_remove_tree(container->bundle);
 	g_free(container->bundle);
 	g_free(container->cgroup_dir);
 	g_free(container->id);

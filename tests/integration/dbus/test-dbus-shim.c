@@ -31,6 +31,7 @@
 #include "cocoon-ttrpc-server.h"
 #include "google/protobuf/empty.pb-c.h"
 #include "shim.pb-c.h"
+#include "cocoon-fs.h"
 
 #define TASK_SERVICE	"containerd.task.v2.Task"
 #define NAMESPACE	"cocoon-dbus-test"
@@ -545,22 +546,6 @@ is_mounted_under(const gchar *dir)
 	return mounts != NULL && strstr(mounts, dir) != NULL;
 }
 
-static void
-remove_tree(const gchar *path)
-{
-	g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-	const gchar *name;
-	while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
-		g_autofree gchar *child = g_build_filename(path, name, NULL);
-		if (g_file_test(child, G_FILE_TEST_IS_DIR) &&
-		    !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
-			remove_tree(child);
-		else
-			g_unlink(child);
-	}
-	g_rmdir(path);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -621,7 +606,7 @@ main(int argc, char **argv)
 	if (is_mounted_under(work_dir))
 		g_printerr("leaving %s: something is still mounted there\n", work_dir);
 	else
-		remove_tree(work_dir);
+		cocoon_remove_tree(work_dir);
 	cocoon_test_bus_free(bus);
 	return status;
 }

@@ -17,6 +17,7 @@
 #include "cocoon-dbus-generated.h"
 #include "cocoon-test-bus.h"
 #include "task-events.pb-c.h"
+#include "cocoon-fs.h"
 
 #define WAIT_TIMEOUT_US (10 * G_USEC_PER_SEC)
 
@@ -83,22 +84,6 @@ fixture_set_up(Fixture *fixture, gconstpointer data)
 }
 
 static void
-remove_tree(const gchar *path)
-{
-	g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-	const gchar *name;
-	while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
-		g_autofree gchar *child = g_build_filename(path, name, NULL);
-		if (g_file_test(child, G_FILE_TEST_IS_DIR) &&
-		    !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
-			remove_tree(child);
-		else
-			g_unlink(child);
-	}
-	g_rmdir(path);
-}
-
-static void
 fixture_tear_down(Fixture *fixture, gconstpointer data)
 {
 	g_clear_pointer(&fixture->exporter, cocoon_dbus_exporter_free);
@@ -108,7 +93,7 @@ fixture_tear_down(Fixture *fixture, gconstpointer data)
 	while (g_main_context_iteration(NULL, FALSE))
 		;
 	g_clear_pointer(&fixture->bus, cocoon_test_bus_free);
-	remove_tree(fixture->state_dir);
+	cocoon_remove_tree(fixture->state_dir);
 	g_free(fixture->state_dir);
 	g_free(fixture->stopped_id);
 }
@@ -676,7 +661,7 @@ test_no_bus(void)
 	cocoon_dbus_exporter_free(exporter);
 	while (g_main_context_iteration(NULL, FALSE))
 		;
-	remove_tree(state_dir);
+	cocoon_remove_tree(state_dir);
 }
 
 static void

@@ -25,6 +25,7 @@
 #include "cocoon-json.h"
 #include "cocoon-ttrpc-client.h"
 #include "guest-test-stdio.h"
+#include "cocoon-fs.h"
 
 #define SERVICE		"cocoon.agent.v1.Agent"
 #define CALL_TIMEOUT_MS 60000
@@ -123,23 +124,6 @@ fixture_setup(Fixture *f, gconstpointer data)
 }
 
 static void
-remove_tree(const gchar *path)
-{
-	g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-	const gchar *name;
-
-	while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
-		g_autofree gchar *child = g_build_filename(path, name, NULL);
-		if (g_file_test(child, G_FILE_TEST_IS_DIR) &&
-		    !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
-			remove_tree(child);
-		else
-			(void)g_unlink(child);
-	}
-	(void)g_rmdir(path);
-}
-
-static void
 fixture_teardown(Fixture *f, gconstpointer data)
 {
 	g_clear_pointer(&f->client, cocoon_ttrpc_client_unref);
@@ -153,7 +137,7 @@ fixture_teardown(Fixture *f, gconstpointer data)
 		g_spawn_close_pid(f->agent_pid);
 	}
 	if (f->tmpdir != NULL)
-		remove_tree(f->tmpdir);
+		cocoon_remove_tree(f->tmpdir);
 	g_free(f->tmpdir);
 	g_free(f->share);
 	g_free(f->agent_path);
