@@ -653,7 +653,9 @@ event_decode(const gchar *type_url, GBytes *bytes, EventWork *work)
 	gsize length;
 	const guint8 *data = g_bytes_get_data(bytes, &length);
 
-#define DECODE(name, prefix, lower, pid_expr, status_expr)                                         \
+	/* containerd sets id to the container id for the init process */
+#define EXEC_ID(event) (g_strcmp0((event)->id, (event)->container_id) == 0 ? "" : (event)->id)
+#define DECODE(name, prefix, lower, pid_expr, status_expr, exec_expr)                              \
 	if (g_strcmp0(type_url, "containerd.events." name) == 0) {                                 \
 		Containerd__Events__##prefix *event =                                              \
 			(Containerd__Events__##prefix *)protobuf_c_message_unpack(                 \
@@ -661,65 +663,24 @@ event_decode(const gchar *type_url, GBytes *bytes, EventWork *work)
 		if (event == NULL)                                                                 \
 			return FALSE;                                                              \
 		work->container_id = g_strdup(event->container_id);                                \
+		work->exec_id = g_strdup(exec_expr);                                               \
 		work->pid = (pid_expr);                                                            \
 		work->exit_status = (status_expr);                                                 \
 		protobuf_c_message_free_unpacked((ProtobufCMessage *)event, NULL);                 \
 		return TRUE;                                                                       \
 	}
-	DECODE("TaskCreate", TaskCreate, task_create, event->pid, 0)
-	DECODE("TaskStart", TaskStart, task_start, event->pid, 0)
-	DECODE("TaskPaused", TaskPaused, task_paused, 0, 0)
-	DECODE("TaskResumed", TaskResumed, task_resumed, 0, 0)
-	DECODE("TaskOOM", TaskOOM, task_oom, 0, 0)
+	DECODE("TaskCreate", TaskCreate, task_create, event->pid, 0, NULL)
+	DECODE("TaskStart", TaskStart, task_start, event->pid, 0, NULL)
+	DECODE("TaskPaused", TaskPaused, task_paused, 0, 0, NULL)
+	DECODE("TaskResumed", TaskResumed, task_resumed, 0, 0, NULL)
+	DECODE("TaskOOM", TaskOOM, task_oom, 0, 0, NULL)
+	DECODE("TaskExit", TaskExit, task_exit, event->pid, event->exit_status, EXEC_ID(event))
+	DECODE("TaskDelete", TaskDelete, task_delete, event->pid, event->exit_status,
+	       EXEC_ID(event))
+	DECODE("TaskExecAdded", TaskExecAdded, task_exec_added, 0, 0, event->exec_id)
+	DECODE("TaskExecStarted", TaskExecStarted, task_exec_started, event->pid, 0, event->exec_id)
 #undef DECODE
-	if (g_strcmp0(type_url, "containerd.events.TaskExit") == 0) {
-		Containerd__Events__TaskExit *event =
-			containerd__events__task_exit__unpack(NULL, length, data);
-		if (event == NULL)
-			return FALSE;
-		work->container_id = g_strdup(event->container_id);
-		/* containerd sets id to the container id for the init process */
-		work->exec_id =
-			g_strdup(g_strcmp0(event->id, event->container_id) == 0 ? "" : event->id);
-		work->pid = event->pid;
-		work->exit_status = event->exit_status;
-		containerd__events__task_exit__free_unpacked(event, NULL);
-		return TRUE;
-	}
-	if (g_strcmp0(type_url, "containerd.events.TaskDelete") == 0) {
-		Containerd__Events__TaskDelete *event =
-			containerd__events__task_delete__unpack(NULL, length, data);
-		if (event == NULL)
-			return FALSE;
-		work->container_id = g_strdup(event->container_id);
-		work->exec_id =
-			g_strdup(g_strcmp0(event->id, event->container_id) == 0 ? "" : event->id);
-		work->pid = event->pid;
-		work->exit_status = event->exit_status;
-		containerd__events__task_delete__free_unpacked(event, NULL);
-		return TRUE;
-	}
-	if (g_strcmp0(type_url, "containerd.events.TaskExecAdded") == 0) {
-		Containerd__Events__TaskExecAdded *event =
-			containerd__events__task_exec_added__unpack(NULL, length, data);
-		if (event == NULL)
-			return FALSE;
-		work->container_id = g_strdup(event->container_id);
-		work->exec_id = g_strdup(event->exec_id);
-		containerd__events__task_exec_added__free_unpacked(event, NULL);
-		return TRUE;
-	}
-	if (g_strcmp0(type_url, "containerd.events.TaskExecStarted") == 0) {
-		Containerd__Events__TaskExecStarted *event =
-			containerd__events__task_exec_started__unpack(NULL, length, data);
-		if (event == NULL)
-			return FALSE;
-		work->container_id = g_strdup(event->container_id);
-		work->exec_id = g_strdup(event->exec_id);
-		work->pid = event->pid;
-		containerd__events__task_exec_started__free_unpacked(event, NULL);
-		return TRUE;
-	}
+#undef EXEC_ID
 	return FALSE;
 }
 
