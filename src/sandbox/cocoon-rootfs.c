@@ -13,6 +13,9 @@
 
 #include <gio/gio.h>
 
+#include "cocoon-fd.h"
+#include "cocoon-fs.h"
+
 static const struct {
 	const gchar *name;
 	gboolean clear;
@@ -209,24 +212,125 @@ cocoon_mount_make_readonly(const gchar *target, GError **error)
 	return make_readonly_each(target, error);
 }
 
-gboolean
-cocoon_rootfs_bind(const gchar *source, const gchar *target, GError **error)
+int
+cocoon_mount_clone(int source_fd, gboolean readonly, GError **error)
 {
-	if (!check_real_directory(source, error))
-		return FALSE;
-	if (g_mkdir_with_parents(target, 0700) < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "mkdir %s: %s", target,
+	struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
+	cocoon_autofd int tree = open_tree(source_fd, "",
+					   OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE |
+						   AT_EMPTY_PATH);
+
+	if (tree < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+			    "copy the mount tree: %s%s", g_strerror(errno),
+			    errno == ENOSYS ? " (Linux 5.2 or later is needed)" : "");
+		return -1;
+	}
+	/* read-only before anybody can see it, submounts included */
+	if (readonly && mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
+				      sizeof(attr)) < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+			    "make the copy read-only: %s", g_strerror(errno));
+		return -1;
+	}
+	return cocoon_steal_fd(&tree);
+}
+
+int
+cocoon_mount_clone_path(const gchar *source, gboolean readonly, GError **error)
+{
+	cocoon_autofd int fd = open(source, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	int tree;
+
+	if (fd < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "%s: %s", source,
+			    g_strerror(errno));
+		return -1;
+	}
+	tree = cocoon_mount_clone(fd, readonly, error);
+	if (tree < 0)
+		g_prefix_error(error, "%s: ", source);
+	return tree;
+}
+
+gboolean
+cocoon_mount_attach(int tree_fd, int target_fd, GError **error)
+{
+	if (move_mount(tree_fd, "", target_fd, "",
+		       MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "move_mount: %s",
 			    g_strerror(errno));
 		return FALSE;
 	}
-	if (!check_real_directory(target, error))
-		return FALSE;
-	if (mount(source, target, "none", MS_BIND | MS_REC, NULL) < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "bind %s on %s: %s",
-			    source, target, g_strerror(errno));
+	return TRUE;
+}
+
+gboolean
+cocoon_mount_detach(int tree_fd, GError **error)
+{
+	g_autofree gchar *path = g_strdup_printf("/proc/self/fd/%d", tree_fd);
+
+	/* the fd names the mount itself: wherever a guest moved it since, this is what goes */
+	if (umount2(path, MNT_DETACH) < 0 && errno != EINVAL) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "umount: %s",
+			    g_strerror(errno));
 		return FALSE;
 	}
 	return TRUE;
+}
+
+gboolean
+cocoon_unmount_below(const gchar *dir, GError **error)
+{
+	g_autofree gchar *mountinfo = NULL;
+	g_auto(GStrv) lines = NULL;
+	g_autofree gchar *prefix = g_strconcat(dir, "/", NULL);
+	g_autoptr(GPtrArray) points = g_ptr_array_new_with_free_func(g_free);
+	cocoon_autofd int dir_fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	gboolean ok = TRUE;
+
+	if (dir_fd < 0)
+		return errno == ENOENT;
+	if (!g_file_get_contents("/proc/self/mountinfo", &mountinfo, NULL, error))
+		return FALSE;
+	lines = g_strsplit(mountinfo, "\n", -1);
+	for (guint i = 0; lines[i] != NULL; i++) {
+		g_auto(GStrv) fields = g_strsplit(lines[i], " ", 6);
+		gchar *point;
+		if (g_strv_length(fields) < 5)
+			continue;
+		point = mountinfo_unescape(fields[4]);
+		if (g_str_has_prefix(point, prefix))
+			g_ptr_array_add(points, point);
+		else
+			g_free(point);
+	}
+	/* children are listed after their parents: undo in reverse */
+	for (guint i = points->len; i > 0; i--) {
+		const gchar *relative = (const gchar *)points->pdata[i - 1] + strlen(prefix);
+		g_autoptr(GError) local_error = NULL;
+
+		/* each is reached beneath dir without a symlink: the path is the kernel's, but a
+		 * guest may have renamed or replaced what is on it since */
+		for (guint tries = 0; tries < 64; tries++) {
+			cocoon_autofd int fd =
+				cocoon_fs_open_beneath(dir_fd, relative, O_PATH, &local_error);
+			if (fd < 0 || !cocoon_fs_is_mount_root(fd))
+				break;
+			if (!cocoon_mount_detach(fd, &local_error))
+				break;
+		}
+		if (local_error != NULL &&
+		    !g_error_matches(local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)) {
+			g_warning("unmount %s: %s", (const gchar *)points->pdata[i - 1],
+				  local_error->message);
+			ok = FALSE;
+		}
+	}
+	if (!ok)
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_BUSY, "%s: some mounts below it stay",
+			    dir);
+	return ok;
 }
 
 gboolean

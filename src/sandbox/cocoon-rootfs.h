@@ -16,8 +16,24 @@ gboolean cocoon_rootfs_mount(const gchar *target, Containerd__Types__Mount **mou
 			     GError **error);
 /* the mount on target and every mount below it become read-only */
 gboolean cocoon_mount_make_readonly(const gchar *target, GError **error);
-/* bind-mounts source on target (created as a directory); both must be real directories */
-gboolean cocoon_rootfs_bind(const gchar *source, const gchar *target, GError **error);
+/*
+ * the new mount API, for targets that a guest can write (the pod's share): a mount is copied as a
+ * detached tree, attached onto an fd opened without following symlinks, and later detached by the
+ * same fd, which names the mount wherever it was moved since; never by path
+ */
+/* a detached recursive copy of the mount tree at source_fd, read-only with submounts if asked */
+int cocoon_mount_clone(int source_fd, gboolean readonly, GError **error);
+/* the same for a trusted host path (its last component must not be a symlink) */
+int cocoon_mount_clone_path(const gchar *source, gboolean readonly, GError **error);
+/* attaches a detached tree onto target_fd (an O_PATH fd of a directory or a file) */
+gboolean cocoon_mount_attach(int tree_fd, int target_fd, GError **error);
+/* detaches the mount tree_fd names, with its submounts; TRUE if it is not mounted any more */
+gboolean cocoon_mount_detach(int tree_fd, GError **error);
+/*
+ * for a pod whose VM is gone (shim delete, the shim's exit): unmounts every mount below dir, found
+ * in /proc/self/mountinfo, deepest first, each reached beneath dir without following a symlink
+ */
+gboolean cocoon_unmount_below(const gchar *dir, GError **error);
 /* unmounts everything stacked on target; TRUE when nothing is mounted there any more */
 gboolean cocoon_rootfs_unmount(const gchar *target, GError **error);
 

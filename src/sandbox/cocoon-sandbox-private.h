@@ -5,6 +5,7 @@
 
 #include "agent.pb-c.h"
 #include "cocoon-sandbox-info.h"
+#include "cocoon-share.h"
 #include "cocoon-stdio.h"
 #include "cocoon-agent-client.h"
 #include "cocoon-ttrpc-client.h"
@@ -45,10 +46,8 @@ struct _CocoonContainer {
 	gchar *container_type;
 	CocoonProcess *init;
 	GHashTable *execs;	  /* exec id → CocoonProcess */
-	gchar *host_rootfs;	  /* <bundle>/rootfs when we mounted it, else NULL */
-	gchar *share_dir;	  /* <state>/shared/<id> */
-	GPtrArray *shared_mounts; /* host bind mounts under <share_dir>/mounts, in mount order */
-	gboolean share_mounted;
+	gchar *host_rootfs;	       /* <bundle>/rootfs when we mounted it, else NULL */
+	CocoonShareArea *share_area; /* <share>/<id>: its rootfs and volumes, by fd */
 	gboolean created_in_guest;
 };
 

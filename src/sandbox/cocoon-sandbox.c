@@ -36,6 +36,7 @@ struct _CocoonSandbox {
 	gchar *id;
 	gchar *state_dir;
 	gchar *shared_dir;
+	CocoonShare *share; /* opened at the first Create, before the guest can write in it */
 	GThread *thread;
 	GMainContext *context;
 	GMainLoop *loop;
@@ -148,13 +149,12 @@ container_free(CocoonContainer *container)
 	if (container == NULL)
 		return;
 	g_hash_table_unref(container->execs);
-	g_ptr_array_unref(container->shared_mounts);
+	cocoon_share_area_free(container->share_area);
 	process_free(container->init);
 	g_free(container->id);
 	g_free(container->bundle);
 	g_free(container->container_type);
 	g_free(container->host_rootfs);
-	g_free(container->share_dir);
 	g_free(container);
 }
 
@@ -621,13 +621,25 @@ cocoon_sandbox_vm_booted(CocoonSandbox *sandbox)
 
 /* ---------------------------------------------------------------- task API */
 
+/* the pod's share, opened once: what is below it is reached by fd, never by name */
+static CocoonShare *
+sandbox_share(CocoonSandbox *sandbox, GError **error)
+{
+	if (sandbox->share == NULL)
+		sandbox->share = cocoon_share_new(sandbox->shared_dir, error);
+	return sandbox->share;
+}
+
 static gboolean
 container_prepare_rootfs(CocoonSandbox *sandbox, CocoonContainer *container,
 			 Containerd__Task__V2__CreateTaskRequest *request, GError **error)
 {
 	g_autofree gchar *bundle_rootfs = g_build_filename(container->bundle, "rootfs", NULL);
-	g_autofree gchar *share_rootfs = NULL;
+	CocoonShare *share = sandbox_share(sandbox, error);
+	int tree;
 
+	if (share == NULL)
+		return FALSE;
 	if (request->n_rootfs > 0) {
 		/* never re-create a bundle containerd removed meanwhile (it gave up on this Create)
 		 */
@@ -640,44 +652,21 @@ container_prepare_rootfs(CocoonSandbox *sandbox, CocoonContainer *container,
 			return FALSE;
 		container->host_rootfs = g_strdup(bundle_rootfs);
 	}
-	container->share_dir =
-		g_build_filename(cocoon_sandbox_get_shared_dir(sandbox), container->id, NULL);
-	share_rootfs = g_build_filename(container->share_dir, "rootfs", NULL);
-	if (!cocoon_rootfs_bind(bundle_rootfs, share_rootfs, error))
+	container->share_area = cocoon_share_area_new(share, container->id, error);
+	if (container->share_area == NULL)
 		return FALSE;
-	container->share_mounted = TRUE;
-	return TRUE;
+	tree = cocoon_mount_clone_path(bundle_rootfs, FALSE, error);
+	return tree >= 0 &&
+	       cocoon_share_area_attach(container->share_area, NULL, "rootfs", tree, TRUE, error);
 }
 
 static void
 container_release_rootfs(CocoonContainer *container)
 {
 	g_autoptr(GError) error = NULL;
-	for (guint i = container->shared_mounts->len; i > 0; i--) {
-		const gchar *target = container->shared_mounts->pdata[i - 1];
-		if (!cocoon_rootfs_unmount(target, &error)) {
-			g_warning("container %s: %s", container->id, error->message);
-			g_clear_error(&error);
-		}
-		if (g_remove(target) < 0)
-			g_rmdir(target);
-	}
-	g_ptr_array_set_size(container->shared_mounts, 0);
-	if (container->share_dir != NULL) {
-		g_autofree gchar *mounts_dir =
-			g_build_filename(container->share_dir, "mounts", NULL);
-		g_rmdir(mounts_dir);
-	}
-	if (container->share_mounted) {
-		g_autofree gchar *share_rootfs =
-			g_build_filename(container->share_dir, "rootfs", NULL);
-		if (!cocoon_rootfs_unmount(share_rootfs, &error))
-			g_warning("container %s: %s", container->id, error->message);
-		g_rmdir(share_rootfs);
-		g_rmdir(container->share_dir);
-		container->share_mounted = FALSE;
-	}
-	g_clear_error(&error);
+
+	/* detached by the fds that name the mounts, wherever the guest moved them */
+	g_clear_pointer(&container->share_area, cocoon_share_area_free);
 	if (container->host_rootfs != NULL) {
 		if (!cocoon_rootfs_unmount(container->host_rootfs, &error))
 			g_warning("container %s: %s", container->id, error->message);
@@ -687,8 +676,8 @@ container_release_rootfs(CocoonContainer *container)
 
 /* the spec the guest gets: host bind mounts shared over 9p and pointed at the share */
 static gchar *
-container_guest_spec(CocoonContainer *container, const gchar *spec_json, gsize spec_length,
-		     GError **error)
+container_guest_spec(CocoonSandbox *sandbox, CocoonContainer *container, const gchar *spec_json,
+		     gsize spec_length, GError **error)
 {
 	g_autoptr(CocoonJson) spec = cocoon_json_parse(spec_json, spec_length, error);
 	g_autofree gchar *guest_dir = NULL;
@@ -698,8 +687,8 @@ container_guest_spec(CocoonContainer *container, const gchar *spec_json, gsize s
 		return NULL;
 	}
 	guest_dir = g_build_filename(COCOON_GUEST_SHARE_DIR, container->id, NULL);
-	if (!cocoon_spec_share_mounts(spec, container->share_dir, guest_dir,
-				      container->shared_mounts, error))
+	if (!cocoon_spec_share_mounts(spec, container->bundle, container->share_area, guest_dir,
+				      cocoon_sandbox_get_config(sandbox)->state_dir, error))
 		return NULL;
 	return cocoon_json_to_string(spec, FALSE);
 }
@@ -775,7 +764,6 @@ task_create(CocoonSandbox *sandbox, Containerd__Task__V2__CreateTaskRequest *req
 	container->container_type = g_steal_pointer(&container_type);
 	container->execs =
 		g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)process_free);
-	container->shared_mounts = g_ptr_array_new_with_free_func(g_free);
 	g_mutex_lock(&sandbox->state_lock);
 	g_hash_table_insert(sandbox->containers, container->id, container);
 	container->init = process_new(container, "", request->terminal, request->stdin,
@@ -786,7 +774,7 @@ task_create(CocoonSandbox *sandbox, Containerd__Task__V2__CreateTaskRequest *req
 	    !sandbox_config_from_spec(sandbox, spec_json, spec_length, error))
 		return FALSE;
 	if (!cocoon_sandbox_network_create(sandbox, spec_json, spec_length, error) ||
-	    !cocoon_sandbox_vm_ensure(sandbox, error) ||
+	    sandbox_share(sandbox, error) == NULL || !cocoon_sandbox_vm_ensure(sandbox, error) ||
 	    !container_prepare_rootfs(sandbox, container, request, error) ||
 	    !cocoon_stdio_open(&container->init->stdio, request->stdin, request->stdout,
 			       request->stderr, request->terminal, container->id,
@@ -794,7 +782,7 @@ task_create(CocoonSandbox *sandbox, Containerd__Task__V2__CreateTaskRequest *req
 	    !cocoon_sandbox_stdio_attach(sandbox, container->init, error))
 		return FALSE;
 
-	guest_spec = container_guest_spec(container, spec_json, spec_length, error);
+	guest_spec = container_guest_spec(sandbox, container, spec_json, spec_length, error);
 	if (guest_spec == NULL)
 		return FALSE;
 	rootfs = g_build_filename(container->id, "rootfs", NULL);
@@ -1791,6 +1779,7 @@ cocoon_sandbox_unref(CocoonSandbox *sandbox)
 	cocoon_sandbox_vm_free(sandbox);
 	cocoon_sandbox_network_free(sandbox);
 	cocoon_config_free(sandbox->config);
+	cocoon_share_free(sandbox->share);
 	g_main_loop_unref(sandbox->loop);
 	g_main_context_unref(sandbox->context);
 	g_mutex_clear(&sandbox->state_lock);

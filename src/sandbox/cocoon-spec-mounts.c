@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include <glib/gstdio.h>
 
 #include "cocoon-fd.h"
+#include "cocoon-fs.h"
 #include "cocoon-rootfs.h"
 
 static gboolean
@@ -37,7 +39,8 @@ cocoon_spec_mount_is_bind(const CocoonJson *mount)
 	const gchar *source = cocoon_json_object_get_string_member(mount, "source");
 	CocoonJson *options = cocoon_json_object_get(mount, "options");
 
-	if (source == NULL || !g_path_is_absolute(source))
+	/* relative sources too: OCI resolves them against the bundle, on the host */
+	if (source == NULL)
 		return FALSE;
 	return g_strcmp0(type, "bind") == 0 || options_contain(options, "bind") ||
 	       options_contain(options, "rbind");
@@ -55,29 +58,64 @@ make_guest_shm(CocoonJson *mount)
 	cocoon_json_object_set(mount, "options", options);
 }
 
-/* an empty file or directory to bind over, like the source */
-static gboolean
-make_mount_point(const gchar *path, gboolean directory, GError **error)
+/*
+ * the source of a bind mount, resolved on the host as OCI says: an absolute path as it is (the spec
+ * author's host path, its symlinks followed), a relative one against the bundle without following a
+ * symlink (what is near the bundle, the container's rootfs first, the guest can write). Nothing
+ * inside Cocoon's own state directory: the share is the guest's.
+ */
+static int
+open_source(const gchar *bundle, const gchar *source, const gchar *state_dir, GError **error)
 {
-	if (directory) {
-		if (g_mkdir(path, 0700) == 0 || errno == EEXIST)
-			return TRUE;
-	} else {
-		cocoon_autofd int fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
-		if (fd >= 0)
-			return TRUE;
+	cocoon_autofd int fd = -1;
+	g_autofree gchar *proc = NULL;
+	g_autofree gchar *resolved = NULL;
+
+	if (source[0] == '\0') {
+		g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+				    "the source is empty");
+		return -1;
 	}
-	g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "%s: %s", path,
-		    g_strerror(errno));
-	return FALSE;
+	if (g_path_is_absolute(source)) {
+		fd = open(source, O_PATH | O_CLOEXEC);
+		if (fd < 0) {
+			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+				    "source %s: %s", source, g_strerror(errno));
+			return -1;
+		}
+	} else {
+		cocoon_autofd int bundle_fd = open(bundle, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (bundle_fd < 0) {
+			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+				    "bundle %s: %s", bundle, g_strerror(errno));
+			return -1;
+		}
+		fd = cocoon_fs_open_nofollow(bundle_fd, source, O_PATH, error);
+		if (fd < 0) {
+			g_prefix_error(error, "source %s (relative to the bundle %s): ", source,
+				       bundle);
+			return -1;
+		}
+	}
+	proc = g_strdup_printf("/proc/self/fd/%d", fd);
+	resolved = g_file_read_link(proc, NULL);
+	if (state_dir != NULL && resolved != NULL &&
+	    (g_str_equal(resolved, state_dir) ||
+	     (g_str_has_prefix(resolved, state_dir) && resolved[strlen(state_dir)] == '/'))) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+			    "source %s is %s, inside Cocoon's state directory %s, which guests "
+			    "write",
+			    source, resolved, state_dir);
+		return -1;
+	}
+	return cocoon_steal_fd(&fd);
 }
 
 gboolean
-cocoon_spec_share_mounts(CocoonJson *spec, const gchar *share_dir, const gchar *guest_dir,
-			 GPtrArray *mounted, GError **error)
+cocoon_spec_share_mounts(CocoonJson *spec, const gchar *bundle, CocoonShareArea *area,
+			 const gchar *guest_dir, const gchar *state_dir, GError **error)
 {
 	CocoonJson *mounts = cocoon_json_object_get_array_member(spec, "mounts");
-	g_autofree gchar *mounts_dir = g_build_filename(share_dir, "mounts", NULL);
 	guint shared = 0;
 
 	if (mounts == NULL)
@@ -85,51 +123,47 @@ cocoon_spec_share_mounts(CocoonJson *spec, const gchar *share_dir, const gchar *
 	for (guint i = 0; i < cocoon_json_array_get_length(mounts); i++) {
 		CocoonJson *entry = cocoon_json_array_get(mounts, i);
 		const gchar *source, *destination;
-		g_autofree gchar *target = NULL;
+		g_autofree gchar *name = NULL;
 		g_autofree gchar *guest_source = NULL;
-		gulong flags = MS_BIND | MS_REC;
+		cocoon_autofd int source_fd = -1;
+		int tree;
+		gboolean readonly;
 		struct stat st;
 
 		if (!cocoon_json_is_object(entry) || !cocoon_spec_mount_is_bind(entry))
 			continue;
 		source = cocoon_json_object_get_string_member(entry, "source");
 		destination = cocoon_json_object_get_string_member(entry, "destination");
+		if (destination == NULL)
+			destination = "?";
 		if (g_strcmp0(destination, "/dev/shm") == 0) {
 			make_guest_shm(entry);
 			continue;
 		}
-		if (stat(source, &st) < 0) {
-			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-				    "mount %s: source %s: %s", destination ? destination : "?",
-				    source, g_strerror(errno));
+		source_fd = open_source(bundle, source, state_dir, error);
+		if (source_fd < 0 || fstat(source_fd, &st) < 0) {
+			if (source_fd >= 0)
+				g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+					    "%s: %s", source, g_strerror(errno));
+			g_prefix_error(error, "mount %s: ", destination);
 			return FALSE;
 		}
 		if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
 			g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
 				    "mount %s: source %s is neither a file nor a directory; "
 				    "devices and sockets of the host cannot reach a VM",
-				    destination ? destination : "?", source);
+				    destination, source);
 			return FALSE;
 		}
-		if (shared == 0 && g_mkdir_with_parents(mounts_dir, 0700) < 0) {
-			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "mkdir %s: %s",
-				    mounts_dir, g_strerror(errno));
-			return FALSE;
-		}
-		target = g_strdup_printf("%s/%u", mounts_dir, shared);
-		if (!make_mount_point(target, S_ISDIR(st.st_mode), error))
-			return FALSE;
-		/* a bind mount's type is ignored: "none", not NULL, which valgrind reads */
-		if (mount(source, target, "none", flags, NULL) < 0) {
-			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-				    "bind %s on %s: %s", source, target, g_strerror(errno));
-			return FALSE;
-		}
-		g_ptr_array_add(mounted, g_strdup(target));
+		readonly = options_contain(cocoon_json_object_get(entry, "options"), "ro");
 		/* submounts of a recursive bind too: they keep their own flags otherwise */
-		if (options_contain(cocoon_json_object_get(entry, "options"), "ro") &&
-		    !cocoon_mount_make_readonly(target, error))
+		tree = cocoon_mount_clone(source_fd, readonly, error);
+		name = g_strdup_printf("%u", shared);
+		if (tree < 0 || !cocoon_share_area_attach(area, "mounts", name, tree,
+							  S_ISDIR(st.st_mode), error)) {
+			g_prefix_error(error, "mount %s: source %s: ", destination, source);
 			return FALSE;
+		}
 		guest_source = g_strdup_printf("%s/mounts/%u", guest_dir, shared);
 		cocoon_json_object_set_string(entry, "source", guest_source);
 		shared++;

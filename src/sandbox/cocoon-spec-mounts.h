@@ -4,6 +4,7 @@
 #include <glib.h>
 
 #include "cocoon-json.h"
+#include "cocoon-share.h"
 
 G_BEGIN_DECLS
 
@@ -12,13 +13,15 @@ G_BEGIN_DECLS
 
 /*
  * The OCI spec's bind mounts name host paths (CRI's /etc/hosts, /etc/resolv.conf, /etc/hostname,
- * volumes) that do not exist in the guest. Each is bind-mounted under <share_dir>/mounts/<n> on the
- * host, which the guest sees over 9p, and its source in the spec is rewritten to
- * <guest_dir>/mounts/<n>. /dev/shm becomes a tmpfs of the guest (shared memory cannot cross a VM).
- * Paths of the mounts made are appended to mounted (for cocoon_rootfs_unmount_tree()).
+ * volumes) that do not exist in the guest. Each source is resolved on the host (a relative one
+ * against bundle, as OCI says, without following symlinks; nothing inside state_dir), copied as a
+ * mount tree (read-only with its submounts for "ro") and attached at <area>/mounts/<n>, which the
+ * guest sees over 9p; its source in the spec is rewritten to <guest_dir>/mounts/<n>, so the guest's
+ * crun never sees a host path. /dev/shm becomes a tmpfs of the guest (shared memory cannot cross a
+ * VM). The area records the mounts and undoes them.
  */
-gboolean cocoon_spec_share_mounts(CocoonJson *spec, const gchar *share_dir, const gchar *guest_dir,
-				  GPtrArray *mounted, GError **error);
+gboolean cocoon_spec_share_mounts(CocoonJson *spec, const gchar *bundle, CocoonShareArea *area,
+				  const gchar *guest_dir, const gchar *state_dir, GError **error);
 
 /* pure: is this spec mount a bind mount of a host path? */
 gboolean cocoon_spec_mount_is_bind(const CocoonJson *mount);

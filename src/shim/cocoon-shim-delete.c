@@ -13,6 +13,7 @@
 
 #include "cocoon-config.h"
 #include "cocoon-fd.h"
+#include "cocoon-fs.h"
 #include "cocoon-qemu.h"
 #include "cocoon-rootfs.h"
 #include "cocoon-shim-util.h"
@@ -165,14 +166,6 @@ release_from_live_shim(const gchar *address, const CocoonShimOptions *options,
 		g_usleep(20000);
 }
 
-/* is anything of another container still shared in this sandbox? */
-static gboolean
-shared_dir_is_empty(const gchar *shared_dir)
-{
-	g_autoptr(GDir) dir = g_dir_open(shared_dir, 0, NULL);
-	return dir == NULL || g_dir_read_name(dir) == NULL;
-}
-
 /*
  * The shim of a pod died (or containerd cleans up after a normal Delete): release what belongs to
  * this task id. The VM is killed only when no shim serves the pod any more; it is found from the
@@ -187,9 +180,6 @@ shim_delete(const CocoonShimOptions *options, const gchar *bundle)
 	g_autofree gchar *address = NULL;
 	g_autofree gchar *bundle_rootfs = g_build_filename(bundle, "rootfs", NULL);
 	g_autofree gchar *state_dir = NULL;
-	g_autofree gchar *shared_dir = NULL;
-	g_autofree gchar *share = NULL;
-	g_autofree gchar *share_rootfs = NULL;
 
 	if (config == NULL) {
 		g_printerr("%s; using defaults\n", error->message);
@@ -206,9 +196,6 @@ shim_delete(const CocoonShimOptions *options, const gchar *bundle)
 	address = cocoon_shim_socket_address(options->address != NULL ? options->address : "",
 					     options->namespace_, group);
 	state_dir = g_build_filename(config->state_dir, group, NULL);
-	shared_dir = g_build_filename(state_dir, "shared", NULL);
-	share = g_build_filename(shared_dir, options->id, NULL);
-	share_rootfs = g_build_filename(share, "rootfs", NULL);
 
 	if (shim_is_alive(address))
 		release_from_live_shim(address, options, g_str_equal(group, options->id));
@@ -221,9 +208,11 @@ shim_delete(const CocoonShimOptions *options, const gchar *bundle)
 		}
 		g_unlink(cocoon_shim_socket_path(address));
 	}
-	unmount_quietly(share_rootfs);
-	g_rmdir(share_rootfs);
-	g_rmdir(share);
+	/*
+	 * a live shim released what it mounted for this task itself, by the fds that name the
+	 * mounts; the share is the guest's, so nothing below it is touched by name here while a VM
+	 * may still write in it. containerd's own <bundle>/rootfs is no guest's to change.
+	 */
 	unmount_quietly(bundle_rootfs);
 	if (!shim_is_alive(address))
 		cocoon_shim_remove_state_dir(state_dir);
@@ -233,26 +222,22 @@ shim_delete(const CocoonShimOptions *options, const gchar *bundle)
  * cocoon_shim_remove_state_dir:
  * @state_dir: <runtime.state_dir>/<sandbox>
  *
- * Removes what a stopped VM left in a sandbox's state directory (sockets, logs, pid files) and the
- * directory, unless a container is still shared from it.
+ * The pod's VM is gone and no shim serves it: every mount left below the state directory (the
+ * containers' rootfs and volumes in the share, after a shim was killed) is detached, found in
+ * mountinfo and reached without following a symlink the guest planted, then the directory goes
+ * with what the VM and the guest left in it, never following a symlink nor descending below a
+ * mount that stayed.
  */
 void
 cocoon_shim_remove_state_dir(const gchar *state_dir)
 {
-	g_autofree gchar *shared_dir = g_build_filename(state_dir, "shared", NULL);
-	g_autoptr(GDir) dir = NULL;
-	const gchar *name;
+	g_autoptr(GError) error = NULL;
 
-	if (!shared_dir_is_empty(shared_dir))
+	if (!cocoon_unmount_below(state_dir, &error)) {
+		g_printerr("%s\n", error->message);
 		return;
-	g_rmdir(shared_dir);
-	dir = g_dir_open(state_dir, 0, NULL);
-	while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
-		g_autofree gchar *path = g_build_filename(state_dir, name, NULL);
-		if (!g_file_test(path, G_FILE_TEST_IS_DIR))
-			g_unlink(path);
 	}
-	g_rmdir(state_dir);
+	cocoon_remove_tree(state_dir);
 }
 
 int

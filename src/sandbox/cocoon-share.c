@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#define G_LOG_DOMAIN "cocoon-share"
+
+#include "config.h"
+
+#include "cocoon-share.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <gio/gio.h>
+
+#include "cocoon-fd.h"
+#include "cocoon-fs.h"
+#include "cocoon-rootfs.h"
+
+struct _CocoonShare {
+	gchar *path;
+	int fd; /* O_PATH, opened before the guest could write anything */
+};
+
+struct _CocoonShareArea {
+	CocoonShare *share; /* weak: the share outlives its areas */
+	gchar *id;
+	int fd;		/* O_PATH of <share>/<id> */
+	GArray *mounts; /* int: the tree fds that name the mounts made, in mount order */
+};
+
+CocoonShare *
+cocoon_share_new(const gchar *path, GError **error)
+{
+	g_autoptr(CocoonShare) share = g_new0(CocoonShare, 1);
+	struct stat st;
+
+	share->fd = -1;
+	share->path = g_strdup(path);
+	if (g_mkdir_with_parents(path, 0700) < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "mkdir %s: %s", path,
+			    g_strerror(errno));
+		return NULL;
+	}
+	share->fd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (share->fd < 0 || fstat(share->fd, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+			    "%s: %s (a directory, not a symlink, is needed)", path,
+			    g_strerror(errno));
+		return NULL;
+	}
+	return g_steal_pointer(&share);
+}
+
+void
+cocoon_share_free(CocoonShare *share)
+{
+	if (share == NULL)
+		return;
+	cocoon_fd_closep(&share->fd);
+	g_free(share->path);
+	g_free(share);
+}
+
+const gchar *
+cocoon_share_get_path(CocoonShare *share)
+{
+	return share->path;
+}
+
+static gboolean
+check_name(const gchar *what, const gchar *name, GError **error)
+{
+	if (name == NULL || name[0] == '\0' || strchr(name, '/') != NULL ||
+	    g_str_equal(name, ".") || g_str_equal(name, "..")) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			    "%s \"%s\" is not a plain file name", what, name != NULL ? name : "");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+CocoonShareArea *
+cocoon_share_area_new(CocoonShare *share, const gchar *id, GError **error)
+{
+	g_autoptr(CocoonShareArea) area = NULL;
+
+	if (!check_name("container id", id, error))
+		return NULL;
+	area = g_new0(CocoonShareArea, 1);
+	area->share = share;
+	area->id = g_strdup(id);
+	area->fd = -1;
+	area->mounts = g_array_new(FALSE, FALSE, sizeof(int));
+	/* a name the guest took first (a symlink, a directory with traps in it) goes */
+	cocoon_fs_remove_beneath(share->fd, id);
+	area->fd = cocoon_fs_mkdir_beneath(share->fd, id, 0700, error);
+	if (area->fd < 0) {
+		g_prefix_error(error, "%s: ", share->path);
+		return NULL;
+	}
+	return g_steal_pointer(&area);
+}
+
+/* the mount point: a new directory or an empty file, opened without following anything */
+static int
+make_target(int dir_fd, const gchar *name, gboolean directory, GError **error)
+{
+	int fd;
+
+	if (directory)
+		return cocoon_fs_mkdir_beneath(dir_fd, name, 0700, error);
+	fd = openat(dir_fd, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "create %s: %s", name,
+			    g_strerror(errno));
+	return fd;
+}
+
+gboolean
+cocoon_share_area_attach(CocoonShareArea *area, const gchar *subdir, const gchar *name,
+			 int tree_fd, gboolean directory, GError **error)
+{
+	cocoon_autofd int tree = tree_fd;
+	cocoon_autofd int subdir_fd = -1;
+	cocoon_autofd int target = -1;
+
+	if (!check_name("mount point", name, error) ||
+	    (subdir != NULL && !check_name("directory", subdir, error)))
+		return FALSE;
+	if (subdir != NULL) {
+		subdir_fd = cocoon_fs_mkdir_beneath(area->fd, subdir, 0700, error);
+		if (subdir_fd < 0)
+			return FALSE;
+	}
+	target = make_target(subdir_fd >= 0 ? subdir_fd : area->fd, name, directory, error);
+	if (target < 0 || !cocoon_mount_attach(tree, target, error)) {
+		g_prefix_error(error, "%s/%s/%s%s%s: ", area->share->path, area->id,
+			       subdir != NULL ? subdir : "", subdir != NULL ? "/" : "", name);
+		return FALSE;
+	}
+	g_array_append_val(area->mounts, tree);
+	tree = -1;
+	return TRUE;
+}
+
+guint
+cocoon_share_area_get_n_mounts(CocoonShareArea *area)
+{
+	return area->mounts->len;
+}
+
+void
+cocoon_share_area_free(CocoonShareArea *area)
+{
+	if (area == NULL)
+		return;
+	for (guint i = area->mounts->len; i > 0; i--) {
+		int fd = g_array_index(area->mounts, int, i - 1);
+		g_autoptr(GError) error = NULL;
+		if (!cocoon_mount_detach(fd, &error))
+			g_warning("container %s: share mount %u: %s", area->id, i - 1,
+				  error->message);
+		close(fd);
+	}
+	g_array_unref(area->mounts);
+	/* not below a mount that stayed: cocoon_fs_remove_beneath() leaves those alone */
+	if (area->fd >= 0)
+		cocoon_fs_remove_beneath(area->share->fd, area->id);
+	cocoon_fd_closep(&area->fd);
+	g_free(area->id);
+	g_free(area);
+}
