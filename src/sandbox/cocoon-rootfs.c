@@ -216,9 +216,8 @@ int
 cocoon_mount_clone(int source_fd, gboolean readonly, GError **error)
 {
 	struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
-	cocoon_autofd int tree = open_tree(source_fd, "",
-					   OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE |
-						   AT_EMPTY_PATH);
+	cocoon_autofd int tree = open_tree(
+		source_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
 
 	if (tree < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
@@ -227,8 +226,8 @@ cocoon_mount_clone(int source_fd, gboolean readonly, GError **error)
 		return -1;
 	}
 	/* read-only before anybody can see it, submounts included */
-	if (readonly && mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
-				      sizeof(attr)) < 0) {
+	if (readonly &&
+	    mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
 			    "make the copy read-only: %s", g_strerror(errno));
 		return -1;

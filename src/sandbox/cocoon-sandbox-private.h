@@ -45,8 +45,8 @@ struct _CocoonContainer {
 	gchar *bundle;
 	gchar *container_type;
 	CocoonProcess *init;
-	GHashTable *execs;	  /* exec id → CocoonProcess */
-	gchar *host_rootfs;	       /* <bundle>/rootfs when we mounted it, else NULL */
+	GHashTable *execs;	     /* exec id → CocoonProcess */
+	gchar *host_rootfs;	     /* <bundle>/rootfs when we mounted it, else NULL */
 	CocoonShareArea *share_area; /* <share>/<id>: its rootfs and volumes, by fd */
 	gboolean created_in_guest;
 };

@@ -155,7 +155,8 @@ cocoon_fs_is_mount_root(int fd)
 	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) == 0 &&
 	    (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) != 0)
 		return (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
-	/* before Linux 5.8: another file system than the parent's (a bind of the same one passes) */
+	/* before Linux 5.8: another file system than the parent's (a bind of the same one passes)
+	 */
 	if (fstat(fd, &self) < 0 || fstatat(fd, "..", &parent, 0) < 0)
 		return TRUE;
 	return self.st_dev != parent.st_dev || self.st_ino == parent.st_ino;
