@@ -117,8 +117,8 @@ make_target(int dir_fd, const gchar *name, gboolean directory, GError **error)
 }
 
 gboolean
-cocoon_share_area_attach(CocoonShareArea *area, const gchar *subdir, const gchar *name,
-			 int tree_fd, gboolean directory, GError **error)
+cocoon_share_area_attach(CocoonShareArea *area, const gchar *subdir, const gchar *name, int tree_fd,
+			 gboolean directory, GError **error)
 {
 	cocoon_autofd int tree = tree_fd;
 	cocoon_autofd int subdir_fd = -1;

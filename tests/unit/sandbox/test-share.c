@@ -320,8 +320,8 @@ test_spec_sources(Fixture *f, gconstpointer data)
 	json = g_strdup("{\"mounts\":[{\"destination\":\"/x\",\"type\":\"bind\","
 			"\"source\":\"rootfs/evil\",\"options\":[\"rbind\"]}]}");
 	spec_link = cocoon_json_parse(json, strlen(json), &error);
-	g_assert_false(cocoon_spec_share_mounts(spec_link, f->bundle, area,
-						"/run/cocoon/shared/c1", f->state, &error));
+	g_assert_false(cocoon_spec_share_mounts(spec_link, f->bundle, area, "/run/cocoon/shared/c1",
+						f->state, &error));
 	g_assert_nonnull(strstr(error->message, "rootfs/evil"));
 	g_assert_nonnull(strstr(error->message, "/x"));
 	g_test_message("refused: %s", error->message);
