@@ -54,6 +54,8 @@ struct _CocoonContainer {
 /* the VM side, implemented in cocoon-sandbox-vm.c; all on the worker */
 gboolean cocoon_sandbox_vm_ensure(CocoonSandbox *sandbox, GError **error);
 void cocoon_sandbox_vm_stop(CocoonSandbox *sandbox);
+/* the guest stopped answering: no Shutdown request, QEMU is quit or killed at once */
+void cocoon_sandbox_vm_abort(CocoonSandbox *sandbox);
 /* the VM part of a snapshot */
 void cocoon_sandbox_vm_fill_info(CocoonSandbox *sandbox, CocoonSandboxInfo *info);
 /* the VM side tells the sandbox the agent just answered for the first time */

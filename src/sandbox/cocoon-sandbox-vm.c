@@ -25,6 +25,8 @@
 #include "cocoon-unix.h"
 
 #define VM_STOP_TIMEOUT_MS 5000
+/* a guest that stopped answering gets no Shutdown and little time: QMP quit, then SIGKILL */
+#define VM_ABORT_TIMEOUT_MS 1000
 
 /* the VM half of a sandbox; owned by the worker, except mux which the I/O side reads under lock */
 typedef struct {
@@ -256,15 +258,15 @@ cocoon_sandbox_vm_is_running(CocoonSandbox *sandbox)
 	return vm->hypervisor != NULL;
 }
 
-void
-cocoon_sandbox_vm_stop(CocoonSandbox *sandbox)
+static void
+vm_stop(CocoonSandbox *sandbox, gboolean graceful)
 {
 	SandboxVm *vm = sandbox_vm(sandbox);
 	g_autoptr(GError) error = NULL;
 	CocoonStdioMux *mux;
 
 	vm->stopping = TRUE;
-	if (vm->agent != NULL && cocoon_agent_client_is_connected(vm->agent))
+	if (graceful && vm->agent != NULL && cocoon_agent_client_is_connected(vm->agent))
 		(void)cocoon_agent_client_shutdown(vm->agent, 2000, NULL, NULL);
 	if (vm->agent != NULL) {
 		cocoon_agent_client_close(vm->agent);
@@ -279,12 +281,29 @@ cocoon_sandbox_vm_stop(CocoonSandbox *sandbox)
 		cocoon_stdio_mux_unref(mux);
 	}
 	if (vm->hypervisor != NULL) {
-		if (!cocoon_hypervisor_stop(vm->hypervisor, VM_STOP_TIMEOUT_MS, &error))
+		if (!cocoon_hypervisor_stop(vm->hypervisor,
+					    graceful ? VM_STOP_TIMEOUT_MS : VM_ABORT_TIMEOUT_MS,
+					    &error))
 			g_warning("sandbox %s: %s", cocoon_sandbox_get_id(sandbox), error->message);
 		g_clear_pointer(&vm->hypervisor, cocoon_hypervisor_free);
 	}
 	/* QEMU is gone, and with it the taps it held: the filters and qdiscs go too */
 	cocoon_sandbox_network_teardown(sandbox);
+}
+
+void
+cocoon_sandbox_vm_stop(CocoonSandbox *sandbox)
+{
+	vm_stop(sandbox, TRUE);
+}
+
+void
+cocoon_sandbox_vm_abort(CocoonSandbox *sandbox)
+{
+	SandboxVm *vm = sandbox_vm(sandbox);
+	if (vm->hypervisor != NULL)
+		vm->failed = TRUE;
+	vm_stop(sandbox, FALSE);
 }
 
 void

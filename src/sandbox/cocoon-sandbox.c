@@ -452,9 +452,16 @@ process_watch_exit(CocoonSandbox *sandbox, CocoonProcess *process)
 	cocoon_agent_client_wait_process_async(agent, &request, 0, NULL, agent_wait_done, work);
 }
 
-/* the VM died: every process that has not exited did now */
+static gboolean
+process_is_live(CocoonProcess *process)
+{
+	return process->status == CONTAINERD__V1__TYPES__STATUS__RUNNING ||
+	       process->status == CONTAINERD__V1__TYPES__STATUS__PAUSED;
+}
+
+/* the VM is gone: every process that has not exited did now, a created init too */
 static void
-sandbox_fail_all(CocoonSandbox *sandbox)
+sandbox_fail_all(CocoonSandbox *sandbox, guint32 status)
 {
 	GHashTableIter iter;
 	gpointer value;
@@ -468,15 +475,31 @@ sandbox_fail_all(CocoonSandbox *sandbox)
 		g_hash_table_iter_init(&exec_iter, container->execs);
 		while (g_hash_table_iter_next(&exec_iter, NULL, &exec)) {
 			CocoonProcess *process = exec;
-			if (process->status == CONTAINERD__V1__TYPES__STATUS__RUNNING ||
-			    process->status == CONTAINERD__V1__TYPES__STATUS__PAUSED)
-				process_exit_reported(sandbox, process, 255, now);
+			if (process_is_live(process))
+				process_exit_reported(sandbox, process, status, now);
 		}
 		if (container->init != NULL &&
-		    (container->init->status == CONTAINERD__V1__TYPES__STATUS__RUNNING ||
-		     container->init->status == CONTAINERD__V1__TYPES__STATUS__PAUSED))
-			process_exit_reported(sandbox, container->init, 255, now);
+		    (process_is_live(container->init) ||
+		     (container->init->status == CONTAINERD__V1__TYPES__STATUS__CREATED &&
+		      container->created_in_guest)))
+			process_exit_reported(sandbox, container->init, status, now);
 	}
+}
+
+/*
+ * the guest did not answer a request that had to end processes (a SIGKILL, a RemoveContainer)
+ * within the request deadline: a guest that stands still must not keep its pod forever, so the VM
+ * is stopped without asking it, and every process of the pod is reported killed
+ */
+static void
+sandbox_abort_vm(CocoonSandbox *sandbox, const GError *reason)
+{
+	g_warning("sandbox %s: the guest does not answer (%s): stopping the VM; every process of "
+		  "the pod exits with 137",
+		  sandbox->id, reason->message);
+	cocoon_sandbox_vm_abort(sandbox);
+	sandbox_fail_all(sandbox, 128 + SIGKILL);
+	sandbox_notify(sandbox);
 }
 
 /* ---------------------------------------------------------------- observers */
@@ -801,6 +824,12 @@ task_create(CocoonSandbox *sandbox, Containerd__Task__V2__CreateTaskRequest *req
 	container->init->pid = agent_response->pid;
 	g_mutex_unlock(&sandbox->state_lock);
 	cocoon__agent__v1__create_container_response__free_unpacked(agent_response, NULL);
+	/*
+	 * from now on, not from Start: a created init that is killed before its Start exits too,
+	 * and its Wait, State and Delete must see that (the worker runs the answer after this
+	 * request and after any Start, so TaskStart still comes before TaskExit)
+	 */
+	process_watch_exit(sandbox, container->init);
 	*ret_pid = container->init->pid;
 	return TRUE;
 }
@@ -813,10 +842,14 @@ container_teardown(CocoonSandbox *sandbox, CocoonContainer *container)
 			COCOON__AGENT__V1__REMOVE_CONTAINER_REQUEST__INIT;
 		g_autoptr(GError) error = NULL;
 		request.container_id = container->id;
-		if (!AGENT_CALL(sandbox, "RemoveContainer", cocoon_agent_client_remove_container,
-				&request, &error))
-			g_warning("%s", error->message);
 		container->created_in_guest = FALSE;
+		if (!AGENT_CALL(sandbox, "RemoveContainer", cocoon_agent_client_remove_container,
+				&request, &error)) {
+			g_warning("%s", error->message);
+			if (g_error_matches(error, COCOON_TTRPC_ERROR,
+					    COCOON_TTRPC_DEADLINE_EXCEEDED))
+				sandbox_abort_vm(sandbox, error);
+		}
 	}
 	if (container->init != NULL)
 		cocoon_sandbox_stdio_detach(sandbox, container->init);
@@ -988,7 +1021,9 @@ cocoon_sandbox_task_start(CocoonSandbox *sandbox, CocoonTtrpcCall *call, Protobu
 		publish(sandbox, "/tasks/exec-started", "containerd.events.TaskExecStarted",
 			(ProtobufCMessage *)&event);
 	}
-	process_watch_exit(sandbox, process);
+	/* an init's exit is watched since its Create */
+	if (!is_init(process->exec_id))
+		process_watch_exit(sandbox, process);
 	response.pid = process->pid;
 	cocoon_ttrpc_call_return_message(call, (ProtobufCMessage *)&response);
 }
@@ -1352,6 +1387,13 @@ cocoon_sandbox_task_kill(CocoonSandbox *sandbox, CocoonTtrpcCall *call, Protobuf
 	agent_request.all = request->all;
 	if (!AGENT_CALL(sandbox, "SignalProcess", cocoon_agent_client_signal_process,
 			&agent_request, &error)) {
+		/* a SIGKILL always ends the process: if the guest cannot, the VM goes */
+		if (request->signal == SIGKILL &&
+		    g_error_matches(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_DEADLINE_EXCEEDED)) {
+			sandbox_abort_vm(sandbox, error);
+			cocoon_ttrpc_call_return_message(call, NULL);
+			return;
+		}
 		g_prefix_error(&error, "kill %s: ", request->id);
 		return_error(call, error);
 		return;
@@ -1736,7 +1778,7 @@ void
 cocoon_sandbox_vm_died(CocoonSandbox *sandbox)
 {
 	g_warning("sandbox %s: the VM died; every running process exits with 255", sandbox->id);
-	sandbox_fail_all(sandbox);
+	sandbox_fail_all(sandbox, 255);
 	sandbox_notify(sandbox);
 }
 

@@ -46,6 +46,20 @@
 #                        over 4 MiB is refused on its stream, random bytes cost the shim nothing;
 #                        the state directory is 0700; the 9p share holds only the containers'
 #                        rootfs; a read-only volume stays read-only from inside the VM, its submounts too
+#   hostile-share        the guest (as root, through 9p: the test does the same file operations in the
+#                        share) plants <share>/<id> -> a host directory before a Create, and moves a
+#                        running container's area away with a symlink to a host mount in its place
+#                        before its Delete: the host never mounts, unmounts or removes outside the
+#                        share, and releases the moved mounts; bind sources relative to the bundle are
+#                        the host bundle's (src=config.json), a relative source the host cannot
+#                        resolve (../../shared, which reached the guest's share) fails naming the
+#                        container and the mount
+#   guest-halted         the guest is stopped for good (QMP stop, no cont): `tasks rm -f` of a
+#                        container and of the pod's sandbox each return within the request timeout
+#                        plus slack, every process reports a non-zero exit, QEMU is gone, nothing stays
+#   shim-kill-volumes    kill -9 of a shim whose container has volumes (a directory read-only, a
+#                        file read-write), after the guest renamed the container's area: `delete`
+#                        unmounts every rootfs and volume copy in the share and removes the state
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -65,7 +79,7 @@ RUNS=${COCOON_FAULT_RUNS:-20}
 EXECS=${COCOON_FAULT_EXECS:-50}
 PODS=${COCOON_FAULT_PODS:-8}
 ALL_SCENARIOS="shim-kill qemu-kill agent-stopped qemu-frozen containerd-restart create-interrupted
-sequential-runs parallel-pods security"
+sequential-runs parallel-pods security hostile-share guest-halted shim-kill-volumes"
 SCENARIOS=${COCOON_FAULT_SCENARIOS:-$ALL_SCENARIOS}
 # what the agent-stopped scenarios configure, and how much later than that a failure may come
 FAULT_REQUEST_TIMEOUT_MS=2000
@@ -682,6 +696,127 @@ scenario_security() {
 	leak_check 20
 }
 
+# ---------------------------------------------------------------- a hostile guest, a hostile spec
+
+# in the share: what a guest with root writes over 9p is what QEMU's 9p server does on the host, as
+# root, in <state>/<pod>/shared; the test does the same file operations there while the pod runs
+mounts_below() { awk -v d="$1/" 'index($2, d) == 1 {print $2}' /proc/self/mounts; }
+
+scenario_hostile_share() {
+	local p=hs-p$1 b=hs-b$1 c=hs-c$1 dir out rc
+	write_config
+	rm -rf "$work/victim" "$work/victim2" "$work/hvol"
+	mkdir -p "$work/victim" "$work/victim2/rootfs" "$work/hvol"
+	echo precious >"$work/victim/precious"
+	echo vol >"$work/hvol/data"
+	# a host mount a guest would like to see unmounted
+	mount -t tmpfs -o size=1m tmpfs "$work/victim2/rootfs" || fail "mount a tmpfs on victim2/rootfs"
+	echo host >"$work/victim2/rootfs/file"
+	ctr_t 300 run -d $rt $(pod_args "$p" sandbox) "$image" "$p" sleep 100000 || { fail "run $p"; return; }
+	dir=$state/$p/shared
+	# 1. before b's Create the guest makes <share>/b a symlink to a host directory
+	ln -s "$work/victim" "$dir/$b"
+	ctr_t 120 run -d $rt $(pod_args "$p" container) --mount "type=bind,src=$work/hvol,dst=/vol,options=rbind:ro" \
+		"$image" "$b" sleep 100000 || fail "run $b after the guest planted <share>/$b -> $work/victim"
+	[ -z "$(mounts_below "$work/victim")" ] || fail "the shim mounted at the guest's symlink: $(mounts_below "$work/victim")"
+	[ ! -e "$work/victim/rootfs" ] && [ ! -e "$work/victim/mounts" ] || fail "the shim wrote through the guest's symlink: $(ls "$work/victim")"
+	[ ! -L "$dir/$b" ] || fail "the planted symlink $dir/$b is still there"
+	out=$(ctr_t 60 tasks exec --exec-id r "$b" cat /vol/data 2>&1) || true
+	[ "$out" = vol ] || fail "the volume of $b is not readable in the guest: $out"
+	# 2. while b runs the guest moves b's area away and plants a symlink to a directory that has a
+	# host mount of its own at rootfs; b's Delete must unmount b's mounts where they are now
+	mv "$dir/$b" "$dir/$b.moved"
+	ln -s "$work/victim2" "$dir/$b"
+	ctr_t 30 tasks kill -s SIGKILL "$b" || fail "kill $b"
+	wait_status "$b" STOPPED 20 || fail "$b did not stop"
+	ctr_t 60 tasks rm "$b" >/dev/null 2>&1 || fail "tasks rm $b"
+	ctr_t 30 containers rm "$b" || fail "containers rm $b"
+	mountpoint -q "$work/victim2/rootfs" || fail "the host's mount at $work/victim2/rootfs was unmounted through the guest's symlink"
+	[ "$(cat "$work/victim2/rootfs/file" 2>/dev/null)" = host ] || fail "the host's file under $work/victim2/rootfs is gone"
+	[ -f "$work/victim/precious" ] || fail "$work/victim/precious was removed"
+	[ -z "$(mounts_below "$dir/$b.moved")" ] || fail "b's mounts stayed where the guest moved them: $(mounts_below "$dir/$b.moved")"
+	[ "$(cat "$work/hvol/data")" = vol ] || fail "the volume's data changed"
+	log "planted symlinks: nothing mounted, unmounted or removed outside the share; moved mounts released"
+	# 3. bind sources relative to the bundle are the host's bundle's (OCI), never the guest's
+	out=$(ctr_t 120 run --rm $rt $(pod_args "$p" container) --mount "type=bind,src=config.json,dst=/cfg,options=rbind:ro" \
+		"$image" "$c" cat /cfg 2>&1) || fail "run $c with src=config.json: $out"
+	echo "$out" | grep -q '"source":"config.json"' || fail "/cfg is not the host bundle's config.json: $(echo "$out" | cut -c1-200)"
+	ctr_t 30 containers rm "$c" >/dev/null 2>&1
+	# what reached the guest's share root and the guest's / before: no such path next to the host's
+	# bundle, so the Create fails naming the container and the mount
+	for src in ../../shared ../../../../../../../../../..; do
+		rc=0
+		out=$(ctr_t 120 run --rm $rt $(pod_args "$p" container) --mount "type=bind,src=$src,dst=/groot,options=rbind:rw" \
+			"$image" "$c-2" ls /groot/run/cocoon 2>&1) || rc=$?
+		if [ "$src" = ../../shared ]; then
+			[ "$rc" != 0 ] || fail "src=$src ran: $out"
+			echo "$out" | grep -q "$c-2" && echo "$out" | grep -q "/groot" ||
+				fail "the error for src=$src does not name the container and the mount: $out"
+			log "src=$src refused: $(echo "$out" | tail -n1 | cut -c1-200)"
+		else
+			# the host's / (the spec author's to give, as runc does): never the guest's
+			echo "$out" | grep -q "^shared" && fail "src=$src showed the guest's /run/cocoon: $out"
+		fi
+		ctr_t 30 containers rm "$c-2" >/dev/null 2>&1
+	done
+	ctr_t 30 tasks kill -s SIGKILL "$p" || fail "kill $p"
+	wait_status "$p" STOPPED 20 || fail "$p did not stop"
+	ctr_t 60 tasks rm "$p" >/dev/null 2>&1 || fail "tasks rm $p"
+	ctr_t 30 containers rm "$p" || fail "containers rm $p"
+	umount "$work/victim2/rootfs" || fail "umount $work/victim2/rootfs"
+	leak_check 20
+}
+
+# the guest stops for good (QMP stop, never cont): rm -f ends the pod within the request deadline
+scenario_guest_halted() {
+	local p=gh-p$1 a=gh-a$1 start elapsed limit=$((FAULT_REQUEST_TIMEOUT_MS + 8000)) st
+	write_config "$FAULT_REQUEST_TIMEOUT_MS" 120000 monitor
+	ctr_t 300 run -d $rt $(pod_args "$p" sandbox) "$image" "$p" sleep 100000 || { fail "run $p"; return; }
+	ctr_t 120 run -d $rt $(pod_args "$p" container) "$image" "$a" sleep 100000 || fail "run $a"
+	ctr_t 60 tasks exec -d --exec-id long "$a" sleep 100000 || fail "exec in $a"
+	qmp stop || fail "QMP stop on the test monitor"
+	start=$(now_ms)
+	ctr_t 60 tasks rm -f "$a" >/dev/null 2>&1 || fail "tasks rm -f $a with the guest halted"
+	elapsed=$(($(now_ms) - start))
+	[ "$elapsed" -le "$limit" ] || fail "tasks rm -f took ${elapsed} ms (request timeout $FAULT_REQUEST_TIMEOUT_MS ms)"
+	log "tasks rm -f $a with the guest halted: ${elapsed} ms"
+	for id in "$a:long" "$p:$p"; do
+		for _ in $(seq 50); do [ -n "$(exit_status_of "${id%%:*}" "${id##*:}")" ] && break; sleep 0.2; done
+		st=$(exit_status_of "${id%%:*}" "${id##*:}")
+		[ -n "$st" ] && [ "$st" != 0 ] || fail "no non-zero /tasks/exit for ${id##*:} of ${id%%:*}: '$st'"
+	done
+	[ -z "$(qemu_pid_of "$p")" ] || fail "QEMU of $p still runs after the unanswered kill"
+	start=$(now_ms)
+	ctr_t 60 tasks rm -f "$p" >/dev/null 2>&1 || fail "tasks rm -f $p"
+	elapsed=$(($(now_ms) - start))
+	[ "$elapsed" -le "$limit" ] || fail "tasks rm -f $p took ${elapsed} ms"
+	ctr_t 30 containers rm "$a" "$p" || fail "containers rm"
+	leak_check 20
+}
+
+# the shim is killed while a container has volumes: `delete` leaves no mount and no state behind
+scenario_shim_kill_volumes() {
+	local p=kv-p$1 a=kv-a$1 id
+	write_config
+	rm -rf "$work/kvol"
+	mkdir -p "$work/kvol/sub"
+	echo data >"$work/kvol/file"
+	ctr_t 300 run -d $rt $(pod_args "$p" sandbox) "$image" "$p" sleep 100000 || { fail "run $p"; return; }
+	ctr_t 120 run -d $rt $(pod_args "$p" container) --mount "type=bind,src=$work/kvol,dst=/v1,options=rbind:ro" \
+		--mount "type=bind,src=$work/kvol/file,dst=/v2,options=rbind:rw" "$image" "$a" sleep 100000 || fail "run $a"
+	[ "$(mounts_below "$state/$p/shared" | wc -l)" -ge 4 ] || fail "expected 2 rootfs + 2 volume mounts in the share: $(mounts_below "$state/$p/shared")"
+	# the guest renames the area too, so a path recorded at mount time would miss it
+	mv "$state/$p/shared/$a" "$state/$p/shared/$a.moved"
+	kill -KILL $(shim_pid_of "$p")
+	for id in "$p" "$a"; do
+		for _ in $(seq 150); do [ -z "$(status_of "$id")" ] && break; sleep 0.2; done
+		[ -z "$(status_of "$id")" ] || fail "task $id still listed 30 s after its shim died"
+	done
+	for id in "$p" "$a"; do ctr_t 30 containers rm "$id" || fail "containers rm $id"; done
+	[ "$(cat "$work/kvol/file")" = data ] || fail "the volume's file changed"
+	leak_check 20
+}
+
 # ---------------------------------------------------------------- main
 
 cleanup() {
@@ -725,7 +860,7 @@ for scenario in $SCENARIOS; do
 	fi
 	tries=$TRIES
 	# one long run is enough for the flatness figures
-	case $scenario in sequential-runs | parallel-pods | security) tries=1 ;; esac
+	case $scenario in sequential-runs | parallel-pods | security | hostile-share) tries=1 ;; esac
 	started=$(now_ms)
 	reports=$(sanitizer_reports)
 	for t in $(seq 1 "$tries"); do

@@ -41,6 +41,12 @@ check(gboolean ok, const gchar *what, const gchar *detail)
 		failures++;
 }
 
+static void
+protobuf_c_message_free_unpacked_null(ProtobufCMessage *message)
+{
+	protobuf_c_message_free_unpacked(message, NULL);
+}
+
 static ProtobufCMessage *
 call(CocoonTtrpcClient *client, const gchar *method, const ProtobufCMessage *request,
      const ProtobufCMessageDescriptor *response, GError **error)
@@ -305,6 +311,74 @@ test_close_io(CocoonTtrpcClient *client, const gchar *id, const gchar *workdir)
 		protobuf_c_message_free_unpacked(response, NULL);
 }
 
+/*
+ * a created task (crun create ran, its init waits for Start) is killed before Start: it exits with
+ * 137, Wait answers, State says stopped, Start is refused, Delete works (no stuck task)
+ */
+static void
+test_kill_before_start(CocoonTtrpcClient *client, const gchar *workdir)
+{
+	Containerd__Task__V2__CreateTaskRequest create =
+		CONTAINERD__TASK__V2__CREATE_TASK_REQUEST__INIT;
+	Containerd__Task__V2__KillRequest kill_request = CONTAINERD__TASK__V2__KILL_REQUEST__INIT;
+	Containerd__Task__V2__WaitRequest wait = CONTAINERD__TASK__V2__WAIT_REQUEST__INIT;
+	Containerd__Task__V2__StateRequest state = CONTAINERD__TASK__V2__STATE_REQUEST__INIT;
+	Containerd__Task__V2__StartRequest start = CONTAINERD__TASK__V2__START_REQUEST__INIT;
+	Containerd__Task__V2__DeleteRequest delete_request =
+		CONTAINERD__TASK__V2__DELETE_REQUEST__INIT;
+	g_autofree gchar *bundle = g_build_filename(workdir, "kbs", NULL);
+	g_autoptr(GError) error = NULL;
+	ProtobufCMessage *response;
+	Containerd__Task__V2__WaitResponse *waited;
+	Containerd__Task__V2__StateResponse *stated;
+
+	create.id = (gchar *)"kbs";
+	create.bundle = bundle;
+	response = call(client, "Create", (ProtobufCMessage *)&create,
+			&containerd__task__v2__create_task_response__descriptor, &error);
+	check(response != NULL, "Create of a second container (kill before start)",
+	      error != NULL ? error->message : NULL);
+	if (response == NULL)
+		return;
+	protobuf_c_message_free_unpacked(response, NULL);
+	kill_request.id = (gchar *)"kbs";
+	kill_request.signal = SIGKILL;
+	response = call(client, "Kill", (ProtobufCMessage *)&kill_request,
+			&google__protobuf__empty__descriptor, &error);
+	check(response != NULL, "Kill of a created task", error != NULL ? error->message : NULL);
+	g_clear_pointer(&response, protobuf_c_message_free_unpacked_null);
+	g_clear_error(&error);
+	wait.id = (gchar *)"kbs";
+	/* before: never answered (nothing watched a created init) */
+	waited = (Containerd__Task__V2__WaitResponse *)cocoon_ttrpc_client_call_message(
+		client, TASK, "Wait", (ProtobufCMessage *)&wait,
+		&containerd__task__v2__wait_response__descriptor, 30000, NULL, &error);
+	check(waited != NULL && waited->exit_status == 128 + SIGKILL,
+	      "Wait of a task killed before its Start answers 137",
+	      error != NULL ? error->message : NULL);
+	g_clear_error(&error);
+	if (waited != NULL)
+		protobuf_c_message_free_unpacked((ProtobufCMessage *)waited, NULL);
+	state.id = (gchar *)"kbs";
+	stated = (Containerd__Task__V2__StateResponse *)call(
+		client, "State", (ProtobufCMessage *)&state,
+		&containerd__task__v2__state_response__descriptor, &error);
+	check(stated != NULL && stated->status == CONTAINERD__V1__TYPES__STATUS__STOPPED,
+	      "State of a task killed before its Start is stopped", NULL);
+	if (stated != NULL)
+		protobuf_c_message_free_unpacked((ProtobufCMessage *)stated, NULL);
+	g_clear_error(&error);
+	start.id = (gchar *)"kbs";
+	expect_error(client, "Start after the kill is FailedPrecondition", "Start",
+		     (ProtobufCMessage *)&start, COCOON_TTRPC_FAILED_PRECONDITION, "kbs");
+	delete_request.id = (gchar *)"kbs";
+	response = call(client, "Delete", (ProtobufCMessage *)&delete_request,
+			&containerd__task__v2__delete_response__descriptor, &error);
+	check(response != NULL, "Delete of a task killed before its Start",
+	      error != NULL ? error->message : NULL);
+	g_clear_pointer(&response, protobuf_c_message_free_unpacked_null);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -326,5 +400,6 @@ main(int argc, char **argv)
 	test_update(client, argv[3]);
 	test_stats(client, argv[3]);
 	test_close_io(client, argv[3], argv[4]);
+	test_kill_before_start(client, argv[4]);
 	return failures == 0 ? 0 : 1;
 }

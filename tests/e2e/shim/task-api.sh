@@ -12,4 +12,20 @@ trap cocoon_e2e_teardown EXIT
 cocoon_e2e_setup cocoon-api
 timeout 180 $C run -d $RT "$IMAGE" api1 sleep 100000
 address=$(cat "$WORK/containerd/state/io.containerd.runtime.v2.task/$NS/api1/address")
-"$BUILD/tests/e2e/shim/task-api" "${address#unix://}" "$NS" api1 "$WORK"
+# a bundle for a second container of api1's pod (kill before start): api1's spec and image
+bundle1="$WORK/containerd/state/io.containerd.runtime.v2.task/$NS/api1"
+mkdir -p "$WORK/kbs/rootfs"
+mount --bind "$bundle1/rootfs" "$WORK/kbs/rootfs"
+python3 - "$bundle1/config.json" "$WORK/kbs/config.json" <<'PY'
+import json, sys
+spec = json.load(open(sys.argv[1]))
+spec.setdefault("annotations", {}).update({
+    "io.kubernetes.cri.sandbox-id": "api1",
+    "io.kubernetes.cri.container-type": "container"})
+spec["linux"].pop("cgroupsPath", None)
+json.dump(spec, open(sys.argv[2], "w"))
+PY
+rc=0
+"$BUILD/tests/e2e/shim/task-api" "${address#unix://}" "$NS" api1 "$WORK" || rc=$?
+umount "$WORK/kbs/rootfs" || true
+exit "$rc"
