@@ -231,6 +231,7 @@ check_boot(Check *check)
 	vm_config->shared_dir = g_build_filename(state_dir, "shared", NULL);
 	vm_config->extra_args = g_strdupv(config->extra_args);
 	vm_config->debug = config->debug_console;
+	vm_config->console_log_max_kib = config->console_log_max_kib;
 
 	started = g_get_monotonic_time();
 	hypervisor = cocoon_qemu_new(vm_config, &error);

@@ -11,12 +11,15 @@
 #include <libconfig.h>
 
 /* limits of what a config (or an annotation) may ask for */
-#define CONFIG_MAX_VCPUS	 255
-#define CONFIG_MIN_MEMORY_MIB	 64
-#define CONFIG_MAX_MEMORY_MIB	 (1024 * 1024)
-#define CONFIG_MIN_TIMEOUT_MS	 100
-#define CONFIG_MAX_TIMEOUT_MS	 600000
-#define CONFIG_MAX_STRING_LENGTH 4096
+#define CONFIG_MAX_VCPUS	   255
+#define CONFIG_MIN_MEMORY_MIB	   64
+#define CONFIG_MAX_MEMORY_MIB	   (1024 * 1024)
+#define CONFIG_MIN_TIMEOUT_MS	   100
+#define CONFIG_MAX_TIMEOUT_MS	   600000
+#define CONFIG_MAX_STRING_LENGTH   4096
+#define CONFIG_MAX_CONSOLE_LOG_KIB (1024 * 1024)
+/* the kernel's PID_MAX_LIMIT */
+#define CONFIG_MAX_PIDS (4 * 1024 * 1024)
 
 typedef enum {
 	KEY_STRING,
@@ -64,6 +67,8 @@ static const KeySpec keys[] = {
 	{"hypervisor.kernel_params", KEY_STRING, FIELD(kernel_params), 0, 0, -1, NULL, TRUE},
 	{"hypervisor.shared_fs", KEY_CHOICE, FIELD(shared_fs), 0, 0, -1, shared_fses, TRUE},
 	{"hypervisor.extra_args", KEY_STRV, FIELD(extra_args), 0, 0, -1, NULL, FALSE},
+	{"hypervisor.console_log_max_kib", KEY_UINT, FIELD(console_log_max_kib), 0,
+	 CONFIG_MAX_CONSOLE_LOG_KIB, -1, NULL, FALSE},
 	{"agent.boot_timeout_ms", KEY_UINT, FIELD(boot_timeout_ms), CONFIG_MIN_TIMEOUT_MS,
 	 CONFIG_MAX_TIMEOUT_MS, -1, NULL, TRUE},
 	{"agent.request_timeout_ms", KEY_UINT, FIELD(request_timeout_ms), CONFIG_MIN_TIMEOUT_MS,
@@ -72,6 +77,8 @@ static const KeySpec keys[] = {
 	{"runtime.state_dir", KEY_PATH, FIELD(state_dir), 0, 0, -1, NULL, FALSE},
 	{"runtime.log_level", KEY_CHOICE, FIELD(log_level), 0, 0, -1, levels, FALSE},
 	{"runtime.dbus", KEY_CHOICE, FIELD(dbus), 0, 0, -1, buses, FALSE},
+	{"runtime.container_pids_max", KEY_UINT, FIELD(container_pids_max), 0, CONFIG_MAX_PIDS, -1,
+	 NULL, FALSE},
 };
 
 #define ENABLE_ANNOTATIONS "enable_annotations"
@@ -165,12 +172,14 @@ cocoon_config_new_default(void)
 	config->kernel_params = g_strdup("");
 	config->shared_fs = g_strdup("9p");
 	config->extra_args = g_new0(gchar *, 1);
+	config->console_log_max_kib = 1024;
 	config->boot_timeout_ms = 30000;
 	config->request_timeout_ms = 10000;
 	config->debug_console = FALSE;
 	config->state_dir = g_strdup("/run/cocoon");
 	config->log_level = g_strdup("info");
 	config->dbus = g_strdup("system");
+	config->container_pids_max = 1024;
 	config->enable_annotations = g_new0(gchar *, 1);
 	config->warnings = g_new0(gchar *, 1);
 	return config;
@@ -468,6 +477,17 @@ annotation_apply_one(CocoonConfig *config, const gchar *annotation, const Cocoon
 	if (spec == NULL) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
 			    "annotation %s: unknown configuration key %s", annotation, key);
+		return FALSE;
+	}
+	/* enable_annotations cannot list it either (conf_read_enable_annotations) */
+	if (!spec->overridable) {
+		g_set_error(
+			error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			"annotation %s: %s cannot be overridden by annotation (binaries, paths, "
+			"QEMU arguments, limits and runtime settings stay with the host); set "
+			"it in %s",
+			annotation, key,
+			config->path != NULL ? config->path : COCOON_DEFAULT_CONFIG);
 		return FALSE;
 	}
 	if (!g_strv_contains((const gchar *const *)config->enable_annotations, key)) {

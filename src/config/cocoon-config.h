@@ -26,6 +26,8 @@ typedef struct {
 	gchar *kernel_params;
 	gchar *shared_fs; /* "9p" */
 	gchar **extra_args;
+	/* the guest console's log cap, KiB (rotated once: twice this on disk); 0 = no console */
+	guint console_log_max_kib;
 	/* agent */
 	guint boot_timeout_ms;
 	guint request_timeout_ms;
@@ -34,6 +36,8 @@ typedef struct {
 	gchar *state_dir;
 	gchar *log_level;
 	gchar *dbus; /* "system" | "session" | "none" */
+	/* each container's pids.max in the guest at most (a spec may ask less); 0 = none */
+	guint container_pids_max;
 	/* "section.key" that pods may override with io.cocoon.config.<section>.<key> annotations */
 	gchar **enable_annotations;
 	/* where it came from, for messages; NULL = built-in defaults */

@@ -1342,6 +1342,9 @@ handle_close_stdin(CocoonTtrpcCall *call, gpointer user_data)
 
 /* ListProcesses */
 
+/* unreaped or exiting tasks a listing may leave out before it is no longer the whole truth */
+#define DYING_TASKS_MAX 64
+
 static void
 handle_list_processes(CocoonTtrpcCall *call, gpointer user_data)
 {
@@ -1359,6 +1362,8 @@ handle_list_processes(CocoonTtrpcCall *call, gpointer user_data)
 	GHashTableIter iter;
 	gpointer value;
 	Container *container;
+	guint64 live = 0;
+	guint64 charged = 0;
 
 	container = message != NULL ? lookup_container(agent, request->container_id, &error) : NULL;
 	if (container == NULL) {
@@ -1372,12 +1377,36 @@ handle_list_processes(CocoonTtrpcCall *call, gpointer user_data)
 			g_hash_table_insert(exec_pids, GINT_TO_POINTER(process->pid),
 					    process->exec_id);
 	}
-	pids = cocoon_guest_cgroup_read_procs(container->cgroup_dir, NULL);
+	pids = cocoon_guest_cgroup_read_procs(container->cgroup_dir, &error);
 	if (pids == NULL) {
-		/* no cgroup (yet, or any more): what we know ourselves */
+		gboolean running = container->init->pid > 0 && !container->init->exited;
+
+		/*
+		 * a running container's processes are all in its cgroup: the init alone would be a
+		 * partial list that looks complete (a fork bomb's ps did that)
+		 */
+		if (running || !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)) {
+			cocoon_ttrpc_call_return_error(
+				call, COCOON_TTRPC_UNAVAILABLE,
+				"container %s: cannot list its processes: %s", container->id,
+				error->message);
+			return;
+		}
+		/* no cgroup (yet, or any more) and nothing running */
 		pids = g_array_new(FALSE, FALSE, sizeof(pid_t));
-		if (container->init->pid > 0 && !container->init->exited)
-			g_array_append_val(pids, container->init->pid);
+	} else if (cocoon_guest_cgroup_count_tasks(container->cgroup_dir, &live, &charged, NULL) &&
+		   charged > live + MAX(live, DYING_TASKS_MAX)) {
+		/*
+		 * cgroup.procs leaves out exiting and unreaped tasks: under a fork bomb it lists
+		 * the init alone while the cgroup holds every pid it may have
+		 */
+		cocoon_ttrpc_call_return_error(
+			call, COCOON_TTRPC_RESOURCE_EXHAUSTED,
+			"container %s: cannot list its processes: %u listed, but its cgroup holds "
+			"%" G_GUINT64_FORMAT " tasks (%" G_GUINT64_FORMAT
+			" exiting or unreaped: a fork bomb?)",
+			container->id, pids->len, charged, charged - live);
+		return;
 	}
 	entries = g_new0(Cocoon__Agent__V1__ProcessEntry, pids->len);
 	pointers = g_new0(Cocoon__Agent__V1__ProcessEntry *, pids->len);

@@ -453,6 +453,42 @@ cocoon_guest_cgroup_read_procs(const gchar *dir, GError **error)
 }
 
 /**
+ * cocoon_guest_cgroup_count_tasks:
+ *
+ * the cgroup's live tasks (lines of cgroup.threads, which like cgroup.procs leaves out exiting and
+ * unreaped ones) and the tasks it is charged for (pids.current, which counts those too)
+ */
+gboolean
+cocoon_guest_cgroup_count_tasks(const gchar *dir, guint64 *ret_live, guint64 *ret_charged,
+				GError **error)
+{
+	g_autofree gchar *threads_path = g_build_filename(dir, "cgroup.threads", NULL);
+	g_autofree gchar *current_path = g_build_filename(dir, "pids.current", NULL);
+	g_autofree gchar *threads = cocoon_guest_read_small_file(threads_path, error);
+	g_autofree gchar *current = NULL;
+	guint64 live = 0;
+	guint64 charged;
+
+	if (threads == NULL)
+		return FALSE;
+	current = cocoon_guest_read_small_file(current_path, error);
+	if (current == NULL)
+		return FALSE;
+	if (!parse_u64(g_strstrip(current), &charged)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s: not a number",
+			    current_path);
+		return FALSE;
+	}
+	for (const gchar *p = threads; *p != '\0'; p++) {
+		if (*p == '\n')
+			live++;
+	}
+	*ret_live = live;
+	*ret_charged = charged;
+	return TRUE;
+}
+
+/**
  * cocoon_guest_cgroup_freeze:
  *
  * cgroup.freeze; the kernel completes the freeze asynchronously

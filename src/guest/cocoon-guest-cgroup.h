@@ -33,6 +33,13 @@ gboolean cocoon_guest_cgroup_read_key(const gchar *dir, const gchar *file, const
 /* pids in cgroup.procs */
 GArray *cocoon_guest_cgroup_read_procs(const gchar *dir, GError **error);
 
+/*
+ * live tasks (cgroup.threads) and the tasks charged (pids.current, with exiting and unreaped ones);
+ * fails without the pids controller
+ */
+gboolean cocoon_guest_cgroup_count_tasks(const gchar *dir, guint64 *ret_live, guint64 *ret_charged,
+					 GError **error);
+
 /* cgroup.freeze */
 gboolean cocoon_guest_cgroup_freeze(const gchar *dir, gboolean frozen, GError **error);
 

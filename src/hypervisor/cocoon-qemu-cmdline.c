@@ -95,7 +95,6 @@ cocoon_qemu_build_cmdline(const CocoonVmConfig *config, const CocoonQemuHostInfo
 {
 	g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
 	g_autofree gchar *name = NULL;
-	g_autofree gchar *console = NULL;
 	g_autofree gchar *params = NULL;
 	gboolean microvm;
 	const gchar *bus_suffix;
@@ -154,9 +153,15 @@ cocoon_qemu_build_cmdline(const CocoonVmConfig *config, const CocoonQemuHostInfo
 	add(argv, "-append");
 	add(argv, "%s", params);
 
-	console = state_option_path(config, COCOON_VM_CONSOLE_LOG);
+	/*
+	 * not a file QEMU writes (a guest filled the disk that way, 1 MB/s): a socket whose other
+	 * end the driver reads into a capped, rotated console.log (cocoon-console-log.h)
+	 */
 	add(argv, "-chardev");
-	add(argv, "file,id=console,path=%s", console);
+	if (config->console_log_max_kib > 0)
+		add(argv, "socket,id=console,fd=%d", COCOON_VM_CONSOLE_FD);
+	else
+		add(argv, "null,id=console");
 	add(argv, "-serial");
 	add(argv, "chardev:console");
 

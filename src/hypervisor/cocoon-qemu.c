@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -22,6 +23,7 @@
 #include <glib/gstdio.h>
 
 #include "cocoon-accel.h"
+#include "cocoon-console-log.h"
 #include "cocoon-fd.h"
 #include "cocoon-hypervisor-driver.h"
 #include "cocoon-qemu-cmdline.h"
@@ -38,6 +40,13 @@
 #define KILL_WAIT_MS 5000
 /* the pid file is two numbers */
 #define PID_FILE_MAX 64
+/* what of qemu.log an error quotes: its last lines, at most this many bytes */
+#define QEMU_LOG_TAIL_LINES 3
+#define QEMU_LOG_TAIL_MAX   1024
+/* how long a failed QMP handshake waits for QEMU's exit, to quote its own reason instead */
+#define EXIT_GRACE_MS 1000
+/* the console reader's buffer */
+#define CONSOLE_CHUNK 16384
 
 typedef struct {
 	CocoonHypervisor parent;
@@ -56,6 +65,11 @@ typedef struct {
 	CocoonQmp *qmp;
 	gboolean stopping; /* the exit was asked for: no died callback */
 	gchar *shutdown_reason;
+
+	/* the console: our end of QEMU's serial socket, read by console_thread into console_log */
+	int console_fd;
+	GThread *console_thread;
+	CocoonConsoleLog *console_log;
 } CocoonQemu;
 
 static CocoonQemu *
@@ -232,6 +246,74 @@ open_log(const gchar *path, int *ret_fd, GError **error)
 	return TRUE;
 }
 
+/* ---- the console ---- */
+
+/*
+ * the cocoon-console thread (no context; blocks in read): copies the guest's serial output into
+ * the capped log until QEMU's end closes (or console_stop() shuts ours). It must keep reading
+ * even when the log cannot be written: a full socket would stall the guest's console.
+ */
+static gpointer
+console_thread_run(gpointer user_data)
+{
+	CocoonQemu *self = user_data;
+	g_autofree guint8 *buffer = g_malloc(CONSOLE_CHUNK);
+	gboolean warned = FALSE;
+
+	for (;;) {
+		g_autoptr(GError) error = NULL;
+		ssize_t n = read(self->console_fd, buffer, CONSOLE_CHUNK);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (!cocoon_console_log_write(self->console_log, buffer, (gsize)n, &error) &&
+		    !warned) {
+			g_warning("sandbox %s: console: %s (console output dropped)",
+				  sandbox_id(self), error->message);
+			warned = TRUE;
+		}
+	}
+	return NULL;
+}
+
+/* ends the reader once it has drained what QEMU wrote; QEMU must be gone or going */
+static void
+console_stop(CocoonQemu *self)
+{
+	if (self->console_thread != NULL) {
+		/* queued bytes are still read, then read() returns 0 even if QEMU's end lingers */
+		shutdown(self->console_fd, SHUT_RD);
+		g_thread_join(g_steal_pointer(&self->console_thread));
+	}
+	cocoon_fd_closep(&self->console_fd);
+	g_clear_pointer(&self->console_log, cocoon_console_log_free);
+}
+
+/* the console log and QEMU's end of the socket (ret_qemu_fd), before the spawn */
+static gboolean
+console_prepare(CocoonQemu *self, int *ret_qemu_fd, GError **error)
+{
+	const CocoonVmConfig *config = self->parent.config;
+	int fds[2];
+
+	self->console_log = cocoon_console_log_open(
+		self->parent.console_log_path, (guint64)config->console_log_max_kib * 1024, error);
+	if (self->console_log == NULL)
+		return FALSE;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0) {
+		int saved_errno = errno;
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
+			    "console socket: %s", g_strerror(saved_errno));
+		g_clear_pointer(&self->console_log, cocoon_console_log_free);
+		return FALSE;
+	}
+	self->console_fd = fds[0];
+	*ret_qemu_fd = fds[1];
+	return TRUE;
+}
+
 /* ---- exit handling ---- */
 
 static void
@@ -278,6 +360,7 @@ reap(CocoonQemu *self)
 	}
 	cocoon_fd_closep(&self->exit_fd);
 	self->exit_pipe = FALSE;
+	console_stop(self);
 	if (self->qmp != NULL) {
 		/* a SHUTDOWN event may still sit in the socket */
 		cocoon_qmp_dispatch_pending(self->qmp);
@@ -291,9 +374,17 @@ static gchar *
 describe_exit(CocoonQemu *self, gint status)
 {
 	g_autofree gchar *how = cocoon_hypervisor_describe_wait_status(status);
-	g_autofree gchar *log = cocoon_hypervisor_file_tail(self->qemu_log_path, 3);
+	g_autofree gchar *log =
+		cocoon_hypervisor_file_tail(self->qemu_log_path, QEMU_LOG_TAIL_LINES);
 	g_autoptr(GString) text = g_string_new(NULL);
 
+	/* QEMU's stderr may hold anything: quote its end, bounded */
+	if (strlen(log) > QEMU_LOG_TAIL_MAX) {
+		const gchar *end = log + strlen(log) - QEMU_LOG_TAIL_MAX;
+		gchar *cut = g_strconcat("...", g_utf8_find_next_char(end, NULL), NULL);
+		g_free(log);
+		log = cut;
+	}
 	g_string_append_printf(text, "QEMU %s", how);
 	if (self->shutdown_reason != NULL)
 		g_string_append_printf(text, " (shutdown reason: %s)", self->shutdown_reason);
@@ -409,6 +500,17 @@ write_pid_file(CocoonQemu *self, GError **error)
 					G_FILE_SET_CONTENTS_CONSISTENT, 0600, error);
 }
 
+/* kills the QEMU spawn() just started, before anything watches it */
+static void
+spawn_undo(CocoonQemu *self)
+{
+	kill(self->pid, SIGKILL);
+	while (waitpid(self->pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	self->pid = 0;
+	console_stop(self);
+}
+
 static gboolean
 spawn(CocoonQemu *self, GStrv argv, GError **error)
 {
@@ -422,6 +524,8 @@ spawn(CocoonQemu *self, GStrv argv, GError **error)
 	g_autoptr(GArray) target_fds = g_array_new(FALSE, FALSE, sizeof(gint));
 	cocoon_autofd int exit_pipe_read = -1;
 	cocoon_autofd int exit_pipe_write = -1;
+	cocoon_autofd int console_qemu_fd = -1;
+	gint next_fd = COCOON_VM_CONSOLE_FD + 1;
 	GPid pid = 0;
 
 	program = g_path_is_absolute(config->qemu_binary)
@@ -452,17 +556,27 @@ spawn(CocoonQemu *self, GStrv argv, GError **error)
 		g_array_append_val(source_fds, nic->tap_fd);
 		g_array_append_val(target_fds, target);
 	}
+	if (config->console_log_max_kib > 0) {
+		gint target = COCOON_VM_CONSOLE_FD;
+		if (!console_prepare(self, &console_qemu_fd, error)) {
+			g_prefix_error(error, "sandbox %s: start: ", sandbox_id(self));
+			return FALSE;
+		}
+		g_array_append_val(source_fds, console_qemu_fd);
+		g_array_append_val(target_fds, target);
+	}
 	if (config->netns_fd >= 0) {
-		setup.netns_fd = COCOON_VM_NIC_FD_BASE + (gint)target_fds->len;
+		setup.netns_fd = next_fd++;
 		g_array_append_val(source_fds, config->netns_fd);
 		g_array_append_val(target_fds, setup.netns_fd);
 	}
 	/* no pidfds: QEMU holds the exit pipe (it never closes it, nor starts a process with it) */
 	if (!have_pidfd()) {
 		int pipe_fds[2];
-		gint target = COCOON_VM_NIC_FD_BASE + (gint)target_fds->len;
+		gint target = next_fd++;
 		if (pipe2(pipe_fds, O_CLOEXEC) < 0) {
 			int saved_errno = errno;
+			console_stop(self);
 			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
 				    "sandbox %s: start: exit pipe: %s", sandbox_id(self),
 				    g_strerror(saved_errno));
@@ -480,10 +594,23 @@ spawn(CocoonQemu *self, GStrv argv, GError **error)
 		    null_fd, null_fd, log_fd, (const gint *)source_fds->data,
 		    (const gint *)target_fds->data, source_fds->len, &pid, NULL, NULL, NULL,
 		    error)) {
+		console_stop(self);
 		g_prefix_error(error, "sandbox %s: start: ", sandbox_id(self));
 		return FALSE;
 	}
 	self->pid = pid;
+	/* QEMU's copy is the only one left: its exit closes the socket */
+	cocoon_fd_closep(&console_qemu_fd);
+	if (self->console_fd >= 0) {
+		self->console_thread =
+			g_thread_try_new("cocoon-console", console_thread_run, self, error);
+		if (self->console_thread == NULL) {
+			spawn_undo(self);
+			g_prefix_error(error,
+				       "sandbox %s: start: console reader: ", sandbox_id(self));
+			return FALSE;
+		}
+	}
 	if (exit_pipe_read >= 0) {
 		self->exit_fd = exit_pipe_read;
 		exit_pipe_read = -1;
@@ -494,16 +621,34 @@ spawn(CocoonQemu *self, GStrv argv, GError **error)
 	self->exit_fd = pidfd_open(pid);
 	if (self->exit_fd < 0) {
 		int saved_errno = errno;
-		kill(pid, SIGKILL);
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		self->pid = 0;
+		spawn_undo(self);
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
 			    "sandbox %s: start: pidfd_open (Linux >= 5.3 needed): %s",
 			    sandbox_id(self), g_strerror(saved_errno));
 		return FALSE;
 	}
 	return TRUE;
+}
+
+/*
+ * a QMP failure while starting (the connection reset, an answer missing) mostly means QEMU is
+ * dying of something it wrote on stderr (a kernel it cannot load): once it exited, the error is
+ * its exit and the tail of qemu.log, with the QMP error after it
+ */
+static void
+explain_start_failure(CocoonQemu *self, GError **error)
+{
+	g_autofree gchar *reason = NULL;
+	g_autofree gchar *qmp_message = NULL;
+
+	if (error == NULL || *error == NULL || self->pid == 0 ||
+	    !pidfd_wait(self->exit_fd, EXIT_GRACE_MS))
+		return;
+	reason = describe_exit(self, reap(self));
+	qmp_message = g_strdup((*error)->message);
+	g_clear_error(error);
+	g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "sandbox %s: start: %s (then: %s)",
+		    sandbox_id(self), reason, qmp_message);
 }
 
 /* retries while the socket is not there yet; fails at once when QEMU exits */
@@ -539,6 +684,7 @@ connect_monitor(CocoonQemu *self, gint64 deadline, GError **error)
 		    !g_error_matches(local_error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED)) {
 			g_propagate_prefixed_error(error, g_steal_pointer(&local_error),
 						   "sandbox %s: start: ", sandbox_id(self));
+			explain_start_failure(self, error);
 			return FALSE;
 		}
 		/* not listening yet: wait a little, or for the exit */
@@ -610,6 +756,7 @@ qemu_start(CocoonHypervisor *hypervisor, GError **error)
 			g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
 				    "sandbox %s: start: QEMU is %s, not running", sandbox_id(self),
 				    status);
+		explain_start_failure(self, error);
 		kill_and_reap(self);
 		return FALSE;
 	}
@@ -740,6 +887,7 @@ qemu_finalize(CocoonHypervisor *hypervisor)
 		g_clear_pointer(&self->exit_watch, g_source_unref);
 	}
 	cocoon_fd_closep(&self->exit_fd);
+	console_stop(self);
 	g_clear_pointer(&self->qmp, cocoon_qmp_free);
 	g_free(self->qmp_socket_path);
 	g_free(self->qemu_log_path);
@@ -883,5 +1031,6 @@ cocoon_qemu_new(const CocoonVmConfig *config, GError **error)
 	self->qemu_log_path = cocoon_vm_config_state_path(config, COCOON_VM_QEMU_LOG);
 	self->pid_file_path = cocoon_vm_config_state_path(config, COCOON_VM_PID_FILE);
 	self->exit_fd = -1;
+	self->console_fd = -1;
 	return &self->parent;
 }

@@ -72,6 +72,7 @@ cocoon_vm_config_new(void)
 	config->start_timeout_ms = 10000;
 	config->qmp_timeout_ms = 5000;
 	config->netns_fd = -1;
+	config->console_log_max_kib = 1024;
 	return config;
 }
 
@@ -223,6 +224,8 @@ cocoon_vm_config_validate(const CocoonVmConfig *config, GError **error)
 		return invalid(error, config, "kernel parameters must be one line");
 	if (config->start_timeout_ms == 0 || config->qmp_timeout_ms == 0)
 		return invalid(error, config, "timeouts must not be 0");
+	if (config->console_log_max_kib > COCOON_VM_MAX_CONSOLE_LOG_KIB)
+		return invalid(error, config, "the console log cap must be at most 1 GiB");
 	if (!nics_are_valid(config, &problem))
 		return invalid(error, config, problem);
 	return TRUE;

@@ -50,6 +50,8 @@ typedef struct {
 #define COCOON_VM_NICS_MAX 8
 /* QEMU inherits NIC i's tap as this fd + i */
 #define COCOON_VM_NIC_FD_BASE 3
+/* and its end of the console socket as this one, after the last possible NIC */
+#define COCOON_VM_CONSOLE_FD (COCOON_VM_NIC_FD_BASE + COCOON_VM_NICS_MAX)
 
 /* everything needed to start one pod's VM; plain data, filled by the shim from its config */
 typedef struct {
@@ -72,11 +74,17 @@ typedef struct {
 	guint qmp_timeout_ms;	  /* each QMP command; default 5000 */
 	GPtrArray *nics;	  /* CocoonVmNic, optional */
 	gint netns_fd;		  /* borrowed; >= 0: QEMU runs in that network namespace */
+	/*
+	 * the serial console: QEMU writes it to a socket the driver reads into console.log, capped
+	 * at this size with one rotation (console.log.1); 0 = no console at all. Default 1024.
+	 */
+	guint console_log_max_kib;
 } CocoonVmConfig;
 
-#define COCOON_VM_MAX_VCPUS	 255
-#define COCOON_VM_MIN_MEMORY_MIB 64
-#define COCOON_VM_MAX_MEMORY_MIB (1024 * 1024)
+#define COCOON_VM_MAX_VCPUS	      255
+#define COCOON_VM_MIN_MEMORY_MIB      64
+#define COCOON_VM_MAX_MEMORY_MIB      (1024 * 1024)
+#define COCOON_VM_MAX_CONSOLE_LOG_KIB (1024 * 1024)
 
 CocoonVmConfig *cocoon_vm_config_new(void);
 CocoonVmConfig *cocoon_vm_config_copy(const CocoonVmConfig *config);

@@ -167,6 +167,7 @@ vm_boot(CocoonSandbox *sandbox, SandboxVm *vm, GError **error)
 	vm_config->shared_dir = g_strdup(cocoon_sandbox_get_shared_dir(sandbox));
 	vm_config->extra_args = g_strdupv(config->extra_args);
 	vm_config->debug = config->debug_console;
+	vm_config->console_log_max_kib = config->console_log_max_kib;
 	cocoon_sandbox_network_fill_vm_config(sandbox, vm_config);
 
 	vm->hypervisor = cocoon_qemu_new(vm_config, error);

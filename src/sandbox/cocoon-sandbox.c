@@ -17,6 +17,7 @@
 #include "cocoon-rootfs.h"
 #include "cocoon-sandbox-network.h"
 #include "cocoon-sandbox-private.h"
+#include "cocoon-spec-bounds.h"
 #include "cocoon-spec-mounts.h"
 #include "cocoon-shim-util.h"
 #include "containerd-task-types.pb-c.h"
@@ -697,6 +698,24 @@ container_release_rootfs(CocoonContainer *container)
 	}
 }
 
+/* no VM plumbing among its devices, a pids limit (docs/security.md) */
+static void
+container_bound_spec(CocoonContainer *container, CocoonJson *spec)
+{
+	g_autoptr(GPtrArray) dropped = g_ptr_array_new_with_free_func(g_free);
+	gint64 pids;
+
+	cocoon_spec_drop_vm_devices(spec, dropped);
+	if (dropped->len > 0) {
+		g_autofree gchar *paths = NULL;
+		g_ptr_array_add(dropped, NULL);
+		paths = g_strjoinv(" ", (gchar **)dropped->pdata);
+		g_info("container %s: devices not passed to the guest: %s", container->id, paths);
+	}
+	pids = cocoon_spec_cap_pids(spec, container->sandbox->config->container_pids_max);
+	g_debug("container %s: pids limit %" G_GINT64_FORMAT, container->id, pids);
+}
+
 /* the spec the guest gets: host bind mounts shared over 9p and pointed at the share */
 static gchar *
 container_guest_spec(CocoonSandbox *sandbox, CocoonContainer *container, const gchar *spec_json,
@@ -713,6 +732,7 @@ container_guest_spec(CocoonSandbox *sandbox, CocoonContainer *container, const g
 	if (!cocoon_spec_share_mounts(spec, container->bundle, container->share_area, guest_dir,
 				      cocoon_sandbox_get_config(sandbox)->state_dir, error))
 		return NULL;
+	container_bound_spec(container, spec);
 	return cocoon_json_to_string(spec, FALSE);
 }
 
@@ -760,6 +780,21 @@ sandbox_config_from_spec(CocoonSandbox *sandbox, const gchar *spec_json, gsize s
 	return TRUE;
 }
 
+static CocoonContainer *
+sandbox_container_of_type(CocoonSandbox *sandbox, const gchar *type)
+{
+	GHashTableIter iter;
+	gpointer value;
+
+	g_hash_table_iter_init(&iter, sandbox->containers);
+	while (g_hash_table_iter_next(&iter, NULL, &value)) {
+		CocoonContainer *container = value;
+		if (g_strcmp0(container->container_type, type) == 0)
+			return container;
+	}
+	return NULL;
+}
+
 static gboolean
 task_create(CocoonSandbox *sandbox, Containerd__Task__V2__CreateTaskRequest *request,
 	    guint32 *ret_pid, GError **error)
@@ -779,6 +814,18 @@ task_create(CocoonSandbox *sandbox, Containerd__Task__V2__CreateTaskRequest *req
 	if (!g_file_get_contents(config_path, &spec_json, &spec_length, error))
 		return FALSE;
 	g_free(cocoon_shim_read_group(request->bundle, request->id, &container_type, NULL));
+	/* the sandbox container's exit ends the pod: a second one would end it early */
+	if (g_strcmp0(container_type, "sandbox") == 0) {
+		CocoonContainer *other = sandbox_container_of_type(sandbox, "sandbox");
+		if (other != NULL) {
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+				    "the pod already has its sandbox container %s; a second "
+				    "container annotated io.kubernetes.cri.container-type=sandbox "
+				    "is refused",
+				    other->id);
+			return FALSE;
+		}
+	}
 
 	container = g_new0(CocoonContainer, 1);
 	container->sandbox = sandbox;

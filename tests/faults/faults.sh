@@ -60,6 +60,18 @@
 #   shim-kill-volumes    kill -9 of a shim whose container has volumes (a directory read-only, a
 #                        file read-write), after the guest renamed the container's area: `delete`
 #                        unmounts every rootfs and volume copy in the share and removes the state
+#   console-flood        a privileged container (the host's devices in its spec) gets no /dev/ttyS*,
+#                        makes the node itself and writes the guest's serial console for 10 s:
+#                        console.log and console.log.1 stay within hypervisor.console_log_max_kib,
+#                        the pod still answers, a new pod starts
+#   fork-bomb            a fork bomb in one container of a pod of three: the pod's other containers
+#                        still exec (every try counted), `ctr task ps` of the bombed one lists more
+#                        than its init or fails naming it, never the init alone; it is killed and
+#                        deleted like any other
+#   bad-input            errors that tell the truth: a second container annotated as the pod's sandbox
+#                        is refused naming both (the pod runs on); an annotation of
+#                        hypervisor.binary says it cannot be overridden by annotation; a guest kernel
+#                        that is not a kernel reports QEMU's own reason from qemu.log
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -79,7 +91,8 @@ RUNS=${COCOON_FAULT_RUNS:-20}
 EXECS=${COCOON_FAULT_EXECS:-50}
 PODS=${COCOON_FAULT_PODS:-8}
 ALL_SCENARIOS="shim-kill qemu-kill agent-stopped qemu-frozen containerd-restart create-interrupted
-sequential-runs parallel-pods security hostile-share guest-halted shim-kill-volumes"
+sequential-runs parallel-pods security hostile-share guest-halted shim-kill-volumes console-flood
+fork-bomb bad-input"
 SCENARIOS=${COCOON_FAULT_SCENARIOS:-$ALL_SCENARIOS}
 # what the agent-stopped scenarios configure, and how much later than that a failure may come
 FAULT_REQUEST_TIMEOUT_MS=2000
@@ -817,6 +830,136 @@ scenario_shim_kill_volumes() {
 	leak_check 20
 }
 
+# a privileged container floods the guest's serial console (what QEMU used to write to a file)
+scenario_console_flood() {
+	local p=cf-p$1 n=cf-n$1 out rc=0 size rotated cap=$((1024 * 1024)) start
+	write_config
+	ctr_t 300 run -d --privileged $rt "$image" "$p" sleep 100000 || { fail "run --privileged $p"; return; }
+	out=$(ctr_t 60 tasks exec --exec-id ls "$p" sh -c 'ls /dev/ttyS* /dev/hvc* /dev/vport* 2>/dev/null' 2>&1)
+	[ -z "$out" ] || fail "the guest's console devices reached a privileged container: $out"
+	# the guest is hostile anyway: a privileged container makes the node itself
+	start=$(now_ms)
+	out=$(ctr_t 120 tasks exec --exec-id flood "$p" sh -c 'mknod /dev/serial c 4 64 || exit 1
+		end=$(($(date +%s) + 10))
+		while [ "$(date +%s)" -lt "$end" ]; do cat /bin/busybox >/dev/serial; done' 2>&1) || rc=$?
+	[ "$rc" = 0 ] || fail "the flood exec failed: rc $rc: $out"
+	size=$(stat -c %s "$state/$p/console.log" 2>/dev/null || echo missing)
+	rotated=$(stat -c %s "$state/$p/console.log.1" 2>/dev/null || echo 0)
+	if [ "$size" = missing ] || [ "$size" -gt "$cap" ] || [ "$rotated" -gt "$cap" ]; then
+		fail "console.log is $size bytes, console.log.1 $rotated (cap $cap each)"
+	else
+		note "after a $(($(now_ms) - start)) ms console flood: console.log $size bytes, console.log.1 $rotated bytes (cap $cap)"
+	fi
+	[ "$rotated" -gt 0 ] || fail "the flood never filled console.log: the test did not flood"
+	ctr_t 30 tasks ps "$p" >/dev/null || fail "the flooded pod does not answer"
+	rc=0
+	out=$(ctr_t 300 run --rm $rt "$image" "$n" echo fine 2>&1) || rc=$?
+	[ "$rc" = 0 ] && [ "$out" = fine ] || fail "a new pod after the flood: rc $rc: $out"
+	ctr_t 30 tasks kill -s SIGKILL "$p" || fail "kill $p"
+	wait_status "$p" STOPPED 20 || fail "$p did not stop"
+	ctr_t 60 tasks rm "$p" >/dev/null 2>&1 || fail "tasks rm $p"
+	ctr_t 30 containers rm "$p" || fail "containers rm $p"
+	leak_check 20
+}
+
+# pids.current of a task, from `ctr task metrics` (the agent reads the guest cgroup)
+pids_current() { C tasks metrics "$1" 2>/dev/null | awk '$1 == "pids.current" {print $2}'; }
+
+# a fork bomb in one container of a pod: the others go on
+scenario_fork_bomb() {
+	local p=fb-p$1 a=fb-a$1 b=fb-b$1 ok=0 tries=10 out rc lines current=0 i
+	write_config
+	ctr_t 300 run -d $rt $(pod_args "$p" sandbox) "$image" "$p" sleep 100000 || { fail "run $p"; return; }
+	ctr_t 120 run -d $rt $(pod_args "$p" container) "$image" "$a" sleep 100000 || fail "run $a"
+	ctr_t 120 run -d $rt $(pod_args "$p" container) "$image" "$b" \
+		sh -c 'f() { f | f & }; f; sleep 100000' || fail "run $b"
+	# until the bomb stands at its limit (pids.max 1024 by default), up to 3 minutes under TCG
+	for _ in $(seq 180); do
+		current=$(pids_current "$b")
+		[ "${current:-0}" -ge 1000 ] && break
+		sleep 1
+	done
+	log "the bomb holds ${current:-?} pids"
+	[ "${current:-0}" -ge 1000 ] || note "the bomb reached only ${current:-?} pids"
+	for i in $(seq "$tries"); do
+		out=$(ctr_t 60 tasks exec --exec-id e$i "$a" echo ok 2>&1) && [ "$out" = ok ] && ok=$((ok + 1))
+	done
+	out=$(ctr_t 60 tasks exec --exec-id es "$p" echo ok 2>&1) && [ "$out" = ok ] && ok=$((ok + 1))
+	tries=$((tries + 1))
+	[ "$ok" = "$tries" ] || fail "only $ok of $tries execs into the bombed pod's other containers worked (last: $out)"
+	rc=0
+	out=$(ctr_t 60 tasks ps "$b" 2>&1) || rc=$?
+	log "ctr task ps $b (rc $rc, init pid $(C tasks ls | awk -v id="$b" '$1 == id {print $2}'), pids.current $(pids_current "$b")): $(echo "$out" | head -n 5 | tr '\n' ' ')"
+	if [ "$rc" = 0 ]; then
+		lines=$(($(echo "$out" | grep -c .) - 1))
+		[ "$lines" -gt 1 ] || fail "ctr task ps $b lists $lines process(es) of a fork bomb"
+		note "fork bomb at ${current:-?} pids: $ok/$tries execs into the other containers worked; ctr task ps $b listed $lines"
+	else
+		echo "$out" | grep -q "container $b" || fail "ctr task ps $b failed without naming it: $out"
+		note "fork bomb at ${current:-?} pids: $ok/$tries execs into the other containers worked; ctr task ps $b failed: $(echo "$out" | tail -n1 | cut -c1-160)"
+	fi
+	ctr_t 30 tasks kill -a -s SIGKILL "$b" || fail "kill $b"
+	wait_status "$b" STOPPED 60 || fail "$b did not stop"
+	for x in "$b" "$a" "$p"; do
+		[ "$x" = "$b" ] || ctr_t 30 tasks kill -s SIGKILL "$x" || fail "kill $x"
+		wait_status "$x" STOPPED 20 || fail "$x did not stop"
+		ctr_t 60 tasks rm "$x" >/dev/null 2>&1 || fail "tasks rm $x"
+		ctr_t 30 containers rm "$x" || fail "containers rm $x"
+	done
+	leak_check 20
+}
+
+scenario_bad_input() {
+	local p=bi-p$1 x=bi-x$1 y=bi-y$1 z=bi-z$1 out rc
+	write_config
+	ctr_t 300 run -d $rt $(pod_args "$p" sandbox) "$image" "$p" sleep 100000 || { fail "run $p"; return; }
+	# a second "sandbox" would end the pod when it exits
+	rc=0
+	out=$(ctr_t 120 run -d $rt $(pod_args "$p" sandbox) "$image" "$x" sleep 100000 2>&1) || rc=$?
+	if [ "$rc" = 0 ]; then
+		fail "a second sandbox container $x in pod $p was created"
+	elif ! echo "$out" | grep -q "create $x: the pod already has its sandbox container $p"; then
+		fail "second sandbox container refused without naming both: $out"
+	else
+		note "second sandbox container: $(echo "$out" | tail -n1 | cut -c1-220)"
+	fi
+	ctr_t 30 containers rm "$x" >/dev/null 2>&1
+	[ "$(status_of "$p")" = RUNNING ] || fail "$p is '$(status_of "$p")' after the refused container"
+	ctr_t 30 tasks kill -s SIGKILL "$p" || fail "kill $p"
+	wait_status "$p" STOPPED 20 || fail "$p did not stop"
+	ctr_t 60 tasks rm "$p" >/dev/null 2>&1 || fail "tasks rm $p"
+	ctr_t 30 containers rm "$p" || fail "containers rm $p"
+	leak_check 20
+	# an annotation for a key that only the host sets: the advice must be one that works
+	rc=0
+	out=$(ctr_t 120 run --rm $rt --annotation io.cocoon.config.hypervisor.binary=/bin/sh "$image" "$y" echo no 2>&1) || rc=$?
+	if [ "$rc" = 0 ]; then
+		fail "the annotation hypervisor.binary was accepted"
+	elif ! echo "$out" | grep -q "hypervisor.binary cannot be overridden by annotation" ||
+		echo "$out" | grep -q "enable_annotations"; then
+		fail "hypervisor.binary annotation refused with the wrong advice: $out"
+	else
+		note "binary annotation: $(echo "$out" | grep -o 'annotation io.cocoon[^:]*: .*' | cut -c1-200)"
+	fi
+	ctr_t 30 containers rm "$y" >/dev/null 2>&1
+	leak_check 20
+	# a guest kernel that is not a kernel: QEMU's own words, not a QMP connection reset
+	echo "not a kernel" >"$work/not-a-kernel"
+	sed -i "s|kernel = \"$COCOON_GUEST_KERNEL\"|kernel = \"$work/not-a-kernel\"|" "$work/cocoon.conf"
+	rc=0
+	out=$(ctr_t 120 run --rm $rt "$image" "$z" echo no 2>&1) || rc=$?
+	write_config
+	if [ "$rc" = 0 ]; then
+		fail "a pod booted a kernel that is not one"
+	elif ! echo "$out" | grep -q "QEMU exited with status 1.*qemu.log: "; then
+		fail "a bad kernel did not report QEMU's reason: $out"
+	else
+		note "bad kernel: $(echo "$out" | grep -o 'QEMU exited.*' | cut -c1-240)"
+	fi
+	ctr_t 30 containers rm "$z" >/dev/null 2>&1
+	leak_check 20
+}
+
 # ---------------------------------------------------------------- main
 
 cleanup() {
@@ -860,7 +1003,7 @@ for scenario in $SCENARIOS; do
 	fi
 	tries=$TRIES
 	# one long run is enough for the flatness figures
-	case $scenario in sequential-runs | parallel-pods | security | hostile-share) tries=1 ;; esac
+	case $scenario in sequential-runs | parallel-pods | security | hostile-share | bad-input) tries=1 ;; esac
 	started=$(now_ms)
 	reports=$(sanitizer_reports)
 	for t in $(seq 1 "$tries"); do

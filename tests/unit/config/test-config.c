@@ -56,6 +56,8 @@ test_config_defaults(void)
 	g_assert_cmpstr(config->shared_fs, ==, "9p");
 	g_assert_cmpuint(g_strv_length(config->extra_args), ==, 0);
 	g_assert_cmpstr(config->dbus, ==, "system");
+	g_assert_cmpuint(config->console_log_max_kib, ==, 1024);
+	g_assert_cmpuint(config->container_pids_max, ==, 1024);
 	g_assert_cmpuint(g_strv_length(config->enable_annotations), ==, 0);
 	g_assert_cmpuint(g_strv_length(config->warnings), ==, 0);
 	g_assert_null(config->path);
@@ -69,11 +71,11 @@ test_config_every_key(void)
 		"= 4;\n"
 		"  memory_mib = 512; max_vcpus = 8; max_memory_mib = 2048; kernel = \"/k\";\n"
 		"  initrd = \"/i\"; kernel_params = \"quiet\"; shared_fs = \"9p\";\n"
-		"  extra_args = [\"-d\", \"guest_errors\"]; };\n"
+		"  extra_args = [\"-d\", \"guest_errors\"]; console_log_max_kib = 0; };\n"
 		"agent = { boot_timeout_ms = 1000; request_timeout_ms = 2000; debug_console = "
 		"true; };\n"
 		"runtime = { state_dir = \"/tmp/s\"; log_level = \"debug\"; dbus = \"session\"; "
-		"};\n"
+		"container_pids_max = 64; };\n"
 		"enable_annotations = [\"hypervisor.vcpus\", \"agent.debug_console\"];\n");
 	g_assert_cmpstr(config->qemu_binary, ==, "/opt/qemu");
 	g_assert_cmpstr(config->machine, ==, "q35");
@@ -94,6 +96,8 @@ test_config_every_key(void)
 	g_assert_cmpstr(config->state_dir, ==, "/tmp/s");
 	g_assert_cmpstr(config->log_level, ==, "debug");
 	g_assert_cmpstr(config->dbus, ==, "session");
+	g_assert_cmpuint(config->console_log_max_kib, ==, 0);
+	g_assert_cmpuint(config->container_pids_max, ==, 64);
 	g_assert_cmpuint(g_strv_length(config->enable_annotations), ==, 2);
 	g_assert_cmpstr(config->enable_annotations[0], ==, "hypervisor.vcpus");
 	g_assert_cmpstr(config->enable_annotations[1], ==, "agent.debug_console");
@@ -233,6 +237,10 @@ test_config_out_of_range(void)
 	check_rejected("hypervisor = { kernel = \"relative\"; };", "an absolute path");
 	check_rejected("hypervisor = { binary = \"qemu\"; };",
 		       "hypervisor.binary: expected an absolute path");
+	check_rejected("hypervisor = { console_log_max_kib = 1048577; };",
+		       "hypervisor.console_log_max_kib: expected an integer in [0, 1048576]");
+	check_rejected("runtime = { container_pids_max = -1; };",
+		       "runtime.container_pids_max: expected an integer in [0, 4194304]");
 	check_rejected("agent = { boot_timeout_ms = 99; };",
 		       "agent.boot_timeout_ms: expected an integer in [100, 600000]");
 	check_rejected("agent = { request_timeout_ms = 600001; };",
@@ -249,9 +257,12 @@ test_config_enable_annotations_checked(void)
 {
 	/* never the binary, paths, QEMU arguments, limits or runtime settings */
 	const gchar *const denied[] = {
-		"hypervisor.binary",	 "hypervisor.kernel",	 "hypervisor.initrd",
-		"hypervisor.extra_args", "hypervisor.max_vcpus", "hypervisor.max_memory_mib",
-		"runtime.state_dir",	 "runtime.dbus",	 "runtime.log_level"};
+		"hypervisor.binary",	     "hypervisor.kernel",
+		"hypervisor.initrd",	     "hypervisor.extra_args",
+		"hypervisor.max_vcpus",	     "hypervisor.max_memory_mib",
+		"runtime.state_dir",	     "runtime.dbus",
+		"runtime.log_level",	     "hypervisor.console_log_max_kib",
+		"runtime.container_pids_max"};
 	for (guint i = 0; i < G_N_ELEMENTS(denied); i++) {
 		g_autofree gchar *text = g_strdup_printf(
 			"enable_annotations = [\"hypervisor.vcpus\",\n\"%s\"];", denied[i]);
@@ -384,11 +395,34 @@ test_config_annotation_not_allowed(void)
 				  "annotation io.cocoon.config.hypervisor.vcpus: hypervisor.vcpus "
 				  "may not be overridden");
 	check_annotation_rejected(config, "{\"io.cocoon.config.hypervisor.kernel\": \"/tmp/evil\"}",
-				  "hypervisor.kernel may not be overridden");
-	check_annotation_rejected(config, "{\"io.cocoon.config.hypervisor.binary\": \"/bin/sh\"}",
-				  "hypervisor.binary may not be overridden");
+				  "hypervisor.kernel cannot be overridden by annotation");
+	check_annotation_rejected(
+		config, "{\"io.cocoon.config.hypervisor.binary\": \"/bin/sh\"}",
+		"annotation io.cocoon.config.hypervisor.binary: hypervisor.binary "
+		"cannot be overridden by annotation");
 	check_annotation_rejected(config, "{\"io.cocoon.config.hypervisor.initrd\": \"/x\"}",
-				  "hypervisor.initrd may not be overridden");
+				  "hypervisor.initrd cannot be overridden by annotation");
+	check_annotation_rejected(config,
+				  "{\"io.cocoon.config.runtime.container_pids_max\": \"100000\"}",
+				  "runtime.container_pids_max cannot be overridden by annotation");
+	/* the advice is true: enable_annotations is offered only for keys it may list */
+	{
+		g_autoptr(CocoonJson) annotations =
+			json("{\"io.cocoon.config.hypervisor.binary\": \"/bin/sh\"}");
+		g_autoptr(GError) error = NULL;
+
+		g_assert_false(cocoon_config_apply_annotations(config, annotations, &error));
+		g_assert_null(strstr(error->message, "enable_annotations"));
+	}
+	{
+		g_autoptr(CocoonJson) annotations =
+			json("{\"io.cocoon.config.hypervisor.memory_mib\": \"512\"}");
+		g_autoptr(GError) error = NULL;
+
+		g_assert_false(cocoon_config_apply_annotations(config, annotations, &error));
+		g_assert_nonnull(strstr(error->message, "add \"hypervisor.memory_mib\" to "
+							"enable_annotations"));
+	}
 	check_annotation_rejected(
 		config, "{\"io.cocoon.config.hypervisor.nope\": \"1\"}",
 		"annotation io.cocoon.config.hypervisor.nope: unknown configuration key");

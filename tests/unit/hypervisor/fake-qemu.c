@@ -7,6 +7,10 @@
  *   exit-early   complain on stderr and exit 1 before listening
  *   no-monitor   never listen, just sleep
  *   stubborn     answer quit but keep running, ignore SIGTERM
+ *   die-at-capabilities  greet, then at qmp_capabilities complain on stderr and exit 1 (a kernel
+ *                QEMU cannot load: the connection resets before the answer)
+ * FAKE_QEMU_CONSOLE_BYTES=N: first write N bytes of "console flood\n" lines to the console chardev
+ * (-chardev socket,id=console,fd=N), then serve as the mode says.
  * FAKE_QEMU_EXIT_AFTER_MS=N: after N ms send SHUTDOWN (guest-shutdown) and exit 0, like a guest
  * that powers off.
  */
@@ -53,6 +57,40 @@ qmp_path(char **argv)
 		return g_string_free(g_steal_pointer(&out), FALSE);
 	}
 	return NULL;
+}
+
+/* the fd of "-chardev socket,id=console,fd=N", or -1 */
+static int
+console_fd(char **argv)
+{
+	for (guint i = 1; argv[i] != NULL && argv[i + 1] != NULL; i++) {
+		const gchar *fd;
+
+		if (!g_str_equal(argv[i], "-chardev") ||
+		    !g_str_has_prefix(argv[i + 1], "socket,id=console,"))
+			continue;
+		fd = strstr(argv[i + 1], ",fd=");
+		return fd != NULL ? (int)g_ascii_strtoll(fd + strlen(",fd="), NULL, 10) : -1;
+	}
+	return -1;
+}
+
+static void
+flood_console(char **argv, const gchar *bytes)
+{
+	static const gchar line[] = "console flood\n";
+	gint64 left = g_ascii_strtoll(bytes, NULL, 10);
+	int fd = console_fd(argv);
+
+	while (fd >= 0 && left > 0) {
+		gsize length = MIN((gsize)left, sizeof(line) - 1);
+		ssize_t n = write(fd, line, length);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		left -= n;
+	}
 }
 
 static void
@@ -111,6 +149,8 @@ main(int argc, char **argv)
 	if (mode == NULL)
 		mode = "normal";
 	g_file_set_contents("fake-qemu.args", joined, -1, NULL);
+	if (g_getenv("FAKE_QEMU_CONSOLE_BYTES") != NULL)
+		flood_console(argv, g_getenv("FAKE_QEMU_CONSOLE_BYTES"));
 	if (g_str_equal(mode, "exit-early")) {
 		g_printerr("fake-qemu: could not load kernel: no such file\n");
 		return 1;
@@ -172,6 +212,12 @@ main(int argc, char **argv)
 			g_string_erase(input, 0, length + 1);
 			if (command == NULL)
 				continue;
+			if (g_str_equal(mode, "die-at-capabilities") &&
+			    g_str_equal(command, "qmp_capabilities")) {
+				g_printerr("fake-qemu: Error loading uncompressed kernel without "
+					   "PVH ELF Note\n");
+				_exit(1);
+			}
 			if (g_str_equal(command, "query-status")) {
 				reply(client, request,
 				      running ? "{\"status\": \"running\", \"running\": true}"

@@ -239,6 +239,36 @@ test_cmdline_nics_invalid(void)
 	assert_invalid(config, &tcg, "at most 8");
 }
 
+/* the console never goes to a file QEMU writes: a socket the driver caps, or nowhere */
+static void
+test_cmdline_console(void)
+{
+	CocoonQemuHostInfo tcg = {.accel = COCOON_ACCEL_TCG, .tsc_khz = 123};
+	g_autoptr(CocoonVmConfig) config = base_config();
+	g_autoptr(GError) error = NULL;
+	g_auto(GStrv) argv = NULL;
+	g_autofree gchar *joined = NULL;
+
+	argv = cocoon_qemu_build_cmdline(config, &tcg, &error);
+	g_assert_no_error(error);
+	joined = g_strjoinv("\n", argv);
+	g_assert_nonnull(strstr(joined, "\n-chardev\nsocket,id=console,fd=11\n"
+					"-serial\nchardev:console\n"));
+	g_assert_null(strstr(joined, "file,"));
+	g_assert_null(strstr(joined, "console.log"));
+	g_clear_pointer(&joined, g_free);
+	g_clear_pointer(&argv, g_strfreev);
+
+	config->console_log_max_kib = 0;
+	argv = cocoon_qemu_build_cmdline(config, &tcg, &error);
+	g_assert_no_error(error);
+	joined = g_strjoinv("\n", argv);
+	g_assert_nonnull(strstr(joined, "\n-chardev\nnull,id=console\n-serial\nchardev:console\n"));
+
+	config->console_log_max_kib = COCOON_VM_MAX_CONSOLE_LOG_KIB + 1;
+	assert_invalid(config, &tcg, "console log cap");
+}
+
 static void
 test_cmdline_helpers(void)
 {
@@ -277,6 +307,7 @@ main(int argc, char **argv)
 	g_test_add_func("/hypervisor/cmdline/no-share", test_cmdline_no_share);
 	g_test_add_func("/hypervisor/cmdline/invalid", test_cmdline_invalid);
 	g_test_add_func("/hypervisor/cmdline/helpers", test_cmdline_helpers);
+	g_test_add_func("/hypervisor/cmdline/console", test_cmdline_console);
 	g_test_add_func("/hypervisor/cmdline/nics", test_cmdline_nics);
 	g_test_add_func("/hypervisor/cmdline/nics-invalid", test_cmdline_nics_invalid);
 	return g_test_run();

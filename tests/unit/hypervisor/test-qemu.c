@@ -45,6 +45,7 @@ fixture_setup(Fixture *fixture, gconstpointer data)
 	g_assert_true(g_file_set_contents(fixture->config->kernel, "not a kernel", -1, NULL));
 	g_unsetenv("FAKE_QEMU_MODE");
 	g_unsetenv("FAKE_QEMU_EXIT_AFTER_MS");
+	g_unsetenv("FAKE_QEMU_CONSOLE_BYTES");
 }
 
 /* no child of ours may be left, running or zombie */
@@ -70,6 +71,7 @@ fixture_teardown(Fixture *fixture, gconstpointer data)
 	g_free(fixture->died_reason);
 	g_unsetenv("FAKE_QEMU_MODE");
 	g_unsetenv("FAKE_QEMU_EXIT_AFTER_MS");
+	g_unsetenv("FAKE_QEMU_CONSOLE_BYTES");
 }
 
 static void
@@ -486,6 +488,77 @@ test_qemu_console_tail(Fixture *fixture, gconstpointer data)
 	g_assert_cmpstr(cocoon_hypervisor_get_sandbox_id(fixture->hypervisor), ==, "sb-test");
 }
 
+/* a guest that floods its serial console: console.log stays under the cap, rotated once */
+static void
+test_qemu_console_cap(Fixture *fixture, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *console = NULL;
+	g_autofree gchar *rotated = NULL;
+	g_autofree gchar *tail = NULL;
+	g_autofree gchar *args = NULL;
+	g_autofree gchar *args_file = state_file(fixture, "fake-qemu.args");
+	GStatBuf st;
+
+	fixture->config->console_log_max_kib = 64;
+	/* 3.5 MiB, 56 times the cap and whole lines: QEMU's file chardev wrote it all */
+	g_setenv("FAKE_QEMU_CONSOLE_BYTES", "3670016", TRUE);
+	start_ok(fixture);
+	g_assert_true(g_file_get_contents(args_file, &args, NULL, NULL));
+	g_assert_nonnull(strstr(args, "\n-chardev\nsocket,id=console,fd=11\n"));
+	g_assert_null(strstr(args, "console.log"));
+	g_assert_true(cocoon_hypervisor_stop(fixture->hypervisor, 3000, &error));
+	g_assert_no_error(error);
+	g_unsetenv("FAKE_QEMU_CONSOLE_BYTES");
+
+	/* the reader drained everything before stop() returned */
+	console = g_strdup(cocoon_hypervisor_get_console_log_path(fixture->hypervisor));
+	rotated = g_strconcat(console, ".1", NULL);
+	/* both files full, nothing more on disk */
+	g_assert_cmpint(g_stat(console, &st), ==, 0);
+	g_assert_cmpint(st.st_size, ==, 64 * 1024);
+	g_assert_cmpint(st.st_mode & 0777, ==, 0600);
+	g_assert_cmpint(g_stat(rotated, &st), ==, 0);
+	g_assert_cmpint(st.st_size, ==, 64 * 1024);
+	/* the newest output is what is kept */
+	tail = cocoon_hypervisor_console_tail(fixture->hypervisor, 1);
+	g_assert_cmpstr(tail, ==, "console flood");
+
+	/* a new start begins a new log and drops the old rotation */
+	g_clear_pointer(&fixture->hypervisor, cocoon_hypervisor_free);
+	start_ok(fixture);
+	g_assert_true(cocoon_hypervisor_stop(fixture->hypervisor, 3000, &error));
+	g_assert_cmpint(g_stat(console, &st), ==, 0);
+	g_assert_cmpint(st.st_size, ==, 0);
+	g_assert_false(g_file_test(rotated, G_FILE_TEST_EXISTS));
+
+	/* 0: no console at all */
+	fixture->config->console_log_max_kib = 0;
+	g_clear_pointer(&fixture->hypervisor, cocoon_hypervisor_free);
+	g_clear_pointer(&args, g_free);
+	start_ok(fixture);
+	g_assert_true(g_file_get_contents(args_file, &args, NULL, NULL));
+	g_assert_nonnull(strstr(args, "\n-chardev\nnull,id=console\n"));
+}
+
+/* QEMU dies while QMP is handshaking: the error is QEMU's own reason, not the reset */
+static void
+test_qemu_die_at_capabilities(Fixture *fixture, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+
+	g_setenv("FAKE_QEMU_MODE", "die-at-capabilities", TRUE);
+	fixture->hypervisor = cocoon_qemu_new(fixture->config, &error);
+	g_assert_false(cocoon_hypervisor_start(fixture->hypervisor, &error));
+	g_assert_nonnull(error);
+	g_test_message("%s", error->message);
+	g_assert_nonnull(
+		strstr(error->message, "sandbox sb-test: start: QEMU exited with status 1"));
+	g_assert_nonnull(strstr(error->message, "qemu.log: fake-qemu: Error loading uncompressed "
+						"kernel without PVH ELF Note"));
+	g_assert_cmpint(cocoon_hypervisor_get_pid(fixture->hypervisor), ==, 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -505,6 +578,8 @@ main(int argc, char **argv)
 	ADD("stale-state", test_qemu_stale_state);
 	ADD("kill-from-state", test_qemu_kill_from_state);
 	ADD("console-tail", test_qemu_console_tail);
+	ADD("console-cap", test_qemu_console_cap);
+	ADD("die-at-capabilities", test_qemu_die_at_capabilities);
 #undef ADD
 	return g_test_run();
 }
