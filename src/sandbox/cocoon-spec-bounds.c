@@ -6,8 +6,8 @@
 #include "cocoon-spec-bounds.h"
 
 /* Documentation/admin-guide/devices.txt: character majors */
-#define MAJOR_TTY	  4   /* tty0-63 (virtual consoles), ttyS0-191 (8250 serial) */
-#define MAJOR_TTY_AUX	  5   /* 0 tty, 1 console, 2 ptmx, 3 ttyprintk */
+#define MAJOR_TTY	  4 /* tty0-63 (virtual consoles), ttyS0-191 (8250 serial) */
+#define MAJOR_TTY_AUX	  5 /* 0 tty, 1 console, 2 ptmx, 3 ttyprintk */
 #define MINOR_CONSOLE	  1
 #define MINOR_TTYPRINTK	  3
 #define MAJOR_LOW_SERIAL  204 /* ttyAMA and other serial ports */
@@ -121,8 +121,8 @@ cocoon_spec_cap_pids(CocoonJson *spec, guint max)
 	if (!cocoon_json_is_object(spec))
 		return 0;
 	linux_ = cocoon_json_object_get_object_member(spec, "linux");
-	resources = linux_ != NULL ? cocoon_json_object_get_object_member(linux_, "resources")
-				   : NULL;
+	resources =
+		linux_ != NULL ? cocoon_json_object_get_object_member(linux_, "resources") : NULL;
 	pids = resources != NULL ? cocoon_json_object_get_object_member(resources, "pids") : NULL;
 	if (pids != NULL)
 		(void)cocoon_json_object_get_int64_member(pids, "limit", &limit, NULL);

@@ -112,7 +112,8 @@ test_big_write(Fixture *fixture, gconstpointer data)
 	for (guint i = 0; i < 100000; i++)
 		g_string_append_printf(flood, "%u\n", i);
 	/* one write of ~590 KB: its last 4096 bytes survive, and the disk never holds more */
-	g_assert_true(cocoon_console_log_write(log, (const guint8 *)flood->str, flood->len, &error));
+	g_assert_true(
+		cocoon_console_log_write(log, (const guint8 *)flood->str, flood->len, &error));
 	g_assert_cmpint(g_stat(fixture->path, &st), ==, 0);
 	g_assert_cmpint(st.st_size, ==, 4096);
 	g_assert_false(g_file_test(fixture->rotated, G_FILE_TEST_EXISTS));
@@ -151,7 +152,7 @@ main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 #define ADD(path, func)                                                                            \
-	g_test_add("/hypervisor/console-log/" path, Fixture, NULL, fixture_setup, func,           \
+	g_test_add("/hypervisor/console-log/" path, Fixture, NULL, fixture_setup, func,            \
 		   fixture_teardown)
 	ADD("rotate", test_rotate);
 	ADD("big-write", test_big_write);

@@ -48,7 +48,8 @@ test_drop_vm_devices(void)
 		"{\"path\": \"/dev/hvc0\", \"type\": \"c\", \"major\": 229, \"minor\": 0},"
 		"{\"path\": \"/dev/vport1p1\", \"type\": \"c\", \"major\": 250, \"minor\": 1},"
 		"{\"path\": \"/dev/ttyX\", \"type\": \"c\", \"major\": 4, \"minor\": 70},"
-		"{\"path\": \"/dev/dma_heap/system\", \"type\": \"c\", \"major\": 252, \"minor\": 0},"
+		"{\"path\": \"/dev/dma_heap/system\", \"type\": \"c\", \"major\": 252, \"minor\": "
+		"0},"
 		"{\"path\": \"/dev/kvm\", \"type\": \"c\", \"major\": 10, \"minor\": 232},"
 		"{\"path\": \"/dev/vda\", \"type\": \"b\", \"major\": 252, \"minor\": 0},"
 		"{\"path\": \"/dev/virtio-ports/cocoon.agent\", \"type\": \"c\", \"major\": 1, "
@@ -107,9 +108,9 @@ test_cap_pids(void)
 	}
 	/* unlimited (0 or -1 in OCI) is not more than the cap */
 	{
-		g_autoptr(CocoonJson) spec = parse(
-			"{\"linux\": {\"resources\": {\"memory\": {\"limit\": 1}, \"pids\": "
-			"{\"limit\": -1}}}}");
+		g_autoptr(CocoonJson) spec =
+			parse("{\"linux\": {\"resources\": {\"memory\": {\"limit\": 1}, \"pids\": "
+			      "{\"limit\": -1}}}}");
 		g_assert_cmpint(cocoon_spec_cap_pids(spec, 1024), ==, 1024);
 		g_assert_cmpint(pids_limit(spec), ==, 1024);
 		g_assert_nonnull(cocoon_json_path_get(spec, "linux", "resources", "memory", NULL));
