@@ -24,7 +24,6 @@ typedef struct {
 	gchar *kernel;
 	gchar *initrd;
 	gchar *kernel_params;
-	gchar *shared_fs; /* "9p" */
 	gchar **extra_args;
 	/* agent */
 	guint boot_timeout_ms;
