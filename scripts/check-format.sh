@@ -6,7 +6,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bad=()
 while IFS= read -r f; do
 	clang-format --dry-run --Werror "$f" >/dev/null 2>&1 || bad+=("$f")
-done < <(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h')
+done < <(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h' 'subprojects/*.c' 'subprojects/*.h')
 if [ ${#bad[@]} -gt 0 ]; then
 	echo "not formatted (run clang-format -i on them):" >&2
 	printf '  %s\n' "${bad[@]}" >&2

@@ -44,7 +44,6 @@ typedef struct {
 static const gchar *const accels[] = {"auto", "kvm", "tcg", NULL};
 static const gchar *const machines[] = {"microvm", "q35", NULL};
 static const gchar *const levels[] = {"debug", "info", "warning", "error", NULL};
-static const gchar *const shared_fses[] = {"9p", NULL};
 static const gchar *const buses[] = {"system", "session", "none", NULL};
 static const gchar *const sections[] = {"hypervisor", "agent", "runtime", NULL};
 
@@ -65,7 +64,6 @@ static const KeySpec keys[] = {
 	{"hypervisor.kernel", KEY_PATH, FIELD(kernel), 0, 0, -1, NULL, FALSE},
 	{"hypervisor.initrd", KEY_PATH, FIELD(initrd), 0, 0, -1, NULL, FALSE},
 	{"hypervisor.kernel_params", KEY_STRING, FIELD(kernel_params), 0, 0, -1, NULL, TRUE},
-	{"hypervisor.shared_fs", KEY_CHOICE, FIELD(shared_fs), 0, 0, -1, shared_fses, TRUE},
 	{"hypervisor.extra_args", KEY_STRV, FIELD(extra_args), 0, 0, -1, NULL, FALSE},
 	{"hypervisor.console_log_max_kib", KEY_UINT, FIELD(console_log_max_kib), 0,
 	 CONFIG_MAX_CONSOLE_LOG_KIB, -1, NULL, FALSE},
@@ -81,6 +79,18 @@ static const KeySpec keys[] = {
 	 NULL, FALSE},
 };
 
+/*
+ * keys no longer read: a file that still sets one (or lists it in enable_annotations) loads with a
+ * warning, a pod annotation naming one is ignored, so existing installs and pods keep working
+ */
+static const struct {
+	const gchar *name;
+	const gchar *why;
+} retired_keys[] = {
+	{"hypervisor.shared_fs",
+	 "the host directory reaches the guest over virtio-9p until virtio-fs lands"},
+};
+
 #define ENABLE_ANNOTATIONS "enable_annotations"
 
 static const KeySpec *
@@ -91,6 +101,24 @@ key_lookup(const gchar *name)
 			return &keys[i];
 	}
 	return NULL;
+}
+
+/* why a key is no longer read, or NULL when it is not a retired key */
+static const gchar *
+key_retired_reason(const gchar *name)
+{
+	for (guint i = 0; i < G_N_ELEMENTS(retired_keys); i++) {
+		if (g_strcmp0(retired_keys[i].name, name) == 0)
+			return retired_keys[i].why;
+	}
+	return NULL;
+}
+
+static gchar *
+key_retired_warning(const gchar *path, config_setting_t *setting, const gchar *key)
+{
+	return g_strdup_printf("%s:%d: %s is no longer read (%s); remove it", path,
+			       config_setting_source_line(setting), key, key_retired_reason(key));
 }
 
 gboolean
@@ -170,7 +198,6 @@ cocoon_config_new_default(void)
 	config->kernel = g_build_filename(COCOON_GUEST_IMAGE_DIR, "vmlinux", NULL);
 	config->initrd = g_build_filename(COCOON_GUEST_IMAGE_DIR, "initrd.img", NULL);
 	config->kernel_params = g_strdup("");
-	config->shared_fs = g_strdup("9p");
 	config->extra_args = g_new0(gchar *, 1);
 	config->console_log_max_kib = 1024;
 	config->boot_timeout_ms = 30000;
@@ -299,7 +326,8 @@ conf_read_key(const gchar *path, config_t *cfg, const KeySpec *spec, CocoonConfi
 
 /* enable_annotations: a list of keys that exist and may be overridden */
 static gboolean
-conf_read_enable_annotations(const gchar *path, config_t *cfg, CocoonConfig *config, GError **error)
+conf_read_enable_annotations(const gchar *path, config_t *cfg, CocoonConfig *config,
+			     GPtrArray *warnings, GError **error)
 {
 	config_setting_t *setting = config_lookup(cfg, ENABLE_ANNOTATIONS);
 	g_autoptr(GPtrArray) array = NULL;
@@ -319,6 +347,10 @@ conf_read_enable_annotations(const gchar *path, config_t *cfg, CocoonConfig *con
 					      "a list of \"section.key\" strings", error);
 		key = config_setting_get_string(elem);
 		spec = key_lookup(key);
+		if (spec == NULL && key_retired_reason(key) != NULL) {
+			g_ptr_array_add(warnings, key_retired_warning(path, elem, key));
+			continue;
+		}
 		if (spec == NULL) {
 			g_autofree gchar *expected =
 				g_strdup_printf("a known \"section.key\", not \"%s\"", key);
@@ -363,7 +395,11 @@ conf_check_names(const gchar *path, config_t *cfg, GPtrArray *warnings, GError *
 			config_setting_t *member = config_setting_get_elem(setting, j);
 			g_autofree gchar *key =
 				g_strdup_printf("%s.%s", name, config_setting_name(member));
-			if (key_lookup(key) == NULL)
+			if (key_lookup(key) != NULL)
+				continue;
+			if (key_retired_reason(key) != NULL)
+				g_ptr_array_add(warnings, key_retired_warning(path, member, key));
+			else
 				g_ptr_array_add(
 					warnings,
 					g_strdup_printf("%s:%d: unknown key %s (ignored)", path,
@@ -428,7 +464,7 @@ cocoon_config_load(const gchar *path, GError **error)
 	for (guint i = 0; ok && i < G_N_ELEMENTS(keys); i++)
 		ok = conf_read_key(path, &cfg, &keys[i], config, error);
 	ok = ok && conf_check_maxima(path, &cfg, config, error) &&
-	     conf_read_enable_annotations(path, &cfg, config, error);
+	     conf_read_enable_annotations(path, &cfg, config, warnings, error);
 	config_destroy(&cfg);
 	if (!ok)
 		return NULL;
@@ -474,6 +510,9 @@ annotation_apply_one(CocoonConfig *config, const gchar *annotation, const Cocoon
 	const gchar *value = cocoon_json_get_string(node);
 	g_autofree gchar *expected = NULL;
 
+	/* it never changed anything: a pod that still sets it is not refused for it */
+	if (spec == NULL && key_retired_reason(key) != NULL)
+		return TRUE;
 	if (spec == NULL) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
 			    "annotation %s: unknown configuration key %s", annotation, key);

@@ -24,7 +24,6 @@ typedef struct {
 	gchar *kernel;
 	gchar *initrd;
 	gchar *kernel_params;
-	gchar *shared_fs; /* "9p" */
 	gchar **extra_args;
 	/* the guest console's log cap, KiB (rotated once: twice this on disk); 0 = no console */
 	guint console_log_max_kib;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
-/* for implementations of CocoonHypervisor (the QEMU driver, fakes in tests); users include
+/* for implementations of CocoonHypervisor (the QEMU driver is the one there is); users include
  * cocoon-hypervisor.h only */
 
 #include "cocoon-hypervisor.h"
@@ -9,17 +9,8 @@
 G_BEGIN_DECLS
 
 typedef struct {
-	const gchar *name;
 	gboolean (*start)(CocoonHypervisor *hypervisor, GError **error);
 	gboolean (*stop)(CocoonHypervisor *hypervisor, guint timeout_ms, GError **error);
-	gboolean (*pause)(CocoonHypervisor *hypervisor, GError **error);
-	gboolean (*resume)(CocoonHypervisor *hypervisor, GError **error);
-	gboolean (*query_status)(CocoonHypervisor *hypervisor, CocoonVmStatus *ret_status,
-				 GError **error);
-	/* optional: NULL means G_IO_ERROR_NOT_SUPPORTED */
-	gboolean (*add_block_device)(CocoonHypervisor *hypervisor, const gchar *id,
-				     const gchar *path, gboolean read_only, GError **error);
-	gboolean (*remove_device)(CocoonHypervisor *hypervisor, const gchar *id, GError **error);
 	GPid (*get_pid)(CocoonHypervisor *hypervisor);
 	/* releases the driver's part; must leave no process behind */
 	void (*finalize)(CocoonHypervisor *hypervisor);

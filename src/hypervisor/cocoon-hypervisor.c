@@ -15,24 +15,6 @@
 /* how much of the end of a log file console_tail() looks at */
 #define TAIL_MAX_BYTES (64 * 1024)
 
-const gchar *
-cocoon_vm_status_to_string(CocoonVmStatus status)
-{
-	switch (status) {
-	case COCOON_VM_STATUS_STOPPED:
-		return "stopped";
-	case COCOON_VM_STATUS_RUNNING:
-		return "running";
-	case COCOON_VM_STATUS_PAUSED:
-		return "paused";
-	case COCOON_VM_STATUS_SHUTDOWN:
-		return "shutdown";
-	case COCOON_VM_STATUS_ERROR:
-		return "error";
-	}
-	return "unknown";
-}
-
 void
 cocoon_hypervisor_init(CocoonHypervisor *hypervisor, const CocoonHypervisorOps *ops,
 		       const CocoonVmConfig *config)
@@ -149,56 +131,6 @@ cocoon_hypervisor_stop(CocoonHypervisor *hypervisor, guint timeout_ms, GError **
 {
 	g_return_val_if_fail(hypervisor != NULL, FALSE);
 	return hypervisor->ops->stop(hypervisor, timeout_ms, error);
-}
-
-gboolean
-cocoon_hypervisor_pause(CocoonHypervisor *hypervisor, GError **error)
-{
-	g_return_val_if_fail(hypervisor != NULL, FALSE);
-	return hypervisor->ops->pause(hypervisor, error);
-}
-
-gboolean
-cocoon_hypervisor_resume(CocoonHypervisor *hypervisor, GError **error)
-{
-	g_return_val_if_fail(hypervisor != NULL, FALSE);
-	return hypervisor->ops->resume(hypervisor, error);
-}
-
-gboolean
-cocoon_hypervisor_query_status(CocoonHypervisor *hypervisor, CocoonVmStatus *ret_status,
-			       GError **error)
-{
-	g_return_val_if_fail(hypervisor != NULL, FALSE);
-	return hypervisor->ops->query_status(hypervisor, ret_status, error);
-}
-
-static gboolean
-not_supported(CocoonHypervisor *hypervisor, const gchar *operation, GError **error)
-{
-	g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-		    "sandbox %s: %s: not supported by %s", hypervisor->config->sandbox_id,
-		    operation, hypervisor->ops->name);
-	return FALSE;
-}
-
-gboolean
-cocoon_hypervisor_add_block_device(CocoonHypervisor *hypervisor, const gchar *id, const gchar *path,
-				   gboolean read_only, GError **error)
-{
-	g_return_val_if_fail(hypervisor != NULL, FALSE);
-	if (hypervisor->ops->add_block_device == NULL)
-		return not_supported(hypervisor, "add block device", error);
-	return hypervisor->ops->add_block_device(hypervisor, id, path, read_only, error);
-}
-
-gboolean
-cocoon_hypervisor_remove_device(CocoonHypervisor *hypervisor, const gchar *id, GError **error)
-{
-	g_return_val_if_fail(hypervisor != NULL, FALSE);
-	if (hypervisor->ops->remove_device == NULL)
-		return not_supported(hypervisor, "remove device", error);
-	return hypervisor->ops->remove_device(hypervisor, id, error);
 }
 
 GPid

@@ -9,8 +9,9 @@ G_BEGIN_DECLS
 
 /*
  * One pod's virtual machine, as the per-sandbox worker thread sees it. The QEMU driver
- * (cocoon_qemu_new() in cocoon-qemu.h) is the implementation; cocoon-hypervisor-driver.h is for
- * writing others (and fakes for tests).
+ * (cocoon_qemu_new() in cocoon-qemu.h) is the one implementation; cocoon-hypervisor-driver.h
+ * holds what a driver fills in: start, stop, the pid and its own cleanup, nothing the shim does not
+ * call.
  *
  * Threading: a hypervisor belongs to one thread, the "owner" (the sandbox worker). Every call is
  * made on that thread, and the died callback runs on the GMainContext given to
@@ -23,16 +24,6 @@ G_BEGIN_DECLS
  * Errors name the sandbox id and the operation; a timeout is G_IO_ERROR_TIMED_OUT.
  */
 typedef struct _CocoonHypervisor CocoonHypervisor;
-
-typedef enum {
-	COCOON_VM_STATUS_STOPPED, /* not started, or exited */
-	COCOON_VM_STATUS_RUNNING,
-	COCOON_VM_STATUS_PAUSED,   /* paused by cocoon_hypervisor_pause() or another QEMU state */
-	COCOON_VM_STATUS_SHUTDOWN, /* the guest shut down; QEMU is about to exit */
-	COCOON_VM_STATUS_ERROR,	   /* guest panicked, internal error, I/O error */
-} CocoonVmStatus;
-
-const gchar *cocoon_vm_status_to_string(CocoonVmStatus status);
 
 /*
  * called once when QEMU exits without being asked to (stop() or free()); reason is readable,
@@ -57,17 +48,6 @@ gboolean cocoon_hypervisor_start(CocoonHypervisor *hypervisor, GError **error);
  * (also when it was not running)
  */
 gboolean cocoon_hypervisor_stop(CocoonHypervisor *hypervisor, guint timeout_ms, GError **error);
-/* stops / continues the vCPUs (QMP stop / cont) */
-gboolean cocoon_hypervisor_pause(CocoonHypervisor *hypervisor, GError **error);
-gboolean cocoon_hypervisor_resume(CocoonHypervisor *hypervisor, GError **error);
-gboolean cocoon_hypervisor_query_status(CocoonHypervisor *hypervisor, CocoonVmStatus *ret_status,
-					GError **error);
-
-/* hot-plug, for later: G_IO_ERROR_NOT_SUPPORTED today */
-gboolean cocoon_hypervisor_add_block_device(CocoonHypervisor *hypervisor, const gchar *id,
-					    const gchar *path, gboolean read_only, GError **error);
-gboolean cocoon_hypervisor_remove_device(CocoonHypervisor *hypervisor, const gchar *id,
-					 GError **error);
 
 /* the QEMU process id, 0 when not running */
 GPid cocoon_hypervisor_get_pid(CocoonHypervisor *hypervisor);

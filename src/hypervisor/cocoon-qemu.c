@@ -800,69 +800,6 @@ qemu_stop(CocoonHypervisor *hypervisor, guint timeout_ms, GError **error)
 	return TRUE;
 }
 
-static gboolean
-require_monitor(CocoonQemu *self, const gchar *operation, GError **error)
-{
-	if (self->pid != 0 && self->qmp != NULL)
-		return TRUE;
-	g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
-		    "sandbox %s: %s: QEMU is not running", sandbox_id(self), operation);
-	return FALSE;
-}
-
-static gboolean
-qemu_pause(CocoonHypervisor *hypervisor, GError **error)
-{
-	CocoonQemu *self = cocoon_qemu(hypervisor);
-
-	return require_monitor(self, "pause", error) &&
-	       cocoon_qmp_stop(self->qmp, hypervisor->config->qmp_timeout_ms, error);
-}
-
-static gboolean
-qemu_resume(CocoonHypervisor *hypervisor, GError **error)
-{
-	CocoonQemu *self = cocoon_qemu(hypervisor);
-
-	return require_monitor(self, "resume", error) &&
-	       cocoon_qmp_cont(self->qmp, hypervisor->config->qmp_timeout_ms, error);
-}
-
-static CocoonVmStatus
-status_from_qmp(const gchar *status)
-{
-	static const gchar *const paused[] = {
-		"paused",	  "suspended", "prelaunch",  "debug", "inmigrate", "postmigrate",
-		"finish-migrate", "save-vm",   "restore-vm", "colo",  NULL};
-
-	if (g_str_equal(status, "running"))
-		return COCOON_VM_STATUS_RUNNING;
-	if (g_str_equal(status, "shutdown"))
-		return COCOON_VM_STATUS_SHUTDOWN;
-	if (g_strv_contains(paused, status))
-		return COCOON_VM_STATUS_PAUSED;
-	/* internal-error, io-error, guest-panicked, watchdog */
-	return COCOON_VM_STATUS_ERROR;
-}
-
-static gboolean
-qemu_query_status(CocoonHypervisor *hypervisor, CocoonVmStatus *ret_status, GError **error)
-{
-	CocoonQemu *self = cocoon_qemu(hypervisor);
-	g_autofree gchar *status = NULL;
-
-	if (self->pid == 0) {
-		*ret_status = COCOON_VM_STATUS_STOPPED;
-		return TRUE;
-	}
-	if (!require_monitor(self, "query status", error) ||
-	    !cocoon_qmp_query_status(self->qmp, hypervisor->config->qmp_timeout_ms, &status, NULL,
-				     error))
-		return FALSE;
-	*ret_status = status_from_qmp(status);
-	return TRUE;
-}
-
 static GPid
 qemu_get_pid(CocoonHypervisor *hypervisor)
 {
@@ -896,12 +833,8 @@ qemu_finalize(CocoonHypervisor *hypervisor)
 }
 
 static const CocoonHypervisorOps qemu_ops = {
-	.name = "qemu",
 	.start = qemu_start,
 	.stop = qemu_stop,
-	.pause = qemu_pause,
-	.resume = qemu_resume,
-	.query_status = qemu_query_status,
 	.get_pid = qemu_get_pid,
 	.finalize = qemu_finalize,
 };

@@ -473,18 +473,6 @@ cocoon_qmp_query_status(CocoonQmp *qmp, guint timeout_ms, gchar **ret_status, gb
 }
 
 gboolean
-cocoon_qmp_stop(CocoonQmp *qmp, guint timeout_ms, GError **error)
-{
-	return execute_simple(qmp, "stop", timeout_ms, error);
-}
-
-gboolean
-cocoon_qmp_cont(CocoonQmp *qmp, guint timeout_ms, GError **error)
-{
-	return execute_simple(qmp, "cont", timeout_ms, error);
-}
-
-gboolean
 cocoon_qmp_quit(CocoonQmp *qmp, guint timeout_ms, GError **error)
 {
 	g_autoptr(GError) local_error = NULL;

@@ -62,8 +62,6 @@ CocoonJson *cocoon_qmp_execute(CocoonQmp *qmp, const gchar *command, CocoonJson 
 /* "running", "paused", "shutdown", "internal-error", ... and whether the vCPUs run */
 gboolean cocoon_qmp_query_status(CocoonQmp *qmp, guint timeout_ms, gchar **ret_status,
 				 gboolean *ret_running, GError **error);
-gboolean cocoon_qmp_stop(CocoonQmp *qmp, guint timeout_ms, GError **error);
-gboolean cocoon_qmp_cont(CocoonQmp *qmp, guint timeout_ms, GError **error);
 /* QEMU exits right after answering; a connection closed before the answer counts as done */
 gboolean cocoon_qmp_quit(CocoonQmp *qmp, guint timeout_ms, GError **error);
 gboolean cocoon_qmp_system_powerdown(CocoonQmp *qmp, guint timeout_ms, GError **error);

@@ -25,11 +25,9 @@ static gchar *bundle;
 static gchar *config_path;
 
 static const gchar *const overridable[] = {
-	"hypervisor.machine",	    "hypervisor.accel",
-	"hypervisor.vcpus",	    "hypervisor.memory_mib",
-	"hypervisor.kernel_params", "hypervisor.shared_fs",
-	"agent.boot_timeout_ms",    "agent.request_timeout_ms",
-	"agent.debug_console",	    NULL,
+	"hypervisor.machine",	    "hypervisor.accel",		"hypervisor.vcpus",
+	"hypervisor.memory_mib",    "hypervisor.kernel_params", "agent.boot_timeout_ms",
+	"agent.request_timeout_ms", "agent.debug_console",	NULL,
 };
 
 static void

@@ -53,7 +53,6 @@ test_config_defaults(void)
 	g_assert_cmpuint(config->max_vcpus, ==, 16);
 	g_assert_cmpuint(config->max_memory_mib, ==, 16384);
 	g_assert_true(g_str_has_suffix(config->kernel, "/vmlinux"));
-	g_assert_cmpstr(config->shared_fs, ==, "9p");
 	g_assert_cmpuint(g_strv_length(config->extra_args), ==, 0);
 	g_assert_cmpstr(config->dbus, ==, "system");
 	g_assert_cmpuint(config->console_log_max_kib, ==, 1024);
@@ -70,7 +69,7 @@ test_config_every_key(void)
 		"hypervisor = { binary = \"/opt/qemu\"; machine = \"q35\"; accel = \"tcg\"; vcpus "
 		"= 4;\n"
 		"  memory_mib = 512; max_vcpus = 8; max_memory_mib = 2048; kernel = \"/k\";\n"
-		"  initrd = \"/i\"; kernel_params = \"quiet\"; shared_fs = \"9p\";\n"
+		"  initrd = \"/i\"; kernel_params = \"quiet\";\n"
 		"  extra_args = [\"-d\", \"guest_errors\"]; console_log_max_kib = 0; };\n"
 		"agent = { boot_timeout_ms = 1000; request_timeout_ms = 2000; debug_console = "
 		"true; };\n"
@@ -87,7 +86,6 @@ test_config_every_key(void)
 	g_assert_cmpstr(config->kernel, ==, "/k");
 	g_assert_cmpstr(config->initrd, ==, "/i");
 	g_assert_cmpstr(config->kernel_params, ==, "quiet");
-	g_assert_cmpstr(config->shared_fs, ==, "9p");
 	g_assert_cmpuint(g_strv_length(config->extra_args), ==, 2);
 	g_assert_cmpstr(config->extra_args[1], ==, "guest_errors");
 	g_assert_cmpuint(config->boot_timeout_ms, ==, 1000);
@@ -179,8 +177,6 @@ test_config_bad_types(void)
 		       "hypervisor.initrd: expected an absolute path");
 	check_rejected("hypervisor = { kernel_params = 3; };",
 		       "hypervisor.kernel_params: expected a string");
-	check_rejected("hypervisor = { shared_fs = true; };",
-		       "hypervisor.shared_fs: expected one of \"9p\"");
 	check_rejected("hypervisor = { extra_args = \"-S\"; };",
 		       "hypervisor.extra_args: expected a list of strings");
 	check_rejected("hypervisor = { extra_args = [1]; };", "a list of strings");
@@ -232,8 +228,6 @@ test_config_out_of_range(void)
 	check_rejected("hypervisor = { accel = \"xen\"; };", "hypervisor.accel: expected one of");
 	check_rejected("hypervisor = { machine = \"pc\"; };",
 		       "hypervisor.machine: expected one of");
-	check_rejected("hypervisor = { shared_fs = \"virtio-fs\"; };",
-		       "hypervisor.shared_fs: expected one of \"9p\"");
 	check_rejected("hypervisor = { kernel = \"relative\"; };", "an absolute path");
 	check_rejected("hypervisor = { binary = \"qemu\"; };",
 		       "hypervisor.binary: expected an absolute path");
@@ -306,6 +300,38 @@ test_config_unknown_keys_warned(void)
 	g_assert_true(g_str_has_prefix(config->warnings[0], config->path));
 }
 
+/*
+ * hypervisor.shared_fs was parsed but never reached the VM: an old file that sets it or lets pods
+ * override it still loads, warned; a pod annotation naming it is not refused
+ */
+static void
+test_config_retired_key(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(CocoonConfig) config = load_text(
+		"hypervisor = {\n"
+		"  shared_fs = \"9p\";\n"
+		"};\n"
+		"enable_annotations = [\"hypervisor.shared_fs\", \"hypervisor.vcpus\"];\n");
+	g_autoptr(CocoonJson) annotations =
+		json("{\"io.cocoon.config.hypervisor.shared_fs\": \"virtio-fs\"}");
+
+	g_assert_cmpuint(g_strv_length(config->warnings), ==, 2);
+	g_assert_true(
+		g_str_has_suffix(config->warnings[0],
+				 ":2: hypervisor.shared_fs is no longer read (the host directory "
+				 "reaches the guest over virtio-9p until virtio-fs lands); "
+				 "remove it"));
+	g_assert_true(g_str_has_prefix(config->warnings[1], config->path));
+	g_assert_true(strstr(config->warnings[1], ":4: hypervisor.shared_fs is no longer read") !=
+		      NULL);
+	g_assert_cmpuint(g_strv_length(config->enable_annotations), ==, 1);
+	g_assert_cmpstr(config->enable_annotations[0], ==, "hypervisor.vcpus");
+	g_assert_false(cocoon_config_key_is_overridable("hypervisor.shared_fs"));
+	g_assert_true(cocoon_config_apply_annotations(config, annotations, &error));
+	g_assert_no_error(error);
+}
+
 static void
 test_config_missing_file(void)
 {
@@ -337,7 +363,6 @@ test_config_shipped_file(void)
 	g_assert_cmpuint(config->request_timeout_ms, ==, defaults->request_timeout_ms);
 	g_assert_cmpstr(config->state_dir, ==, defaults->state_dir);
 	g_assert_cmpstr(config->dbus, ==, defaults->dbus);
-	g_assert_cmpstr(config->shared_fs, ==, defaults->shared_fs);
 	g_assert_cmpuint(g_strv_length(config->enable_annotations), ==, 0);
 }
 
@@ -472,7 +497,7 @@ test_config_annotation_applied(void)
 		"hypervisor = { max_vcpus = 4; };\n"
 		"enable_annotations = [\"hypervisor.vcpus\", \"hypervisor.memory_mib\", "
 		"\"hypervisor.machine\", \"hypervisor.accel\", \"hypervisor.kernel_params\", "
-		"\"hypervisor.shared_fs\", \"agent.boot_timeout_ms\", "
+		"\"agent.boot_timeout_ms\", "
 		"\"agent.request_timeout_ms\", "
 		"\"agent.debug_console\"];\n");
 	g_autoptr(CocoonJson) annotations =
@@ -482,7 +507,6 @@ test_config_annotation_applied(void)
 		     " \"io.cocoon.config.hypervisor.machine\": \"q35\","
 		     " \"io.cocoon.config.hypervisor.accel\": \"tcg\","
 		     " \"io.cocoon.config.hypervisor.kernel_params\": \"loglevel=7\","
-		     " \"io.cocoon.config.hypervisor.shared_fs\": \"9p\","
 		     " \"io.cocoon.config.agent.boot_timeout_ms\": \"120000\","
 		     " \"io.cocoon.config.agent.request_timeout_ms\": \"5000\","
 		     " \"io.cocoon.config.agent.debug_console\": \"true\","
@@ -501,7 +525,7 @@ test_config_annotation_applied(void)
 	/* what is not annotated stays */
 	g_assert_cmpuint(config->max_vcpus, ==, 4);
 	g_assert_cmpstr(config->qemu_binary, ==, "/usr/bin/qemu-system-x86_64");
-	g_assert_cmpuint(g_strv_length(config->enable_annotations), ==, 9);
+	g_assert_cmpuint(g_strv_length(config->enable_annotations), ==, 8);
 
 	/* no annotations at all, or none of ours: nothing changes */
 	g_assert_true(cocoon_config_apply_annotations(config, NULL, &error));
@@ -526,6 +550,7 @@ main(int argc, char **argv)
 	g_test_add_func("/config/enable-annotations-checked",
 			test_config_enable_annotations_checked);
 	g_test_add_func("/config/unknown-keys-warned", test_config_unknown_keys_warned);
+	g_test_add_func("/config/retired-key", test_config_retired_key);
 	g_test_add_func("/config/missing-file", test_config_missing_file);
 	g_test_add_func("/config/shipped-file", test_config_shipped_file);
 	g_test_add_func("/config/copy", test_config_copy);

@@ -16,9 +16,8 @@
 #include <glib-unix.h>
 #include <glib/gstdio.h>
 
-#include "cocoon-fd.h"
 #include "cocoon-ttrpc-frame.h"
-#include "google/rpc/status.pb-c.h"
+#include "ttrpc-fd.h"
 #include "ttrpc.pb-c.h"
 
 /*
@@ -237,7 +236,7 @@ static GBytes *
 response_frame_new(guint32 stream_id, CocoonTtrpcCode code, const gchar *message,
 		   const guint8 *payload, gsize length)
 {
-	Google__Rpc__Status status = GOOGLE__RPC__STATUS__INIT;
+	Ttrpc__Status status = TTRPC__STATUS__INIT;
 	Ttrpc__Response response = TTRPC__RESPONSE__INIT;
 	g_autofree guint8 *packed = NULL;
 	g_autoptr(GError) error = NULL;
@@ -655,7 +654,7 @@ fd_is_unix_socket(gint fd)
 static gboolean
 server_add_connection(CocoonTtrpcServer *server, gint fd, GError **error)
 {
-	cocoon_autofd gint owned_fd = fd;
+	ttrpc_autofd gint owned_fd = fd;
 	Connection *connection;
 	struct stat st;
 	gboolean is_socket;
@@ -683,7 +682,7 @@ server_add_connection(CocoonTtrpcServer *server, gint fd, GError **error)
 	connection->is_socket = is_socket;
 	connection->peer_pid = pid;
 	connection->decoder = cocoon_ttrpc_frame_decoder_new();
-	connection->fd = cocoon_steal_fd(&owned_fd);
+	connection->fd = g_steal_fd(&owned_fd);
 	g_queue_init(&connection->out);
 	connection->calls = g_hash_table_new(NULL, NULL);
 
@@ -757,7 +756,7 @@ listener_accept_cb(gint fd, GIOCondition condition, gpointer user_data)
 gboolean
 cocoon_ttrpc_server_listen_fd(CocoonTtrpcServer *server, gint fd, GError **error)
 {
-	cocoon_autofd gint owned_fd = fd;
+	ttrpc_autofd gint owned_fd = fd;
 	Listener *listener;
 
 	g_return_val_if_fail(server != NULL, FALSE);
@@ -768,7 +767,7 @@ cocoon_ttrpc_server_listen_fd(CocoonTtrpcServer *server, gint fd, GError **error
 	(void)fcntl(owned_fd, F_SETFD, FD_CLOEXEC);
 	listener = g_new0(Listener, 1);
 	listener->server = server;
-	listener->fd = cocoon_steal_fd(&owned_fd);
+	listener->fd = g_steal_fd(&owned_fd);
 	listener->source = g_unix_fd_source_new(listener->fd, G_IO_IN);
 	g_source_set_name(listener->source, "cocoon-ttrpc-listener");
 	g_source_set_callback(listener->source, (GSourceFunc)(void (*)(void))listener_accept_cb,
@@ -790,7 +789,7 @@ cocoon_ttrpc_server_listen_fd(CocoonTtrpcServer *server, gint fd, GError **error
 static gboolean
 socket_path_in_use(const struct sockaddr_un *addr)
 {
-	cocoon_autofd gint fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ttrpc_autofd gint fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return FALSE;
 	return connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) == 0;
@@ -806,7 +805,7 @@ gboolean
 cocoon_ttrpc_server_listen_path(CocoonTtrpcServer *server, const gchar *path, GError **error)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	cocoon_autofd gint fd = -1;
+	ttrpc_autofd gint fd = -1;
 	struct stat st;
 
 	g_return_val_if_fail(server != NULL, FALSE);
@@ -857,7 +856,7 @@ cocoon_ttrpc_server_listen_path(CocoonTtrpcServer *server, const gchar *path, GE
 		(void)unlink(path);
 		return FALSE;
 	}
-	return cocoon_ttrpc_server_listen_fd(server, cocoon_steal_fd(&fd), error);
+	return cocoon_ttrpc_server_listen_fd(server, g_steal_fd(&fd), error);
 }
 
 /**

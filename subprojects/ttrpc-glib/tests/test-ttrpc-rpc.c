@@ -19,11 +19,10 @@
 #include <valgrind/valgrind.h>
 #endif
 
-#include "cocoon-fd.h"
 #include "cocoon-ttrpc-client.h"
 #include "cocoon-ttrpc-frame.h"
 #include "cocoon-ttrpc-server.h"
-#include "google/rpc/status.pb-c.h"
+#include "ttrpc-fd.h"
 #include "ttrpc.pb-c.h"
 
 #define SERVICE "cocoon.test.v1.Test"
@@ -632,7 +631,7 @@ test_handler_blocks_not_others(Fixture *fixture, gconstpointer data)
 static void
 test_server_deadline(Fixture *fixture, gconstpointer data)
 {
-	cocoon_autofd gint fd = raw_connect(fixture);
+	ttrpc_autofd gint fd = raw_connect(fixture);
 	g_autofree gchar *message = NULL;
 	g_autofree gchar *ok = NULL;
 	CocoonTtrpcCall *call;
@@ -744,7 +743,7 @@ test_unknown_service(Fixture *fixture, gconstpointer data)
 static void
 test_ok_status_bytes(Fixture *fixture, gconstpointer data)
 {
-	cocoon_autofd gint fd = raw_connect(fixture);
+	ttrpc_autofd gint fd = raw_connect(fixture);
 	CocoonTtrpcFrameHeader header;
 	g_autoptr(GBytes) reply = NULL;
 	const guint8 expected[] = {0x0a, 0x00, 0x12, 0x02, 'h', 'i'};
@@ -766,7 +765,7 @@ test_ok_status_bytes(Fixture *fixture, gconstpointer data)
 static void
 test_even_stream_id(Fixture *fixture, gconstpointer data)
 {
-	cocoon_autofd gint fd = raw_connect(fixture);
+	ttrpc_autofd gint fd = raw_connect(fixture);
 	g_autofree gchar *message = NULL;
 	g_autofree gchar *ok = NULL;
 
@@ -782,7 +781,7 @@ test_even_stream_id(Fixture *fixture, gconstpointer data)
 static void
 test_garbage_request(Fixture *fixture, gconstpointer data)
 {
-	cocoon_autofd gint fd = raw_connect(fixture);
+	ttrpc_autofd gint fd = raw_connect(fixture);
 	g_autofree gchar *message = NULL;
 	g_autofree gchar *ok = NULL;
 	const guint8 garbage[] = {0xff, 0xff, 0xff, 0xff, 0x0f};
@@ -804,7 +803,7 @@ test_garbage_bytes(Fixture *fixture, gconstpointer data)
 
 	/* random streams of bytes (the first byte forced small so some headers are plausible) */
 	for (guint round = 0; round < 20; round++) {
-		cocoon_autofd gint fd = raw_connect(fixture);
+		ttrpc_autofd gint fd = raw_connect(fixture);
 		guint8 buf[4096];
 		for (guint i = 0; i < sizeof(buf); i++)
 			buf[i] = (guint8)g_test_rand_int();
@@ -824,7 +823,7 @@ test_garbage_bytes(Fixture *fixture, gconstpointer data)
 static void
 test_non_request_ignored(Fixture *fixture, gconstpointer data)
 {
-	cocoon_autofd gint fd = raw_connect(fixture);
+	ttrpc_autofd gint fd = raw_connect(fixture);
 	g_autofree gchar *ok = NULL;
 	CocoonTtrpcFrameHeader header;
 	g_autoptr(GBytes) extra = NULL;
@@ -840,7 +839,7 @@ test_non_request_ignored(Fixture *fixture, gconstpointer data)
 static void
 test_oversized(Fixture *fixture, gconstpointer data)
 {
-	cocoon_autofd gint fd = raw_connect(fixture);
+	ttrpc_autofd gint fd = raw_connect(fixture);
 	g_autofree gchar *message = NULL;
 	g_autofree gchar *ok = NULL;
 	g_autofree guint8 *junk = g_malloc0(COCOON_TTRPC_MAX_DATA_SIZE + 1);
@@ -896,12 +895,12 @@ test_disconnect_mid_frame(Fixture *fixture, gconstpointer data)
 
 	cocoon_ttrpc_frame_header_encode(&h, header);
 	{
-		cocoon_autofd gint fd = raw_connect(fixture);
+		ttrpc_autofd gint fd = raw_connect(fixture);
 		raw_write(fd, header, sizeof(header));
 		raw_write(fd, "half", 4);
 	}
 	{
-		cocoon_autofd gint fd = raw_connect(fixture);
+		ttrpc_autofd gint fd = raw_connect(fixture);
 		raw_write(fd, header, 4);
 	}
 	wait_closed(fixture, 2);
@@ -918,7 +917,7 @@ test_disconnect_with_pending(Fixture *fixture, gconstpointer data)
 {
 	CocoonTtrpcCall *call;
 	{
-		cocoon_autofd gint fd = raw_connect(fixture);
+		ttrpc_autofd gint fd = raw_connect(fixture);
 		raw_send_request(fd, 1, "Hold", "x", 0);
 		wait_held(fixture, 1);
 	}
@@ -1210,7 +1209,7 @@ test_listen_path(Fixture *fixture, gconstpointer data)
 	/* a stale one is replaced */
 	{
 		struct sockaddr_un addr = {.sun_family = AF_UNIX};
-		cocoon_autofd gint fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		ttrpc_autofd gint fd = socket(AF_UNIX, SOCK_STREAM, 0);
 		g_strlcpy(addr.sun_path, stale, sizeof(addr.sun_path));
 		g_assert_cmpint(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
 	}

@@ -15,9 +15,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "cocoon-fd.h"
 #include "cocoon-ttrpc-frame.h"
-#include "google/rpc/status.pb-c.h"
+#include "ttrpc-fd.h"
 #include "ttrpc.pb-c.h"
 
 /*
@@ -828,8 +827,8 @@ cocoon_ttrpc_client_close(CocoonTtrpcClient *client)
 CocoonTtrpcClient *
 cocoon_ttrpc_client_new_for_fd(gint fd, GError **error)
 {
-	cocoon_autofd gint owned_fd = fd;
-	cocoon_autofd gint wake_fd = -1;
+	ttrpc_autofd gint owned_fd = fd;
+	ttrpc_autofd gint wake_fd = -1;
 	CocoonTtrpcClient *client;
 	struct stat st;
 	gint flags;
@@ -859,8 +858,8 @@ cocoon_ttrpc_client_new_for_fd(gint fd, GError **error)
 	g_atomic_ref_count_init(&client->ref);
 	g_mutex_init(&client->lock);
 	g_mutex_init(&client->write_lock);
-	client->fd = cocoon_steal_fd(&owned_fd);
-	client->wake_fd = cocoon_steal_fd(&wake_fd);
+	client->fd = g_steal_fd(&owned_fd);
+	client->wake_fd = g_steal_fd(&wake_fd);
 	client->is_socket = S_ISSOCK(st.st_mode);
 	client->next_stream_id = 1;
 	client->pending =
@@ -884,7 +883,7 @@ CocoonTtrpcClient *
 cocoon_ttrpc_client_new_for_path(const gchar *path, GError **error)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	cocoon_autofd gint fd = -1;
+	ttrpc_autofd gint fd = -1;
 	gint r;
 
 	g_return_val_if_fail(path != NULL, NULL);
@@ -912,7 +911,7 @@ cocoon_ttrpc_client_new_for_path(const gchar *path, GError **error)
 			    path, g_strerror(errno));
 		return NULL;
 	}
-	return cocoon_ttrpc_client_new_for_fd(cocoon_steal_fd(&fd), error);
+	return cocoon_ttrpc_client_new_for_fd(g_steal_fd(&fd), error);
 }
 
 CocoonTtrpcClient *

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * round trips per second against the cocoon ttrpc server: one client, 16 clients (one connection
+ * round trips per second against the ttrpc-glib server: one client, 16 clients (one connection
  * each) and 16 threads sharing one connection. The server runs on its own thread and context, the
  * handler answers at once. Usage: ttrpc-bench [SECONDS-PER-ROW] [PAYLOAD-BYTES]
  */
