@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -213,16 +214,29 @@ cocoon_mount_make_readonly(const gchar *target, GError **error)
 }
 
 int
-cocoon_mount_clone(int source_fd, gboolean readonly, GError **error)
+cocoon_mount_clone(int source_fd, gboolean recursive, gboolean readonly, GError **error)
 {
 	struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
-	cocoon_autofd int tree = open_tree(
-		source_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+	/*
+	 * private: a copy is otherwise a peer of its source where that is shared (systemd's "/"),
+	 * and then detaching it would detach the host's own mounts below the source, and a mount
+	 * the host adds there later would appear in the copy, writable in a read-only one
+	 */
+	struct mount_attr private_attr = {.propagation = MS_PRIVATE};
+	cocoon_autofd int tree = open_tree(source_fd, "",
+					   OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH |
+						   (recursive ? AT_RECURSIVE : 0));
 
 	if (tree < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
 			    "copy the mount tree: %s%s", g_strerror(errno),
 			    errno == ENOSYS ? " (Linux 5.2 or later is needed)" : "");
+		return -1;
+	}
+	if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &private_attr,
+			  sizeof(private_attr)) < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+			    "make the copy private: %s", g_strerror(errno));
 		return -1;
 	}
 	/* read-only before anybody can see it, submounts included */
@@ -246,7 +260,7 @@ cocoon_mount_clone_path(const gchar *source, gboolean readonly, GError **error)
 			    g_strerror(errno));
 		return -1;
 	}
-	tree = cocoon_mount_clone(fd, readonly, error);
+	tree = cocoon_mount_clone(fd, TRUE, readonly, error);
 	if (tree < 0)
 		g_prefix_error(error, "%s: ", source);
 	return tree;
@@ -279,15 +293,21 @@ cocoon_mount_detach(int tree_fd, GError **error)
 }
 
 gboolean
-cocoon_unmount_below(const gchar *dir, GError **error)
+cocoon_unmount_below(const gchar *configured_dir, GError **error)
 {
 	g_autofree gchar *mountinfo = NULL;
 	g_auto(GStrv) lines = NULL;
-	g_autofree gchar *prefix = g_strconcat(dir, "/", NULL);
+	/* mountinfo has the kernel's canonical paths: a state_dir through a symlink, too */
+	g_autofree gchar *dir = realpath(configured_dir, NULL);
+	g_autofree gchar *prefix = NULL;
 	g_autoptr(GPtrArray) points = g_ptr_array_new_with_free_func(g_free);
-	cocoon_autofd int dir_fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	cocoon_autofd int dir_fd = -1;
 	gboolean ok = TRUE;
 
+	if (dir == NULL)
+		return errno == ENOENT;
+	prefix = g_strconcat(g_str_equal(dir, "/") ? "" : dir, "/", NULL);
+	dir_fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dir_fd < 0)
 		return errno == ENOENT;
 	if (!g_file_get_contents("/proc/self/mountinfo", &mountinfo, NULL, error))

@@ -21,8 +21,11 @@ gboolean cocoon_mount_make_readonly(const gchar *target, GError **error);
  * detached tree, attached onto an fd opened without following symlinks, and later detached by the
  * same fd, which names the mount wherever it was moved since; never by path
  */
-/* a detached recursive copy of the mount tree at source_fd, read-only with submounts if asked */
-int cocoon_mount_clone(int source_fd, gboolean readonly, GError **error);
+/*
+ * a detached copy of the mount at source_fd (with its submounts if recursive), private (never a
+ * peer of the source), read-only with submounts if asked
+ */
+int cocoon_mount_clone(int source_fd, gboolean recursive, gboolean readonly, GError **error);
 /* the same for a trusted host path (its last component must not be a symlink) */
 int cocoon_mount_clone_path(const gchar *source, gboolean readonly, GError **error);
 /* attaches a detached tree onto target_fd (an O_PATH fd of a directory or a file) */

@@ -8,17 +8,26 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 
 #include "cocoon-fd.h"
 #include "cocoon-fs.h"
 #include "cocoon-rootfs.h"
 
+/*
+ * the share is a small tmpfs of its own: what the guest writes next to the mounts is bounded and
+ * goes with one detach, and mounts attached in it never propagate to the host's peers
+ */
+#define SHARE_TMPFS_SIZE   "1m"
+#define SHARE_TMPFS_INODES "4096"
+
 struct _CocoonShare {
 	gchar *path;
-	int fd; /* O_PATH, opened before the guest could write anything */
+	int fd; /* the share's tmpfs mount, attached before the guest could write anything */
 };
 
 struct _CocoonShareArea {
@@ -28,10 +37,41 @@ struct _CocoonShareArea {
 	GArray *mounts; /* int: the tree fds that name the mounts made, in mount order */
 };
 
+static int
+share_tmpfs_new(GError **error)
+{
+	struct mount_attr private_attr = {.propagation = MS_PRIVATE};
+	cocoon_autofd int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+	int mount_fd;
+
+	if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "size", SHARE_TMPFS_SIZE, 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_SET_STRING, "nr_inodes", SHARE_TMPFS_INODES, 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0700", 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "tmpfs: %s%s",
+			    g_strerror(errno),
+			    errno == ENOSYS ? " (Linux 5.2 or later is needed)" : "");
+		return -1;
+	}
+	mount_fd = fsmount(fs, FSMOUNT_CLOEXEC,
+			   MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+	if (mount_fd < 0 ||
+	    mount_setattr(mount_fd, "", AT_EMPTY_PATH, &private_attr, sizeof(private_attr)) < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "tmpfs: %s",
+			    g_strerror(errno));
+		if (mount_fd >= 0)
+			close(mount_fd);
+		return -1;
+	}
+	return mount_fd;
+}
+
 CocoonShare *
 cocoon_share_new(const gchar *path, GError **error)
 {
 	g_autoptr(CocoonShare) share = g_new0(CocoonShare, 1);
+	cocoon_autofd int target = -1;
+	cocoon_autofd int tmpfs = -1;
 	struct stat st;
 
 	share->fd = -1;
@@ -41,21 +81,36 @@ cocoon_share_new(const gchar *path, GError **error)
 			    g_strerror(errno));
 		return NULL;
 	}
-	share->fd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (share->fd < 0 || fstat(share->fd, &st) < 0 || !S_ISDIR(st.st_mode)) {
+	target = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (target < 0 || fstat(target, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
 			    "%s: %s (a directory, not a symlink, is needed)", path,
 			    g_strerror(errno));
 		return NULL;
 	}
+	tmpfs = share_tmpfs_new(error);
+	if (tmpfs < 0 || !cocoon_mount_attach(tmpfs, target, error)) {
+		g_prefix_error(error, "%s: ", path);
+		return NULL;
+	}
+	share->fd = cocoon_steal_fd(&tmpfs);
 	return g_steal_pointer(&share);
 }
 
 void
 cocoon_share_free(CocoonShare *share)
 {
+	g_autoptr(GError) error = NULL;
+
 	if (share == NULL)
 		return;
+	/* the tmpfs and whatever is still mounted in it, wherever the guest moved it */
+	if (share->fd >= 0) {
+		if (!cocoon_mount_detach(share->fd, &error))
+			g_warning("%s: %s", share->path, error->message);
+		else
+			(void)g_rmdir(share->path);
+	}
 	cocoon_fd_closep(&share->fd);
 	g_free(share->path);
 	g_free(share);

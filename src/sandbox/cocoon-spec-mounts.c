@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -70,6 +71,7 @@ open_source(const gchar *bundle, const gchar *source, const gchar *state_dir, GE
 	cocoon_autofd int fd = -1;
 	g_autofree gchar *proc = NULL;
 	g_autofree gchar *resolved = NULL;
+	g_autofree gchar *canonical_state = NULL;
 
 	if (source[0] == '\0') {
 		g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
@@ -99,9 +101,12 @@ open_source(const gchar *bundle, const gchar *source, const gchar *state_dir, GE
 	}
 	proc = g_strdup_printf("/proc/self/fd/%d", fd);
 	resolved = g_file_read_link(proc, NULL);
-	if (state_dir != NULL && resolved != NULL &&
-	    (g_str_equal(resolved, state_dir) ||
-	     (g_str_has_prefix(resolved, state_dir) && resolved[strlen(state_dir)] == '/'))) {
+	/* both canonical: a state_dir configured through a symlink or with a trailing slash too */
+	canonical_state = state_dir != NULL ? realpath(state_dir, NULL) : NULL;
+	if (canonical_state != NULL && resolved != NULL &&
+	    (g_str_equal(resolved, canonical_state) ||
+	     (g_str_has_prefix(resolved, canonical_state) &&
+	      resolved[strlen(canonical_state)] == '/'))) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
 			    "source %s is %s, inside Cocoon's state directory %s, which guests "
 			    "write",
@@ -156,8 +161,12 @@ cocoon_spec_share_mounts(CocoonJson *spec, const gchar *bundle, CocoonShareArea 
 			return FALSE;
 		}
 		readonly = options_contain(cocoon_json_object_get(entry, "options"), "ro");
-		/* submounts of a recursive bind too: they keep their own flags otherwise */
-		tree = cocoon_mount_clone(source_fd, readonly, error);
+		/* "bind" is the source alone, as runc does; "rbind" has its submounts, which are
+		 * made read-only too for "ro" (they keep their own flags otherwise) */
+		tree = cocoon_mount_clone(
+			source_fd,
+			options_contain(cocoon_json_object_get(entry, "options"), "rbind"),
+			readonly, error);
 		name = g_strdup_printf("%u", shared);
 		if (tree < 0 || !cocoon_share_area_attach(area, "mounts", name, tree,
 							  S_ISDIR(st.st_mode), error)) {

@@ -146,20 +146,40 @@ cocoon_fs_mkdir_beneath(int dirfd, const gchar *name, mode_t mode, GError **erro
 	return cocoon_steal_fd(&fd);
 }
 
+/* the mount id of fd, from /proc/self/fdinfo (Linux 3.15 and later); -1 if unknown */
+static gint64
+fd_mount_id(int fd)
+{
+	g_autofree gchar *path = g_strdup_printf("/proc/self/fdinfo/%d", fd);
+	g_autofree gchar *contents = NULL;
+	const gchar *line;
+
+	if (!g_file_get_contents(path, &contents, NULL, NULL))
+		return -1;
+	line = strstr(contents, "mnt_id:");
+	return line != NULL ? g_ascii_strtoll(line + strlen("mnt_id:"), NULL, 10) : -1;
+}
+
 gboolean
 cocoon_fs_is_mount_root(int fd)
 {
 	struct statx stx;
-	struct stat self, parent;
+	cocoon_autofd int parent = -1;
+	gint64 self_id, parent_id;
 
-	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) == 0 &&
+	if (!force_walk &&
+	    statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) == 0 &&
 	    (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) != 0)
 		return (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
-	/* before Linux 5.8: another file system than the parent's (a bind of the same one passes)
+	/*
+	 * before Linux 5.8: ".." of a mount's root is in the parent mount. st_dev alone would miss
+	 * a bind mount of the same file system, and walking into it could remove a volume's data
 	 */
-	if (fstat(fd, &self) < 0 || fstatat(fd, "..", &parent, 0) < 0)
-		return TRUE;
-	return self.st_dev != parent.st_dev || self.st_ino == parent.st_ino;
+	parent = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	self_id = fd_mount_id(fd);
+	parent_id = parent >= 0 ? fd_mount_id(parent) : -1;
+	/* unknown counts as a mount: never descended into */
+	return self_id < 0 || parent_id < 0 || self_id != parent_id;
 }
 
 static void

@@ -28,7 +28,8 @@ int cocoon_fs_open_beneath(int dirfd, const gchar *path, int flags, GError **err
  */
 int cocoon_fs_open_nofollow(int dirfd, const gchar *path, int flags, GError **error);
 
-/* tests: force the O_NOFOLLOW walk even where openat2 exists */
+/* tests: behave as on old kernels (the O_NOFOLLOW walk without openat2, mount roots told by
+ * mount ids without statx's STATX_ATTR_MOUNT_ROOT) */
 void cocoon_fs_set_force_walk(gboolean force);
 
 /*
