@@ -213,7 +213,23 @@ cocoon_mount_make_readonly(const gchar *target, GError **error)
 	return make_readonly_each(target, error);
 }
 
-int
+struct _CocoonMountCopy {
+	int fd;		    /* the detached tree (open_tree), or the source itself (the fallback) */
+	gboolean detached;  /* FALSE: no new mount API (Linux < 5.2, valgrind 3.19): mount(2) */
+	gboolean recursive; /* the fallback's mount(2) flags */
+	gboolean readonly;
+};
+
+void
+cocoon_mount_copy_free(CocoonMountCopy *copy)
+{
+	if (copy == NULL)
+		return;
+	cocoon_fd_closep(&copy->fd);
+	g_free(copy);
+}
+
+CocoonMountCopy *
 cocoon_mount_clone(int source_fd, gboolean recursive, gboolean readonly, GError **error)
 {
 	struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
@@ -223,59 +239,137 @@ cocoon_mount_clone(int source_fd, gboolean recursive, gboolean readonly, GError 
 	 * the host adds there later would appear in the copy, writable in a read-only one
 	 */
 	struct mount_attr private_attr = {.propagation = MS_PRIVATE};
-	cocoon_autofd int tree = open_tree(source_fd, "",
-					   OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH |
-						   (recursive ? AT_RECURSIVE : 0));
+	g_autoptr(CocoonMountCopy) copy = g_new0(CocoonMountCopy, 1);
 
-	if (tree < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-			    "copy the mount tree: %s%s", g_strerror(errno),
-			    errno == ENOSYS ? " (Linux 5.2 or later is needed)" : "");
-		return -1;
+	copy->recursive = recursive;
+	copy->readonly = readonly;
+	if (cocoon_fs_get_force_walk()) {
+		copy->fd = -1;
+		errno = ENOSYS;
+	} else {
+		copy->fd = open_tree(source_fd, "",
+				     OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH |
+					     (recursive ? AT_RECURSIVE : 0));
 	}
-	if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &private_attr,
+	if (copy->fd < 0 && errno == ENOSYS) {
+		/* the source itself; cocoon_mount_copy_attach() binds it with mount(2) */
+		copy->fd = fcntl(source_fd, F_DUPFD_CLOEXEC, 3);
+		if (copy->fd < 0) {
+			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "dup: %s",
+				    g_strerror(errno));
+			return NULL;
+		}
+		return g_steal_pointer(&copy);
+	}
+	if (copy->fd < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+			    "copy the mount tree: %s", g_strerror(errno));
+		return NULL;
+	}
+	copy->detached = TRUE;
+	if (mount_setattr(copy->fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &private_attr,
 			  sizeof(private_attr)) < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
 			    "make the copy private: %s", g_strerror(errno));
-		return -1;
+		return NULL;
 	}
 	/* read-only before anybody can see it, submounts included */
 	if (readonly &&
-	    mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0) {
+	    mount_setattr(copy->fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
 			    "make the copy read-only: %s", g_strerror(errno));
-		return -1;
+		return NULL;
 	}
-	return cocoon_steal_fd(&tree);
+	return g_steal_pointer(&copy);
 }
 
-int
+CocoonMountCopy *
 cocoon_mount_clone_path(const gchar *source, gboolean readonly, GError **error)
 {
 	cocoon_autofd int fd = open(source, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	int tree;
+	CocoonMountCopy *copy;
 
 	if (fd < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "%s: %s", source,
 			    g_strerror(errno));
-		return -1;
+		return NULL;
 	}
-	tree = cocoon_mount_clone(fd, TRUE, readonly, error);
-	if (tree < 0)
+	copy = cocoon_mount_clone(fd, TRUE, readonly, error);
+	if (copy == NULL)
 		g_prefix_error(error, "%s: ", source);
-	return tree;
+	return copy;
 }
 
-gboolean
-cocoon_mount_attach(int tree_fd, int target_fd, GError **error)
+static gchar *
+proc_fd_path(int fd)
 {
-	if (move_mount(tree_fd, "", target_fd, "",
+	return g_strdup_printf("/proc/self/fd/%d", fd);
+}
+
+/*
+ * without the new mount API: mount(2) binds the source onto the target's /proc/self/fd path (the
+ * target fd, not a path a guest could change), then the new mount is reached from its parent
+ * directory's fd and checked to be a mount of the source before it is made private and read-only
+ */
+static int
+attach_fallback(CocoonMountCopy *copy, int target_fd, int parent_fd, const gchar *name,
+		GError **error)
+{
+	g_autofree gchar *source = proc_fd_path(copy->fd);
+	g_autofree gchar *target = proc_fd_path(target_fd);
+	g_autofree gchar *root_path = NULL;
+	cocoon_autofd int root = -1;
+	struct stat source_st, root_st;
+
+	if (mount(source, target, "none", MS_BIND | (copy->recursive ? MS_REC : 0), NULL) < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "bind: %s",
+			    g_strerror(errno));
+		return -1;
+	}
+	root = openat(parent_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (root < 0 || !cocoon_fs_is_mount_root(root) || fstat(root, &root_st) < 0 ||
+	    fstat(copy->fd, &source_st) < 0 || root_st.st_dev != source_st.st_dev ||
+	    root_st.st_ino != source_st.st_ino) {
+		/* something else is there now; ours is detached through the target's fd */
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s changed while it was mounted",
+			    name);
+		return -1;
+	}
+	root_path = proc_fd_path(root);
+	if (mount(NULL, root_path, NULL, MS_PRIVATE | (copy->recursive ? MS_REC : 0), NULL) < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "make private: %s",
+			    g_strerror(errno));
+		(void)umount2(root_path, MNT_DETACH);
+		return -1;
+	}
+	if (copy->readonly) {
+		/* the mount's own path now (mountinfo names it so), submounts included */
+		g_autofree gchar *path = g_file_read_link(root_path, NULL);
+		if (path == NULL || !make_readonly_each(path, error)) {
+			if (path == NULL)
+				g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+					    "%s: no path to make read-only", name);
+			(void)umount2(root_path, MNT_DETACH);
+			return -1;
+		}
+	}
+	return cocoon_steal_fd(&root);
+}
+
+int
+cocoon_mount_copy_attach(CocoonMountCopy *copy, int target_fd, int parent_fd, const gchar *name,
+			 GError **error)
+{
+	if (!copy->detached)
+		return attach_fallback(copy, target_fd, parent_fd, name, error);
+	if (move_mount(copy->fd, "", target_fd, "",
 		       MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "move_mount: %s",
 			    g_strerror(errno));
-		return FALSE;
+		return -1;
 	}
-	return TRUE;
+	/* the tree's fd names the attached mount from now on */
+	return cocoon_steal_fd(&copy->fd);
 }
 
 gboolean

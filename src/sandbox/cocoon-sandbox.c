@@ -660,7 +660,7 @@ container_prepare_rootfs(CocoonSandbox *sandbox, CocoonContainer *container,
 {
 	g_autofree gchar *bundle_rootfs = g_build_filename(container->bundle, "rootfs", NULL);
 	CocoonShare *share = sandbox_share(sandbox, error);
-	int tree;
+	CocoonMountCopy *tree;
 
 	if (share == NULL)
 		return FALSE;
@@ -680,7 +680,7 @@ container_prepare_rootfs(CocoonSandbox *sandbox, CocoonContainer *container,
 	if (container->share_area == NULL)
 		return FALSE;
 	tree = cocoon_mount_clone_path(bundle_rootfs, FALSE, error);
-	return tree >= 0 &&
+	return tree != NULL &&
 	       cocoon_share_area_attach(container->share_area, NULL, "rootfs", tree, TRUE, error);
 }
 

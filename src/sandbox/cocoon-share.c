@@ -37,20 +37,28 @@ struct _CocoonShareArea {
 	GArray *mounts; /* int: the tree fds that name the mounts made, in mount order */
 };
 
+/* the share's tmpfs as a detached mount; -1 with errno ENOSYS without the new mount API */
 static int
 share_tmpfs_new(GError **error)
 {
 	struct mount_attr private_attr = {.propagation = MS_PRIVATE};
-	cocoon_autofd int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+	cocoon_autofd int fs = -1;
 	int mount_fd;
 
+	if (cocoon_fs_get_force_walk()) {
+		errno = ENOSYS;
+		return -1;
+	}
+	fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+	if (fs < 0 && errno == ENOSYS)
+		return -1;
 	if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "size", SHARE_TMPFS_SIZE, 0) < 0 ||
 	    fsconfig(fs, FSCONFIG_SET_STRING, "nr_inodes", SHARE_TMPFS_INODES, 0) < 0 ||
 	    fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0700", 0) < 0 ||
 	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "tmpfs: %s%s",
-			    g_strerror(errno),
-			    errno == ENOSYS ? " (Linux 5.2 or later is needed)" : "");
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "tmpfs: %s",
+			    g_strerror(errno));
+		errno = EINVAL;
 		return -1;
 	}
 	mount_fd = fsmount(fs, FSMOUNT_CLOEXEC,
@@ -61,9 +69,43 @@ share_tmpfs_new(GError **error)
 			    g_strerror(errno));
 		if (mount_fd >= 0)
 			close(mount_fd);
+		errno = EINVAL;
 		return -1;
 	}
 	return mount_fd;
+}
+
+/*
+ * without the new mount API (Linux < 5.2, valgrind): mount(2) onto the target's fd; the VM does not
+ * run yet, so the share's path is the host's alone and names the new mount's root
+ */
+static int
+share_tmpfs_mount(const gchar *path, int target, GError **error)
+{
+	g_autofree gchar *target_path = g_strdup_printf("/proc/self/fd/%d", target);
+	g_autofree gchar *options = g_strdup_printf("size=%s,nr_inodes=%s,mode=0700",
+						    SHARE_TMPFS_SIZE, SHARE_TMPFS_INODES);
+	g_autofree gchar *root_path = NULL;
+	cocoon_autofd int root = -1;
+
+	if (mount("tmpfs", target_path, "tmpfs", MS_NODEV | MS_NOSUID | MS_NOEXEC, options) < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "tmpfs: %s",
+			    g_strerror(errno));
+		return -1;
+	}
+	root = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (root < 0 || !cocoon_fs_is_mount_root(root)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "the tmpfs is not at %s", path);
+		return -1;
+	}
+	root_path = g_strdup_printf("/proc/self/fd/%d", root);
+	if (mount(NULL, root_path, NULL, MS_PRIVATE, NULL) < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+			    "make the tmpfs private: %s", g_strerror(errno));
+		(void)umount2(root_path, MNT_DETACH);
+		return -1;
+	}
+	return cocoon_steal_fd(&root);
 }
 
 CocoonShare *
@@ -89,11 +131,20 @@ cocoon_share_new(const gchar *path, GError **error)
 		return NULL;
 	}
 	tmpfs = share_tmpfs_new(error);
-	if (tmpfs < 0 || !cocoon_mount_attach(tmpfs, target, error)) {
+	if (tmpfs < 0 && errno == ENOSYS) {
+		share->fd = share_tmpfs_mount(path, target, error);
+	} else if (tmpfs >= 0 &&
+		   move_mount(tmpfs, "", target, "",
+			      MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) == 0) {
+		share->fd = cocoon_steal_fd(&tmpfs);
+	} else if (tmpfs >= 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "move_mount: %s",
+			    g_strerror(errno));
+	}
+	if (share->fd < 0) {
 		g_prefix_error(error, "%s: ", path);
 		return NULL;
 	}
-	share->fd = cocoon_steal_fd(&tmpfs);
 	return g_steal_pointer(&share);
 }
 
@@ -172,12 +223,13 @@ make_target(int dir_fd, const gchar *name, gboolean directory, GError **error)
 }
 
 gboolean
-cocoon_share_area_attach(CocoonShareArea *area, const gchar *subdir, const gchar *name, int tree_fd,
-			 gboolean directory, GError **error)
+cocoon_share_area_attach(CocoonShareArea *area, const gchar *subdir, const gchar *name,
+			 CocoonMountCopy *copy_taken, gboolean directory, GError **error)
 {
-	cocoon_autofd int tree = tree_fd;
+	g_autoptr(CocoonMountCopy) copy = copy_taken;
 	cocoon_autofd int subdir_fd = -1;
 	cocoon_autofd int target = -1;
+	int mount_fd = -1;
 
 	if (!check_name("mount point", name, error) ||
 	    (subdir != NULL && !check_name("directory", subdir, error)))
@@ -188,13 +240,15 @@ cocoon_share_area_attach(CocoonShareArea *area, const gchar *subdir, const gchar
 			return FALSE;
 	}
 	target = make_target(subdir_fd >= 0 ? subdir_fd : area->fd, name, directory, error);
-	if (target < 0 || !cocoon_mount_attach(tree, target, error)) {
+	if (target >= 0)
+		mount_fd = cocoon_mount_copy_attach(
+			copy, target, subdir_fd >= 0 ? subdir_fd : area->fd, name, error);
+	if (mount_fd < 0) {
 		g_prefix_error(error, "%s/%s/%s%s%s: ", area->share->path, area->id,
 			       subdir != NULL ? subdir : "", subdir != NULL ? "/" : "", name);
 		return FALSE;
 	}
-	g_array_append_val(area->mounts, tree);
-	tree = -1;
+	g_array_append_val(area->mounts, mount_fd);
 	return TRUE;
 }
 

@@ -3,6 +3,8 @@
 
 #include <glib.h>
 
+#include "cocoon-rootfs.h"
+
 G_BEGIN_DECLS
 
 /*
@@ -27,12 +29,11 @@ const gchar *cocoon_share_get_path(CocoonShare *share);
  */
 CocoonShareArea *cocoon_share_area_new(CocoonShare *share, const gchar *id, GError **error);
 /*
- * attaches the detached mount tree tree_fd (cocoon_mount_clone(); taken, also on failure) at
- * <area>/<subdir>/<name>, or <area>/<name> when subdir is NULL, made a directory or an empty file
- * like the source
+ * attaches copy (cocoon_mount_clone(); taken, also on failure) at <area>/<subdir>/<name>, or
+ * <area>/<name> when subdir is NULL, made a directory or an empty file like the source
  */
 gboolean cocoon_share_area_attach(CocoonShareArea *area, const gchar *subdir, const gchar *name,
-				  int tree_fd, gboolean directory, GError **error);
+				  CocoonMountCopy *copy, gboolean directory, GError **error);
 /* how many mounts the area holds */
 guint cocoon_share_area_get_n_mounts(CocoonShareArea *area);
 /* detaches every mount the area made, newest first, then removes the area; NULL is fine */

@@ -131,7 +131,7 @@ cocoon_spec_share_mounts(CocoonJson *spec, const gchar *bundle, CocoonShareArea 
 		g_autofree gchar *name = NULL;
 		g_autofree gchar *guest_source = NULL;
 		cocoon_autofd int source_fd = -1;
-		int tree;
+		CocoonMountCopy *tree;
 		gboolean readonly;
 		struct stat st;
 
@@ -168,8 +168,8 @@ cocoon_spec_share_mounts(CocoonJson *spec, const gchar *bundle, CocoonShareArea 
 			options_contain(cocoon_json_object_get(entry, "options"), "rbind"),
 			readonly, error);
 		name = g_strdup_printf("%u", shared);
-		if (tree < 0 || !cocoon_share_area_attach(area, "mounts", name, tree,
-							  S_ISDIR(st.st_mode), error)) {
+		if (tree == NULL || !cocoon_share_area_attach(area, "mounts", name, tree,
+							      S_ISDIR(st.st_mode), error)) {
 			g_prefix_error(error, "mount %s: source %s: ", destination, source);
 			return FALSE;
 		}

@@ -31,6 +31,12 @@ cocoon_fs_set_force_walk(gboolean force)
 	force_walk = force;
 }
 
+gboolean
+cocoon_fs_get_force_walk(void)
+{
+	return force_walk;
+}
+
 static int
 set_errno_error(GError **error, int errsv, const gchar *path, const gchar *what)
 {

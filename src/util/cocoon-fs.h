@@ -31,6 +31,8 @@ int cocoon_fs_open_nofollow(int dirfd, const gchar *path, int flags, GError **er
 /* tests: behave as on old kernels (the O_NOFOLLOW walk without openat2, mount roots told by
  * mount ids without statx's STATX_ATTR_MOUNT_ROOT) */
 void cocoon_fs_set_force_walk(gboolean force);
+/* the same switch makes the mount code (src/sandbox) use mount(2) as without the new mount API */
+gboolean cocoon_fs_get_force_walk(void);
 
 /*
  * creates the directory name in dirfd (an existing one is fine) and opens it O_PATH beneath

@@ -363,8 +363,8 @@ test_unmount_below_via_symlink(Fixture *f, gconstpointer data)
 		g_autoptr(CocoonShare) share = cocoon_share_new(f->shared, NULL);
 		CocoonShareArea *area =
 			share != NULL ? cocoon_share_area_new(share, "c1", NULL) : NULL;
-		int tree = cocoon_mount_clone_path(f->victim, FALSE, NULL);
-		if (area == NULL || tree < 0 ||
+		CocoonMountCopy *tree = cocoon_mount_clone_path(f->victim, FALSE, NULL);
+		if (area == NULL || tree == NULL ||
 		    !cocoon_share_area_attach(area, "mounts", "0", tree, TRUE, NULL))
 			_exit(1);
 		raise(SIGKILL);
@@ -490,7 +490,7 @@ test_fifo_planted(Fixture *f, gconstpointer data)
 	g_autofree gchar *fifo0 = g_build_filename(mounts, "0", NULL);
 	g_autofree gchar *fifo1 = g_build_filename(mounts, "1", NULL);
 	g_autofree gchar *cfg = g_build_filename(f->bundle, "config.json", NULL);
-	int tree;
+	CocoonMountCopy *tree;
 
 	if (!f->usable)
 		return;
@@ -544,8 +544,8 @@ test_mountinfo_escaping(Fixture *f, gconstpointer data)
 		g_autoptr(CocoonShare) share = cocoon_share_new(f->shared, NULL);
 		CocoonShareArea *area =
 			share != NULL ? cocoon_share_area_new(share, "c1", NULL) : NULL;
-		int tree = cocoon_mount_clone_path(f->victim, FALSE, NULL);
-		if (area == NULL || tree < 0 ||
+		CocoonMountCopy *tree = cocoon_mount_clone_path(f->victim, FALSE, NULL);
+		if (area == NULL || tree == NULL ||
 		    !cocoon_share_area_attach(area, "mounts", "0", tree, TRUE, NULL) ||
 		    rename(area_path, weird) < 0)
 			_exit(1);

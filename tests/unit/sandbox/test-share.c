@@ -128,12 +128,12 @@ area_with_rootfs(Fixture *f, CocoonShare *share, GError **error)
 {
 	g_autofree gchar *rootfs = g_build_filename(f->bundle, "rootfs", NULL);
 	g_autoptr(CocoonShareArea) area = cocoon_share_area_new(share, "c1", error);
-	int tree;
+	CocoonMountCopy *tree;
 
 	if (area == NULL)
 		return NULL;
 	tree = cocoon_mount_clone_path(rootfs, FALSE, error);
-	if (tree < 0 || !cocoon_share_area_attach(area, NULL, "rootfs", tree, TRUE, error))
+	if (tree == NULL || !cocoon_share_area_attach(area, NULL, "rootfs", tree, TRUE, error))
 		return NULL;
 	return g_steal_pointer(&area);
 }
@@ -173,7 +173,7 @@ test_planted_mounts_symlink(Fixture *f, gconstpointer data)
 	g_autoptr(CocoonShare) share = cocoon_share_new(f->shared, &error);
 	g_autoptr(CocoonShareArea) area = NULL;
 	g_autofree gchar *link = g_build_filename(f->shared, "c1", "mounts", NULL);
-	int tree;
+	CocoonMountCopy *tree;
 
 	if (!f->usable)
 		return;
@@ -181,7 +181,7 @@ test_planted_mounts_symlink(Fixture *f, gconstpointer data)
 	g_assert_no_error(error);
 	g_assert_cmpint(symlink(f->victim, link), ==, 0);
 	tree = cocoon_mount_clone_path(f->volume, FALSE, &error);
-	g_assert_cmpint(tree, >=, 0);
+	g_assert_nonnull(tree);
 	g_assert_false(cocoon_share_area_attach(area, "mounts", "0", tree, TRUE, &error));
 	g_assert_nonnull(error);
 	g_test_message("refused: %s", error->message);
@@ -207,14 +207,14 @@ test_release_after_rename(Fixture *f, gconstpointer data)
 	g_autofree gchar *moved_rootfs = g_build_filename(moved, "rootfs", NULL);
 	g_autofree gchar *moved_volume = g_build_filename(moved, "mounts", "0", NULL);
 	g_autofree gchar *victim_rootfs = g_build_filename(f->victim, "rootfs", NULL);
-	int tree;
+	CocoonMountCopy *tree;
 
 	if (!f->usable)
 		return;
 	area = area_with_rootfs(f, share, &error);
 	g_assert_no_error(error);
 	tree = cocoon_mount_clone_path(f->volume, TRUE, &error);
-	g_assert_cmpint(tree, >=, 0);
+	g_assert_nonnull(tree);
 	g_assert_true(cocoon_share_area_attach(area, "mounts", "0", tree, TRUE, &error));
 	g_assert_no_error(error);
 	/* the host has a mount of its own at <victim>/rootfs */
@@ -247,7 +247,7 @@ test_readonly_volume(Fixture *f, gconstpointer data)
 	g_autoptr(CocoonShare) share = cocoon_share_new(f->shared, &error);
 	g_autoptr(CocoonShareArea) area = cocoon_share_area_new(share, "c1", &error);
 	g_autofree gchar *target = g_build_filename(f->shared, "c1", "mounts", "0", "probe", NULL);
-	int tree;
+	CocoonMountCopy *tree;
 
 	if (!f->usable)
 		return;
@@ -367,8 +367,8 @@ test_unmount_below(Fixture *f, gconstpointer data)
 	if (pid == 0) {
 		g_autoptr(CocoonShare) share = cocoon_share_new(f->shared, NULL);
 		CocoonShareArea *area = share != NULL ? area_with_rootfs(f, share, NULL) : NULL;
-		int tree = cocoon_mount_clone_path(f->volume, FALSE, NULL);
-		if (area == NULL || tree < 0 ||
+		CocoonMountCopy *tree = cocoon_mount_clone_path(f->volume, FALSE, NULL);
+		if (area == NULL || tree == NULL ||
 		    !cocoon_share_area_attach(area, "mounts", "0", tree, TRUE, NULL) ||
 		    rename(area_path, moved) < 0 || symlink(f->victim, link) < 0)
 			_exit(1);
