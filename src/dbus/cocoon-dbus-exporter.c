@@ -9,7 +9,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -17,16 +16,9 @@
 
 #include "cocoon-dbus-generated.h"
 #include "cocoon-dbus-resources.h"
-#include "cocoon-fd.h"
+#include "cocoon-pidfd.h"
 #include "cocoon-sandbox.h"
 #include "task-events.pb-c.h"
-
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
-#ifndef SYS_pidfd_send_signal
-#define SYS_pidfd_send_signal 424
-#endif
 
 #define SYSTEM_BUS_DEFAULT_ADDRESS "unix:path=/run/dbus/system_bus_socket"
 #define BUS_RETRY_SECONDS	   10
@@ -312,7 +304,8 @@ cocoon_dbus_stop_qemu(CocoonSandboxInfo *info, gpointer user_data, GError **erro
 	g_autofree gchar *status_path = NULL;
 	g_autofree gchar *status = NULL;
 	const gchar *ppid_line;
-	cocoon_autofd int pidfd = -1;
+	g_autoptr(CocoonPidfd) pidfd = NULL;
+	g_autoptr(GError) local_error = NULL;
 
 	if (info == NULL || info->qemu_pid <= 0) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "sandbox %s has no VM",
@@ -324,11 +317,10 @@ cocoon_dbus_stop_qemu(CocoonSandboxInfo *info, gpointer user_data, GError **erro
 	 * Without pidfd_open(2) (Linux < 5.3, valgrind 3.19) the pid itself: QEMU reaped and its
 	 * pid reused between the check and kill() would be hit.
 	 */
-	pidfd = (int)syscall(SYS_pidfd_open, info->qemu_pid, 0);
-	if (pidfd < 0 && errno != ENOSYS) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-			    "sandbox %s: QEMU pid %d: %s", info->id, info->qemu_pid,
-			    g_strerror(errno));
+	pidfd = cocoon_pidfd_open(info->qemu_pid, &local_error);
+	if (pidfd == NULL) {
+		g_set_error(error, G_IO_ERROR, local_error->code, "sandbox %s: QEMU pid %d: %s",
+			    info->id, info->qemu_pid, local_error->message);
 		return FALSE;
 	}
 	status_path = g_strdup_printf("/proc/%d/status", info->qemu_pid);
@@ -342,11 +334,10 @@ cocoon_dbus_stop_qemu(CocoonSandboxInfo *info, gpointer user_data, GError **erro
 			    info->qemu_pid);
 		return FALSE;
 	}
-	if ((pidfd >= 0 ? syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0)
-			: kill(info->qemu_pid, SIGKILL)) < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+	if (!cocoon_pidfd_send_signal(pidfd, SIGKILL, &local_error)) {
+		g_set_error(error, G_IO_ERROR, local_error->code,
 			    "sandbox %s: kill QEMU pid %d: %s", info->id, info->qemu_pid,
-			    g_strerror(errno));
+			    local_error->message);
 		return FALSE;
 	}
 	return TRUE;
