@@ -120,8 +120,7 @@ boot_watch_new(CocoonSandbox *sandbox, GPid pid, GCancellable *cancellable)
 	watch->pidfd = g_steal_pointer(&pidfd);
 	g_source_set_callback(source, G_SOURCE_FUNC(boot_watch_qemu_exited), watch,
 			      boot_watch_free);
-	g_source_attach(source, runtime->main_context != NULL ? runtime->main_context
-							      : g_main_context_default());
+	g_source_attach(source, cocoon_runtime_get_main_context(runtime));
 	return source;
 }
 
