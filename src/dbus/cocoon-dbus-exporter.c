@@ -9,7 +9,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -17,16 +16,8 @@
 
 #include "cocoon-dbus-generated.h"
 #include "cocoon-dbus-resources.h"
-#include "cocoon-fd.h"
-#include "cocoon-sandbox.h"
+#include "cocoon-pidfd.h"
 #include "task-events.pb-c.h"
-
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
-#ifndef SYS_pidfd_send_signal
-#define SYS_pidfd_send_signal 424
-#endif
 
 #define SYSTEM_BUS_DEFAULT_ADDRESS "unix:path=/run/dbus/system_bus_socket"
 #define BUS_RETRY_SECONDS	   10
@@ -64,11 +55,12 @@ struct _CocoonDbusExporter {
 	GDBusAuthObserver *auth_observer;
 	GHashTable *sandboxes; /* id → ExportedSandbox */
 	GMutex paths_lock;
-	GHashTable *paths;	       /* object paths of sandboxes, for the Introspect filter */
-	GHashTable *container_sandbox; /* container id → sandbox id, learned from snapshots */
+	GHashTable *paths; /* object paths of sandboxes, for the Introspect filter */
 	CocoonDbusStopFunc stop_func;
 	gpointer stop_data;
-	CocoonRuntime *runtime;
+	CocoonRuntime *runtime; /* attached to, or NULL */
+	guint info_subscription;
+	guint event_subscription;
 };
 
 /* ---------------------------------------------------------------- Introspect */
@@ -312,7 +304,8 @@ cocoon_dbus_stop_qemu(CocoonSandboxInfo *info, gpointer user_data, GError **erro
 	g_autofree gchar *status_path = NULL;
 	g_autofree gchar *status = NULL;
 	const gchar *ppid_line;
-	cocoon_autofd int pidfd = -1;
+	g_autoptr(CocoonPidfd) pidfd = NULL;
+	g_autoptr(GError) local_error = NULL;
 
 	if (info == NULL || info->qemu_pid <= 0) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "sandbox %s has no VM",
@@ -324,11 +317,10 @@ cocoon_dbus_stop_qemu(CocoonSandboxInfo *info, gpointer user_data, GError **erro
 	 * Without pidfd_open(2) (Linux < 5.3, valgrind 3.19) the pid itself: QEMU reaped and its
 	 * pid reused between the check and kill() would be hit.
 	 */
-	pidfd = (int)syscall(SYS_pidfd_open, info->qemu_pid, 0);
-	if (pidfd < 0 && errno != ENOSYS) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-			    "sandbox %s: QEMU pid %d: %s", info->id, info->qemu_pid,
-			    g_strerror(errno));
+	pidfd = cocoon_pidfd_open(info->qemu_pid, &local_error);
+	if (pidfd == NULL) {
+		g_set_error(error, G_IO_ERROR, local_error->code, "sandbox %s: QEMU pid %d: %s",
+			    info->id, info->qemu_pid, local_error->message);
 		return FALSE;
 	}
 	status_path = g_strdup_printf("/proc/%d/status", info->qemu_pid);
@@ -342,11 +334,10 @@ cocoon_dbus_stop_qemu(CocoonSandboxInfo *info, gpointer user_data, GError **erro
 			    info->qemu_pid);
 		return FALSE;
 	}
-	if ((pidfd >= 0 ? syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0)
-			: kill(info->qemu_pid, SIGKILL)) < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+	if (!cocoon_pidfd_send_signal(pidfd, SIGKILL, &local_error)) {
+		g_set_error(error, G_IO_ERROR, local_error->code,
 			    "sandbox %s: kill QEMU pid %d: %s", info->id, info->qemu_pid,
-			    g_strerror(errno));
+			    local_error->message);
 		return FALSE;
 	}
 	return TRUE;
@@ -614,11 +605,6 @@ cocoon_dbus_exporter_update(CocoonDbusExporter *exporter, CocoonSandboxInfo *inf
 
 	cocoon_sandbox_info_unref(sandbox->info);
 	sandbox->info = cocoon_sandbox_info_ref(info);
-	for (guint i = 0; i < info->containers->len; i++) {
-		CocoonContainerInfo *container = info->containers->pdata[i];
-		g_hash_table_replace(exporter->container_sandbox, g_strdup(container->id),
-				     g_strdup(info->id));
-	}
 	fill_skeleton(sandbox->bus_skeleton, info);
 	fill_skeleton(sandbox->peer_skeleton, info);
 }
@@ -646,67 +632,72 @@ event_work_free(EventWork *work)
 	g_free(work);
 }
 
-/* the fields the signal carries, from a packed containerd.events.* message */
-static gboolean
-event_decode(const gchar *type_url, GBytes *bytes, EventWork *work)
+static void
+event_work_set(EventWork *work, const gchar *container_id, const gchar *exec_id, guint32 pid,
+	       guint32 exit_status)
 {
-	gsize length;
-	const guint8 *data = g_bytes_get_data(bytes, &length);
+	work->container_id = g_strdup(container_id != NULL ? container_id : "");
+	work->exec_id = g_strdup(exec_id != NULL ? exec_id : "");
+	work->pid = pid;
+	work->exit_status = exit_status;
+}
 
-	/* containerd sets id to the container id for the init process */
-#define EXEC_ID(event) (g_strcmp0((event)->id, (event)->container_id) == 0 ? "" : (event)->id)
-#define DECODE(name, prefix, lower, pid_expr, status_expr, exec_expr)                              \
-	if (g_strcmp0(type_url, "containerd.events." name) == 0) {                                 \
-		Containerd__Events__##prefix *event =                                              \
-			(Containerd__Events__##prefix *)protobuf_c_message_unpack(                 \
-				&containerd__events__##lower##__descriptor, NULL, length, data);   \
-		if (event == NULL)                                                                 \
-			return FALSE;                                                              \
-		work->container_id = g_strdup(event->container_id);                                \
-		work->exec_id = g_strdup(exec_expr);                                               \
-		work->pid = (pid_expr);                                                            \
-		work->exit_status = (status_expr);                                                 \
-		protobuf_c_message_free_unpacked((ProtobufCMessage *)event, NULL);                 \
-		return TRUE;                                                                       \
+/* containerd sets id to the container id for the init process */
+static const gchar *
+exec_id_of(const gchar *id, const gchar *container_id)
+{
+	return g_strcmp0(id, container_id) == 0 ? "" : id;
+}
+
+/* the fields the signal carries, copied from a containerd.events.* message; FALSE: not signalled */
+static gboolean
+event_copy(const ProtobufCMessage *message, EventWork *work)
+{
+	const ProtobufCMessageDescriptor *descriptor = message->descriptor;
+
+	if (descriptor == &containerd__events__task_create__descriptor) {
+		const Containerd__Events__TaskCreate *event = (gconstpointer)message;
+		event_work_set(work, event->container_id, NULL, event->pid, 0);
+	} else if (descriptor == &containerd__events__task_start__descriptor) {
+		const Containerd__Events__TaskStart *event = (gconstpointer)message;
+		event_work_set(work, event->container_id, NULL, event->pid, 0);
+	} else if (descriptor == &containerd__events__task_paused__descriptor) {
+		const Containerd__Events__TaskPaused *event = (gconstpointer)message;
+		event_work_set(work, event->container_id, NULL, 0, 0);
+	} else if (descriptor == &containerd__events__task_resumed__descriptor) {
+		const Containerd__Events__TaskResumed *event = (gconstpointer)message;
+		event_work_set(work, event->container_id, NULL, 0, 0);
+	} else if (descriptor == &containerd__events__task_oom__descriptor) {
+		const Containerd__Events__TaskOOM *event = (gconstpointer)message;
+		event_work_set(work, event->container_id, NULL, 0, 0);
+	} else if (descriptor == &containerd__events__task_exit__descriptor) {
+		const Containerd__Events__TaskExit *event = (gconstpointer)message;
+		event_work_set(work, event->container_id,
+			       exec_id_of(event->id, event->container_id), event->pid,
+			       event->exit_status);
+	} else if (descriptor == &containerd__events__task_delete__descriptor) {
+		const Containerd__Events__TaskDelete *event = (gconstpointer)message;
+		event_work_set(work, event->container_id,
+			       exec_id_of(event->id, event->container_id), event->pid,
+			       event->exit_status);
+	} else if (descriptor == &containerd__events__task_exec_added__descriptor) {
+		const Containerd__Events__TaskExecAdded *event = (gconstpointer)message;
+		event_work_set(work, event->container_id, event->exec_id, 0, 0);
+	} else if (descriptor == &containerd__events__task_exec_started__descriptor) {
+		const Containerd__Events__TaskExecStarted *event = (gconstpointer)message;
+		event_work_set(work, event->container_id, event->exec_id, event->pid, 0);
+	} else {
+		return FALSE;
 	}
-	DECODE("TaskCreate", TaskCreate, task_create, event->pid, 0, NULL)
-	DECODE("TaskStart", TaskStart, task_start, event->pid, 0, NULL)
-	DECODE("TaskPaused", TaskPaused, task_paused, 0, 0, NULL)
-	DECODE("TaskResumed", TaskResumed, task_resumed, 0, 0, NULL)
-	DECODE("TaskOOM", TaskOOM, task_oom, 0, 0, NULL)
-	DECODE("TaskExit", TaskExit, task_exit, event->pid, event->exit_status, EXEC_ID(event))
-	DECODE("TaskDelete", TaskDelete, task_delete, event->pid, event->exit_status,
-	       EXEC_ID(event))
-	DECODE("TaskExecAdded", TaskExecAdded, task_exec_added, 0, 0, event->exec_id)
-	DECODE("TaskExecStarted", TaskExecStarted, task_exec_started, event->pid, 0, event->exec_id)
-#undef DECODE
-#undef EXEC_ID
-	return FALSE;
+	return TRUE;
 }
 
 static gboolean
 event_deliver(gpointer data)
 {
 	EventWork *work = data;
-	CocoonDbusExporter *exporter = work->exporter;
-	const gchar *sandbox_id = work->sandbox_id;
-	ExportedSandbox *sandbox;
+	ExportedSandbox *sandbox = sandbox_ensure(work->exporter, work->sandbox_id);
 
-	if (sandbox_id == NULL)
-		sandbox_id = g_hash_table_lookup(exporter->container_sandbox, work->container_id);
-	if (sandbox_id == NULL && g_hash_table_size(exporter->sandboxes) == 1) {
-		GHashTableIter iter;
-		g_hash_table_iter_init(&iter, exporter->sandboxes);
-		g_hash_table_iter_next(&iter, (gpointer *)&sandbox_id, NULL);
-	}
-	if (sandbox_id == NULL) {
-		g_debug("event %s of container %s: no sandbox known, not signalled", work->topic,
-			work->container_id);
-		return G_SOURCE_REMOVE;
-	}
-	sandbox = sandbox_ensure(exporter, sandbox_id);
-	g_hash_table_replace(exporter->container_sandbox, g_strdup(work->container_id),
-			     g_strdup(sandbox->id));
 	cocoon_dbus_sandbox1_emit_task_event(sandbox->bus_skeleton, work->topic, work->container_id,
 					     work->exec_id, work->pid, work->exit_status,
 					     work->timestamp_us);
@@ -716,33 +707,41 @@ event_deliver(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+/**
+ * cocoon_dbus_exporter_queue_event:
+ * @sandbox_id: the sandbox the event belongs to (its object appears if it is not there yet)
+ * @event: a containerd.events.* message, named by @type_url; other messages are not signalled
+ *
+ * Any thread, without blocking: copies what the TaskEvent signal carries and emits it on the
+ * main context, in the order of the calls (of one thread).
+ */
 void
 cocoon_dbus_exporter_queue_event(CocoonDbusExporter *exporter, const gchar *sandbox_id,
-				 const gchar *topic, const gchar *type_url, GBytes *event)
+				 const gchar *topic, const gchar *type_url,
+				 const ProtobufCMessage *event)
 {
 	EventWork *work = g_new0(EventWork, 1);
+	g_autoptr(GSource) source = NULL;
 
 	work->exporter = exporter;
 	work->topic = g_strdup(topic);
 	work->timestamp_us = g_get_real_time();
-	if (!event_decode(type_url, event, work)) {
-		g_debug("event %s (%s): not signalled on D-Bus", topic, type_url);
+	if (!event_copy(event, work)) {
+		g_debug("sandbox %s: event %s (%s): not signalled on D-Bus", sandbox_id, topic,
+			type_url);
 		event_work_free(work);
 		return;
 	}
-	if (work->container_id == NULL)
-		work->container_id = g_strdup("");
-	if (work->exec_id == NULL)
-		work->exec_id = g_strdup("");
 	work->sandbox_id = g_strdup(sandbox_id);
-	if (work->sandbox_id == NULL && exporter->runtime != NULL) {
-		g_autoptr(CocoonSandbox) sandbox =
-			cocoon_runtime_lookup_container(exporter->runtime, work->container_id);
-		if (sandbox != NULL)
-			work->sandbox_id = g_strdup(cocoon_sandbox_get_id(sandbox));
-	}
-	g_main_context_invoke_full(exporter->context, G_PRIORITY_DEFAULT, event_deliver, work,
-				   (GDestroyNotify)event_work_free);
+	/*
+	 * always queued (g_main_context_invoke_full() would run it here, on a thread without a
+	 * context of its own, whenever the main context is idle: off the main context, out of
+	 * order)
+	 */
+	source = g_idle_source_new();
+	g_source_set_priority(source, G_PRIORITY_DEFAULT);
+	g_source_set_callback(source, event_deliver, work, (GDestroyNotify)event_work_free);
+	g_source_attach(source, exporter->context);
 }
 
 /* ---------------------------------------------------------------- the bus */
@@ -931,20 +930,29 @@ on_runtime_info(CocoonSandboxInfo *info, gpointer data)
 	cocoon_dbus_exporter_update(data, info);
 }
 
+/* on the sandbox's worker: the bus wants it quick, queue_event() copies and hops */
 static void
-on_runtime_event(const gchar *topic, const gchar *type_url, GBytes *event, gpointer data)
+on_runtime_event(const gchar *sandbox_id, const gchar *topic, const gchar *type_url,
+		 const ProtobufCMessage *event, gpointer data)
 {
-	cocoon_dbus_exporter_queue_event(data, NULL, topic, type_url, event);
+	cocoon_dbus_exporter_queue_event(data, sandbox_id, topic, type_url, event);
 }
 
+/**
+ * cocoon_dbus_exporter_attach:
+ * @runtime: outlives the exporter
+ *
+ * Subscribes to the runtime's snapshots and to its event bus, until the exporter is freed.
+ */
 void
 cocoon_dbus_exporter_attach(CocoonDbusExporter *exporter, CocoonRuntime *runtime)
 {
+	g_return_if_fail(exporter->runtime == NULL);
 	exporter->runtime = runtime;
-	runtime->observer = on_runtime_info;
-	runtime->observer_data = exporter;
-	if (runtime->publisher != NULL)
-		cocoon_event_publisher_set_observer(runtime->publisher, on_runtime_event, exporter);
+	exporter->info_subscription =
+		cocoon_runtime_subscribe_infos(runtime, on_runtime_info, exporter);
+	exporter->event_subscription = cocoon_event_bus_subscribe(
+		cocoon_runtime_get_event_bus(runtime), on_runtime_event, exporter);
 }
 
 CocoonDbusExporter *
@@ -965,8 +973,6 @@ cocoon_dbus_exporter_new(CocoonDbusBus bus, const gchar *state_dir, const gchar 
 			 G_CALLBACK(on_authorize_peer), NULL);
 	exporter->sandboxes = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
 						    (GDestroyNotify)exported_sandbox_free);
-	exporter->container_sandbox =
-		g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	g_mutex_init(&exporter->paths_lock);
 	exporter->paths = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	exporter->stop_func = cocoon_dbus_stop_qemu;
@@ -978,6 +984,12 @@ cocoon_dbus_exporter_free(CocoonDbusExporter *exporter)
 {
 	if (exporter == NULL)
 		return;
+	/* no snapshot or event comes in any more */
+	if (exporter->runtime != NULL) {
+		cocoon_runtime_unsubscribe_infos(exporter->runtime, exporter->info_subscription);
+		cocoon_event_bus_unsubscribe(cocoon_runtime_get_event_bus(exporter->runtime),
+					     exporter->event_subscription);
+	}
 	g_cancellable_cancel(exporter->cancellable);
 	if (exporter->retry_id != 0) {
 		GSource *source =
@@ -987,7 +999,6 @@ cocoon_dbus_exporter_free(CocoonDbusExporter *exporter)
 	}
 	bus_drop(exporter);
 	g_hash_table_unref(exporter->sandboxes);
-	g_hash_table_unref(exporter->container_sandbox);
 	g_hash_table_unref(exporter->paths);
 	g_mutex_clear(&exporter->paths_lock);
 	g_clear_object(&exporter->manager);

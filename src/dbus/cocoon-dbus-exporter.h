@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <protobuf-c/protobuf-c.h>
 
 #include "cocoon-runtime.h"
 #include "cocoon-sandbox-info.h"
@@ -57,15 +58,16 @@ void cocoon_dbus_exporter_set_stop_func(CocoonDbusExporter *exporter, CocoonDbus
 /* a new snapshot: the object is created on the first one, its properties follow */
 void cocoon_dbus_exporter_update(CocoonDbusExporter *exporter, CocoonSandboxInfo *info);
 /*
- * any thread: a task event (packed containerd.events.* message named by type_url) of sandbox_id
- * (NULL: the sandbox of the event's container, as far as the exporter knows it) becomes a
- * TaskEvent signal on the main context
+ * any thread, never blocks: a task event of sandbox_id (a containerd.events.* message, named by
+ * type_url) becomes a TaskEvent signal on the main context; what the signal needs is copied
+ * before it returns. What the exporter subscribes to on the runtime's event bus.
  */
 void cocoon_dbus_exporter_queue_event(CocoonDbusExporter *exporter, const gchar *sandbox_id,
-				      const gchar *topic, const gchar *type_url, GBytes *event);
+				      const gchar *topic, const gchar *type_url,
+				      const ProtobufCMessage *event);
 /*
- * wires a shim's runtime: snapshots and events of its sandboxes are published; call before the
- * first sandbox exists (it sets runtime->observer and the event publisher's observer)
+ * wires a shim's runtime: subscribes to its snapshots and to its event bus (until free(), which
+ * must come before the runtime's); call before the first sandbox exists
  */
 void cocoon_dbus_exporter_attach(CocoonDbusExporter *exporter, CocoonRuntime *runtime);
 

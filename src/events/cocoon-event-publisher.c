@@ -33,8 +33,8 @@ struct _CocoonEventPublisher {
 	gchar *namespace_;
 	GAsyncQueue *queue;
 	GThread *thread;
-	CocoonEventObserver observer;
-	gpointer observer_data;
+	CocoonEventBus *bus; /* subscribed to, or NULL */
+	guint subscription;
 	GMutex lock;
 	GCond drained;
 	guint pending;
@@ -175,14 +175,6 @@ cocoon_event_publisher_new(const gchar *address, const gchar *namespace_)
 }
 
 void
-cocoon_event_publisher_set_observer(CocoonEventPublisher *publisher, CocoonEventObserver func,
-				    gpointer user_data)
-{
-	publisher->observer = func;
-	publisher->observer_data = user_data;
-}
-
-void
 cocoon_event_publisher_publish(CocoonEventPublisher *publisher, const gchar *topic,
 			       const gchar *type_url, const ProtobufCMessage *event)
 {
@@ -206,9 +198,29 @@ cocoon_event_publisher_publish(CocoonEventPublisher *publisher, const gchar *top
 		publisher->pending++;
 	}
 	g_info("event %s", topic);
-	if (publisher->observer != NULL)
-		publisher->observer(topic, type_url, item->payload, publisher->observer_data);
 	g_async_queue_push(publisher->queue, item);
+}
+
+static void
+on_bus_event(const gchar *sandbox_id, const gchar *topic, const gchar *type_url,
+	     const ProtobufCMessage *event, gpointer user_data)
+{
+	/* containerd's envelope has no sandbox: the event names its container */
+	cocoon_event_publisher_publish(user_data, topic, type_url, event);
+}
+
+/**
+ * cocoon_event_publisher_subscribe:
+ * @bus: the shim's events; it outlives the publisher
+ *
+ * Forwards every event published on @bus from now on, until the publisher is freed.
+ */
+void
+cocoon_event_publisher_subscribe(CocoonEventPublisher *publisher, CocoonEventBus *bus)
+{
+	g_return_if_fail(publisher->bus == NULL);
+	publisher->bus = bus;
+	publisher->subscription = cocoon_event_bus_subscribe(bus, on_bus_event, publisher);
 }
 
 guint
@@ -226,6 +238,8 @@ cocoon_event_publisher_free(CocoonEventPublisher *publisher, guint timeout_ms)
 
 	if (publisher == NULL)
 		return;
+	if (publisher->bus != NULL)
+		cocoon_event_bus_unsubscribe(publisher->bus, publisher->subscription);
 	deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
 	{
 		g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&publisher->lock);

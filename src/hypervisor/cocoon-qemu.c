@@ -7,34 +7,25 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <glib-unix.h>
 #include <glib/gstdio.h>
 
 #include "cocoon-accel.h"
 #include "cocoon-console-log.h"
 #include "cocoon-fd.h"
 #include "cocoon-hypervisor-driver.h"
+#include "cocoon-pidfd.h"
 #include "cocoon-qemu-cmdline.h"
 #include "cocoon-qmp.h"
-
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
-#ifndef SYS_pidfd_send_signal
-#define SYS_pidfd_send_signal 424
-#endif
 
 /* how long we wait for QEMU to go away after SIGKILL (only D state takes longer) */
 #define KILL_WAIT_MS 5000
@@ -56,11 +47,11 @@ typedef struct {
 
 	GPid pid; /* 0 when not running */
 	/*
-	 * readable once QEMU exited: its pidfd or, without pidfd_open(2) (have_pidfd()), the read
-	 * end of a pipe whose write end QEMU alone holds (hung up once it exited)
+	 * signals and the exit: QEMU's pidfd or, without pidfd_open(2) (cocoon_pidfd_supported()),
+	 * its pid and the read end of a pipe whose write end QEMU alone holds; NULL when not
+	 * running
 	 */
-	int exit_fd;
-	gboolean exit_pipe; /* exit_fd is that pipe: signals go to pid */
+	CocoonPidfd *exit;
 	GSource *exit_watch;
 	CocoonQmp *qmp;
 	gboolean stopping; /* the exit was asked for: no died callback */
@@ -84,87 +75,16 @@ sandbox_id(CocoonQemu *self)
 	return self->parent.config->sandbox_id;
 }
 
-static int
-pidfd_open(pid_t pid)
-{
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-}
-
-static int
-pidfd_send_signal(int pidfd, int signal)
-{
-	return (int)syscall(SYS_pidfd_send_signal, pidfd, signal, NULL, 0);
-}
-
-/*
- * pidfd_open(2) and pidfd_send_signal(2) need Linux >= 5.3, and valgrind 3.19 (Debian 12: the
- * memcheck run of scripts/run-tests.sh) does not know them. Without them QEMU's exit is watched on
- * a pipe (CocoonQemu.exit_fd), and signals go to its pid: it stays ours until we reap it.
- */
+/* FALSE with error, unless QEMU is gone already */
 static gboolean
-have_pidfd(void)
+signal_qemu(CocoonQemu *self, int signal, GError **error)
 {
-	static gsize once;
-	static gboolean have;
-
-	if (g_once_init_enter(&once)) {
-		int fd = pidfd_open(getpid());
-		have = fd >= 0 || errno != ENOSYS;
-		if (fd >= 0)
-			close(fd);
-		g_once_init_leave(&once, 1);
-	}
-	return have;
-}
-
-static int
-signal_qemu(CocoonQemu *self, int signal)
-{
-	return self->exit_pipe ? kill(self->pid, signal) : pidfd_send_signal(self->exit_fd, signal);
-}
-
-/* waits until the process behind pidfd (or an exit pipe) has exited; FALSE on timeout */
-static gboolean
-pidfd_wait(int pidfd, guint timeout_ms)
-{
-	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
-
-	for (;;) {
-		struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
-		gint64 left = deadline - g_get_monotonic_time();
-		gint ready;
-
-		ready = poll(&pfd, 1, left > 0 ? (gint)((left + 999) / 1000) : 0);
-		if (ready > 0)
-			return TRUE;
-		if (ready < 0 && errno == EINTR)
-			continue;
-		if (ready < 0 || left <= 0)
-			return FALSE;
-	}
-}
-
-/* without pidfds: waits until pid is gone or a zombie; FALSE on timeout */
-static gboolean
-pid_wait(GPid pid, guint timeout_ms)
-{
-	g_autofree gchar *path = g_strdup_printf("/proc/%d/stat", (int)pid);
-	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
-
-	for (;;) {
-		g_autofree gchar *contents = NULL;
-		const gchar *end;
-
-		if (!g_file_get_contents(path, &contents, NULL, NULL))
-			return TRUE;
-		/* the state (field 3) follows the command name's last ')' and a space */
-		end = strrchr(contents, ')');
-		if (end == NULL || end[1] == '\0' || end[2] == 'Z' || end[2] == 'X')
-			return TRUE;
-		if (g_get_monotonic_time() >= deadline)
-			return FALSE;
-		g_usleep(10 * 1000);
-	}
+	g_autoptr(GError) local_error = NULL;
+	if (cocoon_pidfd_send_signal(self->exit, signal, &local_error) ||
+	    g_error_matches(local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+		return TRUE;
+	g_propagate_error(error, g_steal_pointer(&local_error));
+	return FALSE;
 }
 
 gboolean
@@ -342,7 +262,7 @@ on_qmp_event(CocoonQmp *qmp, const gchar *event, CocoonJson *data, gpointer user
 }
 
 /*
- * collects the exit of an exited QEMU (exit_fd readable) and releases what belonged to the
+ * collects the exit of an exited QEMU (self->exit says so) and releases what belonged to the
  * running process; returns the wait status
  */
 static gint
@@ -358,8 +278,7 @@ reap(CocoonQemu *self)
 		g_source_destroy(self->exit_watch);
 		g_clear_pointer(&self->exit_watch, g_source_unref);
 	}
-	cocoon_fd_closep(&self->exit_fd);
-	self->exit_pipe = FALSE;
+	g_clear_pointer(&self->exit, cocoon_pidfd_free);
 	console_stop(self);
 	if (self->qmp != NULL) {
 		/* a SHUTDOWN event may still sit in the socket */
@@ -416,13 +335,15 @@ on_qemu_exit(gint fd, GIOCondition condition, gpointer user_data)
 static gboolean
 kill_and_reap(CocoonQemu *self)
 {
+	g_autoptr(GError) error = NULL;
+
 	if (self->pid == 0)
 		return TRUE;
 	self->stopping = TRUE;
-	if (signal_qemu(self, SIGKILL) < 0 && errno != ESRCH)
+	if (!signal_qemu(self, SIGKILL, &error))
 		g_warning("sandbox %s: cannot kill QEMU pid %d: %s", sandbox_id(self),
-			  (int)self->pid, g_strerror(errno));
-	if (!pidfd_wait(self->exit_fd, KILL_WAIT_MS))
+			  (int)self->pid, error->message);
+	if (!cocoon_pidfd_wait(self->exit, KILL_WAIT_MS))
 		return FALSE;
 	reap(self);
 	return TRUE;
@@ -571,7 +492,7 @@ spawn(CocoonQemu *self, GStrv argv, GError **error)
 		g_array_append_val(target_fds, setup.netns_fd);
 	}
 	/* no pidfds: QEMU holds the exit pipe (it never closes it, nor starts a process with it) */
-	if (!have_pidfd()) {
+	if (!cocoon_pidfd_supported()) {
 		int pipe_fds[2];
 		gint target = next_fd++;
 		if (pipe2(pipe_fds, O_CLOEXEC) < 0) {
@@ -612,19 +533,15 @@ spawn(CocoonQemu *self, GStrv argv, GError **error)
 		}
 	}
 	if (exit_pipe_read >= 0) {
-		self->exit_fd = exit_pipe_read;
-		exit_pipe_read = -1;
-		self->exit_pipe = TRUE;
+		self->exit = cocoon_pidfd_new_for_exit_pipe(pid, cocoon_steal_fd(&exit_pipe_read));
 		return TRUE;
 	}
 	/* race-free: the pid stays ours until we reap it */
-	self->exit_fd = pidfd_open(pid);
-	if (self->exit_fd < 0) {
-		int saved_errno = errno;
+	self->exit = cocoon_pidfd_open(pid, error);
+	if (self->exit == NULL) {
 		spawn_undo(self);
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
-			    "sandbox %s: start: pidfd_open (Linux >= 5.3 needed): %s",
-			    sandbox_id(self), g_strerror(saved_errno));
+		g_prefix_error(error, "sandbox %s: start: pidfd_open (Linux >= 5.3 needed): ",
+			       sandbox_id(self));
 		return FALSE;
 	}
 	return TRUE;
@@ -642,7 +559,7 @@ explain_start_failure(CocoonQemu *self, GError **error)
 	g_autofree gchar *qmp_message = NULL;
 
 	if (error == NULL || *error == NULL || self->pid == 0 ||
-	    !pidfd_wait(self->exit_fd, EXIT_GRACE_MS))
+	    !cocoon_pidfd_wait(self->exit, EXIT_GRACE_MS))
 		return;
 	reason = describe_exit(self, reap(self));
 	qmp_message = g_strdup((*error)->message);
@@ -660,9 +577,8 @@ connect_monitor(CocoonQemu *self, gint64 deadline, GError **error)
 	for (;;) {
 		g_autoptr(GError) local_error = NULL;
 		gint64 left_ms = (deadline - g_get_monotonic_time()) / 1000;
-		struct pollfd pfd = {.fd = self->exit_fd, .events = POLLIN};
 
-		if (poll(&pfd, 1, 0) > 0) {
+		if (cocoon_pidfd_wait(self->exit, 0)) {
 			g_autofree gchar *reason = describe_exit(self, reap(self));
 			g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "sandbox %s: start: %s",
 				    sandbox_id(self), reason);
@@ -688,7 +604,7 @@ connect_monitor(CocoonQemu *self, gint64 deadline, GError **error)
 			return FALSE;
 		}
 		/* not listening yet: wait a little, or for the exit */
-		poll(&pfd, 1, 10);
+		cocoon_pidfd_wait(self->exit, 10);
 	}
 }
 
@@ -740,7 +656,7 @@ qemu_start(CocoonHypervisor *hypervisor, GError **error)
 		kill_and_reap(self);
 		return FALSE;
 	}
-	self->exit_watch = g_unix_fd_source_new(self->exit_fd, G_IO_IN);
+	self->exit_watch = cocoon_pidfd_source_new(self->exit);
 	g_source_set_callback(self->exit_watch, G_SOURCE_FUNC(on_qemu_exit), self, NULL);
 	g_source_attach(self->exit_watch, cocoon_hypervisor_get_context(hypervisor));
 
@@ -782,10 +698,10 @@ qemu_stop(CocoonHypervisor *hypervisor, guint timeout_ms, GError **error)
 				     &local_error))
 			g_debug("%s", local_error->message);
 	} else {
-		signal_qemu(self, SIGTERM);
+		signal_qemu(self, SIGTERM, NULL);
 	}
 	left_ms = (deadline - g_get_monotonic_time()) / 1000;
-	if (pidfd_wait(self->exit_fd, left_ms > 0 ? (guint)left_ms : 0)) {
+	if (cocoon_pidfd_wait(self->exit, left_ms > 0 ? (guint)left_ms : 0)) {
 		reap(self);
 		return TRUE;
 	}
@@ -823,7 +739,7 @@ qemu_finalize(CocoonHypervisor *hypervisor)
 		g_source_destroy(self->exit_watch);
 		g_clear_pointer(&self->exit_watch, g_source_unref);
 	}
-	cocoon_fd_closep(&self->exit_fd);
+	g_clear_pointer(&self->exit, cocoon_pidfd_free);
 	console_stop(self);
 	g_clear_pointer(&self->qmp, cocoon_qmp_free);
 	g_free(self->qmp_socket_path);
@@ -874,8 +790,8 @@ cocoon_qemu_kill_from_state(const gchar *state_dir, GError **error)
 	g_autofree gchar *path = g_build_filename(state_dir, COCOON_VM_PID_FILE, NULL);
 	g_autofree gchar *contents = NULL;
 	g_autoptr(GError) local_error = NULL;
-	cocoon_autofd int pidfd = -1;
-	gboolean by_pid = FALSE;
+	g_autoptr(GError) open_error = NULL;
+	g_autoptr(CocoonPidfd) pidfd = NULL;
 	guint64 recorded_start;
 	guint64 start_time;
 	gsize length = 0;
@@ -896,34 +812,32 @@ cocoon_qemu_kill_from_state(const gchar *state_dir, GError **error)
 	if (!parse_pid_file(path, contents, &pid, &recorded_start, error))
 		return FALSE;
 
-	/* open first, check second: if the pid was reused in between, the start time differs */
-	pidfd = pidfd_open(pid);
-	if (pidfd < 0 && errno == ENOSYS) {
-		/* without pidfds: check, then kill by pid (a reuse in between goes unnoticed) */
-		by_pid = TRUE;
-	} else if (pidfd < 0 && errno != ESRCH) {
-		int saved_errno = errno;
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
-			    "kill from state: pidfd_open(%d): %s", (int)pid,
-			    g_strerror(saved_errno));
+	/*
+	 * open first, check second: if the pid was reused in between, the start time differs
+	 * (without pidfds: check, then kill by pid; a reuse in between goes unnoticed)
+	 */
+	pidfd = cocoon_pidfd_open(pid, &open_error);
+	if (pidfd == NULL && !g_error_matches(open_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)) {
+		g_set_error(error, G_IO_ERROR, open_error->code,
+			    "kill from state: pidfd_open(%d): %s", (int)pid, open_error->message);
 		return FALSE;
 	}
-	if ((pidfd < 0 && !by_pid) || !cocoon_qemu_read_start_time(pid, &start_time, NULL)) {
+	if (pidfd == NULL || !cocoon_qemu_read_start_time(pid, &start_time, NULL)) {
 		g_debug("kill from state: QEMU pid %d is gone", (int)pid);
 	} else if (start_time != recorded_start) {
 		g_message("kill from state: pid %d now belongs to another process (started at "
 			  "%" G_GUINT64_FORMAT ", QEMU at %" G_GUINT64_FORMAT "), not killing it",
 			  (int)pid, start_time, recorded_start);
 	} else {
-		if ((by_pid ? kill(pid, SIGKILL) : pidfd_send_signal(pidfd, SIGKILL)) < 0 &&
-		    errno != ESRCH) {
-			int saved_errno = errno;
-			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
+		g_autoptr(GError) kill_error = NULL;
+		if (!cocoon_pidfd_send_signal(pidfd, SIGKILL, &kill_error) &&
+		    !g_error_matches(kill_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)) {
+			g_set_error(error, G_IO_ERROR, kill_error->code,
 				    "kill from state: kill QEMU pid %d: %s", (int)pid,
-				    g_strerror(saved_errno));
+				    kill_error->message);
 			return FALSE;
 		}
-		if (!(by_pid ? pid_wait(pid, KILL_WAIT_MS) : pidfd_wait(pidfd, KILL_WAIT_MS))) {
+		if (!cocoon_pidfd_wait(pidfd, KILL_WAIT_MS)) {
 			g_set_error(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
 				    "kill from state: QEMU pid %d still there %u ms after SIGKILL",
 				    (int)pid, KILL_WAIT_MS);
@@ -963,7 +877,6 @@ cocoon_qemu_new(const CocoonVmConfig *config, GError **error)
 	self->qmp_socket_path = cocoon_vm_config_state_path(config, COCOON_VM_QMP_SOCKET);
 	self->qemu_log_path = cocoon_vm_config_state_path(config, COCOON_VM_QEMU_LOG);
 	self->pid_file_path = cocoon_vm_config_state_path(config, COCOON_VM_PID_FILE);
-	self->exit_fd = -1;
 	self->console_fd = -1;
 	return &self->parent;
 }

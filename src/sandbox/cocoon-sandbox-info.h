@@ -48,8 +48,8 @@ void cocoon_container_info_free(CocoonContainerInfo *info);
 CocoonProcessInfo *cocoon_process_info_new(void);
 void cocoon_process_info_free(CocoonProcessInfo *info);
 
-/* called on the main context with every new snapshot (observer set in CocoonRuntime) */
-typedef void (*CocoonSandboxObserver)(CocoonSandboxInfo *info, gpointer user_data);
+/* called on the main context with every new snapshot (cocoon_runtime_subscribe_infos()) */
+typedef void (*CocoonSandboxInfoFunc)(CocoonSandboxInfo *info, gpointer user_data);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CocoonSandboxInfo, cocoon_sandbox_info_unref)
 

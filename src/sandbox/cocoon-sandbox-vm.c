@@ -6,18 +6,17 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
-#include <glib-unix.h>
 #include <glib/gstdio.h>
 
 #include "agent.pb-c.h"
 #include "google/protobuf/empty.pb-c.h"
 #include "cocoon-fd.h"
 #include "cocoon-hypervisor.h"
+#include "cocoon-pidfd.h"
 #include "cocoon-qemu.h"
 #include "cocoon-sandbox-network.h"
 #include "cocoon-sandbox-private.h"
@@ -81,7 +80,7 @@ vm_died(CocoonHypervisor *hypervisor, const gchar *reason, gpointer user_data)
 
 typedef struct {
 	GCancellable *cancellable;
-	int pidfd;
+	CocoonPidfd *pidfd;
 } BootWatch;
 
 static void
@@ -89,7 +88,7 @@ boot_watch_free(gpointer data)
 {
 	BootWatch *watch = data;
 	g_object_unref(watch->cancellable);
-	close(watch->pidfd);
+	cocoon_pidfd_free(watch->pidfd);
 	g_free(watch);
 }
 
@@ -104,25 +103,24 @@ boot_watch_qemu_exited(gint fd, GIOCondition condition, gpointer data)
 /*
  * the worker is blocked in the boot wait, so QEMU's died callback cannot run on it: a watch on
  * QEMU's pidfd on the main context cancels the wait instead of letting it run into the boot timeout
+ * (without pidfd_open(2) there is no watch: the boot timeout ends the wait)
  */
 static GSource *
 boot_watch_new(CocoonSandbox *sandbox, GPid pid, GCancellable *cancellable)
 {
 	CocoonRuntime *runtime = cocoon_sandbox_get_runtime(sandbox);
+	g_autoptr(CocoonPidfd) pidfd = cocoon_pidfd_open(pid, NULL);
 	BootWatch *watch;
-	GSource *source;
-	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	GSource *source = pidfd != NULL ? cocoon_pidfd_source_new(pidfd) : NULL;
 
-	if (pidfd < 0)
+	if (source == NULL)
 		return NULL;
 	watch = g_new0(BootWatch, 1);
 	watch->cancellable = g_object_ref(cancellable);
-	watch->pidfd = pidfd;
-	source = g_unix_fd_source_new(pidfd, G_IO_IN);
+	watch->pidfd = g_steal_pointer(&pidfd);
 	g_source_set_callback(source, G_SOURCE_FUNC(boot_watch_qemu_exited), watch,
 			      boot_watch_free);
-	g_source_attach(source, runtime->main_context != NULL ? runtime->main_context
-							      : g_main_context_default());
+	g_source_attach(source, cocoon_runtime_get_main_context(runtime));
 	return source;
 }
 

@@ -94,7 +94,8 @@ static void
 publish(CocoonSandbox *sandbox, const gchar *topic, const gchar *type_url,
 	const ProtobufCMessage *event)
 {
-	cocoon_event_publisher_publish(sandbox->runtime->publisher, topic, type_url, event);
+	cocoon_event_bus_publish(cocoon_runtime_get_event_bus(sandbox->runtime), sandbox->id, topic,
+				 type_url, event);
 }
 
 static gboolean
@@ -772,7 +773,7 @@ sandbox_config_from_spec(CocoonSandbox *sandbox, const gchar *spec_json, gsize s
 		g_prefix_error(error, "config.json: ");
 		return FALSE;
 	}
-	config = cocoon_config_copy(sandbox->runtime->config);
+	config = cocoon_config_copy(cocoon_runtime_get_config(sandbox->runtime));
 	if (!cocoon_config_apply_annotations(config, cocoon_json_object_get(spec, "annotations"),
 					     error))
 		return FALSE;
@@ -848,7 +849,7 @@ task_create(CocoonSandbox *sandbox, Containerd__Task__V2__CreateTaskRequest *req
 	    !container_prepare_rootfs(sandbox, container, request, error) ||
 	    !cocoon_stdio_open(&container->init->stdio, request->stdin, request->stdout,
 			       request->stderr, request->terminal, container->id,
-			       sandbox->runtime->namespace_, error) ||
+			       cocoon_runtime_get_namespace(sandbox->runtime), error) ||
 	    !cocoon_sandbox_stdio_attach(sandbox, container->init, error))
 		return FALSE;
 
@@ -1012,7 +1013,7 @@ task_start(CocoonSandbox *sandbox, CocoonProcess *process, GError **error)
 		}
 		if (!cocoon_stdio_open(&process->stdio, process->stdin_path, process->stdout_path,
 				       process->stderr_path, process->terminal, container->id,
-				       sandbox->runtime->namespace_, error) ||
+				       cocoon_runtime_get_namespace(sandbox->runtime), error) ||
 		    !cocoon_sandbox_stdio_attach(sandbox, process, error))
 			return FALSE;
 		request.container_id = container->id;
@@ -1837,7 +1838,8 @@ cocoon_sandbox_new(CocoonRuntime *runtime, const gchar *id)
 	sandbox->ref_count = 1;
 	sandbox->runtime = runtime;
 	sandbox->id = g_strdup(id);
-	sandbox->state_dir = g_build_filename(runtime->config->state_dir, id, NULL);
+	sandbox->state_dir =
+		g_build_filename(cocoon_runtime_get_config(runtime)->state_dir, id, NULL);
 	sandbox->shared_dir = g_build_filename(sandbox->state_dir, "shared", NULL);
 	sandbox->cgroup_mode = cocoon_host_cgroup_mode();
 	sandbox->context = g_main_context_new();
@@ -1899,7 +1901,8 @@ cocoon_sandbox_get_shared_dir(CocoonSandbox *sandbox)
 CocoonConfig *
 cocoon_sandbox_get_config(CocoonSandbox *sandbox)
 {
-	return sandbox->config != NULL ? sandbox->config : sandbox->runtime->config;
+	return sandbox->config != NULL ? sandbox->config
+				       : cocoon_runtime_get_config(sandbox->runtime);
 }
 
 CocoonRuntime *

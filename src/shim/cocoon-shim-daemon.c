@@ -143,7 +143,9 @@ cocoon_shim_daemon(const CocoonShimOptions *options)
 	g_autoptr(CocoonTtrpcServer) server = NULL;
 	g_autoptr(GPtrArray) sandboxes = NULL;
 	g_autoptr(CocoonDbusExporter) exporter = NULL;
-	CocoonRuntime runtime = {0};
+	CocoonRuntime *runtime = NULL;
+	CocoonConfig *config; /* the runtime's */
+	CocoonEventPublisher *publisher = NULL;
 	g_autofree gchar *address = NULL;
 	const gchar *group = options->group != NULL ? options->group : options->id;
 
@@ -159,41 +161,38 @@ cocoon_shim_daemon(const CocoonShimOptions *options)
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		g_warning("cannot become a subreaper: %s", g_strerror(errno));
 
-	runtime.config = cocoon_config_load_default(&error);
-	if (runtime.config == NULL) {
+	config = cocoon_config_load_default(&error);
+	if (config == NULL) {
 		g_critical("configuration: %s", error->message);
 		return 1;
 	}
-	if (g_strcmp0(runtime.config->log_level, "debug") == 0)
+	if (g_strcmp0(config->log_level, "debug") == 0)
 		log_debug = TRUE;
-	for (gchar **warning = runtime.config->warnings; *warning != NULL; warning++)
+	for (gchar **warning = config->warnings; *warning != NULL; warning++)
 		g_warning("configuration: %s", *warning);
-	runtime.namespace_ = g_strdup(options->namespace_);
-	runtime.containerd_address = g_strdup(options->address);
-	runtime.main_context = g_main_context_default();
-	cocoon_runtime_init(&runtime);
-	runtime.publisher =
-		cocoon_event_publisher_new(g_getenv("TTRPC_ADDRESS"), options->namespace_);
+	runtime = cocoon_runtime_new(config, options->namespace_, g_main_context_default());
+	publisher = cocoon_event_publisher_new(g_getenv("TTRPC_ADDRESS"), options->namespace_);
+	cocoon_event_publisher_subscribe(publisher, cocoon_runtime_get_event_bus(runtime));
 	/* sandboxes on D-Bus (runtime.dbus) and on <state_dir>/<sandbox>/dbus.sock */
-	exporter = cocoon_dbus_exporter_new(cocoon_dbus_bus_from_string(runtime.config->dbus),
-					    runtime.config->state_dir, options->namespace_);
-	cocoon_dbus_exporter_attach(exporter, &runtime);
+	exporter = cocoon_dbus_exporter_new(cocoon_dbus_bus_from_string(config->dbus),
+					    config->state_dir, options->namespace_);
+	cocoon_dbus_exporter_attach(exporter, runtime);
 	cocoon_dbus_exporter_start(exporter);
 
 	main_loop = g_main_loop_new(NULL, FALSE);
 	server = cocoon_ttrpc_server_new();
-	cocoon_task_service_register(server, &runtime, on_shutdown, NULL);
+	cocoon_task_service_register(server, runtime, on_shutdown, NULL);
 	if (!cocoon_ttrpc_server_listen_fd(server, LISTEN_FD, &error)) {
 		g_critical("serving on fd %d: %s", LISTEN_FD, error->message);
 		return 1;
 	}
 	g_unix_signal_add(SIGTERM, on_terminate, NULL);
 	g_unix_signal_add(SIGINT, on_terminate, NULL);
-	orphan.runtime = &runtime;
+	orphan.runtime = runtime;
 	orphan.server = server;
 	g_timeout_add_seconds(ORPHAN_CHECK_INTERVAL_S, on_orphan_check, NULL);
 	g_info("serving pod %s (first task %s, namespace %s), config %s", group, options->id,
-	       options->namespace_, runtime.config->path ? runtime.config->path : "(defaults)");
+	       options->namespace_, config->path ? config->path : "(defaults)");
 
 	g_main_loop_run(main_loop);
 
@@ -202,31 +201,20 @@ cocoon_shim_daemon(const CocoonShimOptions *options)
 	address = cocoon_shim_socket_address(options->address != NULL ? options->address : "",
 					     options->namespace_, group);
 	g_unlink(cocoon_shim_socket_path(address));
-	{
-		g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&runtime.lock);
-		GHashTableIter iter;
-		gpointer value;
-		sandboxes = g_ptr_array_new_with_free_func((GDestroyNotify)cocoon_sandbox_unref);
-		g_hash_table_iter_init(&iter, runtime.sandboxes);
-		while (g_hash_table_iter_next(&iter, NULL, &value))
-			g_ptr_array_add(sandboxes, cocoon_sandbox_ref(value));
-	}
+	sandboxes = cocoon_runtime_list_sandboxes(runtime);
 	for (guint i = 0; i < sandboxes->len; i++)
 		cocoon_sandbox_stop(sandboxes->pdata[i]);
-	cocoon_event_publisher_free(runtime.publisher, EVENT_DRAIN_TIMEOUT_MS);
+	cocoon_event_publisher_free(publisher, EVENT_DRAIN_TIMEOUT_MS);
 	/* the D-Bus peer sockets go with the exporter, then the rest of each state directory */
 	g_clear_pointer(&exporter, cocoon_dbus_exporter_free);
 	for (guint i = 0; i < sandboxes->len; i++) {
-		g_autofree gchar *state_dir =
-			g_build_filename(runtime.config->state_dir,
-					 cocoon_sandbox_get_id(sandboxes->pdata[i]), NULL);
+		g_autofree gchar *state_dir = g_build_filename(
+			config->state_dir, cocoon_sandbox_get_id(sandboxes->pdata[i]), NULL);
 		remove_own_state_dir(state_dir);
 	}
 	g_info("exiting");
 	/* the sandboxes are stopped: nothing reads these any more (LeakSanitizer, memcheck) */
-	cocoon_runtime_clear(&runtime);
-	g_clear_pointer(&runtime.config, cocoon_config_free);
-	g_clear_pointer(&runtime.namespace_, g_free);
-	g_clear_pointer(&runtime.containerd_address, g_free);
+	g_clear_pointer(&sandboxes, g_ptr_array_unref);
+	g_clear_pointer(&runtime, cocoon_runtime_free);
 	return 0;
 }

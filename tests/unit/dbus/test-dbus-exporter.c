@@ -318,7 +318,7 @@ typedef struct {
 	Fixture *fixture;
 	const gchar *sandbox_id;
 	const gchar *type_url;
-	GBytes *event;
+	const ProtobufCMessage *event;
 } QueueEvent;
 
 static gpointer
@@ -333,15 +333,6 @@ queue_event_thread(gpointer data)
 	return NULL;
 }
 
-static GBytes *
-pack(const ProtobufCMessage *message)
-{
-	gsize size = protobuf_c_message_get_packed_size(message);
-	guint8 *data = g_malloc(size + 1);
-	protobuf_c_message_pack(message, data);
-	return g_bytes_new_take(data, size);
-}
-
 static void
 test_task_event(Fixture *fixture, gconstpointer data)
 {
@@ -349,10 +340,10 @@ test_task_event(Fixture *fixture, gconstpointer data)
 	g_autoptr(GPtrArray) received =
 		g_ptr_array_new_with_free_func((GDestroyNotify)g_variant_unref);
 	Containerd__Events__TaskExit exit_event = CONTAINERD__EVENTS__TASK_EXIT__INIT;
+	Containerd__Events__TaskExit init_exit = CONTAINERD__EVENTS__TASK_EXIT__INIT;
 	Containerd__Events__TaskExecStarted started = CONTAINERD__EVENTS__TASK_EXEC_STARTED__INIT;
-	g_autoptr(GBytes) exit_bytes = NULL;
-	g_autoptr(GBytes) init_exit_bytes = NULL;
-	g_autoptr(GBytes) started_bytes = NULL;
+	Containerd__Events__TaskCheckpointed checkpointed =
+		CONTAINERD__EVENTS__TASK_CHECKPOINTED__INIT;
 	const gchar *topic, *container_id, *exec_id;
 	guint32 pid, exit_status;
 	gint64 timestamp;
@@ -367,24 +358,27 @@ test_task_event(Fixture *fixture, gconstpointer data)
 	exit_event.id = (gchar *)"e1";
 	exit_event.pid = 11;
 	exit_event.exit_status = 137;
-	exit_bytes = pack((ProtobufCMessage *)&exit_event);
-	exit_event.id = (gchar *)"c2";
-	exit_event.pid = 9;
-	exit_event.exit_status = 3;
-	init_exit_bytes = pack((ProtobufCMessage *)&exit_event);
+	init_exit.container_id = (gchar *)"c2";
+	init_exit.id = (gchar *)"c2";
+	init_exit.pid = 9;
+	init_exit.exit_status = 3;
 	started.container_id = (gchar *)"c-new";
 	started.exec_id = (gchar *)"e9";
 	started.pid = 12;
-	started_bytes = pack((ProtobufCMessage *)&started);
+	checkpointed.container_id = (gchar *)"c2";
 	{
-		/* from other threads, as the sandbox workers publish them */
+		/* from other threads, as the sandbox workers publish them, with their sandbox */
 		QueueEvent events[] = {
-			{fixture, NULL, "containerd.events.TaskExit", exit_bytes},
-			{fixture, NULL, "containerd.events.TaskExit", init_exit_bytes},
-			/* a container no snapshot showed yet, of the only sandbox */
-			{fixture, NULL, "containerd.events.TaskExecStarted", started_bytes},
-			/* not a task event: no signal */
-			{fixture, NULL, "containerd.events.Nonsense", started_bytes},
+			{fixture, "pod-1", "containerd.events.TaskExit",
+			 (ProtobufCMessage *)&exit_event},
+			{fixture, "pod-1", "containerd.events.TaskExit",
+			 (ProtobufCMessage *)&init_exit},
+			/* a container no snapshot showed yet: the sandbox id says where it goes */
+			{fixture, "pod-1", "containerd.events.TaskExecStarted",
+			 (ProtobufCMessage *)&started},
+			/* not a task event the signal describes: no signal */
+			{fixture, "pod-1", "containerd.events.TaskCheckpointed",
+			 (ProtobufCMessage *)&checkpointed},
 		};
 		for (guint i = 0; i < G_N_ELEMENTS(events); i++)
 			g_thread_join(g_thread_new("worker", queue_event_thread, &events[i]));
@@ -422,14 +416,12 @@ static void
 test_event_before_snapshot(Fixture *fixture, gconstpointer data)
 {
 	Containerd__Events__TaskExecStarted started = CONTAINERD__EVENTS__TASK_EXEC_STARTED__INIT;
-	g_autoptr(GBytes) bytes = NULL;
 	GList *objects;
-	QueueEvent event = {fixture, "pod-2", "containerd.events.TaskExecStarted", NULL};
+	QueueEvent event = {fixture, "pod-2", "containerd.events.TaskExecStarted",
+			    (ProtobufCMessage *)&started};
 
 	started.container_id = (gchar *)"c1";
 	started.exec_id = (gchar *)"e1";
-	bytes = pack((ProtobufCMessage *)&started);
-	event.event = bytes;
 	g_thread_join(g_thread_new("worker", queue_event_thread, &event));
 	while (g_main_context_iteration(NULL, FALSE))
 		;
@@ -438,6 +430,109 @@ test_event_before_snapshot(Fixture *fixture, gconstpointer data)
 	g_assert_cmpstr(g_dbus_object_get_object_path(objects->data), ==,
 			"/io/github/cocoon/Sandbox/pod_2d2");
 	g_list_free_full(objects, g_object_unref);
+}
+
+static void
+on_signal_at(GDBusConnection *connection, const gchar *sender, const gchar *path,
+	     const gchar *interface, const gchar *member, GVariant *parameters, gpointer data)
+{
+	GPtrArray *received = data;
+	g_ptr_array_add(received, g_variant_ref_sink(g_variant_new("(s@*)", path, parameters)));
+}
+
+typedef struct {
+	CocoonRuntime *runtime;
+	const gchar *sandbox_id;
+} Worker;
+
+/* what a sandbox worker does: a snapshot, then its events in order */
+static gpointer
+worker_publish(gpointer data)
+{
+	Worker *worker = data;
+	g_autoptr(CocoonSandboxInfo) info = cocoon_sandbox_info_new(worker->sandbox_id);
+	CocoonEventBus *bus = cocoon_runtime_get_event_bus(worker->runtime);
+	Containerd__Events__TaskStart start = CONTAINERD__EVENTS__TASK_START__INIT;
+	Containerd__Events__TaskExit exit_event = CONTAINERD__EVENTS__TASK_EXIT__INIT;
+
+	info->state = g_strdup("running");
+	cocoon_runtime_publish_info(worker->runtime, info);
+	start.container_id = (gchar *)worker->sandbox_id;
+	start.pid = 7;
+	exit_event.container_id = (gchar *)worker->sandbox_id;
+	exit_event.id = (gchar *)worker->sandbox_id;
+	exit_event.pid = 7;
+	exit_event.exit_status = 1;
+	for (guint i = 0; i < 20; i++) {
+		cocoon_event_bus_publish(bus, worker->sandbox_id, "/tasks/start",
+					 "containerd.events.TaskStart", (ProtobufCMessage *)&start);
+		cocoon_event_bus_publish(bus, worker->sandbox_id, "/tasks/exit",
+					 "containerd.events.TaskExit",
+					 (ProtobufCMessage *)&exit_event);
+	}
+	return NULL;
+}
+
+/*
+ * attached to a runtime, as in the shim: snapshots and events of two sandboxes published at once
+ * from their workers become objects and signals on the object of the sandbox that published
+ * them, in its order; after free() the exporter hears nothing more
+ */
+static void
+test_runtime(Fixture *fixture, gconstpointer data)
+{
+	g_autoptr(CocoonRuntime) runtime =
+		cocoon_runtime_new(cocoon_config_new_default(), "test-ns", NULL);
+	g_autoptr(GPtrArray) received =
+		g_ptr_array_new_with_free_func((GDestroyNotify)g_variant_unref);
+	Worker workers[] = {{runtime, "pod-a"}, {runtime, "pod-b"}};
+	GThread *threads[G_N_ELEMENTS(workers)];
+	guint seen_start[G_N_ELEMENTS(workers)] = {0};
+	guint seen_exit[G_N_ELEMENTS(workers)] = {0};
+	GList *objects;
+	guint id;
+
+	cocoon_dbus_exporter_attach(fixture->exporter, runtime);
+	id = g_dbus_connection_signal_subscribe(fixture->client, NULL, COCOON_DBUS_INTERFACE,
+						"TaskEvent", NULL, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+						on_signal_at, received, NULL);
+	bus_round_trip(fixture);
+	for (guint i = 0; i < G_N_ELEMENTS(workers); i++)
+		threads[i] = g_thread_new("worker", worker_publish, &workers[i]);
+	for (guint i = 0; i < G_N_ELEMENTS(workers); i++)
+		g_thread_join(threads[i]);
+	wait_for(received, 80);
+	for (guint i = 0; i < received->len; i++) {
+		const gchar *path, *topic, *container_id;
+		guint w;
+		g_variant_get(received->pdata[i], "(&s(&s&s&suux))", &path, &topic, &container_id,
+			      NULL, NULL, NULL, NULL);
+		w = g_str_has_suffix(path, "pod_2da") ? 0 : 1;
+		g_assert_cmpstr(container_id, ==, workers[w].sandbox_id);
+		/* per sandbox: start, exit, start, exit, ... */
+		if (g_str_equal(topic, "/tasks/start")) {
+			g_assert_cmpuint(seen_start[w], ==, seen_exit[w]);
+			seen_start[w]++;
+		} else {
+			g_assert_cmpstr(topic, ==, "/tasks/exit");
+			g_assert_cmpuint(seen_exit[w] + 1, ==, seen_start[w]);
+			seen_exit[w]++;
+		}
+	}
+	g_assert_cmpuint(seen_exit[0], ==, 20);
+	g_assert_cmpuint(seen_exit[1], ==, 20);
+	while (g_main_context_iteration(NULL, FALSE))
+		;
+	objects = run_in_thread(get_managed_objects, fixture);
+	g_assert_cmpuint(g_list_length(objects), ==, 2);
+	g_list_free_full(objects, g_object_unref);
+
+	/* unsubscribed: publishing reaches nobody, the runtime is freed without subscribers */
+	g_clear_pointer(&fixture->exporter, cocoon_dbus_exporter_free);
+	worker_publish(&workers[0]);
+	while (g_main_context_iteration(NULL, FALSE))
+		;
+	g_dbus_connection_signal_unsubscribe(fixture->client, id);
 }
 
 static gpointer
@@ -693,6 +788,8 @@ main(int argc, char **argv)
 	g_test_add("/dbus/exporter/properties-changed", Fixture, NULL, fixture_set_up,
 		   test_properties_changed, fixture_tear_down);
 	g_test_add("/dbus/exporter/task-event", Fixture, NULL, fixture_set_up, test_task_event,
+		   fixture_tear_down);
+	g_test_add("/dbus/exporter/runtime", Fixture, NULL, fixture_set_up, test_runtime,
 		   fixture_tear_down);
 	g_test_add("/dbus/exporter/event-before-snapshot", Fixture, NULL, fixture_set_up,
 		   test_event_before_snapshot, fixture_tear_down);
