@@ -50,7 +50,8 @@
 #                        2 s plus the time of the same exec without the background child (runc reports
 #                        the exit at once; the pipe the child holds open must not delay it); an exec
 #                        killed while nobody reads its output has its /tasks/exit within the shim's 2 s
-#                        stall bound plus that margin (not after a 30 s drain)
+#                        stall bound plus that margin (not after a 30 s drain); with -t, within the
+#                        agent's 2 s wait for the pty's EOF plus 2 s and that margin
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -716,6 +717,18 @@ scenario_exec_background_child() {
 		log "exec with a background child returned after ${elapsed} ms (without: ${base} ms)"
 	fi
 	note "try $t: exec with a background child ${elapsed} ms, without ${base} ms"
+	# on a terminal the agent waits for the pty's EOF, up to COCOON_GUEST_DRAIN_TIMEOUT_MS (2 s)
+	start=$(now_ms)
+	out=$(timeout -k 5 120 script -qec "ctr --address $CONTAINERD_ADDRESS -n $ns tasks exec -t --exec-id tty $p sh -c 'setsid sleep 1000 & echo hi'" /dev/null 2>&1 | tr -d '\r')
+	elapsed=$(($(now_ms) - start))
+	limit=$((2000 + 2000 + base))
+	[ "$out" = hi ] || fail "exec -t with a background child printed: $out"
+	if [ "$elapsed" -gt "$limit" ]; then
+		fail "exec -t with a background child returned after ${elapsed} ms (limit ${limit} ms)"
+	else
+		log "exec -t with a background child returned after ${elapsed} ms"
+	fi
+	note "try $t: exec -t with a background child ${elapsed} ms"
 
 	# killed while nobody reads its output: ctr's stdout is a FIFO this script holds open and
 	# never reads, so the FIFO, ctr, containerd's FIFO, the mux window and the guest pipe fill up
