@@ -102,8 +102,12 @@ struct _Process {
 	gint64 exited_at_ns;
 	gboolean oom_killed;
 	guint64 oom_kills_at_start;
-	gboolean reported; /* exited and drained (or the drain timed out): Wait answers */
-	guint drain_timeout_id;
+	/* exited and where its output ends is known: Wait answers */
+	gboolean reported;
+	guint drain_timeout_id; /* a terminal's EOF, waited for after the exit */
+	/* the stdout/stderr stream offsets its output ends at, taken when it was reported */
+	guint64 stdout_offset;
+	guint64 stderr_offset;
 	GPtrArray *waiters; /* CocoonTtrpcCall */
 };
 
@@ -374,17 +378,38 @@ process_answer_waiters(Process *process)
 	response.exit_status = process->exit_status;
 	response.exited_at_ns = process->exited_at_ns;
 	response.oom_killed = process->oom_killed;
+	response.output_offsets = TRUE;
+	response.stdout_offset = process->stdout_offset;
+	response.stderr_offset = process->stderr_offset;
 	for (guint i = 0; i < process->waiters->len; i++)
 		cocoon_ttrpc_call_return_message(g_ptr_array_index(process->waiters, i),
 						 &response.base);
 	g_ptr_array_set_size(process->waiters, 0);
 }
 
-/* Wait answers once the exit is known and the stdout/stderr tail is on the port */
+/* where the output ends now: a stream that is gone (or never was) has nothing left to wait for */
+static void
+process_take_output_offsets(Process *process)
+{
+	CocoonGuestStdio *stdio = process->container->agent->stdio;
+
+	process->stdout_offset = 0;
+	process->stderr_offset = 0;
+	if (process->registered & STREAM_STDOUT)
+		(void)cocoon_guest_stdio_get_output_offset(stdio, process->stdout_id,
+							   &process->stdout_offset);
+	if (process->registered & STREAM_STDERR)
+		(void)cocoon_guest_stdio_get_output_offset(stdio, process->stderr_id,
+							   &process->stderr_offset);
+}
+
+/*
+ * Wait answers once the exit is known and where the output ends: pipes at the exit, a terminal
+ * after its EOF or the drain timeout (which zeroes outputs_pending)
+ */
 static void
 process_check_reported(Process *process)
 {
-	/* the drain timeout zeroes outputs_pending */
 	if (!process->exited || process->reported || process->outputs_pending > 0)
 		return;
 	process->reported = TRUE;
@@ -392,6 +417,7 @@ process_check_reported(Process *process)
 		g_source_remove(process->drain_timeout_id);
 		process->drain_timeout_id = 0;
 	}
+	process_take_output_offsets(process);
 	/* stdin has no reader any more */
 	if (process->registered & STREAM_STDIN) {
 		cocoon_guest_stdio_remove(process->container->agent->stdio, process->stdin_id);
@@ -406,8 +432,8 @@ process_drain_timeout_cb(gpointer user_data)
 	Process *process = user_data;
 	g_autofree gchar *name = process_name(process);
 
-	/* a daemonized grandchild keeps the pipe open: report the exit anyway */
-	g_info("%s: output still open %d ms after the exit, reporting the exit", name,
+	/* a daemonized grandchild keeps the terminal open: report the exit anyway */
+	g_info("%s: terminal still open %d ms after the exit, reporting the exit", name,
 	       COCOON_GUEST_DRAIN_TIMEOUT_MS);
 	process->drain_timeout_id = 0;
 	process->outputs_pending = 0;
@@ -448,7 +474,14 @@ process_exited_cb(pid_t pid, int wait_status, gint64 exited_at_ns, gpointer user
 	    (container->state == CONTAINER_RUNNING || container->state == CONTAINER_PAUSED ||
 	     container->state == CONTAINER_CREATED))
 		container->state = CONTAINER_STOPPED;
-	if (process->outputs_pending > 0)
+	/*
+	 * every byte the process wrote to a pipe is in it now: the offsets say where its output
+	 * ends, and a descendant holding the pipe open delays nothing. A pty's bytes may still be
+	 * on their way through the line discipline: its EOF is waited for, bounded.
+	 */
+	if (!process->terminal)
+		process->outputs_pending = 0;
+	else if (process->outputs_pending > 0)
 		process->drain_timeout_id = g_timeout_add(COCOON_GUEST_DRAIN_TIMEOUT_MS,
 							  process_drain_timeout_cb, process);
 	process_check_reported(process);

@@ -17,7 +17,10 @@ G_BEGIN_DECLS
 typedef struct _CocoonGuestAgent CocoonGuestAgent;
 
 #define COCOON_GUEST_AGENT_SERVICE "cocoon.agent.v1.Agent"
-/* how long a Wait answer waits for the EOF of the process's stdout/stderr after the exit */
+/*
+ * how long a Wait answer waits for the EOF of a terminal process's output after the exit (a
+ * pipe's output offsets are taken at the exit, without waiting)
+ */
 #define COCOON_GUEST_DRAIN_TIMEOUT_MS 2000
 
 typedef struct {

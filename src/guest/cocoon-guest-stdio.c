@@ -40,6 +40,8 @@ typedef struct {
 
 	/* output */
 	guint64 window;
+	/* bytes taken from the fd into DATA frames (on the port, staged or queued) */
+	guint64 forwarded;
 	/* the fd is a pipe: DATA goes to the port by splice(2), not copied through the agent */
 	gboolean splice;
 	gboolean eof_queued;
@@ -300,11 +302,13 @@ output_splice(Stream *stream, gsize length)
 		cocoon_stdio_frame_header_encode(stream->id, COCOON_STDIO_FRAME_DATA, (guint32)have,
 						 buf);
 		stream->window -= (guint64)have;
+		stream->forwarded += (guint64)have;
 		queue_frame(mux, g_bytes_new_take(g_steal_pointer(&buf), sizeof(header) + have),
 			    stream->id, COCOON_STDIO_FRAME_DATA);
 		return TRUE;
 	}
 	stream->window -= (guint64)length;
+	stream->forwarded += (guint64)length;
 	mux->staged = mux->staged_frame = sizeof(header) + length;
 	mux->staged_stream_id = stream->id;
 	if (!staging_flush(mux))
@@ -354,6 +358,7 @@ output_read(Stream *stream)
 		if ((gsize)n < want / 2)
 			buf = g_realloc(buf, COCOON_STDIO_HEADER_SIZE + (gsize)n);
 		stream->window -= (guint64)n;
+		stream->forwarded += (guint64)n;
 		queue_frame(mux, g_bytes_new_take(buf, COCOON_STDIO_HEADER_SIZE + (gsize)n),
 			    stream->id, COCOON_STDIO_FRAME_DATA);
 	}
@@ -867,6 +872,30 @@ cocoon_guest_stdio_remove(CocoonGuestStdio *stdio, guint32 stream_id)
 		input_drop_pending(stream);
 	}
 	g_hash_table_remove(stdio->streams, GUINT_TO_POINTER(stream_id));
+}
+
+/**
+ * cocoon_guest_stdio_get_output_offset:
+ *
+ * The offset in an output stream (counted from its first DATA byte) that the bytes in its fd now
+ * end at: what was forwarded so far plus what the pipe (or the pty master) holds unread. Once the
+ * last writer the caller cares about is gone, every byte it wrote is before that offset. FALSE for
+ * an unknown stream or an input.
+ */
+gboolean
+cocoon_guest_stdio_get_output_offset(CocoonGuestStdio *stdio, guint32 stream_id,
+				     guint64 *ret_offset)
+{
+	Stream *stream = g_hash_table_lookup(stdio->streams, GUINT_TO_POINTER(stream_id));
+	int available = 0;
+
+	if (stream == NULL || !stream->output)
+		return FALSE;
+	/* EIO or the like: nothing more can be read from it */
+	if (stream->fd >= 0 && ioctl(stream->fd, FIONREAD, &available) < 0)
+		available = 0;
+	*ret_offset = stream->forwarded + (guint64)MAX(available, 0);
+	return TRUE;
 }
 
 gboolean

@@ -50,6 +50,12 @@ void cocoon_guest_stdio_close_input(CocoonGuestStdio *stdio, guint32 stream_id);
  * EOF sends it now; its eof_func is not called any more
  */
 void cocoon_guest_stdio_remove(CocoonGuestStdio *stdio, guint32 stream_id);
+/*
+ * an output stream's offset (from its first byte) after the bytes its fd holds now: forwarded so
+ * far + unread (FIONREAD). FALSE for an unknown stream or an input.
+ */
+gboolean cocoon_guest_stdio_get_output_offset(CocoonGuestStdio *stdio, guint32 stream_id,
+					      guint64 *ret_offset);
 gboolean cocoon_guest_stdio_has_stream(CocoonGuestStdio *stdio, guint32 stream_id);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CocoonGuestStdio, cocoon_guest_stdio_free)

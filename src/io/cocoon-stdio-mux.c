@@ -57,6 +57,9 @@ typedef struct {
 	gboolean write_failed;
 	/* EOF seen (or connection gone), every byte written or dropped and fd closed */
 	gboolean done;
+	/* DATA bytes received since the stream was added, and of those written or dropped */
+	guint64 received;
+	guint64 delivered;
 
 	/* input */
 	gsize credit;
@@ -198,6 +201,9 @@ drop_queued_locked(CocoonStdioMux *mux, Stream *stream)
 {
 	/* dropped bytes are credited all the same, so the guest's writer never stalls on them */
 	send_credit_locked(mux, stream->id, stream->queued);
+	stream->delivered += stream->queued;
+	if (stream->queued > 0)
+		g_cond_broadcast(&mux->cond);
 	g_queue_clear_full(&stream->chunks, (GDestroyNotify)g_bytes_unref);
 	stream->head_offset = 0;
 	stream->queued = 0;
@@ -285,6 +291,9 @@ output_job(gpointer data)
 			copied += (gsize)n;
 			stream->head_offset += (gsize)n;
 			stream->queued -= (gsize)n;
+			stream->delivered += (guint64)n;
+			/* a waiter for an offset may be done */
+			g_cond_broadcast(&mux->cond);
 			if (stream->head_offset == size) {
 				g_bytes_unref(g_queue_pop_head(&stream->chunks));
 				stream->head_offset = 0;
@@ -462,8 +471,11 @@ dispatch_frame_locked(CocoonStdioMux *mux, const CocoonStdioFrame *frame, GError
 		}
 		if (size == 0)
 			return TRUE;
+		stream->received += size;
 		if (stream->write_failed) {
 			send_credit_locked(mux, stream->id, size);
+			stream->delivered += size;
+			g_cond_broadcast(&mux->cond);
 			return TRUE;
 		}
 		g_queue_push_tail(&stream->chunks, g_bytes_ref(frame->data));
@@ -1011,6 +1023,71 @@ cocoon_stdio_mux_wait_outputs(CocoonStdioMux *mux, const guint32 *stream_ids, gu
 			return outputs_done_locked(mux, stream_ids, n);
 	}
 	return TRUE;
+}
+
+/* every listed stream reached its offset (or is done, or not an output); *ret_progress: the sum of
+ * their counters, which moves whenever one of them received or delivered bytes */
+static gboolean
+outputs_delivered_locked(CocoonStdioMux *mux, const guint32 *stream_ids, const guint64 *offsets,
+			 guint n, guint64 *ret_progress)
+{
+	gboolean all = TRUE;
+	guint64 progress = 0;
+
+	for (guint i = 0; i < n; i++) {
+		Stream *stream = g_hash_table_lookup(mux->streams, GUINT_TO_POINTER(stream_ids[i]));
+
+		if (stream == NULL || stream->kind != STREAM_OUTPUT)
+			continue;
+		progress += stream->received + stream->delivered;
+		if (!stream->done && (offsets == NULL || stream->delivered < offsets[i]))
+			all = FALSE;
+	}
+	*ret_progress = progress;
+	return all;
+}
+
+/**
+ * cocoon_stdio_mux_wait_delivered:
+ *
+ * Blocks the calling thread until each listed output stream delivered offsets[i] bytes (written to
+ * its fd, or dropped after a write error) or is done; with offsets NULL, until every one is done.
+ * Offsets come from the guest: a wrong one costs at most idle_us after the last byte moved on any
+ * listed stream, and never more than the deadline.
+ *
+ * Returns: TRUE when all are there, FALSE when the idle time or the deadline passed first
+ */
+gboolean
+cocoon_stdio_mux_wait_delivered(CocoonStdioMux *mux, const guint32 *stream_ids,
+				const guint64 *offsets, guint n, gint64 idle_us,
+				gint64 deadline_monotonic_us)
+{
+	g_autoptr(GMutexLocker) locker = NULL;
+	guint64 progress = 0;
+	guint64 last_progress;
+	gint64 idle_deadline;
+
+	g_return_val_if_fail(mux != NULL, FALSE);
+	g_return_val_if_fail(n == 0 || stream_ids != NULL, FALSE);
+
+	locker = g_mutex_locker_new(&mux->mutex);
+	if (outputs_delivered_locked(mux, stream_ids, offsets, n, &progress))
+		return TRUE;
+	last_progress = progress;
+	idle_deadline = g_get_monotonic_time() + idle_us;
+	for (;;) {
+		/* woken by any stream of the mux, or spuriously: the clock decides */
+		(void)g_cond_wait_until(&mux->cond, &mux->mutex,
+					MIN(idle_deadline, deadline_monotonic_us));
+		if (outputs_delivered_locked(mux, stream_ids, offsets, n, &progress))
+			return TRUE;
+		if (progress != last_progress) {
+			last_progress = progress;
+			idle_deadline = g_get_monotonic_time() + idle_us;
+		}
+		if (g_get_monotonic_time() >= MIN(idle_deadline, deadline_monotonic_us))
+			return FALSE;
+	}
 }
 
 /**

@@ -81,6 +81,17 @@ gboolean cocoon_stdio_mux_wait_outputs(CocoonStdioMux *mux, const guint32 *strea
 				       gint64 deadline_monotonic_us);
 
 /*
+ * blocks until every listed output stream delivered offsets[i] bytes since it was added (written
+ * to its fd, or dropped after a write error or removal) or is done as above; offsets NULL: until
+ * every one is done. Ids that are not output streams count as done. FALSE when no listed stream
+ * received or delivered a byte for idle_us, or the deadline passed, first. For an exit: the
+ * offsets where the process's own output ends, while a descendant may keep the stream open.
+ */
+gboolean cocoon_stdio_mux_wait_delivered(CocoonStdioMux *mux, const guint32 *stream_ids,
+					 const guint64 *offsets, guint n, gint64 idle_us,
+					 gint64 deadline_monotonic_us);
+
+/*
  * end the connection: inputs stop (no EOF is sent), outputs get EOF after writing what they already
  * queued as far as it goes without blocking. Idempotent. Call cocoon_stdio_mux_wait_outputs()
  * first when the tail matters.

@@ -33,7 +33,7 @@ typedef struct {
 	gboolean stdin_closed;
 	GBytes *process_json;	/* exec: the OCI process spec, sent to the agent at Start */
 	GPtrArray *waiters;	/* CocoonTtrpcCall waiting for the exit */
-	gboolean exiting;	/* the guest reported the exit; draining output */
+	gboolean exiting;	/* the guest reported the exit; delivering its output */
 	gboolean exit_deferred; /* init: exited, reported once the execs are gone */
 	guint32 deferred_status;
 	gint64 deferred_at_us;
@@ -73,8 +73,12 @@ GMainContext *cocoon_sandbox_get_context(CocoonSandbox *sandbox);
 gboolean cocoon_sandbox_stdio_attach(CocoonSandbox *sandbox, CocoonProcess *process,
 				     GError **error);
 void cocoon_sandbox_stdio_close_stdin(CocoonSandbox *sandbox, CocoonProcess *process);
-/* blocks (any thread) until those output streams reached their destination, or the deadline */
-gboolean cocoon_sandbox_stdio_drain(CocoonSandbox *sandbox, const guint32 *streams, guint n_streams,
+/*
+ * blocks (any thread) until those output streams delivered offsets[i] bytes to their destination
+ * (offsets NULL: until their EOF and last byte), or nothing moved for idle_us, or the deadline
+ */
+gboolean cocoon_sandbox_stdio_drain(CocoonSandbox *sandbox, const guint32 *streams,
+				    const guint64 *offsets, guint n_streams, gint64 idle_us,
 				    gint64 deadline_us);
 void cocoon_sandbox_stdio_detach(CocoonSandbox *sandbox, CocoonProcess *process);
 

@@ -364,13 +364,14 @@ cocoon_sandbox_stdio_attach(CocoonSandbox *sandbox, CocoonProcess *process, GErr
 }
 
 gboolean
-cocoon_sandbox_stdio_drain(CocoonSandbox *sandbox, const guint32 *streams, guint n_streams,
-			   gint64 deadline_us)
+cocoon_sandbox_stdio_drain(CocoonSandbox *sandbox, const guint32 *streams, const guint64 *offsets,
+			   guint n_streams, gint64 idle_us, gint64 deadline_us)
 {
 	g_autoptr(CocoonStdioMux) mux = sandbox_mux_ref(sandbox);
 	if (mux == NULL)
 		return TRUE;
-	return cocoon_stdio_mux_wait_outputs(mux, streams, n_streams, deadline_us);
+	return cocoon_stdio_mux_wait_delivered(mux, streams, offsets, n_streams, idle_us,
+					       deadline_us);
 }
 
 void

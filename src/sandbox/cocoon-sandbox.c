@@ -27,7 +27,12 @@
 #include "google/protobuf/timestamp.pb-c.h"
 #include "task-events.pb-c.h"
 
-/* how long an exit waits for the process's output to reach containerd before it is reported */
+/*
+ * an exit is reported once the process's own output reached containerd (up to the offsets the
+ * guest gave): given up after this long without a byte moving (containerd does not read, or the
+ * guest claimed more than it sends), and after this long in any case
+ */
+#define EXIT_DRAIN_IDLE_US    (2 * G_USEC_PER_SEC)
 #define EXIT_DRAIN_TIMEOUT_US (30 * G_USEC_PER_SEC)
 #define EXEC_PROCESS_TYPE_URL "types.containerd.io/opencontainers/runtime-spec/1/Process"
 
@@ -321,6 +326,9 @@ typedef struct {
 	guint32 exit_status;
 	gint64 exited_at_us;
 	guint32 streams[2];
+	/* where the process's output ends in each stream; without them, at EOF */
+	gboolean has_offsets;
+	guint64 offsets[2];
 } ExitWork;
 
 static void
@@ -351,26 +359,36 @@ exit_finish_on_worker(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
-/* a pool thread: wait for the tail of the output, then report the exit on the worker */
+/*
+ * a pool thread: wait until the output the process wrote reached containerd (not for EOF: a
+ * descendant may keep the stream open; its later output still flows until Delete), then report
+ * the exit on the worker
+ */
 static void
 exit_drain_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
 	ExitWork *work = g_task_get_task_data(task);
-	gint64 deadline = g_get_monotonic_time() + EXIT_DRAIN_TIMEOUT_US;
+	gint64 start = g_get_monotonic_time();
 
-	if (!cocoon_sandbox_stdio_drain(work->sandbox, work->streams, G_N_ELEMENTS(work->streams),
-					deadline))
-		g_warning("container %s: output of %s not drained after %d s", work->container_id,
-			  is_init(work->exec_id) ? "init" : work->exec_id,
-			  (int)(EXIT_DRAIN_TIMEOUT_US / G_USEC_PER_SEC));
+	if (!cocoon_sandbox_stdio_drain(
+		    work->sandbox, work->streams, work->has_offsets ? work->offsets : NULL,
+		    G_N_ELEMENTS(work->streams), EXIT_DRAIN_IDLE_US, start + EXIT_DRAIN_TIMEOUT_US))
+		g_warning("container %s: output of %s not delivered %" G_GINT64_FORMAT
+			  " ms after the exit (stdout to %" G_GUINT64_FORMAT
+			  ", stderr to %" G_GUINT64_FORMAT "%s); reporting the exit",
+			  work->container_id, is_init(work->exec_id) ? "init" : work->exec_id,
+			  (g_get_monotonic_time() - start) / 1000, work->offsets[0],
+			  work->offsets[1], work->has_offsets ? "" : ", no offsets: to EOF");
 	g_task_set_task_data(task, NULL, NULL);
 	g_main_context_invoke_full(work->sandbox->context, G_PRIORITY_DEFAULT,
 				   exit_finish_on_worker, work, (GDestroyNotify)exit_work_free);
 	g_task_return_boolean(task, TRUE);
 }
 
+/* offsets: where the guest says the output ends (stdout, stderr), NULL for EOF */
 static void
-process_exit_reported(CocoonSandbox *sandbox, CocoonProcess *process, guint32 status, gint64 at_us)
+process_exit_reported(CocoonSandbox *sandbox, CocoonProcess *process, guint32 status, gint64 at_us,
+		      const guint64 *offsets)
 {
 	g_autoptr(GTask) task = NULL;
 	ExitWork *work;
@@ -386,6 +404,11 @@ process_exit_reported(CocoonSandbox *sandbox, CocoonProcess *process, guint32 st
 	work->exited_at_us = at_us;
 	work->streams[0] = process->stream_stdout;
 	work->streams[1] = process->stream_stderr;
+	if (offsets != NULL) {
+		work->has_offsets = TRUE;
+		work->offsets[0] = offsets[0];
+		work->offsets[1] = offsets[1];
+	}
 	task = g_task_new(NULL, NULL, NULL, NULL);
 	g_task_set_task_data(task, work, NULL);
 	g_task_run_in_thread(task, exit_drain_thread);
@@ -410,6 +433,8 @@ agent_wait_done(GObject *source, GAsyncResult *result, gpointer data)
 	CocoonProcess *process = NULL;
 	guint32 status = 255;
 	gint64 at_us = g_get_real_time();
+	guint64 offsets[2] = {0, 0};
+	gboolean has_offsets = FALSE;
 
 	if (container != NULL)
 		process = is_init(work->exec_id)
@@ -421,13 +446,18 @@ agent_wait_done(GObject *source, GAsyncResult *result, gpointer data)
 		 * host's: the exit time is taken here, milliseconds after the guest reaped it
 		 */
 		status = response->exit_status;
+		/* the guest's word: the drain bounds what a wrong one costs */
+		has_offsets = response->output_offsets;
+		offsets[0] = response->stdout_offset;
+		offsets[1] = response->stderr_offset;
 	} else {
 		/* the agent or the VM is gone: the process is, too */
 		g_warning("sandbox %s: waiting for %s %s failed: %s; reporting exit 255",
 			  work->sandbox->id, work->container_id, work->exec_id, error->message);
 	}
 	if (process != NULL)
-		process_exit_reported(work->sandbox, process, status, at_us);
+		process_exit_reported(work->sandbox, process, status, at_us,
+				      has_offsets ? offsets : NULL);
 	cocoon_agent_client_unref(work->agent);
 	cocoon_sandbox_unref(work->sandbox);
 	g_free(work->container_id);
@@ -478,13 +508,13 @@ sandbox_fail_all(CocoonSandbox *sandbox, guint32 status)
 		while (g_hash_table_iter_next(&exec_iter, NULL, &exec)) {
 			CocoonProcess *process = exec;
 			if (process_is_live(process))
-				process_exit_reported(sandbox, process, status, now);
+				process_exit_reported(sandbox, process, status, now, NULL);
 		}
 		if (container->init != NULL &&
 		    (process_is_live(container->init) ||
 		     (container->init->status == CONTAINERD__V1__TYPES__STATUS__CREATED &&
 		      container->created_in_guest)))
-			process_exit_reported(sandbox, container->init, status, now);
+			process_exit_reported(sandbox, container->init, status, now, NULL);
 	}
 }
 

@@ -72,6 +72,12 @@
 #                        is refused naming both (the pod runs on); an annotation of
 #                        hypervisor.binary says it cannot be overridden by annotation; a guest kernel
 #                        that is not a kernel reports QEMU's own reason from qemu.log
+#   exec-background-child  `ctr task exec … sh -c 'sleep 1000 & echo hi'` prints hi and returns within
+#                        2 s plus the time of the same exec without the background child (runc reports
+#                        the exit at once; the pipe the child holds open must not delay it); an exec
+#                        killed while nobody reads its output has its /tasks/exit within the shim's 2 s
+#                        stall bound plus that margin (not after a 30 s drain); with -t, within the
+#                        agent's 2 s wait for the pty's EOF plus 2 s and that margin
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -92,7 +98,7 @@ EXECS=${COCOON_FAULT_EXECS:-50}
 PODS=${COCOON_FAULT_PODS:-8}
 ALL_SCENARIOS="shim-kill qemu-kill agent-stopped qemu-frozen containerd-restart create-interrupted
 sequential-runs parallel-pods security hostile-share guest-halted shim-kill-volumes console-flood
-fork-bomb bad-input"
+fork-bomb bad-input exec-background-child"
 SCENARIOS=${COCOON_FAULT_SCENARIOS:-$ALL_SCENARIOS}
 # what the agent-stopped scenarios configure, and how much later than that a failure may come
 FAULT_REQUEST_TIMEOUT_MS=2000
@@ -957,6 +963,89 @@ scenario_bad_input() {
 		note "bad kernel: $(echo "$out" | grep -o 'QEMU exited.*' | cut -c1-240)"
 	fi
 	ctr_t 30 containers rm "$z" >/dev/null 2>&1
+	leak_check 20
+}
+
+# the shim's bound on delivering the output of a process that exited while nothing moves
+# (EXIT_DRAIN_IDLE_US)
+EXIT_STALL_MS=2000
+
+scenario_exec_background_child() {
+	local t=$1 p=bg-p$1 i start elapsed base= out rc pid st limit
+	write_config
+	ctr_t 300 run -d $rt "$image" "$p" sleep 100000 || { fail "run $p"; return; }
+	# the margin: the same exec without the background child, the faster of two
+	for i in 1 2; do
+		start=$(now_ms)
+		rc=0
+		out=$(ctr_t 60 tasks exec --exec-id base$i "$p" sh -c 'echo hi' 2>&1) || rc=$?
+		elapsed=$(($(now_ms) - start))
+		[ "$rc" = 0 ] && [ "$out" = hi ] || fail "exec without a background child: rc $rc: $out"
+		{ [ -z "$base" ] || [ "$elapsed" -lt "$base" ]; } && base=$elapsed
+	done
+	limit=$((2000 + base))
+	start=$(now_ms)
+	rc=0
+	out=$(ctr_t 120 tasks exec --exec-id bg "$p" sh -c 'sleep 1000 & echo hi' 2>&1) || rc=$?
+	elapsed=$(($(now_ms) - start))
+	[ "$rc" = 0 ] && [ "$out" = hi ] || fail "exec with a background child: rc $rc: $out"
+	if [ "$elapsed" -gt "$limit" ]; then
+		fail "exec with a background child returned after ${elapsed} ms (limit ${limit} ms = 2 s + ${base} ms without the child)"
+	else
+		log "exec with a background child returned after ${elapsed} ms (without: ${base} ms)"
+	fi
+	note "try $t: exec with a background child ${elapsed} ms, without ${base} ms"
+	# on a terminal the agent waits for the pty's EOF, up to COCOON_GUEST_DRAIN_TIMEOUT_MS (2 s)
+	start=$(now_ms)
+	out=$(timeout -k 5 120 script -qec "ctr --address $CONTAINERD_ADDRESS -n $ns tasks exec -t --exec-id tty $p sh -c 'setsid sleep 1000 & echo hi'" /dev/null 2>&1 | tr -d '\r')
+	elapsed=$(($(now_ms) - start))
+	limit=$((2000 + 2000 + base))
+	[ "$out" = hi ] || fail "exec -t with a background child printed: $out"
+	if [ "$elapsed" -gt "$limit" ]; then
+		fail "exec -t with a background child returned after ${elapsed} ms (limit ${limit} ms)"
+	else
+		log "exec -t with a background child returned after ${elapsed} ms"
+	fi
+	note "try $t: exec -t with a background child ${elapsed} ms"
+
+	# killed while nobody reads its output: ctr's stdout is a FIFO this script holds open and
+	# never reads, so the FIFO, ctr, containerd's FIFO, the mux window and the guest pipe fill up
+	mkfifo "$work/unread-$t"
+	exec 7<>"$work/unread-$t"
+	timeout -k 5 120 ctr --address "$CONTAINERD_ADDRESS" -n "$ns" tasks exec --exec-id flood "$p" \
+		cat /dev/zero >"$work/unread-$t" 2>/dev/null 7<&- &
+	pid=$!
+	sleep 3
+	start=$(now_ms)
+	ctr_t 30 tasks kill --exec-id flood -s SIGKILL "$p" || fail "kill the flood exec"
+	for _ in $(seq 450); do
+		[ -n "$(exit_status_of "$p" flood)" ] && break
+		sleep 0.1
+	done
+	elapsed=$(($(now_ms) - start))
+	st=$(exit_status_of "$p" flood)
+	limit=$((EXIT_STALL_MS + 1000 + base))
+	if [ -z "$st" ]; then
+		hang "no /tasks/exit for the killed flood exec ${elapsed} ms after the kill"
+	elif [ "$st" != 137 ]; then
+		fail "the killed flood exec exited with $st, not 137"
+	elif [ "$elapsed" -gt "$limit" ]; then
+		fail "the killed flood exec was reported ${elapsed} ms after the kill (limit ${limit} ms)"
+	else
+		log "killed exec with unread output reported ${elapsed} ms after the kill"
+	fi
+	note "try $t: killed exec with unread output reported after ${elapsed} ms"
+	# let ctr go: with no reader left (it does not hold fd 7) its writes fail
+	exec 7<&-
+	start=$(now_ms)
+	wait "$pid" 2>/dev/null
+	log "ctr of the flood exec gone $(($(now_ms) - start)) ms after its reader"
+	rm -f "$work/unread-$t"
+
+	ctr_t 30 tasks kill -a -s SIGKILL "$p" || fail "kill $p"
+	wait_status "$p" STOPPED 20 || fail "$p did not stop"
+	ctr_t 60 tasks rm "$p" >/dev/null 2>&1 || fail "tasks rm $p"
+	ctr_t 30 containers rm "$p" || fail "containers rm $p"
 	leak_check 20
 }
 

@@ -30,6 +30,8 @@
 #define SERVICE		"cocoon.agent.v1.Agent"
 #define CALL_TIMEOUT_MS 60000
 #define EOF_TIMEOUT_MS	20000
+/* the agent's COCOON_GUEST_DRAIN_TIMEOUT_MS */
+#define COCOON_GUEST_TEST_DRAIN_MS 2000
 
 typedef ProtobufCMessage Message;
 static void
@@ -726,10 +728,64 @@ test_backpressure(Fixture *f, gconstpointer data)
 
 	test_stdio_set_auto_credit(f->stdio, TRUE);
 	g_assert_true(test_stdio_send_credit(f->stdio, streams.out, 1u << 20));
-	/* the exit is answered only after the tail: the EOF is (all but) here with the answer */
-	g_assert_cmpuint(wait_status(f, id, NULL), ==, 0);
-	g_assert_true(test_stdio_wait_eof(f->stdio, streams.out, 500, NULL));
+	/* the exit comes with where the output ends: every byte, some of them still on the way */
+	g_clear_pointer(&response, message_free);
+	response = (Message *)wait_process(f, id, NULL, CALL_TIMEOUT_MS, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(((Cocoon__Agent__V1__WaitProcessResponse *)response)->exit_status, ==, 0);
+	g_assert_true(((Cocoon__Agent__V1__WaitProcessResponse *)response)->output_offsets);
+	g_assert_cmpuint(((Cocoon__Agent__V1__WaitProcessResponse *)response)->stdout_offset, ==,
+			 3000000);
+	g_assert_cmpuint(((Cocoon__Agent__V1__WaitProcessResponse *)response)->stderr_offset, ==,
+			 0);
+	g_assert_true(test_stdio_wait_eof(f->stdio, streams.out, EOF_TIMEOUT_MS, NULL));
 	g_assert_cmpuint(test_stdio_get_received(f->stdio, streams.out), ==, 3000000);
+	remove_container(f, id);
+}
+
+/*
+ * a background child keeps the pipe open: the exit is answered at once, with the offsets where
+ * the process's own output ends; the child's output follows on the same stream until its EOF
+ */
+static void
+test_background_child(Fixture *f, gconstpointer data)
+{
+	const gchar *const sleep_args[] = {"sleep", "1000", NULL};
+	const gchar *const args[] = {
+		"sh", "-c", "(sleep 3; echo late) 2>/dev/null & echo hi; echo oops >&2", NULL};
+	g_autofree gchar *id = new_id("background");
+	Streams streams = {0, new_stream_id(), new_stream_id(), FALSE};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(Message) response = NULL;
+	Cocoon__Agent__V1__WaitProcessResponse *wait;
+	g_autoptr(GBytes) data_out = NULL;
+	gint64 start;
+
+	create_container(f, id, sleep_args, NULL, &error);
+	g_assert_no_error(error);
+	start_container(f, id);
+	g_assert_cmpuint(exec_process(f, id, "bg", args, &streams, 0, 0, &error), >, 0);
+	g_assert_no_error(error);
+	start = g_get_monotonic_time();
+	response = (Message *)wait_process(f, id, "bg", CALL_TIMEOUT_MS, &error);
+	g_assert_no_error(error);
+	wait = (gpointer)response;
+	g_assert_cmpuint(wait->exit_status, ==, 0);
+	/* not after the drain timeout nor the child's EOF */
+	g_assert_cmpint(g_get_monotonic_time() - start, <,
+			(COCOON_GUEST_TEST_DRAIN_MS - 500) * G_TIME_SPAN_MILLISECOND);
+	g_assert_true(wait->output_offsets);
+	g_assert_cmpuint(wait->stdout_offset, ==, 3);
+	g_assert_cmpuint(wait->stderr_offset, ==, 5);
+	g_assert_cmpuint(test_stdio_wait_bytes(f->stdio, streams.out, 3, EOF_TIMEOUT_MS), ==, 3);
+	g_assert_cmpuint(test_stdio_wait_bytes(f->stdio, streams.err, 5, EOF_TIMEOUT_MS), ==, 5);
+	g_assert_false(test_stdio_has_eof(f->stdio, streams.out));
+	/* stderr is the shell's alone: its EOF comes with the exit */
+	g_assert_true(test_stdio_wait_eof(f->stdio, streams.err, EOF_TIMEOUT_MS, NULL));
+	/* the stream stays open for the child */
+	g_assert_true(test_stdio_wait_eof(f->stdio, streams.out, EOF_TIMEOUT_MS, &data_out));
+	g_assert_cmpmem(g_bytes_get_data(data_out, NULL), g_bytes_get_size(data_out), "hi\nlate\n",
+			8);
 	remove_container(f, id);
 }
 
@@ -1046,6 +1102,8 @@ main(int argc, char **argv)
 	g_test_add("/guest/agent/exec", Fixture, NULL, fixture_setup, test_exec, fixture_teardown);
 	g_test_add("/guest/agent/backpressure", Fixture, NULL, fixture_setup, test_backpressure,
 		   fixture_teardown);
+	g_test_add("/guest/agent/background-child", Fixture, NULL, fixture_setup,
+		   test_background_child, fixture_teardown);
 	g_test_add("/guest/agent/stdio-reconnect", Fixture, NULL, fixture_setup,
 		   test_stdio_reconnect, fixture_teardown);
 	g_test_add("/guest/agent/wait-event-timeout", Fixture, NULL, fixture_setup,

@@ -682,6 +682,114 @@ test_reader_gone(Fixture *fixture, gconstpointer data)
 	guest_stream_clear(&streams[1]);
 }
 
+/* a background writer of the fake guest: count frames of size bytes, one every interval_ms */
+typedef struct {
+	Guest *guest;
+	guint32 id;
+	guint count;
+	gsize size;
+	guint interval_ms;
+} Trickle;
+
+static gpointer
+trickle_thread(gpointer data)
+{
+	Trickle *trickle = data;
+	g_autofree guint8 *buffer = g_malloc0(trickle->size);
+
+	for (guint i = 0; i < trickle->count; i++) {
+		g_usleep((gulong)trickle->interval_ms * 1000);
+		guest_send_data(trickle->guest, trickle->id, buffer, trickle->size);
+	}
+	return NULL;
+}
+
+/*
+ * an exit waits for the bytes the process wrote (the offset the guest reports), not for an EOF a
+ * descendant holds off; a wrong offset or a destination nobody reads costs the idle time only
+ */
+static void
+test_wait_delivered(Fixture *fixture, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree guint8 *buffer = g_malloc0(COCOON_STDIO_MAX_DATA);
+	guint32 ids[2] = {31, 32};
+	guint64 offsets[2] = {3, 0};
+	Trickle trickle = {&fixture->guest, ids[0], 10, 10, 100};
+	Reader *reader;
+	Reader *late;
+	GThread *thread;
+	gint fds[2];
+	gint unread[2];
+	gint64 start;
+
+	make_pipe(fds);
+	g_assert_true(cocoon_stdio_mux_add_output(fixture->mux, ids[0], fds[1], &error));
+	g_assert_no_error(error);
+	reader = reader_start(fds[0], 0, 4096);
+	guest_send_data(&fixture->guest, ids[0], (const guint8 *)"hi\n", 3);
+
+	/* stream 31 never sees EOF (a background child holds the pipe): its offset is enough */
+	start = g_get_monotonic_time();
+	g_assert_true(cocoon_stdio_mux_wait_delivered(fixture->mux, ids, offsets, 1,
+						      10 * G_USEC_PER_SEC, deadline_in(30000)));
+	g_assert_cmpint(g_get_monotonic_time() - start, <, 5 * G_USEC_PER_SEC);
+	g_assert_false(cocoon_stdio_mux_wait_outputs(fixture->mux, ids, 1, deadline_in(100)));
+	/* ids that are no output of this mux have nothing to wait for */
+	g_assert_true(cocoon_stdio_mux_wait_delivered(
+		fixture->mux, (guint32[]){999}, (guint64[]){G_MAXUINT64}, 1, 0, deadline_in(0)));
+
+	/* a guest claiming more than it sends: given up after the idle time, not the deadline */
+	offsets[0] = G_MAXUINT64;
+	start = g_get_monotonic_time();
+	g_assert_false(cocoon_stdio_mux_wait_delivered(fixture->mux, ids, offsets, 1, 200 * 1000,
+						       deadline_in(30000)));
+	g_assert_cmpint(g_get_monotonic_time() - start, <, 5 * G_USEC_PER_SEC);
+	/* and never beyond the deadline, whatever it sends */
+	start = g_get_monotonic_time();
+	g_assert_false(cocoon_stdio_mux_wait_delivered(fixture->mux, ids, offsets, 1,
+						       30 * G_USEC_PER_SEC, deadline_in(200)));
+	g_assert_cmpint(g_get_monotonic_time() - start, <, 5 * G_USEC_PER_SEC);
+
+	/* bytes that keep moving keep the wait alive past the idle time (1 s of 10 x 100 ms) */
+	offsets[0] = 3 + 100;
+	thread = g_thread_new("test-trickle", trickle_thread, &trickle);
+	g_assert_true(cocoon_stdio_mux_wait_delivered(fixture->mux, ids, offsets, 1, 600 * 1000,
+						      deadline_in(30000)));
+	g_thread_join(thread);
+
+	/* stream 32 goes to a pipe nobody reads: what does not fit is not delivered */
+	make_pipe(unread);
+	g_assert_cmpint(fcntl(unread[1], F_SETPIPE_SZ, 65536), >=, 65536);
+	g_assert_true(cocoon_stdio_mux_add_output(fixture->mux, ids[1], unread[1], &error));
+	g_assert_no_error(error);
+	for (guint i = 0; i < 4; i++)
+		guest_send_data(&fixture->guest, ids[1], buffer, 65536);
+	offsets[1] = 4 * 65536;
+	start = g_get_monotonic_time();
+	g_assert_false(cocoon_stdio_mux_wait_delivered(fixture->mux, ids, offsets, 2, 300 * 1000,
+						       deadline_in(30000)));
+	g_assert_cmpint(g_get_monotonic_time() - start, <, 5 * G_USEC_PER_SEC);
+	/* once read, it is; the stream stayed open meanwhile */
+	late = reader_start(unread[0], 0, 65536);
+	g_assert_true(cocoon_stdio_mux_wait_delivered(fixture->mux, ids, offsets, 2,
+						      10 * G_USEC_PER_SEC, deadline_in(30000)));
+
+	/* later output (the background child's) still flows until EOF */
+	guest_send_data(&fixture->guest, ids[0], (const guint8 *)"bye\n", 4);
+	guest_send_eof(&fixture->guest, ids[0]);
+	guest_send_eof(&fixture->guest, ids[1]);
+	g_assert_true(cocoon_stdio_mux_wait_outputs(fixture->mux, ids, 2, deadline_in(30000)));
+	g_assert_true(
+		cocoon_stdio_mux_wait_delivered(fixture->mux, ids, NULL, 2, 0, deadline_in(0)));
+	reader_join(reader);
+	reader_join(late);
+	g_assert_cmpuint(reader->total, ==, 3 + 100 + 4);
+	g_assert_cmpuint(late->total, ==, 4 * 65536);
+	reader_free(reader);
+	reader_free(late);
+}
+
 static void
 test_unknown_stream_credited(Fixture *fixture, gconstpointer data)
 {
@@ -893,6 +1001,7 @@ main(int argc, char **argv)
 	ADD("close-input", test_close_input);
 	ADD("eof-waits-for-writes", test_eof_waits_for_writes);
 	ADD("reader-gone", test_reader_gone);
+	ADD("wait-delivered", test_wait_delivered);
 	ADD("unknown-stream-credited", test_unknown_stream_credited);
 	ADD("remove-stream", test_remove_stream);
 	ADD("garbage-closes", test_garbage_closes);
