@@ -336,7 +336,7 @@ attach_fallback(CocoonMountCopy *copy, int target_fd, int parent_fd, const gchar
 		return -1;
 	}
 	root_path = proc_fd_path(root);
-	if (mount(NULL, root_path, NULL, MS_PRIVATE | (copy->recursive ? MS_REC : 0), NULL) < 0) {
+	if (mount(NULL, root_path, "none", MS_PRIVATE | (copy->recursive ? MS_REC : 0), NULL) < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "make private: %s",
 			    g_strerror(errno));
 		(void)umount2(root_path, MNT_DETACH);

@@ -99,7 +99,7 @@ share_tmpfs_mount(const gchar *path, int target, GError **error)
 		return -1;
 	}
 	root_path = g_strdup_printf("/proc/self/fd/%d", root);
-	if (mount(NULL, root_path, NULL, MS_PRIVATE, NULL) < 0) {
+	if (mount(NULL, root_path, "none", MS_PRIVATE, NULL) < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
 			    "make the tmpfs private: %s", g_strerror(errno));
 		(void)umount2(root_path, MNT_DETACH);
