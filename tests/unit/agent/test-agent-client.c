@@ -346,8 +346,9 @@ test_connect_late_socket(Fixture *fixture, gconstpointer data)
 {
 	g_autoptr(GError) error = NULL;
 	LateListen late = {fixture, 300};
-	GThread *thread = g_thread_new("late-listen", late_listen_thread, &late);
+	/* taken before the thread starts its sleep: a loaded machine may run it first */
 	gint64 start = g_get_monotonic_time();
+	GThread *thread = g_thread_new("late-listen", late_listen_thread, &late);
 
 	/* the socket does not exist yet: QEMU is still starting */
 	fixture->client = cocoon_agent_client_connect_wait(fixture->path, SANDBOX, 5000, NULL, NULL,
