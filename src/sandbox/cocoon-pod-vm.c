@@ -459,6 +459,13 @@ cocoon_pod_vm_get_agent(CocoonPodVm *vm)
 	return vm != NULL ? vm->agent : NULL;
 }
 
+void
+cocoon_pod_vm_set_agent(CocoonPodVm *vm, CocoonAgentClient *agent)
+{
+	g_clear_pointer(&vm->agent, cocoon_agent_client_unref);
+	vm->agent = cocoon_agent_client_ref(agent);
+}
+
 gboolean
 cocoon_pod_vm_network_create(CocoonPodVm *vm, const gchar *spec_json, gsize spec_length,
 			     GError **error)

@@ -57,6 +57,8 @@ void cocoon_pod_vm_stop(CocoonPodVm *vm);
 void cocoon_pod_vm_abort(CocoonPodVm *vm);
 /* NULL while no VM runs */
 CocoonAgentClient *cocoon_pod_vm_get_agent(CocoonPodVm *vm);
+/* tests: a VM without QEMU that uses this connected agent (a reference is taken) */
+void cocoon_pod_vm_set_agent(CocoonPodVm *vm, CocoonAgentClient *agent);
 /* the VM part of a snapshot */
 void cocoon_pod_vm_fill_info(CocoonPodVm *vm, CocoonSandboxInfo *info);
 

@@ -116,9 +116,8 @@ pod_vm_died(gpointer user_data)
 	cocoon_sandbox_notify(sandbox);
 }
 
-/* the pod's VM, made once, with the pod's configuration (set before) */
-static void
-sandbox_ensure_pod_vm(CocoonSandbox *sandbox)
+void
+cocoon_sandbox_ensure_pod_vm(CocoonSandbox *sandbox)
 {
 	CocoonPodVmCallbacks callbacks = {
 		.booted = pod_vm_booted,
@@ -333,7 +332,7 @@ task_create(CocoonSandbox *sandbox, Containerd__Task__V2__CreateTaskRequest *req
 	if (sandbox->config == NULL &&
 	    !sandbox_config_from_spec(sandbox, spec_json, spec_length, error))
 		return FALSE;
-	sandbox_ensure_pod_vm(sandbox);
+	cocoon_sandbox_ensure_pod_vm(sandbox);
 	if (!cocoon_pod_vm_network_create(sandbox->vm, spec_json, spec_length, error) ||
 	    sandbox_share(sandbox, error) == NULL || !cocoon_pod_vm_ensure(sandbox->vm, error) ||
 	    !container_prepare_rootfs(sandbox, container, request, error) ||

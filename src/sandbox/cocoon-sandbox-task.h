@@ -14,4 +14,7 @@ G_BEGIN_DECLS
 /* on the worker: the container leaves the guest, its stdio the mux, its rootfs the share */
 void cocoon_container_teardown(CocoonSandbox *sandbox, CocoonContainer *container);
 
+/* on the worker: the pod's VM, made once, with the pod's configuration (set before) */
+void cocoon_sandbox_ensure_pod_vm(CocoonSandbox *sandbox);
+
 G_END_DECLS
