@@ -4,11 +4,14 @@
 #include "cocoon-sandbox.h"
 
 #include "agent.pb-c.h"
+#include "cocoon-agent-client.h"
+#include "cocoon-metrics.h"
+#include "cocoon-pod-vm.h"
 #include "cocoon-sandbox-info.h"
 #include "cocoon-share.h"
 #include "cocoon-stdio.h"
-#include "cocoon-agent-client.h"
 #include "cocoon-ttrpc-client.h"
+#include "google/protobuf/timestamp.pb-c.h"
 #include "shim.pb-c.h"
 
 G_BEGIN_DECLS
@@ -51,35 +54,98 @@ struct _CocoonContainer {
 	gboolean created_in_guest;
 };
 
-/* the VM side, implemented in cocoon-sandbox-vm.c; all on the worker */
-gboolean cocoon_sandbox_vm_ensure(CocoonSandbox *sandbox, GError **error);
-void cocoon_sandbox_vm_stop(CocoonSandbox *sandbox);
-/* the guest stopped answering: no Shutdown request, QEMU is quit or killed at once */
-void cocoon_sandbox_vm_abort(CocoonSandbox *sandbox);
-/* the VM part of a snapshot */
-void cocoon_sandbox_vm_fill_info(CocoonSandbox *sandbox, CocoonSandboxInfo *info);
-/* the VM side tells the sandbox the agent just answered for the first time */
-void cocoon_sandbox_vm_booted(CocoonSandbox *sandbox);
-gboolean cocoon_sandbox_vm_is_running(CocoonSandbox *sandbox);
-const gchar *cocoon_sandbox_get_state_dir(CocoonSandbox *sandbox);
-const gchar *cocoon_sandbox_get_shared_dir(CocoonSandbox *sandbox);
-CocoonAgentClient *cocoon_sandbox_get_agent(CocoonSandbox *sandbox);
-CocoonRuntime *cocoon_sandbox_get_runtime(CocoonSandbox *sandbox);
-/* the pod's configuration (annotations applied at the first Create), else the runtime's */
-CocoonConfig *cocoon_sandbox_get_config(CocoonSandbox *sandbox);
-GMainContext *cocoon_sandbox_get_context(CocoonSandbox *sandbox);
-
-/* stdio: attach a process's host fds to the mux before the guest creates it */
-gboolean cocoon_sandbox_stdio_attach(CocoonSandbox *sandbox, CocoonProcess *process,
-				     GError **error);
-void cocoon_sandbox_stdio_close_stdin(CocoonSandbox *sandbox, CocoonProcess *process);
 /*
- * blocks (any thread) until those output streams delivered offsets[i] bytes to their destination
- * (offsets NULL: until their EOF and last byte), or nothing moved for idle_us, or the deadline
+ * A pod: what the worker (cocoon-sandbox.c), the Task handlers (cocoon-sandbox-task*.c), the
+ * process model (cocoon-process.c) and the snapshots (cocoon-sandbox-snapshot.c) share.
  */
-gboolean cocoon_sandbox_stdio_drain(CocoonSandbox *sandbox, const guint32 *streams,
-				    const guint64 *offsets, guint n_streams, gint64 idle_us,
-				    gint64 deadline_us);
-void cocoon_sandbox_stdio_detach(CocoonSandbox *sandbox, CocoonProcess *process);
+struct _CocoonSandbox {
+	gint ref_count;
+	CocoonRuntime *runtime;
+	gchar *id;
+	gchar *state_dir;
+	gchar *shared_dir;
+	CocoonShare *share; /* opened at the first Create, before the guest can write in it */
+	GThread *thread;
+	GMainContext *context;
+	GMainLoop *loop;
+	/*
+	 * State is answered on the main context, not queued to the worker: the worker takes
+	 * state_lock around every change of what State reads (the containers and execs tables,
+	 * a process's status, pid and exit), the main context around its reads. Never held while
+	 * waiting on anything.
+	 */
+	GMutex state_lock;
+	/* worker-owned from here on (written under state_lock where State reads it) */
+	GHashTable *containers; /* id → CocoonContainer */
+	CocoonPodVm *vm;	/* made with the pod's config at the first Create; NULL before */
+	CocoonCgroupMode cgroup_mode;
+	CocoonConfig *config; /* the runtime's + the first container's annotations; NULL before */
+};
+
+static inline gboolean
+is_init(const gchar *exec_id)
+{
+	return exec_id == NULL || exec_id[0] == '\0';
+}
+
+static inline void
+return_error(CocoonTtrpcCall *call, const GError *error)
+{
+	g_message("%s: %s", cocoon_ttrpc_call_get_method(call), error->message);
+	cocoon_ttrpc_call_return_gerror(call, error);
+}
+
+/* finish a call that answers Empty: success, or the error that stopped it */
+static inline void
+return_empty(CocoonTtrpcCall *call, const GError *error)
+{
+	if (error != NULL)
+		return_error(call, error);
+	else
+		cocoon_ttrpc_call_return_message(call, NULL);
+}
+
+static inline void
+fill_timestamp(Google__Protobuf__Timestamp *ts, gint64 wall_us)
+{
+	google__protobuf__timestamp__init(ts);
+	ts->seconds = wall_us / G_USEC_PER_SEC;
+	ts->nanos = (gint32)(wall_us % G_USEC_PER_SEC) * 1000;
+}
+
+static inline void
+publish(CocoonSandbox *sandbox, const gchar *topic, const gchar *type_url,
+	const ProtobufCMessage *event)
+{
+	cocoon_event_bus_publish(cocoon_runtime_get_event_bus(sandbox->runtime), sandbox->id, topic,
+				 type_url, event);
+}
+
+/* the agent client, or an UNAVAILABLE error naming the sandbox when no VM runs */
+static inline CocoonAgentClient *
+sandbox_agent(CocoonSandbox *sandbox, const gchar *method, GError **error)
+{
+	CocoonAgentClient *agent = cocoon_pod_vm_get_agent(sandbox->vm);
+	if (agent == NULL)
+		g_set_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_UNAVAILABLE,
+			    "sandbox %s: agent %s: the VM is not running: unavailable", sandbox->id,
+			    method);
+	return agent;
+}
+
+#define AGENT_CALL(sandbox, method, func, request, error)                                          \
+	({                                                                                         \
+		CocoonAgentClient *agent_ = sandbox_agent(sandbox, method, error);                 \
+		agent_ != NULL ? func(agent_, request, COCOON_AGENT_TIMEOUT_DEFAULT, NULL, error)  \
+			       : 0;                                                                \
+	})
+
+/* the pod's configuration (annotations applied at the first Create), else the runtime's */
+static inline CocoonConfig *
+cocoon_sandbox_get_config(CocoonSandbox *sandbox)
+{
+	return sandbox->config != NULL ? sandbox->config
+				       : cocoon_runtime_get_config(sandbox->runtime);
+}
 
 G_END_DECLS
