@@ -15,6 +15,7 @@
 #include "agent.pb-c.h"
 #include "cocoon-guest-agent.h"
 #include "cocoon-guest-crun.h"
+#include "cocoon-guest-network.h"
 #include "cocoon-ttrpc-server.h"
 
 G_BEGIN_DECLS
@@ -100,7 +101,18 @@ typedef struct {
 	guint timeout_id;
 } EventWaiter;
 
+/* a method of the service, as registered on the ttrpc server */
+typedef struct {
+	CocoonGuestAgent *agent;
+	guint index; /* in cocoon__agent__v1__agent__descriptor.methods */
+} AgentMethod;
+
 struct _CocoonGuestAgent {
+	/* the handlers (COCOON__AGENT__V1__AGENT__INIT(handle_)); agent_from_service() */
+	Cocoon__Agent__V1__Agent_Service service;
+	/* one per method of the service descriptor: what the server's handler gets */
+	AgentMethod *methods;
+
 	gchar *run_dir;
 	gchar *share_dir;
 	gchar *containers_dir;
@@ -121,12 +133,21 @@ struct _CocoonGuestAgent {
 	GQueue events;	      /* Event */
 	GQueue event_waiters; /* EventWaiter */
 
+	CocoonGuestNetwork *network; /* SetupNetwork, NULL: UNIMPLEMENTED */
+
 	CocoonGuestAgentShutdownFunc shutdown_func;
 	gpointer shutdown_data;
 	guint shutdown_id;
 };
 
 extern const gchar *const container_state_names[];
+
+/* the agent whose service a handler was called on */
+static inline CocoonGuestAgent *
+agent_from_service(Cocoon__Agent__V1__Agent_Service *service)
+{
+	return (CocoonGuestAgent *)((gchar *)service - G_STRUCT_OFFSET(CocoonGuestAgent, service));
+}
 
 /* process stdio: pipes, or a pty whose master crun sends to a console socket */
 typedef struct {
@@ -176,24 +197,72 @@ void event_free(Event *event);
 void event_waiter_answer(EventWaiter *waiter, const Event *event);
 gboolean inotify_cb(gint fd, GIOCondition condition, gpointer user_data);
 
-/* the RPC handlers (cocoon-guest-handlers.c, cocoon-guest-handlers-crun.c, cocoon-guest-events.c)
+/*
+ * the RPC handlers, one per method of proto/agent.proto, named handle_<method> after protoc-c's
+ * names: cocoon-guest-agent.c builds the service with COCOON__AGENT__V1__AGENT__INIT(handle_), so
+ * a method without its handler does not build. The request is unpacked (and freed after the
+ * handler returned) by the dispatcher; closure_data is the CocoonTtrpcCall, which the handler
+ * answers (now or later) with cocoon_ttrpc_call_return_*().
  */
-void handle_ping(CocoonTtrpcCall *call, gpointer user_data);
-void handle_guest_info(CocoonTtrpcCall *call, gpointer user_data);
-void handle_shutdown(CocoonTtrpcCall *call, gpointer user_data);
-void handle_wait_event(CocoonTtrpcCall *call, gpointer user_data);
-void handle_create_container(CocoonTtrpcCall *call, gpointer user_data);
-void handle_start_container(CocoonTtrpcCall *call, gpointer user_data);
-void handle_remove_container(CocoonTtrpcCall *call, gpointer user_data);
-void handle_pause_container(CocoonTtrpcCall *call, gpointer user_data);
-void handle_resume_container(CocoonTtrpcCall *call, gpointer user_data);
-void handle_update_container(CocoonTtrpcCall *call, gpointer user_data);
-void handle_stats_container(CocoonTtrpcCall *call, gpointer user_data);
-void handle_list_processes(CocoonTtrpcCall *call, gpointer user_data);
-void handle_exec_process(CocoonTtrpcCall *call, gpointer user_data);
-void handle_signal_process(CocoonTtrpcCall *call, gpointer user_data);
-void handle_wait_process(CocoonTtrpcCall *call, gpointer user_data);
-void handle_resize_tty(CocoonTtrpcCall *call, gpointer user_data);
-void handle_close_stdin(CocoonTtrpcCall *call, gpointer user_data);
+void handle_ping(Cocoon__Agent__V1__Agent_Service *service,
+		 const Cocoon__Agent__V1__PingRequest *request,
+		 Cocoon__Agent__V1__PingResponse_Closure closure, void *closure_data);
+void handle_guest_info(Cocoon__Agent__V1__Agent_Service *service,
+		       const Cocoon__Agent__V1__GuestInfoRequest *request,
+		       Cocoon__Agent__V1__GuestInfoResponse_Closure closure, void *closure_data);
+void handle_shutdown(Cocoon__Agent__V1__Agent_Service *service,
+		     const Cocoon__Agent__V1__ShutdownRequest *request,
+		     Google__Protobuf__Empty_Closure closure, void *closure_data);
+void handle_wait_event(Cocoon__Agent__V1__Agent_Service *service,
+		       const Cocoon__Agent__V1__WaitEventRequest *request,
+		       Cocoon__Agent__V1__WaitEventResponse_Closure closure, void *closure_data);
+void handle_create_container(Cocoon__Agent__V1__Agent_Service *service,
+			     const Cocoon__Agent__V1__CreateContainerRequest *request,
+			     Cocoon__Agent__V1__CreateContainerResponse_Closure closure,
+			     void *closure_data);
+void handle_start_container(Cocoon__Agent__V1__Agent_Service *service,
+			    const Cocoon__Agent__V1__StartContainerRequest *request,
+			    Cocoon__Agent__V1__StartContainerResponse_Closure closure,
+			    void *closure_data);
+void handle_remove_container(Cocoon__Agent__V1__Agent_Service *service,
+			     const Cocoon__Agent__V1__RemoveContainerRequest *request,
+			     Google__Protobuf__Empty_Closure closure, void *closure_data);
+void handle_pause_container(Cocoon__Agent__V1__Agent_Service *service,
+			    const Cocoon__Agent__V1__PauseContainerRequest *request,
+			    Google__Protobuf__Empty_Closure closure, void *closure_data);
+void handle_resume_container(Cocoon__Agent__V1__Agent_Service *service,
+			     const Cocoon__Agent__V1__ResumeContainerRequest *request,
+			     Google__Protobuf__Empty_Closure closure, void *closure_data);
+void handle_update_container(Cocoon__Agent__V1__Agent_Service *service,
+			     const Cocoon__Agent__V1__UpdateContainerRequest *request,
+			     Google__Protobuf__Empty_Closure closure, void *closure_data);
+void handle_stats_container(Cocoon__Agent__V1__Agent_Service *service,
+			    const Cocoon__Agent__V1__StatsContainerRequest *request,
+			    Cocoon__Agent__V1__StatsContainerResponse_Closure closure,
+			    void *closure_data);
+void handle_list_processes(Cocoon__Agent__V1__Agent_Service *service,
+			   const Cocoon__Agent__V1__ListProcessesRequest *request,
+			   Cocoon__Agent__V1__ListProcessesResponse_Closure closure,
+			   void *closure_data);
+void handle_exec_process(Cocoon__Agent__V1__Agent_Service *service,
+			 const Cocoon__Agent__V1__ExecProcessRequest *request,
+			 Cocoon__Agent__V1__ExecProcessResponse_Closure closure,
+			 void *closure_data);
+void handle_signal_process(Cocoon__Agent__V1__Agent_Service *service,
+			   const Cocoon__Agent__V1__SignalProcessRequest *request,
+			   Google__Protobuf__Empty_Closure closure, void *closure_data);
+void handle_wait_process(Cocoon__Agent__V1__Agent_Service *service,
+			 const Cocoon__Agent__V1__WaitProcessRequest *request,
+			 Cocoon__Agent__V1__WaitProcessResponse_Closure closure,
+			 void *closure_data);
+void handle_resize_tty(Cocoon__Agent__V1__Agent_Service *service,
+		       const Cocoon__Agent__V1__ResizeTtyRequest *request,
+		       Google__Protobuf__Empty_Closure closure, void *closure_data);
+void handle_close_stdin(Cocoon__Agent__V1__Agent_Service *service,
+			const Cocoon__Agent__V1__CloseStdinRequest *request,
+			Google__Protobuf__Empty_Closure closure, void *closure_data);
+void handle_setup_network(Cocoon__Agent__V1__Agent_Service *service,
+			  const Cocoon__Agent__V1__SetupNetworkRequest *request,
+			  Google__Protobuf__Empty_Closure closure, void *closure_data);
 
 G_END_DECLS

@@ -67,41 +67,56 @@ crun_version_from_image(CocoonGuestAgent *agent, const CocoonGuestAgentOptions *
 	return FALSE;
 }
 
+/* protobuf-c's closure: a handler's answer on its call (the handlers answer on the call itself) */
+static void
+return_message_closure(const ProtobufCMessage *message, void *closure_data)
+{
+	cocoon_ttrpc_call_return_message(closure_data, message);
+}
+
+/* every method: the request as the descriptor's input type, then the method's handler */
+static void
+dispatch_cb(CocoonTtrpcCall *call, gpointer user_data)
+{
+	AgentMethod *method = user_data;
+	ProtobufCService *service = &method->agent->service.base;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(Message) request = cocoon_ttrpc_call_unpack(
+		call, service->descriptor->methods[method->index].input, &error);
+
+	if (request == NULL) {
+		return_error(call, error);
+		return;
+	}
+	service->invoke(service, method->index, request, return_message_closure, call);
+}
+
+/**
+ * cocoon_guest_agent_register:
+ *
+ * registers every method of the service descriptor (proto/agent.proto) on server, each
+ * dispatched to its handler
+ */
 void
 cocoon_guest_agent_register(CocoonGuestAgent *agent, CocoonTtrpcServer *server)
 {
-	static const struct {
-		const gchar *method;
-		CocoonTtrpcHandler handler;
-	} methods[] = {
-		{"Ping", handle_ping},
-		{"GuestInfo", handle_guest_info},
-		{"Shutdown", handle_shutdown},
-		{"WaitEvent", handle_wait_event},
-		{"CreateContainer", handle_create_container},
-		{"StartContainer", handle_start_container},
-		{"RemoveContainer", handle_remove_container},
-		{"PauseContainer", handle_pause_container},
-		{"ResumeContainer", handle_resume_container},
-		{"UpdateContainer", handle_update_container},
-		{"StatsContainer", handle_stats_container},
-		{"ListProcesses", handle_list_processes},
-		{"ExecProcess", handle_exec_process},
-		{"SignalProcess", handle_signal_process},
-		{"WaitProcess", handle_wait_process},
-		{"ResizeTty", handle_resize_tty},
-		{"CloseStdin", handle_close_stdin},
-	};
+	const ProtobufCServiceDescriptor *descriptor = agent->service.base.descriptor;
 
-	for (guint i = 0; i < G_N_ELEMENTS(methods); i++)
-		cocoon_ttrpc_server_register(server, COCOON_GUEST_AGENT_SERVICE, methods[i].method,
-					     methods[i].handler, agent, NULL);
+	for (guint i = 0; i < descriptor->n_methods; i++)
+		cocoon_ttrpc_server_register(server, descriptor->name, descriptor->methods[i].name,
+					     dispatch_cb, &agent->methods[i], NULL);
 }
 
 CocoonGuestStdio *
 cocoon_guest_agent_get_stdio(CocoonGuestAgent *agent)
 {
 	return agent->stdio;
+}
+
+void
+cocoon_guest_agent_set_network(CocoonGuestAgent *agent, CocoonGuestNetwork *network)
+{
+	agent->network = network;
 }
 
 void
@@ -117,8 +132,15 @@ cocoon_guest_agent_new(const CocoonGuestAgentOptions *options, CocoonGuestReaper
 		       GError **error)
 {
 	g_autoptr(CocoonGuestAgent) agent = g_new0(CocoonGuestAgent, 1);
+	Cocoon__Agent__V1__Agent_Service service = COCOON__AGENT__V1__AGENT__INIT(handle_);
 	const gchar *dirs[4];
 
+	agent->service = service;
+	agent->methods = g_new0(AgentMethod, service.base.descriptor->n_methods);
+	for (guint i = 0; i < service.base.descriptor->n_methods; i++) {
+		agent->methods[i].agent = agent;
+		agent->methods[i].index = i;
+	}
 	agent->run_dir = g_strdup(options->run_dir);
 	agent->share_dir = g_strdup(options->share_dir);
 	agent->containers_dir = g_build_filename(options->run_dir, "containers", NULL);
@@ -183,6 +205,7 @@ cocoon_guest_agent_free(CocoonGuestAgent *agent)
 	if (agent->oom_watches != NULL)
 		g_hash_table_unref(agent->oom_watches);
 	g_clear_pointer(&agent->stdio, cocoon_guest_stdio_free);
+	g_free(agent->methods);
 	g_free(agent->oci_runtime);
 	g_free(agent->run_dir);
 	g_free(agent->share_dir);

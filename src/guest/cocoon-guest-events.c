@@ -96,21 +96,17 @@ push_event(CocoonGuestAgent *agent, Cocoon__Agent__V1__WaitEventResponse__Kind k
 }
 
 void
-handle_wait_event(CocoonTtrpcCall *call, gpointer user_data)
+handle_wait_event(Cocoon__Agent__V1__Agent_Service *service,
+		  const Cocoon__Agent__V1__WaitEventRequest *request,
+		  Cocoon__Agent__V1__WaitEventResponse_Closure closure, void *closure_data)
 {
-	CocoonGuestAgent *agent = user_data;
-	g_autoptr(GError) error = NULL;
-	g_autoptr(Message) message = cocoon_ttrpc_call_unpack(
-		call, &cocoon__agent__v1__wait_event_request__descriptor, &error);
+	CocoonGuestAgent *agent = agent_from_service(service);
+	CocoonTtrpcCall *call = closure_data;
 	EventWaiter *waiter;
 	Event *event;
 	gint64 deadline;
 	gint64 wait_ms = WAIT_EVENT_MAX_MS;
 
-	if (message == NULL) {
-		return_error(call, error);
-		return;
-	}
 	waiter = g_new0(EventWaiter, 1);
 	waiter->agent = agent;
 	waiter->call = call;

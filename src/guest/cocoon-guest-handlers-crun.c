@@ -161,13 +161,14 @@ create_prepare_spec(CocoonGuestAgent *agent,
 }
 
 void
-handle_create_container(CocoonTtrpcCall *call, gpointer user_data)
+handle_create_container(Cocoon__Agent__V1__Agent_Service *service,
+			const Cocoon__Agent__V1__CreateContainerRequest *request,
+			Cocoon__Agent__V1__CreateContainerResponse_Closure closure,
+			void *closure_data)
 {
-	CocoonGuestAgent *agent = user_data;
+	CocoonGuestAgent *agent = agent_from_service(service);
+	CocoonTtrpcCall *call = closure_data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(Message) message = cocoon_ttrpc_call_unpack(
-		call, &cocoon__agent__v1__create_container_request__descriptor, &error);
-	Cocoon__Agent__V1__CreateContainerRequest *request = (gpointer)message;
 	g_autoptr(CocoonGuestSpec) spec = NULL;
 	g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func(g_free);
 	g_autofree gchar *config_path = NULL;
@@ -176,7 +177,7 @@ handle_create_container(CocoonTtrpcCall *call, gpointer user_data)
 	Container *container;
 	CocoonGuestCrunStdio stdio;
 
-	if (message == NULL || !check_ids(request->container_id, NULL, &error)) {
+	if (!check_ids(request->container_id, NULL, &error)) {
 		return_error(call, error);
 		return;
 	}
@@ -319,17 +320,18 @@ start_done_cb(const GError *crun_error, const gchar *output, gpointer user_data)
 }
 
 void
-handle_start_container(CocoonTtrpcCall *call, gpointer user_data)
+handle_start_container(Cocoon__Agent__V1__Agent_Service *service,
+		       const Cocoon__Agent__V1__StartContainerRequest *request,
+		       Cocoon__Agent__V1__StartContainerResponse_Closure closure,
+		       void *closure_data)
 {
-	CocoonGuestAgent *agent = user_data;
+	CocoonGuestAgent *agent = agent_from_service(service);
+	CocoonTtrpcCall *call = closure_data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(Message) message = cocoon_ttrpc_call_unpack(
-		call, &cocoon__agent__v1__start_container_request__descriptor, &error);
-	Cocoon__Agent__V1__StartContainerRequest *request = (gpointer)message;
 	Container *container;
 	Operation *operation;
 
-	container = message != NULL ? lookup_container(agent, request->container_id, &error) : NULL;
+	container = lookup_container(agent, request->container_id, &error);
 	if (container == NULL) {
 		return_error(call, error);
 		return;
@@ -400,13 +402,13 @@ exec_done_cb(const GError *crun_error, const gchar *output, gpointer user_data)
 }
 
 void
-handle_exec_process(CocoonTtrpcCall *call, gpointer user_data)
+handle_exec_process(Cocoon__Agent__V1__Agent_Service *service,
+		    const Cocoon__Agent__V1__ExecProcessRequest *request,
+		    Cocoon__Agent__V1__ExecProcessResponse_Closure closure, void *closure_data)
 {
-	CocoonGuestAgent *agent = user_data;
+	CocoonGuestAgent *agent = agent_from_service(service);
+	CocoonTtrpcCall *call = closure_data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(Message) message = cocoon_ttrpc_call_unpack(
-		call, &cocoon__agent__v1__exec_process_request__descriptor, &error);
-	Cocoon__Agent__V1__ExecProcessRequest *request = (gpointer)message;
 	g_autofree gchar *process_json = NULL;
 	g_autofree gchar *process_path = NULL;
 	g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func(g_free);
@@ -416,7 +418,7 @@ handle_exec_process(CocoonTtrpcCall *call, gpointer user_data)
 	Operation *operation;
 	CocoonGuestCrunStdio stdio;
 
-	if (message == NULL || !check_ids(request->container_id, NULL, &error)) {
+	if (!check_ids(request->container_id, NULL, &error)) {
 		return_error(call, error);
 		return;
 	}
@@ -514,17 +516,17 @@ update_done_cb(const GError *crun_error, const gchar *output, gpointer user_data
 }
 
 void
-handle_update_container(CocoonTtrpcCall *call, gpointer user_data)
+handle_update_container(Cocoon__Agent__V1__Agent_Service *service,
+			const Cocoon__Agent__V1__UpdateContainerRequest *request,
+			Google__Protobuf__Empty_Closure closure, void *closure_data)
 {
-	CocoonGuestAgent *agent = user_data;
+	CocoonGuestAgent *agent = agent_from_service(service);
+	CocoonTtrpcCall *call = closure_data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(Message) message = cocoon_ttrpc_call_unpack(
-		call, &cocoon__agent__v1__update_container_request__descriptor, &error);
-	Cocoon__Agent__V1__UpdateContainerRequest *request = (gpointer)message;
 	Container *container;
 	Operation *operation;
 
-	container = message != NULL ? lookup_container(agent, request->container_id, &error) : NULL;
+	container = lookup_container(agent, request->container_id, &error);
 	if (container == NULL) {
 		return_error(call, error);
 		return;
@@ -588,17 +590,17 @@ remove_done_cb(const GError *crun_error, const gchar *output, gpointer user_data
 }
 
 void
-handle_remove_container(CocoonTtrpcCall *call, gpointer user_data)
+handle_remove_container(Cocoon__Agent__V1__Agent_Service *service,
+			const Cocoon__Agent__V1__RemoveContainerRequest *request,
+			Google__Protobuf__Empty_Closure closure, void *closure_data)
 {
-	CocoonGuestAgent *agent = user_data;
+	CocoonGuestAgent *agent = agent_from_service(service);
+	CocoonTtrpcCall *call = closure_data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(Message) message = cocoon_ttrpc_call_unpack(
-		call, &cocoon__agent__v1__remove_container_request__descriptor, &error);
-	Cocoon__Agent__V1__RemoveContainerRequest *request = (gpointer)message;
 	Container *container;
 	Operation *operation;
 
-	container = message != NULL ? lookup_container(agent, request->container_id, &error) : NULL;
+	container = lookup_container(agent, request->container_id, &error);
 	if (container == NULL) {
 		return_error(call, error);
 		return;

@@ -63,18 +63,16 @@ wrap_error(const GError *error, const gchar *subject)
 /* WaitProcess */
 
 void
-handle_wait_process(CocoonTtrpcCall *call, gpointer user_data)
+handle_wait_process(Cocoon__Agent__V1__Agent_Service *service,
+		    const Cocoon__Agent__V1__WaitProcessRequest *request,
+		    Cocoon__Agent__V1__WaitProcessResponse_Closure closure, void *closure_data)
 {
-	CocoonGuestAgent *agent = user_data;
+	CocoonGuestAgent *agent = agent_from_service(service);
+	CocoonTtrpcCall *call = closure_data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(Message) message = cocoon_ttrpc_call_unpack(
-		call, &cocoon__agent__v1__wait_process_request__descriptor, &error);
-	Cocoon__Agent__V1__WaitProcessRequest *request = (gpointer)message;
 	Process *process;
 
-	process = message != NULL
-			  ? lookup_process(agent, request->container_id, request->exec_id, &error)
-			  : NULL;
+	process = lookup_process(agent, request->container_id, request->exec_id, &error);
 	if (process == NULL) {
 		return_error(call, error);
 		return;
@@ -85,19 +83,17 @@ handle_wait_process(CocoonTtrpcCall *call, gpointer user_data)
 /* SignalProcess */
 
 void
-handle_signal_process(CocoonTtrpcCall *call, gpointer user_data)
+handle_signal_process(Cocoon__Agent__V1__Agent_Service *service,
+		      const Cocoon__Agent__V1__SignalProcessRequest *request,
+		      Google__Protobuf__Empty_Closure closure, void *closure_data)
 {
-	CocoonGuestAgent *agent = user_data;
+	CocoonGuestAgent *agent = agent_from_service(service);
+	CocoonTtrpcCall *call = closure_data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(Message) message = cocoon_ttrpc_call_unpack(
-		call, &cocoon__agent__v1__signal_process_request__descriptor, &error);
-	Cocoon__Agent__V1__SignalProcessRequest *request = (gpointer)message;
 	g_autofree gchar *name = NULL;
 	Process *process;
 
-	process = message != NULL
-			  ? lookup_process(agent, request->container_id, request->exec_id, &error)
-			  : NULL;
+	process = lookup_process(agent, request->container_id, request->exec_id, &error);
 	if (process == NULL) {
 		return_error(call, error);
 		return;
@@ -143,19 +139,17 @@ handle_signal_process(CocoonTtrpcCall *call, gpointer user_data)
 /* ResizeTty */
 
 void
-handle_resize_tty(CocoonTtrpcCall *call, gpointer user_data)
+handle_resize_tty(Cocoon__Agent__V1__Agent_Service *service,
+		  const Cocoon__Agent__V1__ResizeTtyRequest *request,
+		  Google__Protobuf__Empty_Closure closure, void *closure_data)
 {
-	CocoonGuestAgent *agent = user_data;
+	CocoonGuestAgent *agent = agent_from_service(service);
+	CocoonTtrpcCall *call = closure_data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(Message) message = cocoon_ttrpc_call_unpack(
-		call, &cocoon__agent__v1__resize_tty_request__descriptor, &error);
-	Cocoon__Agent__V1__ResizeTtyRequest *request = (gpointer)message;
 	struct winsize size = {0};
 	Process *process;
 
-	process = message != NULL
-			  ? lookup_process(agent, request->container_id, request->exec_id, &error)
-			  : NULL;
+	process = lookup_process(agent, request->container_id, request->exec_id, &error);
 	if (process == NULL) {
 		return_error(call, error);
 		return;
@@ -180,18 +174,16 @@ handle_resize_tty(CocoonTtrpcCall *call, gpointer user_data)
 /* CloseStdin */
 
 void
-handle_close_stdin(CocoonTtrpcCall *call, gpointer user_data)
+handle_close_stdin(Cocoon__Agent__V1__Agent_Service *service,
+		   const Cocoon__Agent__V1__CloseStdinRequest *request,
+		   Google__Protobuf__Empty_Closure closure, void *closure_data)
 {
-	CocoonGuestAgent *agent = user_data;
+	CocoonGuestAgent *agent = agent_from_service(service);
+	CocoonTtrpcCall *call = closure_data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(Message) message = cocoon_ttrpc_call_unpack(
-		call, &cocoon__agent__v1__close_stdin_request__descriptor, &error);
-	Cocoon__Agent__V1__CloseStdinRequest *request = (gpointer)message;
 	Process *process;
 
-	process = message != NULL
-			  ? lookup_process(agent, request->container_id, request->exec_id, &error)
-			  : NULL;
+	process = lookup_process(agent, request->container_id, request->exec_id, &error);
 	if (process == NULL) {
 		return_error(call, error);
 		return;
@@ -208,13 +200,13 @@ handle_close_stdin(CocoonTtrpcCall *call, gpointer user_data)
 #define DYING_TASKS_MAX 64
 
 void
-handle_list_processes(CocoonTtrpcCall *call, gpointer user_data)
+handle_list_processes(Cocoon__Agent__V1__Agent_Service *service,
+		      const Cocoon__Agent__V1__ListProcessesRequest *request,
+		      Cocoon__Agent__V1__ListProcessesResponse_Closure closure, void *closure_data)
 {
-	CocoonGuestAgent *agent = user_data;
+	CocoonGuestAgent *agent = agent_from_service(service);
+	CocoonTtrpcCall *call = closure_data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(Message) message = cocoon_ttrpc_call_unpack(
-		call, &cocoon__agent__v1__list_processes_request__descriptor, &error);
-	Cocoon__Agent__V1__ListProcessesRequest *request = (gpointer)message;
 	Cocoon__Agent__V1__ListProcessesResponse response =
 		COCOON__AGENT__V1__LIST_PROCESSES_RESPONSE__INIT;
 	g_autoptr(GHashTable) exec_pids = g_hash_table_new(g_direct_hash, g_direct_equal);
@@ -227,7 +219,7 @@ handle_list_processes(CocoonTtrpcCall *call, gpointer user_data)
 	guint64 live = 0;
 	guint64 charged = 0;
 
-	container = message != NULL ? lookup_container(agent, request->container_id, &error) : NULL;
+	container = lookup_container(agent, request->container_id, &error);
 	if (container == NULL) {
 		return_error(call, error);
 		return;
@@ -289,19 +281,20 @@ handle_list_processes(CocoonTtrpcCall *call, gpointer user_data)
 /* StatsContainer */
 
 void
-handle_stats_container(CocoonTtrpcCall *call, gpointer user_data)
+handle_stats_container(Cocoon__Agent__V1__Agent_Service *service,
+		       const Cocoon__Agent__V1__StatsContainerRequest *request,
+		       Cocoon__Agent__V1__StatsContainerResponse_Closure closure,
+		       void *closure_data)
 {
-	CocoonGuestAgent *agent = user_data;
+	CocoonGuestAgent *agent = agent_from_service(service);
+	CocoonTtrpcCall *call = closure_data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(Message) message = cocoon_ttrpc_call_unpack(
-		call, &cocoon__agent__v1__stats_container_request__descriptor, &error);
-	Cocoon__Agent__V1__StatsContainerRequest *request = (gpointer)message;
 	Cocoon__Agent__V1__StatsContainerResponse response =
 		COCOON__AGENT__V1__STATS_CONTAINER_RESPONSE__INIT;
 	g_autoptr(CocoonGuestCgroupMetrics) metrics = NULL;
 	Container *container;
 
-	container = message != NULL ? lookup_container(agent, request->container_id, &error) : NULL;
+	container = lookup_container(agent, request->container_id, &error);
 	if (container == NULL) {
 		return_error(call, error);
 		return;
@@ -346,50 +339,32 @@ pause_resume(CocoonTtrpcCall *call, CocoonGuestAgent *agent, const gchar *contai
 }
 
 void
-handle_pause_container(CocoonTtrpcCall *call, gpointer user_data)
+handle_pause_container(Cocoon__Agent__V1__Agent_Service *service,
+		       const Cocoon__Agent__V1__PauseContainerRequest *request,
+		       Google__Protobuf__Empty_Closure closure, void *closure_data)
 {
-	g_autoptr(GError) error = NULL;
-	g_autoptr(Message) message = cocoon_ttrpc_call_unpack(
-		call, &cocoon__agent__v1__pause_container_request__descriptor, &error);
-
-	if (message == NULL) {
-		return_error(call, error);
-		return;
-	}
-	pause_resume(call, user_data,
-		     ((Cocoon__Agent__V1__PauseContainerRequest *)message)->container_id, TRUE);
+	pause_resume(closure_data, agent_from_service(service), request->container_id, TRUE);
 }
 
 void
-handle_resume_container(CocoonTtrpcCall *call, gpointer user_data)
+handle_resume_container(Cocoon__Agent__V1__Agent_Service *service,
+			const Cocoon__Agent__V1__ResumeContainerRequest *request,
+			Google__Protobuf__Empty_Closure closure, void *closure_data)
 {
-	g_autoptr(GError) error = NULL;
-	g_autoptr(Message) message = cocoon_ttrpc_call_unpack(
-		call, &cocoon__agent__v1__resume_container_request__descriptor, &error);
-
-	if (message == NULL) {
-		return_error(call, error);
-		return;
-	}
-	pause_resume(call, user_data,
-		     ((Cocoon__Agent__V1__ResumeContainerRequest *)message)->container_id, FALSE);
+	pause_resume(closure_data, agent_from_service(service), request->container_id, FALSE);
 }
 
 /* sandbox level */
 
 void
-handle_ping(CocoonTtrpcCall *call, gpointer user_data)
+handle_ping(Cocoon__Agent__V1__Agent_Service *service,
+	    const Cocoon__Agent__V1__PingRequest *request,
+	    Cocoon__Agent__V1__PingResponse_Closure closure, void *closure_data)
 {
-	g_autoptr(GError) error = NULL;
-	g_autoptr(Message) message = cocoon_ttrpc_call_unpack(
-		call, &cocoon__agent__v1__ping_request__descriptor, &error);
+	CocoonTtrpcCall *call = closure_data;
 	Cocoon__Agent__V1__PingResponse response = COCOON__AGENT__V1__PING_RESPONSE__INIT;
 	struct timespec ts;
 
-	if (message == NULL) {
-		return_error(call, error);
-		return;
-	}
 	clock_gettime(CLOCK_BOOTTIME, &ts);
 	response.agent_version = (gchar *)COCOON_VERSION;
 	response.uptime_ns = (guint64)ts.tv_sec * 1000000000u + (guint64)ts.tv_nsec;
@@ -417,22 +392,18 @@ read_meminfo(guint64 *ret_total, guint64 *ret_available)
 }
 
 void
-handle_guest_info(CocoonTtrpcCall *call, gpointer user_data)
+handle_guest_info(Cocoon__Agent__V1__Agent_Service *service,
+		  const Cocoon__Agent__V1__GuestInfoRequest *request,
+		  Cocoon__Agent__V1__GuestInfoResponse_Closure closure, void *closure_data)
 {
-	CocoonGuestAgent *agent = user_data;
-	g_autoptr(GError) error = NULL;
-	g_autoptr(Message) message = cocoon_ttrpc_call_unpack(
-		call, &cocoon__agent__v1__guest_info_request__descriptor, &error);
+	CocoonGuestAgent *agent = agent_from_service(service);
+	CocoonTtrpcCall *call = closure_data;
 	Cocoon__Agent__V1__GuestInfoResponse response =
 		COCOON__AGENT__V1__GUEST_INFO_RESPONSE__INIT;
 	struct utsname uts;
 	struct statfs st;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
-	if (message == NULL) {
-		return_error(call, error);
-		return;
-	}
 	uname(&uts);
 	response.agent_version = (gchar *)COCOON_VERSION;
 	response.kernel_release = uts.release;
@@ -458,19 +429,15 @@ shutdown_cb(gpointer user_data)
 }
 
 void
-handle_shutdown(CocoonTtrpcCall *call, gpointer user_data)
+handle_shutdown(Cocoon__Agent__V1__Agent_Service *service,
+		const Cocoon__Agent__V1__ShutdownRequest *request,
+		Google__Protobuf__Empty_Closure closure, void *closure_data)
 {
-	CocoonGuestAgent *agent = user_data;
-	g_autoptr(GError) error = NULL;
-	g_autoptr(Message) message = cocoon_ttrpc_call_unpack(
-		call, &cocoon__agent__v1__shutdown_request__descriptor, &error);
+	CocoonGuestAgent *agent = agent_from_service(service);
+	CocoonTtrpcCall *call = closure_data;
 	GHashTableIter iter;
 	gpointer value;
 
-	if (message == NULL) {
-		return_error(call, error);
-		return;
-	}
 	g_info("shutdown requested");
 	g_hash_table_iter_init(&iter, agent->containers);
 	while (g_hash_table_iter_next(&iter, NULL, &value))
@@ -480,4 +447,21 @@ handle_shutdown(CocoonTtrpcCall *call, gpointer user_data)
 	/* let the reply reach the host before the VM ends */
 	if (agent->shutdown_id == 0)
 		agent->shutdown_id = g_timeout_add(SHUTDOWN_DELAY_MS, shutdown_cb, agent);
+}
+
+/* the network is the VM's own only as PID 1 (cocoon-agent-main.c): else, like no method at all */
+void
+handle_setup_network(Cocoon__Agent__V1__Agent_Service *service,
+		     const Cocoon__Agent__V1__SetupNetworkRequest *request,
+		     Google__Protobuf__Empty_Closure closure, void *closure_data)
+{
+	CocoonGuestAgent *agent = agent_from_service(service);
+	CocoonTtrpcCall *call = closure_data;
+
+	if (agent->network == NULL) {
+		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_UNIMPLEMENTED, "method %s",
+					       "SetupNetwork");
+		return;
+	}
+	cocoon_guest_network_handle_setup(agent->network, call, request);
 }
