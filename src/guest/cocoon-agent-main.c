@@ -244,7 +244,7 @@ run(int argc, char **argv, gboolean *ret_init)
 	if (self.init) {
 		network = cocoon_guest_network_new(TRUE, &error);
 		if (network != NULL)
-			cocoon_guest_network_register(network, server);
+			cocoon_guest_agent_set_network(agent, network);
 		else
 			g_warning("network: %s", error->message);
 		g_clear_error(&error);

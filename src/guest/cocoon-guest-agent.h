@@ -3,6 +3,7 @@
 
 #include <glib.h>
 
+#include "cocoon-guest-network.h"
 #include "cocoon-guest-reaper.h"
 #include "cocoon-guest-stdio.h"
 #include "cocoon-ttrpc-server.h"
@@ -16,7 +17,6 @@ G_BEGIN_DECLS
  */
 typedef struct _CocoonGuestAgent CocoonGuestAgent;
 
-#define COCOON_GUEST_AGENT_SERVICE "cocoon.agent.v1.Agent"
 /*
  * how long a Wait answer waits for the EOF of a terminal process's output after the exit (a
  * pipe's output offsets are taken at the exit, without waiting)
@@ -42,8 +42,13 @@ CocoonGuestAgent *cocoon_guest_agent_new(const CocoonGuestAgentOptions *options,
 					 CocoonGuestReaper *reaper, GError **error);
 void cocoon_guest_agent_free(CocoonGuestAgent *agent);
 
-/* registers every method of the service on server (handlers on the server context) */
+/*
+ * registers every method of the service descriptor on server (handlers on the server context);
+ * a method of proto/agent.proto without a handler does not build
+ */
 void cocoon_guest_agent_register(CocoonGuestAgent *agent, CocoonTtrpcServer *server);
+/* SetupNetwork applies its requests to network (borrowed); without one it is UNIMPLEMENTED */
+void cocoon_guest_agent_set_network(CocoonGuestAgent *agent, CocoonGuestNetwork *network);
 CocoonGuestStdio *cocoon_guest_agent_get_stdio(CocoonGuestAgent *agent);
 void cocoon_guest_agent_set_shutdown_func(CocoonGuestAgent *agent,
 					  CocoonGuestAgentShutdownFunc func, gpointer user_data);

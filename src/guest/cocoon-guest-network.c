@@ -457,19 +457,17 @@ cocoon_guest_network_apply(CocoonGuestNetwork *network,
 	return TRUE;
 }
 
-static void
-handle_setup_network(CocoonTtrpcCall *call, gpointer user_data)
+/**
+ * cocoon_guest_network_handle_setup:
+ *
+ * answers call, a SetupNetwork with request (the agent's handler, cocoon-guest-handlers.c)
+ */
+void
+cocoon_guest_network_handle_setup(CocoonGuestNetwork *network, CocoonTtrpcCall *call,
+				  const Cocoon__Agent__V1__SetupNetworkRequest *request)
 {
-	CocoonGuestNetwork *network = user_data;
 	g_autoptr(GError) error = NULL;
-	Cocoon__Agent__V1__SetupNetworkRequest *request =
-		(Cocoon__Agent__V1__SetupNetworkRequest *)cocoon_ttrpc_call_unpack(
-			call, &cocoon__agent__v1__setup_network_request__descriptor, &error);
 
-	if (request == NULL) {
-		cocoon_ttrpc_call_return_gerror(call, error);
-		return;
-	}
 	if (!cocoon_guest_network_apply(network, request, &error)) {
 		g_warning("SetupNetwork: %s", error->message);
 		if (error->domain != COCOON_TTRPC_ERROR) {
@@ -483,14 +481,6 @@ handle_setup_network(CocoonTtrpcCall *call, gpointer user_data)
 	} else {
 		cocoon_ttrpc_call_return_message(call, NULL);
 	}
-	protobuf_c_message_free_unpacked(&request->base, NULL);
-}
-
-void
-cocoon_guest_network_register(CocoonGuestNetwork *network, CocoonTtrpcServer *server)
-{
-	cocoon_ttrpc_server_register(server, COCOON_GUEST_AGENT_SERVICE, "SetupNetwork",
-				     handle_setup_network, network, NULL);
 }
 
 /* ---- life cycle ---- */

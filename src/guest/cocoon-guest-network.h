@@ -29,8 +29,9 @@ typedef struct _CocoonGuestNetwork CocoonGuestNetwork;
 CocoonGuestNetwork *cocoon_guest_network_new(gboolean park, GError **error);
 void cocoon_guest_network_free(CocoonGuestNetwork *network);
 
-/* registers SetupNetwork on the cocoon.agent.v1.Agent service */
-void cocoon_guest_network_register(CocoonGuestNetwork *network, CocoonTtrpcServer *server);
+/* answers call, a SetupNetwork of the cocoon.agent.v1.Agent service, with request applied */
+void cocoon_guest_network_handle_setup(CocoonGuestNetwork *network, CocoonTtrpcCall *call,
+				       const Cocoon__Agent__V1__SetupNetworkRequest *request);
 
 /*
  * pure: names (1..15 bytes, no '/', ':' or white space, not "lo"), MACs, MTUs (0 or 68..65535),

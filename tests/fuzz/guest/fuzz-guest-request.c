@@ -23,7 +23,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* the agent's limit on spec and process JSON (cocoon-guest-agent.c) */
+/* the agent's limit on spec and process JSON (cocoon-guest-handlers-crun.c) */
 #define SPEC_JSON_MAX (4u << 20)
 
 static gchar *share_dir;

@@ -420,6 +420,32 @@ assert_output(Fixture *f, guint32 stream_id, const gchar *expected)
 			strlen(expected));
 }
 
+/*
+ * every method of the service descriptor has a handler: a payload no request decodes from
+ * (a truncated tag) is the dispatcher's INVALID_ARGUMENT, where a method nobody registered
+ * would be UNIMPLEMENTED; no handler runs (Shutdown included)
+ */
+static void
+test_methods(Fixture *f, gconstpointer data)
+{
+	const ProtobufCServiceDescriptor *descriptor = &cocoon__agent__v1__agent__descriptor;
+	static const guint8 undecodable[] = {0xff};
+
+	g_assert_cmpstr(descriptor->name, ==, SERVICE);
+	g_assert_cmpuint(descriptor->n_methods, >, 0);
+	for (guint i = 0; i < descriptor->n_methods; i++) {
+		g_autoptr(GError) error = NULL;
+		g_autoptr(GBytes) response = cocoon_ttrpc_client_call(
+			f->client, SERVICE, descriptor->methods[i].name, undecodable,
+			sizeof(undecodable), CALL_TIMEOUT_MS, NULL, &error);
+
+		g_test_message("%s: %s", descriptor->methods[i].name,
+			       error != NULL ? error->message : "answered");
+		g_assert_null(response);
+		g_assert_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_INVALID_ARGUMENT);
+	}
+}
+
 static void
 test_ping(Fixture *f, gconstpointer data)
 {
@@ -1096,6 +1122,8 @@ main(int argc, char **argv)
 	next_stream_id = 1 + ((g_random_int() & 0xffff) << 12);
 
 	g_test_add("/guest/agent/ping", Fixture, NULL, fixture_setup, test_ping, fixture_teardown);
+	g_test_add("/guest/agent/methods", Fixture, NULL, fixture_setup, test_methods,
+		   fixture_teardown);
 	g_test_add("/guest/agent/errors", Fixture, NULL, fixture_setup, test_errors,
 		   fixture_teardown);
 	g_test_add("/guest/agent/run", Fixture, NULL, fixture_setup, test_run, fixture_teardown);

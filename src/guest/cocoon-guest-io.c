@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#define G_LOG_DOMAIN "cocoon-agent"
+
+#include "config.h"
+
+#include "cocoon-guest-agent-private.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cocoon-fd.h"
+
+/* the size of stdio pipes */
+#define PIPE_SIZE (1024 * 1024)
+
+/* process stdio: pipes, or a pty whose master crun sends to a console socket */
+
+void
+process_io_clear(ProcessIo *io)
+{
+	cocoon_fd_closep(&io->child_stdin);
+	cocoon_fd_closep(&io->child_stdout);
+	cocoon_fd_closep(&io->child_stderr);
+	cocoon_fd_closep(&io->console_fd);
+	if (io->console_path != NULL)
+		(void)unlink(io->console_path);
+	g_clear_pointer(&io->console_path, g_free);
+}
+
+static gboolean
+check_stream_ids(CocoonGuestAgent *agent, const Process *process, GError **error)
+{
+	guint32 ids[] = {process->stdin_id, process->stdout_id, process->stderr_id};
+
+	for (guint i = 0; i < G_N_ELEMENTS(ids); i++) {
+		if (ids[i] == 0)
+			continue;
+		if (cocoon_guest_stdio_has_stream(agent->stdio, ids[i])) {
+			g_set_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_ALREADY_EXISTS,
+				    "stdio stream %u is already in use", ids[i]);
+			return FALSE;
+		}
+	}
+	/* stdout and stderr may share a stream; stdin is the other direction */
+	if (process->stdin_id != 0 &&
+	    (process->stdin_id == process->stdout_id || process->stdin_id == process->stderr_id)) {
+		g_set_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_INVALID_ARGUMENT,
+			    "stdio stream %u is both stdin and an output", process->stdin_id);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+make_pipe(int fds[2], GError **error)
+{
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		int saved_errno = errno;
+		g_set_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_INTERNAL, "pipe: %s",
+			    g_strerror(saved_errno));
+		return FALSE;
+	}
+	/* fewer wake-ups per MiB for a chatty process (best effort: pipe-max-size may be lower) */
+	(void)fcntl(fds[0], F_SETPIPE_SZ, PIPE_SIZE);
+	return TRUE;
+}
+
+static gboolean
+console_socket_new(CocoonGuestAgent *agent, ProcessIo *io, GError **error)
+{
+	struct sockaddr_un address = {.sun_family = AF_UNIX};
+	cocoon_autofd int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	g_autofree gchar *path = g_strdup_printf("%s/%" G_GUINT64_FORMAT ".sock",
+						 agent->sockets_dir, ++agent->serial);
+
+	if (strlen(path) >= sizeof(address.sun_path)) {
+		g_set_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_INTERNAL,
+			    "console socket path %s is too long", path);
+		return FALSE;
+	}
+	strcpy(address.sun_path, path);
+	(void)unlink(path);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&address, sizeof(address)) < 0 ||
+	    listen(fd, 1) < 0) {
+		int saved_errno = errno;
+		g_set_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_INTERNAL,
+			    "console socket %s: %s", path, g_strerror(saved_errno));
+		return FALSE;
+	}
+	io->console_fd = cocoon_steal_fd(&fd);
+	io->console_path = g_steal_pointer(&path);
+	return TRUE;
+}
+
+/* the pty master crun sent while it ran (it is queued on the socket by now) */
+static int
+console_receive(ProcessIo *io, GError **error)
+{
+	cocoon_autofd int connection = accept4(io->console_fd, NULL, NULL, SOCK_CLOEXEC);
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} control = {0};
+	char name[256];
+	struct iovec iov = {.iov_base = name, .iov_len = sizeof(name)};
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = control.buf,
+		.msg_controllen = sizeof(control.buf),
+	};
+	struct cmsghdr *cmsg;
+	ssize_t n;
+
+	if (connection < 0) {
+		int saved_errno = errno;
+		g_set_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_INTERNAL,
+			    "crun did not connect to the console socket: %s",
+			    g_strerror(saved_errno));
+		return -1;
+	}
+	do
+		n = recvmsg(connection, &msg, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	for (cmsg = n >= 0 ? CMSG_FIRSTHDR(&msg) : NULL; cmsg != NULL;
+	     cmsg = CMSG_NXTHDR(&msg, cmsg)) {
+		if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS &&
+		    cmsg->cmsg_len >= CMSG_LEN(sizeof(int))) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
+			return fd;
+		}
+	}
+	g_set_error_literal(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_INTERNAL,
+			    "crun sent no terminal on the console socket");
+	return -1;
+}
+
+static void
+set_window_size(int fd, guint32 rows, guint32 cols)
+{
+	struct winsize size = {.ws_row = (unsigned short)MIN(rows, G_MAXUSHORT),
+			       .ws_col = (unsigned short)MIN(cols, G_MAXUSHORT)};
+
+	if (rows == 0 && cols == 0)
+		return;
+	if (ioctl(fd, TIOCSWINSZ, &size) < 0)
+		g_debug("TIOCSWINSZ: %s", g_strerror(errno));
+}
+
+/*
+ * pipes for the non-terminal case, registered on the mux at once (crun's own stdout ends up in
+ * the container's stream, like runc's does); a console socket for a terminal
+ */
+gboolean
+process_io_prepare(CocoonGuestAgent *agent, Process *process, ProcessIo *io, GError **error)
+{
+	int fds[2];
+
+	if (!check_stream_ids(agent, process, error))
+		return FALSE;
+	if (process->terminal)
+		return console_socket_new(agent, io, error);
+
+	if (process->stdin_id != 0) {
+		if (!make_pipe(fds, error))
+			return FALSE;
+		io->child_stdin = fds[0];
+		if (!cocoon_guest_stdio_add_input(agent->stdio, process->stdin_id, fds[1], error))
+			return FALSE;
+		process->registered |= STREAM_STDIN;
+	}
+	if (process->stdout_id != 0) {
+		if (!make_pipe(fds, error))
+			return FALSE;
+		io->child_stdout = fds[1];
+		if (!cocoon_guest_stdio_add_output(agent->stdio, process->stdout_id, fds[0],
+						   process_output_eof_cb, process, error))
+			return FALSE;
+		process->registered |= STREAM_STDOUT;
+		process->outputs_pending++;
+	}
+	if (process->stderr_id != 0 && process->stderr_id == process->stdout_id) {
+		io->child_stderr = fcntl(io->child_stdout, F_DUPFD_CLOEXEC, 3);
+	} else if (process->stderr_id != 0) {
+		if (!make_pipe(fds, error))
+			return FALSE;
+		io->child_stderr = fds[1];
+		if (!cocoon_guest_stdio_add_output(agent->stdio, process->stderr_id, fds[0],
+						   process_output_eof_cb, process, error))
+			return FALSE;
+		process->registered |= STREAM_STDERR;
+		process->outputs_pending++;
+	}
+	return TRUE;
+}
+
+/* crun is done: a terminal's master joins the mux now */
+gboolean
+process_io_finish(CocoonGuestAgent *agent, Process *process, ProcessIo *io, GError **error)
+{
+	cocoon_autofd int master = -1;
+
+	if (!process->terminal)
+		return TRUE;
+	master = console_receive(io, error);
+	if (master < 0)
+		return FALSE;
+	set_window_size(master, process->rows, process->cols);
+	process->tty_fd = fcntl(master, F_DUPFD_CLOEXEC, 3);
+	if (process->stdin_id != 0) {
+		int input = fcntl(master, F_DUPFD_CLOEXEC, 3);
+		if (!cocoon_guest_stdio_add_input(agent->stdio, process->stdin_id, input, error))
+			return FALSE;
+		process->registered |= STREAM_STDIN;
+	}
+	if (process->stdout_id != 0) {
+		if (!cocoon_guest_stdio_add_output(agent->stdio, process->stdout_id,
+						   cocoon_steal_fd(&master), process_output_eof_cb,
+						   process, error))
+			return FALSE;
+		process->registered |= STREAM_STDOUT;
+		process->outputs_pending++;
+	}
+	return TRUE;
+}
+
+CocoonGuestCrunStdio
+process_io_crun_stdio(const ProcessIo *io)
+{
+	CocoonGuestCrunStdio stdio = {io->child_stdin, io->child_stdout, io->child_stderr};
+
+	return stdio;
+}
