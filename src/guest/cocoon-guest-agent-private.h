@@ -163,6 +163,10 @@ typedef struct {
 /* errors (cocoon-guest-handlers.c) */
 void return_error(CocoonTtrpcCall *call, const GError *error);
 void return_wrong_state(CocoonTtrpcCall *call, const Container *container, const gchar *wanted);
+Container *lookup_container_or_return(CocoonTtrpcCall *call, CocoonGuestAgent *agent,
+				      const gchar *container_id);
+Process *lookup_process_or_return(CocoonTtrpcCall *call, CocoonGuestAgent *agent,
+				  const gchar *container_id, const gchar *exec_id);
 GError *wrap_error(const GError *error, const gchar *subject);
 
 /* containers and processes (cocoon-guest-process.c) */

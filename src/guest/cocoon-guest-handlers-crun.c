@@ -327,15 +327,12 @@ handle_start_container(Cocoon__Agent__V1__Agent_Service *service,
 {
 	CocoonGuestAgent *agent = agent_from_service(service);
 	CocoonTtrpcCall *call = closure_data;
-	g_autoptr(GError) error = NULL;
 	Container *container;
 	Operation *operation;
 
-	container = lookup_container(agent, request->container_id, &error);
-	if (container == NULL) {
-		return_error(call, error);
+	container = lookup_container_or_return(call, agent, request->container_id);
+	if (container == NULL)
 		return;
-	}
 	if (container->state != CONTAINER_CREATED || container->removing) {
 		return_wrong_state(call, container, "created");
 		return;
@@ -526,11 +523,9 @@ handle_update_container(Cocoon__Agent__V1__Agent_Service *service,
 	Container *container;
 	Operation *operation;
 
-	container = lookup_container(agent, request->container_id, &error);
-	if (container == NULL) {
-		return_error(call, error);
+	container = lookup_container_or_return(call, agent, request->container_id);
+	if (container == NULL)
 		return;
-	}
 	if (container->state == CONTAINER_CREATING || container->state == CONTAINER_STOPPED ||
 	    container->removing) {
 		return_wrong_state(call, container, "created, running or paused");
@@ -596,15 +591,12 @@ handle_remove_container(Cocoon__Agent__V1__Agent_Service *service,
 {
 	CocoonGuestAgent *agent = agent_from_service(service);
 	CocoonTtrpcCall *call = closure_data;
-	g_autoptr(GError) error = NULL;
 	Container *container;
 	Operation *operation;
 
-	container = lookup_container(agent, request->container_id, &error);
-	if (container == NULL) {
-		return_error(call, error);
+	container = lookup_container_or_return(call, agent, request->container_id);
+	if (container == NULL)
 		return;
-	}
 	if (container->removing || container->operations > 0) {
 		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_FAILED_PRECONDITION,
 					       "container %s is busy (%s)", container->id,

@@ -49,6 +49,32 @@ return_wrong_state(CocoonTtrpcCall *call, const Container *container, const gcha
 		wanted);
 }
 
+/* the handlers' opening: the container, or NULL once the error went back to the caller */
+Container *
+lookup_container_or_return(CocoonTtrpcCall *call, CocoonGuestAgent *agent,
+			   const gchar *container_id)
+{
+	g_autoptr(GError) error = NULL;
+	Container *container = lookup_container(agent, container_id, &error);
+
+	if (container == NULL)
+		return_error(call, error);
+	return container;
+}
+
+/* the same for a process; exec_id empty: the init process */
+Process *
+lookup_process_or_return(CocoonTtrpcCall *call, CocoonGuestAgent *agent, const gchar *container_id,
+			 const gchar *exec_id)
+{
+	g_autoptr(GError) error = NULL;
+	Process *process = lookup_process(agent, container_id, exec_id, &error);
+
+	if (process == NULL)
+		return_error(call, error);
+	return process;
+}
+
 /* error with the request's subject in front, as a status: a bad spec is the caller's fault */
 GError *
 wrap_error(const GError *error, const gchar *subject)
@@ -69,14 +95,11 @@ handle_wait_process(Cocoon__Agent__V1__Agent_Service *service,
 {
 	CocoonGuestAgent *agent = agent_from_service(service);
 	CocoonTtrpcCall *call = closure_data;
-	g_autoptr(GError) error = NULL;
 	Process *process;
 
-	process = lookup_process(agent, request->container_id, request->exec_id, &error);
-	if (process == NULL) {
-		return_error(call, error);
+	process = lookup_process_or_return(call, agent, request->container_id, request->exec_id);
+	if (process == NULL)
 		return;
-	}
 	process_add_waiter(process, call);
 }
 
@@ -93,11 +116,9 @@ handle_signal_process(Cocoon__Agent__V1__Agent_Service *service,
 	g_autofree gchar *name = NULL;
 	Process *process;
 
-	process = lookup_process(agent, request->container_id, request->exec_id, &error);
-	if (process == NULL) {
-		return_error(call, error);
+	process = lookup_process_or_return(call, agent, request->container_id, request->exec_id);
+	if (process == NULL)
 		return;
-	}
 	name = process_name(process);
 	if (request->signal >= (guint32)_NSIG) {
 		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_INVALID_ARGUMENT,
@@ -145,15 +166,12 @@ handle_resize_tty(Cocoon__Agent__V1__Agent_Service *service,
 {
 	CocoonGuestAgent *agent = agent_from_service(service);
 	CocoonTtrpcCall *call = closure_data;
-	g_autoptr(GError) error = NULL;
 	struct winsize size = {0};
 	Process *process;
 
-	process = lookup_process(agent, request->container_id, request->exec_id, &error);
-	if (process == NULL) {
-		return_error(call, error);
+	process = lookup_process_or_return(call, agent, request->container_id, request->exec_id);
+	if (process == NULL)
 		return;
-	}
 	if (process->tty_fd < 0) {
 		g_autofree gchar *name = process_name(process);
 		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_FAILED_PRECONDITION,
@@ -180,14 +198,11 @@ handle_close_stdin(Cocoon__Agent__V1__Agent_Service *service,
 {
 	CocoonGuestAgent *agent = agent_from_service(service);
 	CocoonTtrpcCall *call = closure_data;
-	g_autoptr(GError) error = NULL;
 	Process *process;
 
-	process = lookup_process(agent, request->container_id, request->exec_id, &error);
-	if (process == NULL) {
-		return_error(call, error);
+	process = lookup_process_or_return(call, agent, request->container_id, request->exec_id);
+	if (process == NULL)
 		return;
-	}
 	/* a terminal's stdin is its master: closing our copy does not end the pty */
 	if (process->registered & STREAM_STDIN)
 		cocoon_guest_stdio_close_input(agent->stdio, process->stdin_id);
@@ -219,11 +234,9 @@ handle_list_processes(Cocoon__Agent__V1__Agent_Service *service,
 	guint64 live = 0;
 	guint64 charged = 0;
 
-	container = lookup_container(agent, request->container_id, &error);
-	if (container == NULL) {
-		return_error(call, error);
+	container = lookup_container_or_return(call, agent, request->container_id);
+	if (container == NULL)
 		return;
-	}
 	g_hash_table_iter_init(&iter, container->execs);
 	while (g_hash_table_iter_next(&iter, NULL, &value)) {
 		Process *process = value;
@@ -294,11 +307,9 @@ handle_stats_container(Cocoon__Agent__V1__Agent_Service *service,
 	g_autoptr(CocoonGuestCgroupMetrics) metrics = NULL;
 	Container *container;
 
-	container = lookup_container(agent, request->container_id, &error);
-	if (container == NULL) {
-		return_error(call, error);
+	container = lookup_container_or_return(call, agent, request->container_id);
+	if (container == NULL)
 		return;
-	}
 	metrics = cocoon_guest_cgroup_metrics_read(container->cgroup_dir, &error);
 	if (metrics == NULL) {
 		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_FAILED_PRECONDITION,
@@ -317,13 +328,11 @@ pause_resume(CocoonTtrpcCall *call, CocoonGuestAgent *agent, const gchar *contai
 	     gboolean pause)
 {
 	g_autoptr(GError) error = NULL;
-	Container *container = lookup_container(agent, container_id, &error);
+	Container *container = lookup_container_or_return(call, agent, container_id);
 	ContainerState from = pause ? CONTAINER_RUNNING : CONTAINER_PAUSED;
 
-	if (container == NULL) {
-		return_error(call, error);
+	if (container == NULL)
 		return;
-	}
 	if (container->state != from || container->removing) {
 		return_wrong_state(call, container, container_state_names[from]);
 		return;
