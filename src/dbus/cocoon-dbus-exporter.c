@@ -16,6 +16,7 @@
 
 #include "cocoon-dbus-generated.h"
 #include "cocoon-dbus-resources.h"
+#include "cocoon-error.h"
 #include "cocoon-pidfd.h"
 #include "task-events.pb-c.h"
 
@@ -504,8 +505,7 @@ peer_server_start(ExportedSandbox *sandbox, GError **error)
 		return FALSE;
 	}
 	if (g_mkdir_with_parents(dir, 0700) < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "mkdir %s: %s", dir,
-			    g_strerror(errno));
+		cocoon_set_error_from_errno(error, "mkdir %s", dir);
 		return FALSE;
 	}
 	/* a dead shim's socket: this shim owns the sandbox's state now */

@@ -12,6 +12,7 @@
 #include <gio/gio.h>
 #include <glib-unix.h>
 
+#include "cocoon-error.h"
 #include "cocoon-fd.h"
 #include "cocoon-guest-crun.h"
 
@@ -162,9 +163,7 @@ cocoon_guest_agent_new(const CocoonGuestAgentOptions *options, CocoonGuestReaper
 	dirs[3] = options->share_dir;
 	for (guint i = 0; i < G_N_ELEMENTS(dirs); i++) {
 		if (g_mkdir_with_parents(dirs[i], 0700) < 0) {
-			int saved_errno = errno;
-			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
-				    "mkdir %s: %s", dirs[i], g_strerror(saved_errno));
+			cocoon_set_error_from_errno(error, "mkdir %s", dirs[i]);
 			return NULL;
 		}
 	}

@@ -16,6 +16,7 @@
 
 #include <gio/gio.h>
 
+#include "cocoon-error.h"
 #include "cocoon-fd.h"
 
 #define SMALL_FILE_MAX (1u << 20)
@@ -119,9 +120,7 @@ cocoon_guest_read_small_file(const gchar *path, GError **error)
 	gchar buf[4096];
 
 	if (fd < 0) {
-		int saved_errno = errno;
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno), "%s: %s", path,
-			    g_strerror(saved_errno));
+		cocoon_set_error_from_errno(error, "%s", path);
 		return NULL;
 	}
 	contents = g_string_new(NULL);
@@ -130,9 +129,7 @@ cocoon_guest_read_small_file(const gchar *path, GError **error)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			int saved_errno = errno;
-			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno), "%s: %s",
-				    path, g_strerror(saved_errno));
+			cocoon_set_error_from_errno(error, "%s", path);
 			return NULL;
 		}
 		if (n == 0)
@@ -162,9 +159,7 @@ write_small_file(const gchar *path, const gchar *value, GError **error)
 			return TRUE;
 	}
 	{
-		int saved_errno = errno;
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
-			    "write \"%s\" to %s: %s", value, path, g_strerror(saved_errno));
+		cocoon_set_error_from_errno(error, "write \"%s\" to %s", value, path);
 	}
 	return FALSE;
 }
@@ -331,9 +326,7 @@ cocoon_guest_cgroup_metrics_read(const gchar *dir, GError **error)
 	g_autofree gchar *procs = g_build_filename(dir, "cgroup.procs", NULL);
 
 	if (access(procs, F_OK) < 0) {
-		int saved_errno = errno;
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno), "cgroup %s: %s",
-			    dir, g_strerror(saved_errno));
+		cocoon_set_error_from_errno(error, "cgroup %s", dir);
 		return NULL;
 	}
 	io__containerd__cgroups__v2__metrics__init(&self->metrics);

@@ -23,6 +23,7 @@
 
 #include <gio/gio.h>
 
+#include "cocoon-error.h"
 #include "cocoon-fd.h"
 #include "cocoon-guest-cgroup.h"
 
@@ -158,10 +159,7 @@ cocoon_guest_mount_basics(GError **error)
 			continue;
 		if (mount(m->source, m->target, m->type, m->flags, m->options) < 0 &&
 		    errno != EBUSY) {
-			int saved_errno = errno;
-			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
-				    "mount %s on %s: %s", m->type, m->target,
-				    g_strerror(saved_errno));
+			cocoon_set_error_from_errno(error, "mount %s on %s", m->type, m->target);
 			return FALSE;
 		}
 	}
@@ -287,16 +285,12 @@ cocoon_guest_loopback_up(GError **error)
 
 	g_strlcpy(request.ifr_name, "lo", sizeof(request.ifr_name));
 	if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &request) < 0) {
-		int saved_errno = errno;
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno), "lo: %s",
-			    g_strerror(saved_errno));
+		cocoon_set_error_from_errno(error, "lo");
 		return FALSE;
 	}
 	request.ifr_flags |= IFF_UP | IFF_RUNNING;
 	if (ioctl(fd, SIOCSIFFLAGS, &request) < 0) {
-		int saved_errno = errno;
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno), "lo up: %s",
-			    g_strerror(saved_errno));
+		cocoon_set_error_from_errno(error, "lo up");
 		return FALSE;
 	}
 	return TRUE;
@@ -315,10 +309,8 @@ cocoon_guest_mount_share(const gchar *mountpoint, GError **error)
 				  cache != NULL ? cache : "none");
 	(void)g_mkdir_with_parents(mountpoint, 0755);
 	if (mount(COCOON_GUEST_SHARE_TAG, mountpoint, "9p", MS_NOSUID | MS_NODEV, options) < 0) {
-		int saved_errno = errno;
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
-			    "mount 9p %s on %s (%s): %s", COCOON_GUEST_SHARE_TAG, mountpoint,
-			    options, g_strerror(saved_errno));
+		cocoon_set_error_from_errno(error, "mount 9p %s on %s (%s)", COCOON_GUEST_SHARE_TAG,
+					    mountpoint, options);
 		return FALSE;
 	}
 	g_debug("mounted 9p %s on %s (%s)", COCOON_GUEST_SHARE_TAG, mountpoint, options);

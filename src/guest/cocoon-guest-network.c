@@ -14,6 +14,7 @@
 
 #include <gio/gio.h>
 
+#include "cocoon-error.h"
 #include "cocoon-fd.h"
 #include "cocoon-guest-agent.h"
 #include "cocoon-netlink.h"
@@ -499,9 +500,7 @@ cocoon_guest_network_new(gboolean park, GError **error)
 	network->parking_netns_fd = -1;
 	network->root_netns_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (network->root_netns_fd < 0) {
-		int saved_errno = errno;
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
-			    "open /proc/thread-self/ns/net: %s", g_strerror(saved_errno));
+		cocoon_set_error_from_errno(error, "open /proc/thread-self/ns/net");
 		return NULL;
 	}
 	network->root = cocoon_netlink_open(error);

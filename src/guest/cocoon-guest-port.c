@@ -21,6 +21,7 @@
 #include <gio/gio.h>
 #include <glib-unix.h>
 
+#include "cocoon-error.h"
 #include "cocoon-fd.h"
 #include "cocoon-guest-fd-watch.h"
 
@@ -178,9 +179,7 @@ cocoon_guest_port_find_virtio(const gchar *sysfs_dir, const gchar *name, GError 
 		}
 		if (mknod(node, S_IFCHR | 0600, makedev(major_number, minor_number)) < 0 &&
 		    errno != EEXIST) {
-			int saved_errno = errno;
-			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
-				    "mknod %s: %s", node, g_strerror(saved_errno));
+			cocoon_set_error_from_errno(error, "mknod %s", node);
 			return NULL;
 		}
 		return g_steal_pointer(&node);
@@ -368,9 +367,7 @@ relay_start(CocoonGuestPort *port, GError **error)
 	int pair[2];
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, pair) < 0) {
-		int saved_errno = errno;
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno), "socketpair: %s",
-			    g_strerror(saved_errno));
+		cocoon_set_error_from_errno(error, "socketpair");
 		return FALSE;
 	}
 	port->relay_fd = pair[0];
@@ -487,9 +484,7 @@ port_listen(CocoonGuestPort *port, GError **error)
 	(void)unlink(port->location);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&address, sizeof(address)) < 0 ||
 	    listen(fd, 4) < 0) {
-		int saved_errno = errno;
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
-			    "listen on %s: %s", port->location, g_strerror(saved_errno));
+		cocoon_set_error_from_errno(error, "listen on %s", port->location);
 		return FALSE;
 	}
 	port->fd = cocoon_steal_fd(&fd);

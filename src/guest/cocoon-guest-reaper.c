@@ -15,6 +15,7 @@
 #include <gio/gio.h>
 #include <glib-unix.h>
 
+#include "cocoon-error.h"
 #include "cocoon-fd.h"
 
 /* unwatched exits remembered: how many, how long */
@@ -197,9 +198,7 @@ cocoon_guest_reaper_new(GError **error)
 	sigaddset(&mask, SIGCHLD);
 	reaper->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (reaper->signal_fd < 0) {
-		int saved_errno = errno;
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno), "signalfd: %s",
-			    g_strerror(saved_errno));
+		cocoon_set_error_from_errno(error, "signalfd");
 		return NULL;
 	}
 	reaper->source = g_unix_fd_source_new(reaper->signal_fd, G_IO_IN);

@@ -14,6 +14,7 @@
 
 #include <gio/gio.h>
 
+#include "cocoon-error.h"
 #include "cocoon-fd.h"
 #include "cocoon-guest-fd-watch.h"
 #include "cocoon-stdio-frame.h"
@@ -787,9 +788,7 @@ stream_add(CocoonGuestStdio *mux, guint32 stream_id, int fd, gboolean output, GE
 	}
 	flags = fcntl(fd, F_GETFL);
 	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
-		int saved_errno = errno;
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
-			    "stdio stream %u: fd %d: %s", stream_id, fd, g_strerror(saved_errno));
+		cocoon_set_error_from_errno(error, "stdio stream %u: fd %d", stream_id, fd);
 		close(fd);
 		return NULL;
 	}

@@ -26,6 +26,7 @@
 #include <x86intrin.h>
 #endif
 
+#include "cocoon-error.h"
 #include "cocoon-fd.h"
 
 /* ---- the KVM probe ---- */
@@ -342,18 +343,14 @@ cocoon_kvm_probe(guint budget_ms, gchar **ret_detail, GError **error)
 		return FALSE;
 	}
 	if (pipe2(fds, O_CLOEXEC) < 0) {
-		int saved_errno = errno;
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
-			    "KVM probe: pipe: %s", g_strerror(saved_errno));
+		cocoon_set_error_from_errno(error, "KVM probe: pipe");
 		return FALSE;
 	}
 	read_fd = fds[0];
 	write_fd = fds[1];
 	pid = fork();
 	if (pid < 0) {
-		int saved_errno = errno;
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
-			    "KVM probe: fork: %s", g_strerror(saved_errno));
+		cocoon_set_error_from_errno(error, "KVM probe: fork");
 		return FALSE;
 	}
 	if (pid == 0) {

@@ -12,6 +12,7 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 
+#include "cocoon-error.h"
 #include "cocoon-fd.h"
 
 struct _CocoonConsoleLog {
@@ -30,9 +31,7 @@ open_file(CocoonConsoleLog *log, GError **error)
 		      0600);
 
 	if (fd < 0) {
-		int saved_errno = errno;
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno), "open %s: %s",
-			    log->path, g_strerror(saved_errno));
+		cocoon_set_error_from_errno(error, "open %s", log->path);
 		return FALSE;
 	}
 	cocoon_fd_closep(&log->fd);
@@ -46,10 +45,7 @@ rotate(CocoonConsoleLog *log, GError **error)
 {
 	/* ENOENT: an earlier rotation moved it but could not open the new file */
 	if (g_rename(log->path, log->rotated_path) < 0 && errno != ENOENT) {
-		int saved_errno = errno;
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
-			    "rename %s to %s: %s", log->path, log->rotated_path,
-			    g_strerror(saved_errno));
+		cocoon_set_error_from_errno(error, "rename %s to %s", log->path, log->rotated_path);
 		return FALSE;
 	}
 	log->rotations++;
@@ -64,9 +60,7 @@ write_all(CocoonConsoleLog *log, const guint8 *data, gsize length, GError **erro
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			int saved_errno = errno;
-			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
-				    "write %s: %s", log->path, g_strerror(saved_errno));
+			cocoon_set_error_from_errno(error, "write %s", log->path);
 			return FALSE;
 		}
 		data += n;
@@ -93,16 +87,12 @@ cocoon_console_log_open(const gchar *path, guint64 max_bytes, GError **error)
 	log->rotated_path = g_strconcat(path, COCOON_CONSOLE_LOG_ROTATED_SUFFIX, NULL);
 	log->max_bytes = MAX(max_bytes, 1);
 	if (g_unlink(log->rotated_path) < 0 && errno != ENOENT) {
-		int saved_errno = errno;
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno), "remove %s: %s",
-			    log->rotated_path, g_strerror(saved_errno));
+		cocoon_set_error_from_errno(error, "remove %s", log->rotated_path);
 		return NULL;
 	}
 	/* a new file: not one an earlier run left with other modes or links */
 	if (g_unlink(log->path) < 0 && errno != ENOENT) {
-		int saved_errno = errno;
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno), "remove %s: %s",
-			    log->path, g_strerror(saved_errno));
+		cocoon_set_error_from_errno(error, "remove %s", log->path);
 		return NULL;
 	}
 	if (!open_file(log, error))

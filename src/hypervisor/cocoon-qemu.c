@@ -21,6 +21,7 @@
 
 #include "cocoon-accel.h"
 #include "cocoon-console-log.h"
+#include "cocoon-error.h"
 #include "cocoon-fd.h"
 #include "cocoon-hypervisor-driver.h"
 #include "cocoon-pidfd.h"
@@ -157,9 +158,7 @@ open_log(const gchar *path, int *ret_fd, GError **error)
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
 
 	if (fd < 0) {
-		int saved_errno = errno;
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno), "open %s: %s",
-			    path, g_strerror(saved_errno));
+		cocoon_set_error_from_errno(error, "open %s", path);
 		return FALSE;
 	}
 	*ret_fd = fd;
@@ -223,9 +222,7 @@ console_prepare(CocoonQemu *self, int *ret_qemu_fd, GError **error)
 	if (self->console_log == NULL)
 		return FALSE;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0) {
-		int saved_errno = errno;
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
-			    "console socket: %s", g_strerror(saved_errno));
+		cocoon_set_error_from_errno(error, "console socket");
 		g_clear_pointer(&self->console_log, cocoon_console_log_free);
 		return FALSE;
 	}
@@ -357,10 +354,8 @@ check_readable(CocoonQemu *self, const gchar *what, const gchar *path, GError **
 	if (g_access(path, R_OK) == 0)
 		return TRUE;
 	{
-		int saved_errno = errno;
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
-			    "sandbox %s: start: %s %s: %s", sandbox_id(self), what, path,
-			    g_strerror(saved_errno));
+		cocoon_set_error_from_errno(error, "sandbox %s: start: %s %s", sandbox_id(self),
+					    what, path);
 	}
 	return FALSE;
 }
@@ -373,10 +368,8 @@ prepare_state_dir(CocoonQemu *self, GError **error)
 				  self->parent.stdio_socket_path};
 
 	if (g_mkdir_with_parents(config->state_dir, 0700) < 0) {
-		int saved_errno = errno;
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
-			    "sandbox %s: start: mkdir %s: %s", sandbox_id(self), config->state_dir,
-			    g_strerror(saved_errno));
+		cocoon_set_error_from_errno(error, "sandbox %s: start: mkdir %s", sandbox_id(self),
+					    config->state_dir);
 		return FALSE;
 	}
 	for (guint i = 0; i < G_N_ELEMENTS(sockets); i++) {
@@ -392,10 +385,8 @@ prepare_state_dir(CocoonQemu *self, GError **error)
 	if (config->shared_fs != COCOON_SHARED_FS_NONE) {
 		g_autofree gchar *shared = cocoon_vm_config_get_shared_dir(config);
 		if (g_mkdir_with_parents(shared, 0700) < 0) {
-			int saved_errno = errno;
-			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
-				    "sandbox %s: start: mkdir %s: %s", sandbox_id(self), shared,
-				    g_strerror(saved_errno));
+			cocoon_set_error_from_errno(error, "sandbox %s: start: mkdir %s",
+						    sandbox_id(self), shared);
 			return FALSE;
 		}
 	}
@@ -461,8 +452,7 @@ spawn(CocoonQemu *self, GStrv argv, GError **error)
 	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null_fd < 0 || !open_log(self->qemu_log_path, &log_fd, error)) {
 		if (null_fd < 0)
-			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-				    "open /dev/null: %s", g_strerror(errno));
+			cocoon_set_error_from_errno(error, "open /dev/null");
 		g_prefix_error(error, "sandbox %s: start: ", sandbox_id(self));
 		return FALSE;
 	}
@@ -848,9 +838,7 @@ cocoon_qemu_kill_from_state(const gchar *state_dir, GError **error)
 		g_message("kill from state: killed QEMU pid %d", (int)pid);
 	}
 	if (g_unlink(path) < 0 && errno != ENOENT) {
-		int saved_errno = errno;
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
-			    "kill from state: remove %s: %s", path, g_strerror(saved_errno));
+		cocoon_set_error_from_errno(error, "kill from state: remove %s", path);
 		return FALSE;
 	}
 	return TRUE;

@@ -15,6 +15,7 @@
 
 #include <glib-unix.h>
 
+#include "cocoon-error.h"
 #include "cocoon-fd.h"
 
 #define READ_CHUNK 65536
@@ -109,9 +110,7 @@ read_available(CocoonQmp *qmp, GError **error)
 	if (errno == EAGAIN || errno == EWOULDBLOCK)
 		return READ_AGAIN;
 	{
-		int saved_errno = errno;
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno), "read: %s",
-			    g_strerror(saved_errno));
+		cocoon_set_error_from_errno(error, "read");
 	}
 	return READ_ERROR;
 }
@@ -610,10 +609,7 @@ cocoon_qmp_connect(const gchar *path, const gchar *label, guint timeout_ms, GErr
 	strcpy(address.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&address, sizeof(address)) < 0) {
-		int saved_errno = errno;
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
-			    "sandbox %s: QMP connect to %s: %s", label, path,
-			    g_strerror(saved_errno));
+		cocoon_set_error_from_errno(error, "sandbox %s: QMP connect to %s", label, path);
 		return NULL;
 	}
 	return cocoon_qmp_new(cocoon_steal_fd(&fd), label, timeout_ms, error);

@@ -13,6 +13,7 @@
 
 #include <gio/gio.h>
 
+#include "cocoon-error.h"
 #include "cocoon-fd.h"
 #include "cocoon-io-pool.h"
 #include "cocoon-stdio-mux-private.h"
@@ -112,10 +113,7 @@ set_nonblocking(gint fd, GError **error)
 	gint flags = fcntl(fd, F_GETFL);
 
 	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
-		gint saved_errno = errno;
-
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
-			    "cannot make fd %d non-blocking: %s", fd, g_strerror(saved_errno));
+		cocoon_set_error_from_errno(error, "cannot make fd %d non-blocking", fd);
 		return FALSE;
 	}
 	return TRUE;
@@ -399,10 +397,7 @@ cocoon_stdio_mux_new(gint fd, const gchar *sandbox_id, GError **error)
 		return NULL;
 	wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (wake_fd < 0) {
-		gint saved_errno = errno;
-
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
-			    "sandbox %s: eventfd: %s", sandbox_id, g_strerror(saved_errno));
+		cocoon_set_error_from_errno(error, "sandbox %s: eventfd", sandbox_id);
 		return NULL;
 	}
 

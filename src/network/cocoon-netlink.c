@@ -13,6 +13,7 @@
 
 #include <gio/gio.h>
 
+#include "cocoon-error.h"
 #include "cocoon-fd.h"
 
 #ifndef SOL_NETLINK
@@ -301,9 +302,7 @@ cocoon_netlink_open(GError **error)
 	int one = 1;
 
 	if (fd < 0) {
-		int saved_errno = errno;
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
-			    "netlink socket: %s", g_strerror(saved_errno));
+		cocoon_set_error_from_errno(error, "netlink socket");
 		return NULL;
 	}
 	/* the kernel's own error text (extack), and no copy of our request in its errors */
@@ -311,9 +310,7 @@ cocoon_netlink_open(GError **error)
 	(void)setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&address, sizeof(address)) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&address, &address_length) < 0) {
-		int saved_errno = errno;
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
-			    "netlink bind: %s", g_strerror(saved_errno));
+		cocoon_set_error_from_errno(error, "netlink bind");
 		return NULL;
 	}
 	netlink = g_new0(CocoonNetlink, 1);
@@ -427,9 +424,7 @@ receive(CocoonNetlink *netlink, guint8 *buffer, gsize size, gint64 deadline, con
 		if (received < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (received < 0) {
-			int saved_errno = errno;
-			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
-				    "%s: receive: %s", what, g_strerror(saved_errno));
+			cocoon_set_error_from_errno(error, "%s: receive", what);
 			return -1;
 		}
 		if ((gsize)received > size) {

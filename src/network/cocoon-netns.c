@@ -14,6 +14,7 @@
 
 #include <gio/gio.h>
 
+#include "cocoon-error.h"
 #include "cocoon-fd.h"
 
 typedef struct {
@@ -28,11 +29,8 @@ typedef struct {
 static gboolean
 set_errno_error(GError **error, const gchar *what, const gchar *detail)
 {
-	int saved_errno = errno;
-
-	g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno), "%s%s%s: %s", what,
-		    detail != NULL ? " " : "", detail != NULL ? detail : "",
-		    g_strerror(saved_errno));
+	cocoon_set_error_from_errno(error, "%s%s%s", what, detail != NULL ? " " : "",
+				    detail != NULL ? detail : "");
 	return FALSE;
 }
 

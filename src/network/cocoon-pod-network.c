@@ -15,6 +15,7 @@
 
 #include <gio/gio.h>
 
+#include "cocoon-error.h"
 #include "cocoon-fd.h"
 #include "cocoon-net-config.h"
 #include "cocoon-netlink.h"
@@ -193,9 +194,7 @@ tap_create(CocoonPodNetwork *network, Nic *nic, GError **error)
 	cocoon_autofd int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
 
 	if (fd < 0) {
-		int saved_errno = errno;
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
-			    "open /dev/net/tun: %s", g_strerror(saved_errno));
+		cocoon_set_error_from_errno(error, "open /dev/net/tun");
 		return FALSE;
 	}
 	g_strlcpy(ifr.ifr_name, nic->tap_name, sizeof(ifr.ifr_name));
@@ -203,16 +202,12 @@ tap_create(CocoonPodNetwork *network, Nic *nic, GError **error)
 	 */
 	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-		int saved_errno = errno;
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
-			    "create tap %s: %s", nic->tap_name, g_strerror(saved_errno));
+		cocoon_set_error_from_errno(error, "create tap %s", nic->tap_name);
 		return FALSE;
 	}
 	nic->tap_ifindex = (gint)if_nametoindex(nic->tap_name);
 	if (nic->tap_ifindex <= 0) {
-		int saved_errno = errno;
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno), "tap %s: %s",
-			    nic->tap_name, g_strerror(saved_errno));
+		cocoon_set_error_from_errno(error, "tap %s", nic->tap_name);
 		return FALSE;
 	}
 	nic->tap_fd = cocoon_steal_fd(&fd);

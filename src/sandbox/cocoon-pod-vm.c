@@ -16,6 +16,7 @@
 
 #include "agent.pb-c.h"
 #include "google/protobuf/empty.pb-c.h"
+#include "cocoon-error.h"
 #include "cocoon-fd.h"
 #include "cocoon-hypervisor.h"
 #include "cocoon-json.h"
@@ -269,8 +270,7 @@ vm_boot(CocoonPodVm *vm, GError **error)
 	cocoon_autofd int stdio_fd = -1;
 
 	if (g_mkdir_with_parents(vm->shared_dir, 0700) < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "mkdir %s: %s",
-			    vm->shared_dir, g_strerror(errno));
+		cocoon_set_error_from_errno(error, "mkdir %s", vm->shared_dir);
 		return FALSE;
 	}
 	{

@@ -14,6 +14,7 @@
 
 #include <gio/gio.h>
 
+#include "cocoon-error.h"
 #include "cocoon-fd.h"
 #include "cocoon-fs.h"
 
@@ -80,8 +81,7 @@ check_real_directory(const gchar *path, GError **error)
 {
 	struct stat st;
 	if (lstat(path, &st) < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "%s: %s", path,
-			    g_strerror(errno));
+		cocoon_set_error_from_errno(error, "%s", path);
 		return FALSE;
 	}
 	if (!S_ISDIR(st.st_mode)) {
@@ -114,9 +114,8 @@ cocoon_rootfs_mount(const gchar *target, Containerd__Types__Mount **mounts, gsiz
 			flags |= MS_BIND;
 		}
 		if (mount(m->source, target, type, flags & ~MS_RDONLY, data[0] ? data : NULL) < 0) {
-			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-				    "mount %s (%s) on %s: %s", m->source, m->type, target,
-				    g_strerror(errno));
+			cocoon_set_error_from_errno(error, "mount %s (%s) on %s", m->source,
+						    m->type, target);
 			return FALSE;
 		}
 		if ((flags & MS_BIND) && (flags & MS_RDONLY) &&
@@ -178,8 +177,7 @@ make_readonly_each(const gchar *target, GError **error)
 			MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME;
 		if (mount(NULL, point, "none", flags | MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) <
 		    0) {
-			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-				    "remount %s read-only: %s", point, g_strerror(errno));
+			cocoon_set_error_from_errno(error, "remount %s read-only", point);
 			return FALSE;
 		}
 	}
@@ -206,8 +204,7 @@ cocoon_mount_make_readonly(const gchar *target, GError **error)
 			  sizeof(attr)) == 0)
 		return TRUE;
 	if (errno != ENOSYS) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-			    "make %s and its submounts read-only: %s", target, g_strerror(errno));
+		cocoon_set_error_from_errno(error, "make %s and its submounts read-only", target);
 		return FALSE;
 	}
 	return make_readonly_each(target, error);
@@ -255,29 +252,25 @@ cocoon_mount_clone(int source_fd, gboolean recursive, gboolean readonly, GError 
 		/* the source itself; cocoon_mount_copy_attach() binds it with mount(2) */
 		copy->fd = fcntl(source_fd, F_DUPFD_CLOEXEC, 3);
 		if (copy->fd < 0) {
-			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "dup: %s",
-				    g_strerror(errno));
+			cocoon_set_error_from_errno(error, "dup");
 			return NULL;
 		}
 		return g_steal_pointer(&copy);
 	}
 	if (copy->fd < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-			    "copy the mount tree: %s", g_strerror(errno));
+		cocoon_set_error_from_errno(error, "copy the mount tree");
 		return NULL;
 	}
 	copy->detached = TRUE;
 	if (mount_setattr(copy->fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &private_attr,
 			  sizeof(private_attr)) < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-			    "make the copy private: %s", g_strerror(errno));
+		cocoon_set_error_from_errno(error, "make the copy private");
 		return NULL;
 	}
 	/* read-only before anybody can see it, submounts included */
 	if (readonly &&
 	    mount_setattr(copy->fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-			    "make the copy read-only: %s", g_strerror(errno));
+		cocoon_set_error_from_errno(error, "make the copy read-only");
 		return NULL;
 	}
 	return g_steal_pointer(&copy);
@@ -290,8 +283,7 @@ cocoon_mount_clone_path(const gchar *source, gboolean readonly, GError **error)
 	CocoonMountCopy *copy;
 
 	if (fd < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "%s: %s", source,
-			    g_strerror(errno));
+		cocoon_set_error_from_errno(error, "%s", source);
 		return NULL;
 	}
 	copy = cocoon_mount_clone(fd, TRUE, readonly, error);
@@ -322,8 +314,7 @@ attach_fallback(CocoonMountCopy *copy, int target_fd, int parent_fd, const gchar
 	struct stat source_st, root_st;
 
 	if (mount(source, target, "none", MS_BIND | (copy->recursive ? MS_REC : 0), NULL) < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "bind: %s",
-			    g_strerror(errno));
+		cocoon_set_error_from_errno(error, "bind");
 		return -1;
 	}
 	root = openat(parent_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
@@ -337,8 +328,7 @@ attach_fallback(CocoonMountCopy *copy, int target_fd, int parent_fd, const gchar
 	}
 	root_path = proc_fd_path(root);
 	if (mount(NULL, root_path, "none", MS_PRIVATE | (copy->recursive ? MS_REC : 0), NULL) < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "make private: %s",
-			    g_strerror(errno));
+		cocoon_set_error_from_errno(error, "make private");
 		(void)umount2(root_path, MNT_DETACH);
 		return -1;
 	}
@@ -364,8 +354,7 @@ cocoon_mount_copy_attach(CocoonMountCopy *copy, int target_fd, int parent_fd, co
 		return attach_fallback(copy, target_fd, parent_fd, name, error);
 	if (move_mount(copy->fd, "", target_fd, "",
 		       MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "move_mount: %s",
-			    g_strerror(errno));
+		cocoon_set_error_from_errno(error, "move_mount");
 		return -1;
 	}
 	/* the tree's fd names the attached mount from now on */
@@ -379,8 +368,7 @@ cocoon_mount_detach(int tree_fd, GError **error)
 
 	/* the fd names the mount itself: wherever a guest moved it since, this is what goes */
 	if (umount2(path, MNT_DETACH) < 0 && errno != EINVAL) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "umount: %s",
-			    g_strerror(errno));
+		cocoon_set_error_from_errno(error, "umount");
 		return FALSE;
 	}
 	return TRUE;
@@ -455,8 +443,7 @@ cocoon_rootfs_unmount(const gchar *target, GError **error)
 			continue;
 		if (errno == EINVAL || errno == ENOENT)
 			return TRUE;
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "umount %s: %s",
-			    target, g_strerror(errno));
+		cocoon_set_error_from_errno(error, "umount %s", target);
 		return FALSE;
 	}
 	g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "umount %s: still mounted", target);

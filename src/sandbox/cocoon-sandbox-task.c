@@ -13,6 +13,7 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 
+#include "cocoon-error.h"
 #include "cocoon-json.h"
 #include "cocoon-process.h"
 #include "cocoon-rootfs.h"
@@ -157,8 +158,7 @@ container_prepare_rootfs(CocoonSandbox *sandbox, CocoonContainer *container,
 		/* never re-create a bundle containerd removed meanwhile (it gave up on this Create)
 		 */
 		if (g_mkdir(bundle_rootfs, 0711) < 0 && errno != EEXIST) {
-			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "mkdir %s: %s",
-				    bundle_rootfs, g_strerror(errno));
+			cocoon_set_error_from_errno(error, "mkdir %s", bundle_rootfs);
 			return FALSE;
 		}
 		if (!cocoon_rootfs_mount(bundle_rootfs, request->rootfs, request->n_rootfs, error))

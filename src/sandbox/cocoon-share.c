@@ -14,6 +14,7 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 
+#include "cocoon-error.h"
 #include "cocoon-fd.h"
 #include "cocoon-fs.h"
 #include "cocoon-rootfs.h"
@@ -56,8 +57,7 @@ share_tmpfs_new(GError **error)
 	    fsconfig(fs, FSCONFIG_SET_STRING, "nr_inodes", SHARE_TMPFS_INODES, 0) < 0 ||
 	    fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0700", 0) < 0 ||
 	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "tmpfs: %s",
-			    g_strerror(errno));
+		cocoon_set_error_from_errno(error, "tmpfs");
 		errno = EINVAL;
 		return -1;
 	}
@@ -65,8 +65,7 @@ share_tmpfs_new(GError **error)
 			   MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
 	if (mount_fd < 0 ||
 	    mount_setattr(mount_fd, "", AT_EMPTY_PATH, &private_attr, sizeof(private_attr)) < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "tmpfs: %s",
-			    g_strerror(errno));
+		cocoon_set_error_from_errno(error, "tmpfs");
 		if (mount_fd >= 0)
 			close(mount_fd);
 		errno = EINVAL;
@@ -89,8 +88,7 @@ share_tmpfs_mount(const gchar *path, int target, GError **error)
 	cocoon_autofd int root = -1;
 
 	if (mount("tmpfs", target_path, "tmpfs", MS_NODEV | MS_NOSUID | MS_NOEXEC, options) < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "tmpfs: %s",
-			    g_strerror(errno));
+		cocoon_set_error_from_errno(error, "tmpfs");
 		return -1;
 	}
 	root = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -100,8 +98,7 @@ share_tmpfs_mount(const gchar *path, int target, GError **error)
 	}
 	root_path = g_strdup_printf("/proc/self/fd/%d", root);
 	if (mount(NULL, root_path, "none", MS_PRIVATE, NULL) < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-			    "make the tmpfs private: %s", g_strerror(errno));
+		cocoon_set_error_from_errno(error, "make the tmpfs private");
 		(void)umount2(root_path, MNT_DETACH);
 		return -1;
 	}
@@ -119,8 +116,7 @@ cocoon_share_new(const gchar *path, GError **error)
 	share->fd = -1;
 	share->path = g_strdup(path);
 	if (g_mkdir_with_parents(path, 0700) < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "mkdir %s: %s", path,
-			    g_strerror(errno));
+		cocoon_set_error_from_errno(error, "mkdir %s", path);
 		return NULL;
 	}
 	target = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -138,8 +134,7 @@ cocoon_share_new(const gchar *path, GError **error)
 			      MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) == 0) {
 		share->fd = cocoon_steal_fd(&tmpfs);
 	} else if (tmpfs >= 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "move_mount: %s",
-			    g_strerror(errno));
+		cocoon_set_error_from_errno(error, "move_mount");
 	}
 	if (share->fd < 0) {
 		g_prefix_error(error, "%s: ", path);
@@ -217,8 +212,7 @@ make_target(int dir_fd, const gchar *name, gboolean directory, GError **error)
 		return cocoon_fs_mkdir_beneath(dir_fd, name, 0700, error);
 	fd = openat(dir_fd, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "create %s: %s", name,
-			    g_strerror(errno));
+		cocoon_set_error_from_errno(error, "create %s", name);
 	return fd;
 }
 

@@ -16,6 +16,7 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 
+#include "cocoon-error.h"
 #include "cocoon-fd.h"
 #include "cocoon-fs.h"
 #include "cocoon-rootfs.h"
@@ -81,15 +82,13 @@ open_source(const gchar *bundle, const gchar *source, const gchar *state_dir, GE
 	if (g_path_is_absolute(source)) {
 		fd = open(source, O_PATH | O_CLOEXEC);
 		if (fd < 0) {
-			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-				    "source %s: %s", source, g_strerror(errno));
+			cocoon_set_error_from_errno(error, "source %s", source);
 			return -1;
 		}
 	} else {
 		cocoon_autofd int bundle_fd = open(bundle, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (bundle_fd < 0) {
-			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-				    "bundle %s: %s", bundle, g_strerror(errno));
+			cocoon_set_error_from_errno(error, "bundle %s", bundle);
 			return -1;
 		}
 		fd = cocoon_fs_open_nofollow(bundle_fd, source, O_PATH, error);
@@ -148,8 +147,7 @@ cocoon_spec_share_mounts(CocoonJson *spec, const gchar *bundle, CocoonShareArea 
 		source_fd = open_source(bundle, source, state_dir, error);
 		if (source_fd < 0 || fstat(source_fd, &st) < 0) {
 			if (source_fd >= 0)
-				g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-					    "%s: %s", source, g_strerror(errno));
+				cocoon_set_error_from_errno(error, "%s", source);
 			g_prefix_error(error, "mount %s: ", destination);
 			return FALSE;
 		}

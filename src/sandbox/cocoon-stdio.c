@@ -15,6 +15,7 @@
 
 #include <gio/gio.h>
 
+#include "cocoon-error.h"
 #include "cocoon-fd.h"
 
 #define LOGGER_READY_TIMEOUT_MS 10000
@@ -25,8 +26,7 @@ set_blocking(int fd, GError **error)
 {
 	int flags = fcntl(fd, F_GETFL);
 	if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "fcntl: %s",
-			    g_strerror(errno));
+		cocoon_set_error_from_errno(error, "fcntl");
 		return FALSE;
 	}
 	return TRUE;
@@ -37,8 +37,7 @@ open_or_error(const gchar *path, int flags, mode_t mode, GError **error)
 {
 	int fd = open(path, flags | O_CLOEXEC, mode);
 	if (fd < 0)
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "open %s: %s", path,
-			    g_strerror(errno));
+		cocoon_set_error_from_errno(error, "open %s", path);
 	return fd;
 }
 
@@ -82,8 +81,7 @@ open_file_uri(CocoonStdio *stdio, GUri *uri, GError **error)
 	}
 	dir = g_path_get_dirname(path);
 	if (g_mkdir_with_parents(dir, 0755) < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "mkdir %s: %s", dir,
-			    g_strerror(errno));
+		cocoon_set_error_from_errno(error, "mkdir %s", dir);
 		return FALSE;
 	}
 	fd = open_or_error(path, O_WRONLY | O_APPEND | O_CREAT, 0644, error);
@@ -145,8 +143,7 @@ open_binary_uri(CocoonStdio *stdio, GUri *uri, const gchar *container_id, const 
 	g_ptr_array_add(argv, NULL);
 	if (pipe2(out_pipe, O_CLOEXEC) < 0 || pipe2(err_pipe, O_CLOEXEC) < 0 ||
 	    pipe2(ready_pipe, O_CLOEXEC) < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "pipe: %s",
-			    g_strerror(errno));
+		cocoon_set_error_from_errno(error, "pipe");
 		ok = FALSE;
 	} else {
 		source_fds[0] = out_pipe[0];

@@ -15,6 +15,7 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 
+#include "cocoon-error.h"
 #include "cocoon-fd.h"
 #include "cocoon-shim-util.h"
 #include "cocoon-shim.h"
@@ -45,22 +46,19 @@ socket_bind_listen(const gchar *path, gboolean *ret_in_use, GError **error)
 	if (!socket_fill_address(path, &addr, error))
 		return -1;
 	if (g_mkdir_with_parents(COCOON_SHIM_SOCKET_DIR, 0711) < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "mkdir %s: %s",
-			    COCOON_SHIM_SOCKET_DIR, g_strerror(errno));
+		cocoon_set_error_from_errno(error, "mkdir %s", COCOON_SHIM_SOCKET_DIR);
 		return -1;
 	}
 	for (int attempt = 0; attempt < 2; attempt++) {
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0) {
-			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "socket: %s",
-				    g_strerror(errno));
+			cocoon_set_error_from_errno(error, "socket");
 			return -1;
 		}
 		if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0)
 			break;
 		if (errno != EADDRINUSE || attempt > 0) {
-			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "bind %s: %s",
-				    path, g_strerror(errno));
+			cocoon_set_error_from_errno(error, "bind %s", path);
 			return -1;
 		}
 		cocoon_fd_closep(&fd);
@@ -72,8 +70,7 @@ socket_bind_listen(const gchar *path, gboolean *ret_in_use, GError **error)
 		g_unlink(path);
 	}
 	if (chmod(path, 0600) < 0 || listen(fd, 128) < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "listen %s: %s", path,
-			    g_strerror(errno));
+		cocoon_set_error_from_errno(error, "listen %s", path);
 		g_unlink(path);
 		return -1;
 	}
@@ -135,8 +132,7 @@ spawn_daemon(const CocoonShimOptions *options, const gchar *group, int listen_fd
 
 	pid = fork();
 	if (pid < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "fork: %s",
-			    g_strerror(errno));
+		cocoon_set_error_from_errno(error, "fork");
 		return -1;
 	}
 	if (pid == 0) {

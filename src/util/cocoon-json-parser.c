@@ -12,6 +12,7 @@
 
 #include <gio/gio.h>
 
+#include "cocoon-error.h"
 #include "cocoon-fd.h"
 #include "cocoon-json-private.h"
 
@@ -509,9 +510,7 @@ cocoon_json_parse_file(const gchar *path, GError **error)
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
-		int saved_errno = errno;
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
-			    "cannot open %s: %s", path, g_strerror(saved_errno));
+		cocoon_set_error_from_errno(error, "cannot open %s", path);
 		return NULL;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -527,9 +526,7 @@ cocoon_json_parse_file(const gchar *path, GError **error)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			int saved_errno = errno;
-			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
-				    "cannot read %s: %s", path, g_strerror(saved_errno));
+			cocoon_set_error_from_errno(error, "cannot read %s", path);
 			return NULL;
 		}
 		if (n == 0)

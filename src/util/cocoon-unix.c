@@ -12,6 +12,7 @@
 
 #include <gio/gio.h>
 
+#include "cocoon-error.h"
 #include "cocoon-fd.h"
 
 int
@@ -31,16 +32,14 @@ cocoon_unix_connect(const gchar *path, GError **error)
 	strcpy(addr.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "socket: %s",
-			    g_strerror(errno));
+		cocoon_set_error_from_errno(error, "socket");
 		return -1;
 	}
 	do
 		r = connect(fd, (struct sockaddr *)&addr, sizeof(addr));
 	while (r < 0 && errno == EINTR);
 	if (r < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "connect to %s: %s",
-			    path, g_strerror(errno));
+		cocoon_set_error_from_errno(error, "connect to %s", path);
 		return -1;
 	}
 	return cocoon_steal_fd(&fd);
