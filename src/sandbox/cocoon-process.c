@@ -105,6 +105,32 @@ cocoon_sandbox_lookup_process(CocoonSandbox *sandbox, const gchar *id, const gch
 	return process;
 }
 
+/* the Task handlers' opening: the container, or NULL once the error went back to the caller */
+CocoonContainer *
+cocoon_sandbox_lookup_container_or_return(CocoonSandbox *sandbox, CocoonTtrpcCall *call,
+					  const gchar *id)
+{
+	g_autoptr(GError) error = NULL;
+	CocoonContainer *container = cocoon_sandbox_lookup_container(sandbox, id, &error);
+
+	if (container == NULL)
+		return_error(call, error);
+	return container;
+}
+
+/* the same for a process; exec_id empty: the init process */
+CocoonProcess *
+cocoon_sandbox_lookup_process_or_return(CocoonSandbox *sandbox, CocoonTtrpcCall *call,
+					const gchar *id, const gchar *exec_id)
+{
+	g_autoptr(GError) error = NULL;
+	CocoonProcess *process = cocoon_sandbox_lookup_process(sandbox, id, exec_id, &error);
+
+	if (process == NULL)
+		return_error(call, error);
+	return process;
+}
+
 gboolean
 cocoon_process_stdio_attach(CocoonSandbox *sandbox, CocoonProcess *process, GError **error)
 {

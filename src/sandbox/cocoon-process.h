@@ -23,6 +23,12 @@ CocoonContainer *cocoon_sandbox_lookup_container(CocoonSandbox *sandbox, const g
 						 GError **error);
 CocoonProcess *cocoon_sandbox_lookup_process(CocoonSandbox *sandbox, const gchar *id,
 					     const gchar *exec_id, GError **error);
+/* the same for the Task handlers: NULL once the error went back to the caller (return_error) */
+CocoonContainer *cocoon_sandbox_lookup_container_or_return(CocoonSandbox *sandbox,
+							   CocoonTtrpcCall *call, const gchar *id);
+CocoonProcess *cocoon_sandbox_lookup_process_or_return(CocoonSandbox *sandbox,
+						       CocoonTtrpcCall *call, const gchar *id,
+						       const gchar *exec_id);
 
 /* stdio: attach a process's host fds to the mux before the guest creates it */
 gboolean cocoon_process_stdio_attach(CocoonSandbox *sandbox, CocoonProcess *process,

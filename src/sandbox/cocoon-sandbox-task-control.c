@@ -210,13 +210,11 @@ cocoon_sandbox_task_resize_pty(CocoonSandbox *sandbox, CocoonTtrpcCall *call,
 	Cocoon__Agent__V1__ResizeTtyRequest agent_request =
 		COCOON__AGENT__V1__RESIZE_TTY_REQUEST__INIT;
 	g_autoptr(GError) error = NULL;
-	CocoonProcess *process =
-		cocoon_sandbox_lookup_process(sandbox, request->id, request->exec_id, &error);
+	CocoonProcess *process = cocoon_sandbox_lookup_process_or_return(sandbox, call, request->id,
+									 request->exec_id);
 
-	if (process == NULL) {
-		return_error(call, error);
+	if (process == NULL)
 		return;
-	}
 	/* no pty, or not running: nothing to resize */
 	if (!process->terminal || process->status != CONTAINERD__V1__TYPES__STATUS__RUNNING) {
 		cocoon_ttrpc_call_return_message(call, NULL);
@@ -236,14 +234,11 @@ cocoon_sandbox_task_close_io(CocoonSandbox *sandbox, CocoonTtrpcCall *call,
 {
 	Containerd__Task__V2__CloseIORequest *request =
 		(Containerd__Task__V2__CloseIORequest *)message;
-	g_autoptr(GError) error = NULL;
-	CocoonProcess *process =
-		cocoon_sandbox_lookup_process(sandbox, request->id, request->exec_id, &error);
+	CocoonProcess *process = cocoon_sandbox_lookup_process_or_return(sandbox, call, request->id,
+									 request->exec_id);
 
-	if (process == NULL) {
-		return_error(call, error);
+	if (process == NULL)
 		return;
-	}
 	if (request->stdin && !process->stdin_closed) {
 		process->stdin_closed = TRUE;
 		/* our held writer goes; the client's close then reads as EOF and reaches the guest
@@ -310,12 +305,11 @@ cocoon_sandbox_task_update(CocoonSandbox *sandbox, CocoonTtrpcCall *call, Protob
 	Cocoon__Agent__V1__UpdateContainerRequest agent_request =
 		COCOON__AGENT__V1__UPDATE_CONTAINER_REQUEST__INIT;
 	g_autoptr(GError) error = NULL;
-	CocoonContainer *container = cocoon_sandbox_lookup_container(sandbox, request->id, &error);
+	CocoonContainer *container =
+		cocoon_sandbox_lookup_container_or_return(sandbox, call, request->id);
 
-	if (container == NULL) {
-		return_error(call, error);
+	if (container == NULL)
 		return;
-	}
 	if (container->init == NULL ||
 	    container->init->status == CONTAINERD__V1__TYPES__STATUS__STOPPED) {
 		cocoon_ttrpc_call_return_error(

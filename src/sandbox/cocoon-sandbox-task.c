@@ -709,13 +709,11 @@ cocoon_sandbox_task_kill(CocoonSandbox *sandbox, CocoonTtrpcCall *call, Protobuf
 	Cocoon__Agent__V1__SignalProcessRequest agent_request =
 		COCOON__AGENT__V1__SIGNAL_PROCESS_REQUEST__INIT;
 	g_autoptr(GError) error = NULL;
-	CocoonProcess *process =
-		cocoon_sandbox_lookup_process(sandbox, request->id, request->exec_id, &error);
+	CocoonProcess *process = cocoon_sandbox_lookup_process_or_return(sandbox, call, request->id,
+									 request->exec_id);
 
-	if (process == NULL) {
-		return_error(call, error);
+	if (process == NULL)
 		return;
-	}
 	if (request->signal == 0 || request->signal > 64) {
 		cocoon_ttrpc_call_return_error(
 			call, COCOON_TTRPC_INVALID_ARGUMENT,
@@ -765,13 +763,12 @@ cocoon_sandbox_task_exec(CocoonSandbox *sandbox, CocoonTtrpcCall *call, Protobuf
 	Containerd__Events__TaskExecAdded event = CONTAINERD__EVENTS__TASK_EXEC_ADDED__INIT;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(CocoonJson) spec = NULL;
-	CocoonContainer *container = cocoon_sandbox_lookup_container(sandbox, request->id, &error);
+	CocoonContainer *container =
+		cocoon_sandbox_lookup_container_or_return(sandbox, call, request->id);
 	CocoonProcess *process;
 
-	if (container == NULL) {
-		return_error(call, error);
+	if (container == NULL)
 		return;
-	}
 	if (!cocoon_identifier_validate("exec id", request->exec_id, &error)) {
 		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_INVALID_ARGUMENT,
 					       "exec %s: %s: invalid argument", request->id,
