@@ -474,13 +474,17 @@ check_error_message(const struct nlmsghdr *header, const gchar *what, GError **e
 	return FALSE;
 }
 
-/**
- * cocoon_netlink_request:
- *
- * Sends @message with NLM_F_ACK and waits for the kernel's acknowledgement.
+/*
+ * one answer with our sequence number: FALSE with error set ends the exchange in failure, TRUE
+ * with *ret_done set ends it in success, TRUE alone reads on
  */
-gboolean
-cocoon_netlink_request(CocoonNetlink *netlink, CocoonNetlinkMessage *message, GError **error)
+typedef gboolean (*AnswerFunc)(const struct nlmsghdr *header, const gchar *what, gpointer user_data,
+			       gboolean *ret_done, GError **error);
+
+/* sends @message with @extra_flags and hands each of our answers to @answer until it is done */
+static gboolean
+exchange(CocoonNetlink *netlink, CocoonNetlinkMessage *message, guint16 extra_flags,
+	 AnswerFunc answer, gpointer user_data, GError **error)
 {
 	const gchar *what =
 		message_type_name(cocoon_netlink_message_get_header(message)->nlmsg_type);
@@ -489,7 +493,7 @@ cocoon_netlink_request(CocoonNetlink *netlink, CocoonNetlinkMessage *message, GE
 		g_get_monotonic_time() + COCOON_NETLINK_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
 	guint32 sequence;
 
-	if (!send_message(netlink, message, NLM_F_ACK, &sequence, error))
+	if (!send_message(netlink, message, extra_flags, &sequence, error))
 		return FALSE;
 	for (;;) {
 		gssize received =
@@ -500,13 +504,64 @@ cocoon_netlink_request(CocoonNetlink *netlink, CocoonNetlinkMessage *message, GE
 		if (received < 0)
 			return FALSE;
 		while (cocoon_netlink_next_message(buffer, (gsize)received, &offset, &header)) {
+			gboolean done = FALSE;
+
 			/* a late answer to an earlier request that timed out */
 			if (header->nlmsg_seq != sequence)
 				continue;
-			if (header->nlmsg_type == NLMSG_ERROR)
-				return check_error_message(header, what, error);
+			if (!answer(header, what, user_data, &done, error))
+				return FALSE;
+			if (done)
+				return TRUE;
 		}
 	}
+}
+
+static gboolean
+request_answer(const struct nlmsghdr *header, const gchar *what, gpointer user_data,
+	       gboolean *ret_done, GError **error)
+{
+	if (header->nlmsg_type != NLMSG_ERROR)
+		return TRUE;
+	*ret_done = TRUE;
+	return check_error_message(header, what, error);
+}
+
+/**
+ * cocoon_netlink_request:
+ *
+ * Sends @message with NLM_F_ACK and waits for the kernel's acknowledgement.
+ */
+gboolean
+cocoon_netlink_request(CocoonNetlink *netlink, CocoonNetlinkMessage *message, GError **error)
+{
+	return exchange(netlink, message, NLM_F_ACK, request_answer, NULL, error);
+}
+
+static gboolean
+dump_answer(const struct nlmsghdr *header, const gchar *what, gpointer user_data,
+	    gboolean *ret_done, GError **error)
+{
+	GPtrArray *answers = user_data;
+
+	if (header->nlmsg_type == NLMSG_DONE) {
+		*ret_done = TRUE;
+		return TRUE;
+	}
+	if (header->nlmsg_type == NLMSG_ERROR)
+		return check_error_message(header, what, error);
+	if (header->nlmsg_flags & NLM_F_DUMP_INTR) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_BUSY,
+			    "%s: the dump was interrupted by a change", what);
+		return FALSE;
+	}
+	if (answers->len >= DUMP_MESSAGES_MAX) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
+			    "%s: more than %u answers", what, DUMP_MESSAGES_MAX);
+		return FALSE;
+	}
+	g_ptr_array_add(answers, g_bytes_new(header, header->nlmsg_len));
+	return TRUE;
 }
 
 /**
@@ -517,46 +572,10 @@ cocoon_netlink_request(CocoonNetlink *netlink, CocoonNetlinkMessage *message, GE
 GPtrArray *
 cocoon_netlink_dump(CocoonNetlink *netlink, CocoonNetlinkMessage *message, GError **error)
 {
-	const gchar *what =
-		message_type_name(cocoon_netlink_message_get_header(message)->nlmsg_type);
 	g_autoptr(GPtrArray) answers =
 		g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
-	g_autofree guint8 *buffer = g_malloc(RECEIVE_BUFFER_SIZE);
-	gint64 deadline =
-		g_get_monotonic_time() + COCOON_NETLINK_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
-	guint32 sequence;
 
-	if (!send_message(netlink, message, NLM_F_DUMP, &sequence, error))
+	if (!exchange(netlink, message, NLM_F_DUMP, dump_answer, answers, error))
 		return NULL;
-	for (;;) {
-		gssize received =
-			receive(netlink, buffer, RECEIVE_BUFFER_SIZE, deadline, what, error);
-		const struct nlmsghdr *header;
-		gsize offset = 0;
-
-		if (received < 0)
-			return NULL;
-		while (cocoon_netlink_next_message(buffer, (gsize)received, &offset, &header)) {
-			if (header->nlmsg_seq != sequence)
-				continue;
-			if (header->nlmsg_type == NLMSG_DONE)
-				return g_steal_pointer(&answers);
-			if (header->nlmsg_type == NLMSG_ERROR) {
-				if (check_error_message(header, what, error))
-					continue;
-				return NULL;
-			}
-			if (header->nlmsg_flags & NLM_F_DUMP_INTR) {
-				g_set_error(error, G_IO_ERROR, G_IO_ERROR_BUSY,
-					    "%s: the dump was interrupted by a change", what);
-				return NULL;
-			}
-			if (answers->len >= DUMP_MESSAGES_MAX) {
-				g_set_error(error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
-					    "%s: more than %u answers", what, DUMP_MESSAGES_MAX);
-				return NULL;
-			}
-			g_ptr_array_add(answers, g_bytes_new(header, header->nlmsg_len));
-		}
-	}
+	return g_steal_pointer(&answers);
 }
