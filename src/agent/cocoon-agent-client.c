@@ -121,7 +121,7 @@ request_or_empty(const ProtobufCMethodDescriptor *method, const ProtobufCMessage
 
 /**
  * cocoon_agent_client_call:
- * @method: a method name of cocoon.agent.v1.Agent (proto/agent.proto)
+ * @method_name: a method name of cocoon.agent.v1.Agent (proto/agent.proto)
  * @request: (nullable): a message of the method's input type; NULL sends an empty one
  *
  * The one call every typed wrapper makes: the request and response types come from the service
