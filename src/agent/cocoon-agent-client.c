@@ -10,8 +10,6 @@
 
 #include <gio/gio.h>
 
-#include "google/protobuf/empty.pb-c.h"
-
 /* how often connect_wait retries a socket that is not there yet */
 #define CONNECT_RETRY_MS 25u
 
@@ -70,40 +68,107 @@ cocoon_agent_client_close(CocoonAgentClient *client)
 	cocoon_ttrpc_client_close(client->ttrpc);
 }
 
-static guint
-effective_timeout(CocoonAgentClient *client, guint timeout_ms, gboolean long_poll)
+/* the long polls: timeout 0 means no deadline, not the default (the .proto's comments say which) */
+static gboolean
+is_long_poll(const ProtobufCMethodDescriptor *method)
 {
-	if (timeout_ms != COCOON_AGENT_TIMEOUT_DEFAULT || long_poll)
+	return g_str_equal(method->name, "WaitProcess") || g_str_equal(method->name, "WaitEvent");
+}
+
+static guint
+effective_timeout(CocoonAgentClient *client, const ProtobufCMethodDescriptor *method,
+		  guint timeout_ms)
+{
+	if (timeout_ms != COCOON_AGENT_TIMEOUT_DEFAULT || is_long_poll(method))
 		return timeout_ms;
 	return cocoon_agent_client_get_default_timeout(client);
 }
 
-/* one call; the error names the sandbox and the RPC */
-static ProtobufCMessage *
-agent_call(CocoonAgentClient *client, const gchar *method, const ProtobufCMessage *request,
-	   const ProtobufCMessageDescriptor *response_descriptor, guint timeout_ms,
-	   gboolean long_poll, GCancellable *cancellable, GError **error)
+/* the method of cocoon.agent.v1.Agent called name, with request (if any) of its input type */
+static const ProtobufCMethodDescriptor *
+lookup_method(CocoonAgentClient *client, const gchar *name, const ProtobufCMessage **request,
+	      GError **error)
 {
-	ProtobufCMessage *response;
+	const ProtobufCMethodDescriptor *method = protobuf_c_service_descriptor_get_method_by_name(
+		&cocoon__agent__v1__agent__descriptor, name);
 
+	if (method == NULL) {
+		g_set_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_UNIMPLEMENTED,
+			    "sandbox %s: agent %s: no such method in %s", client->sandbox_id, name,
+			    COCOON_AGENT_SERVICE);
+		return NULL;
+	}
+	if (*request != NULL && (*request)->descriptor != method->input) {
+		g_set_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_INVALID_ARGUMENT,
+			    "sandbox %s: agent %s: the request is a %s, not a %s",
+			    client->sandbox_id, name, (*request)->descriptor->name,
+			    method->input->name);
+		return NULL;
+	}
+	return method;
+}
+
+/* request, or an empty message of the method's input type built in empty */
+static const ProtobufCMessage *
+request_or_empty(const ProtobufCMethodDescriptor *method, const ProtobufCMessage *request,
+		 gpointer empty)
+{
+	if (request != NULL)
+		return request;
+	protobuf_c_message_init(method->input, empty);
+	return empty;
+}
+
+/**
+ * cocoon_agent_client_call:
+ * @method_name: a method name of cocoon.agent.v1.Agent (proto/agent.proto)
+ * @request: (nullable): a message of the method's input type; NULL sends an empty one
+ *
+ * The one call every typed wrapper makes: the request and response types come from the service
+ * descriptor protoc-c generates. WaitProcess and WaitEvent are long polls (timeout_ms 0: no
+ * deadline); the error names the sandbox and the method.
+ *
+ * Returns: (transfer full): the response, a message of the method's output type
+ */
+gpointer
+cocoon_agent_client_call(CocoonAgentClient *client, const gchar *method_name,
+			 const ProtobufCMessage *request, guint timeout_ms,
+			 GCancellable *cancellable, GError **error)
+{
+	const ProtobufCMethodDescriptor *method;
+	ProtobufCMessage *response;
+	gpointer empty;
+
+	g_return_val_if_fail(client != NULL, NULL);
+	g_return_val_if_fail(method_name != NULL, NULL);
+
+	method = lookup_method(client, method_name, &request, error);
+	if (method == NULL)
+		return NULL;
+	empty = g_alloca(method->input->sizeof_message);
 	response = cocoon_ttrpc_client_call_message(
-		client->ttrpc, COCOON_AGENT_SERVICE, method, request, response_descriptor,
-		effective_timeout(client, timeout_ms, long_poll), cancellable, error);
+		client->ttrpc, COCOON_AGENT_SERVICE, method->name,
+		request_or_empty(method, request, empty), method->output,
+		effective_timeout(client, method, timeout_ms), cancellable, error);
 	if (response == NULL) {
-		g_prefix_error(error, "sandbox %s: agent %s: ", client->sandbox_id, method);
+		g_prefix_error(error, "sandbox %s: agent %s: ", client->sandbox_id, method->name);
 		return NULL;
 	}
 	return response;
 }
 
-/* a call answered with google.protobuf.Empty */
-static gboolean
-agent_call_empty(CocoonAgentClient *client, const gchar *method, const ProtobufCMessage *request,
-		 guint timeout_ms, GCancellable *cancellable, GError **error)
+/**
+ * cocoon_agent_client_call_empty:
+ *
+ * cocoon_agent_client_call() for a method answered with google.protobuf.Empty.
+ */
+gboolean
+cocoon_agent_client_call_empty(CocoonAgentClient *client, const gchar *method_name,
+			       const ProtobufCMessage *request, guint timeout_ms,
+			       GCancellable *cancellable, GError **error)
 {
-	ProtobufCMessage *response =
-		agent_call(client, method, request, &google__protobuf__empty__descriptor,
-			   timeout_ms, FALSE, cancellable, error);
+	ProtobufCMessage *response = cocoon_agent_client_call(client, method_name, request,
+							      timeout_ms, cancellable, error);
 
 	if (response == NULL)
 		return FALSE;
@@ -111,223 +176,93 @@ agent_call_empty(CocoonAgentClient *client, const gchar *method, const ProtobufC
 	return TRUE;
 }
 
-#define CHECK_REQUEST(request, value)                                                              \
-	G_STMT_START                                                                               \
+/*
+ * the typed wrappers of cocoon-agent-client.h, one row each: the function's suffix, the method,
+ * and its shape. The request and response types are <Method>Request and <Method>Response
+ * (checked against the service descriptor by the agent client's unit test); EMPTY wrappers return
+ * a gboolean for google.protobuf.Empty, NOARG ones send an empty request.
+ */
+#define AGENT_WRAPPERS(X)                                                                          \
+	X(ping, Ping, NOARG)                                                                       \
+	X(guest_info, GuestInfo, NOARG)                                                            \
+	X(shutdown, Shutdown, NOARG_EMPTY)                                                         \
+	X(wait_event, WaitEvent, NOARG)                                                            \
+	X(create_container, CreateContainer, TYPED)                                                \
+	X(start_container, StartContainer, TYPED)                                                  \
+	X(remove_container, RemoveContainer, EMPTY)                                                \
+	X(pause_container, PauseContainer, EMPTY)                                                  \
+	X(resume_container, ResumeContainer, EMPTY)                                                \
+	X(update_container, UpdateContainer, EMPTY)                                                \
+	X(stats_container, StatsContainer, TYPED)                                                  \
+	X(list_processes, ListProcesses, TYPED)                                                    \
+	X(exec_process, ExecProcess, TYPED)                                                        \
+	X(signal_process, SignalProcess, EMPTY)                                                    \
+	X(wait_process, WaitProcess, TYPED)                                                        \
+	X(resize_tty, ResizeTty, EMPTY)                                                            \
+	X(close_stdin, CloseStdin, EMPTY)
+
+#define WRAPPER_TYPED(func, Method)                                                                \
+	Cocoon__Agent__V1__##Method##Response *cocoon_agent_client_##func(                         \
+		CocoonAgentClient *client, const Cocoon__Agent__V1__##Method##Request *request,    \
+		guint timeout_ms, GCancellable *cancellable, GError **error)                       \
 	{                                                                                          \
-		g_return_val_if_fail(client != NULL, value);                                       \
-		g_return_val_if_fail(request != NULL, value);                                      \
-	}                                                                                          \
-	G_STMT_END
+		g_return_val_if_fail(request != NULL, NULL);                                       \
+		return cocoon_agent_client_call(client, #Method, &request->base, timeout_ms,       \
+						cancellable, error);                               \
+	}
+#define WRAPPER_EMPTY(func, Method)                                                                \
+	gboolean cocoon_agent_client_##func(                                                       \
+		CocoonAgentClient *client, const Cocoon__Agent__V1__##Method##Request *request,    \
+		guint timeout_ms, GCancellable *cancellable, GError **error)                       \
+	{                                                                                          \
+		g_return_val_if_fail(request != NULL, FALSE);                                      \
+		return cocoon_agent_client_call_empty(client, #Method, &request->base, timeout_ms, \
+						      cancellable, error);                         \
+	}
+#define WRAPPER_NOARG(func, Method)                                                                \
+	Cocoon__Agent__V1__##Method##Response *cocoon_agent_client_##func(                         \
+		CocoonAgentClient *client, guint timeout_ms, GCancellable *cancellable,            \
+		GError **error)                                                                    \
+	{                                                                                          \
+		return cocoon_agent_client_call(client, #Method, NULL, timeout_ms, cancellable,    \
+						error);                                            \
+	}
+#define WRAPPER_NOARG_EMPTY(func, Method)                                                          \
+	gboolean cocoon_agent_client_##func(CocoonAgentClient *client, guint timeout_ms,           \
+					    GCancellable *cancellable, GError **error)             \
+	{                                                                                          \
+		return cocoon_agent_client_call_empty(client, #Method, NULL, timeout_ms,           \
+						      cancellable, error);                         \
+	}
+#define DEFINE_WRAPPER(func, Method, shape) WRAPPER_##shape(func, Method)
+AGENT_WRAPPERS(DEFINE_WRAPPER)
+
+#define RESPONSE_TYPED(Method)	     "Cocoon__Agent__V1__" #Method "Response"
+#define RESPONSE_NOARG(Method)	     RESPONSE_TYPED(Method)
+#define RESPONSE_EMPTY(Method)	     "Google__Protobuf__Empty"
+#define RESPONSE_NOARG_EMPTY(Method) RESPONSE_EMPTY(Method)
+#define WRAPPER_ROW(func, Method, shape)                                                           \
+	{"cocoon_agent_client_" #func, #Method, "Cocoon__Agent__V1__" #Method "Request",           \
+	 RESPONSE_##shape(Method)},
 
 /**
- * cocoon_agent_client_ping:
+ * cocoon_agent_client_get_wrappers:
  *
- * Returns: the agent's version and uptime
+ * The typed wrappers with the method and the C types each was written for, so a test can hold
+ * them against the service descriptor.
  */
-Cocoon__Agent__V1__PingResponse *
-cocoon_agent_client_ping(CocoonAgentClient *client, guint timeout_ms, GCancellable *cancellable,
-			 GError **error)
+const CocoonAgentWrapper *
+cocoon_agent_client_get_wrappers(gsize *ret_n)
 {
-	Cocoon__Agent__V1__PingRequest request = COCOON__AGENT__V1__PING_REQUEST__INIT;
+	static const CocoonAgentWrapper wrappers[] = {AGENT_WRAPPERS(WRAPPER_ROW)};
 
-	g_return_val_if_fail(client != NULL, NULL);
-	return (Cocoon__Agent__V1__PingResponse *)agent_call(
-		client, "Ping", &request.base, &cocoon__agent__v1__ping_response__descriptor,
-		timeout_ms, FALSE, cancellable, error);
-}
-
-Cocoon__Agent__V1__GuestInfoResponse *
-cocoon_agent_client_guest_info(CocoonAgentClient *client, guint timeout_ms,
-			       GCancellable *cancellable, GError **error)
-{
-	Cocoon__Agent__V1__GuestInfoRequest request = COCOON__AGENT__V1__GUEST_INFO_REQUEST__INIT;
-
-	g_return_val_if_fail(client != NULL, NULL);
-	return (Cocoon__Agent__V1__GuestInfoResponse *)agent_call(
-		client, "GuestInfo", &request.base,
-		&cocoon__agent__v1__guest_info_response__descriptor, timeout_ms, FALSE, cancellable,
-		error);
-}
-
-gboolean
-cocoon_agent_client_shutdown(CocoonAgentClient *client, guint timeout_ms, GCancellable *cancellable,
-			     GError **error)
-{
-	Cocoon__Agent__V1__ShutdownRequest request = COCOON__AGENT__V1__SHUTDOWN_REQUEST__INIT;
-
-	g_return_val_if_fail(client != NULL, FALSE);
-	return agent_call_empty(client, "Shutdown", &request.base, timeout_ms, cancellable, error);
-}
-
-/**
- * cocoon_agent_client_wait_event:
- *
- * Long poll for the next guest event; timeout_ms 0 waits until one comes or the connection dies.
- */
-Cocoon__Agent__V1__WaitEventResponse *
-cocoon_agent_client_wait_event(CocoonAgentClient *client, guint timeout_ms,
-			       GCancellable *cancellable, GError **error)
-{
-	Cocoon__Agent__V1__WaitEventRequest request = COCOON__AGENT__V1__WAIT_EVENT_REQUEST__INIT;
-
-	g_return_val_if_fail(client != NULL, NULL);
-	return (Cocoon__Agent__V1__WaitEventResponse *)agent_call(
-		client, "WaitEvent", &request.base,
-		&cocoon__agent__v1__wait_event_response__descriptor, timeout_ms, TRUE, cancellable,
-		error);
-}
-
-Cocoon__Agent__V1__CreateContainerResponse *
-cocoon_agent_client_create_container(CocoonAgentClient *client,
-				     const Cocoon__Agent__V1__CreateContainerRequest *request,
-				     guint timeout_ms, GCancellable *cancellable, GError **error)
-{
-	CHECK_REQUEST(request, NULL);
-	return (Cocoon__Agent__V1__CreateContainerResponse *)agent_call(
-		client, "CreateContainer", &request->base,
-		&cocoon__agent__v1__create_container_response__descriptor, timeout_ms, FALSE,
-		cancellable, error);
-}
-
-Cocoon__Agent__V1__StartContainerResponse *
-cocoon_agent_client_start_container(CocoonAgentClient *client,
-				    const Cocoon__Agent__V1__StartContainerRequest *request,
-				    guint timeout_ms, GCancellable *cancellable, GError **error)
-{
-	CHECK_REQUEST(request, NULL);
-	return (Cocoon__Agent__V1__StartContainerResponse *)agent_call(
-		client, "StartContainer", &request->base,
-		&cocoon__agent__v1__start_container_response__descriptor, timeout_ms, FALSE,
-		cancellable, error);
-}
-
-gboolean
-cocoon_agent_client_remove_container(CocoonAgentClient *client,
-				     const Cocoon__Agent__V1__RemoveContainerRequest *request,
-				     guint timeout_ms, GCancellable *cancellable, GError **error)
-{
-	CHECK_REQUEST(request, FALSE);
-	return agent_call_empty(client, "RemoveContainer", &request->base, timeout_ms, cancellable,
-				error);
-}
-
-gboolean
-cocoon_agent_client_pause_container(CocoonAgentClient *client,
-				    const Cocoon__Agent__V1__PauseContainerRequest *request,
-				    guint timeout_ms, GCancellable *cancellable, GError **error)
-{
-	CHECK_REQUEST(request, FALSE);
-	return agent_call_empty(client, "PauseContainer", &request->base, timeout_ms, cancellable,
-				error);
-}
-
-gboolean
-cocoon_agent_client_resume_container(CocoonAgentClient *client,
-				     const Cocoon__Agent__V1__ResumeContainerRequest *request,
-				     guint timeout_ms, GCancellable *cancellable, GError **error)
-{
-	CHECK_REQUEST(request, FALSE);
-	return agent_call_empty(client, "ResumeContainer", &request->base, timeout_ms, cancellable,
-				error);
-}
-
-gboolean
-cocoon_agent_client_update_container(CocoonAgentClient *client,
-				     const Cocoon__Agent__V1__UpdateContainerRequest *request,
-				     guint timeout_ms, GCancellable *cancellable, GError **error)
-{
-	CHECK_REQUEST(request, FALSE);
-	return agent_call_empty(client, "UpdateContainer", &request->base, timeout_ms, cancellable,
-				error);
-}
-
-Cocoon__Agent__V1__StatsContainerResponse *
-cocoon_agent_client_stats_container(CocoonAgentClient *client,
-				    const Cocoon__Agent__V1__StatsContainerRequest *request,
-				    guint timeout_ms, GCancellable *cancellable, GError **error)
-{
-	CHECK_REQUEST(request, NULL);
-	return (Cocoon__Agent__V1__StatsContainerResponse *)agent_call(
-		client, "StatsContainer", &request->base,
-		&cocoon__agent__v1__stats_container_response__descriptor, timeout_ms, FALSE,
-		cancellable, error);
-}
-
-Cocoon__Agent__V1__ListProcessesResponse *
-cocoon_agent_client_list_processes(CocoonAgentClient *client,
-				   const Cocoon__Agent__V1__ListProcessesRequest *request,
-				   guint timeout_ms, GCancellable *cancellable, GError **error)
-{
-	CHECK_REQUEST(request, NULL);
-	return (Cocoon__Agent__V1__ListProcessesResponse *)agent_call(
-		client, "ListProcesses", &request->base,
-		&cocoon__agent__v1__list_processes_response__descriptor, timeout_ms, FALSE,
-		cancellable, error);
-}
-
-Cocoon__Agent__V1__ExecProcessResponse *
-cocoon_agent_client_exec_process(CocoonAgentClient *client,
-				 const Cocoon__Agent__V1__ExecProcessRequest *request,
-				 guint timeout_ms, GCancellable *cancellable, GError **error)
-{
-	CHECK_REQUEST(request, NULL);
-	return (Cocoon__Agent__V1__ExecProcessResponse *)agent_call(
-		client, "ExecProcess", &request->base,
-		&cocoon__agent__v1__exec_process_response__descriptor, timeout_ms, FALSE,
-		cancellable, error);
-}
-
-gboolean
-cocoon_agent_client_signal_process(CocoonAgentClient *client,
-				   const Cocoon__Agent__V1__SignalProcessRequest *request,
-				   guint timeout_ms, GCancellable *cancellable, GError **error)
-{
-	CHECK_REQUEST(request, FALSE);
-	return agent_call_empty(client, "SignalProcess", &request->base, timeout_ms, cancellable,
-				error);
-}
-
-/**
- * cocoon_agent_client_wait_process:
- *
- * Long poll until the process exits; timeout_ms 0 waits until it does or the connection dies.
- */
-Cocoon__Agent__V1__WaitProcessResponse *
-cocoon_agent_client_wait_process(CocoonAgentClient *client,
-				 const Cocoon__Agent__V1__WaitProcessRequest *request,
-				 guint timeout_ms, GCancellable *cancellable, GError **error)
-{
-	CHECK_REQUEST(request, NULL);
-	return (Cocoon__Agent__V1__WaitProcessResponse *)agent_call(
-		client, "WaitProcess", &request->base,
-		&cocoon__agent__v1__wait_process_response__descriptor, timeout_ms, TRUE,
-		cancellable, error);
-}
-
-gboolean
-cocoon_agent_client_resize_tty(CocoonAgentClient *client,
-			       const Cocoon__Agent__V1__ResizeTtyRequest *request, guint timeout_ms,
-			       GCancellable *cancellable, GError **error)
-{
-	CHECK_REQUEST(request, FALSE);
-	return agent_call_empty(client, "ResizeTty", &request->base, timeout_ms, cancellable,
-				error);
-}
-
-gboolean
-cocoon_agent_client_close_stdin(CocoonAgentClient *client,
-				const Cocoon__Agent__V1__CloseStdinRequest *request,
-				guint timeout_ms, GCancellable *cancellable, GError **error)
-{
-	CHECK_REQUEST(request, FALSE);
-	return agent_call_empty(client, "CloseStdin", &request->base, timeout_ms, cancellable,
-				error);
+	*ret_n = G_N_ELEMENTS(wrappers);
+	return wrappers;
 }
 
 typedef struct {
 	CocoonAgentClient *client;
-	const gchar *method;
-	const ProtobufCMessageDescriptor *response_descriptor;
+	const ProtobufCMethodDescriptor *method;
 } AsyncCall;
 
 static void
@@ -359,54 +294,78 @@ async_call_done(GObject *source, GAsyncResult *result, gpointer user_data)
 	payload = cocoon_ttrpc_client_call_finish(call->client->ttrpc, result, &error);
 	if (payload == NULL) {
 		g_prefix_error(&error, "sandbox %s: agent %s: ", call->client->sandbox_id,
-			       call->method);
+			       call->method->name);
 		g_task_return_error(task, g_steal_pointer(&error));
 		return;
 	}
 	data = g_bytes_get_data(payload, &size);
-	response = protobuf_c_message_unpack(call->response_descriptor, NULL, size, data);
+	response = protobuf_c_message_unpack(call->method->output, NULL, size, data);
 	if (response == NULL) {
 		g_task_return_new_error(task, COCOON_TTRPC_ERROR, COCOON_TTRPC_INTERNAL,
 					"sandbox %s: agent %s: undecodable response",
-					call->client->sandbox_id, call->method);
+					call->client->sandbox_id, call->method->name);
 		return;
 	}
 	g_task_return_pointer(task, response, free_message);
 }
 
-static void
-agent_call_async(CocoonAgentClient *client, const gchar *method, gpointer source_tag,
-		 const ProtobufCMessage *request,
-		 const ProtobufCMessageDescriptor *response_descriptor, guint timeout_ms,
-		 gboolean long_poll, GCancellable *cancellable, GAsyncReadyCallback callback,
-		 gpointer user_data)
+/**
+ * cocoon_agent_client_call_async:
+ *
+ * cocoon_agent_client_call() without a thread waiting for it: the request is written before this
+ * returns (ordered after every call made before); callback runs on the thread-default GMainContext
+ * of the caller. Finish with cocoon_agent_client_call_finish().
+ */
+void
+cocoon_agent_client_call_async(CocoonAgentClient *client, const gchar *method_name,
+			       const ProtobufCMessage *request, guint timeout_ms,
+			       GCancellable *cancellable, GAsyncReadyCallback callback,
+			       gpointer user_data)
 {
 	g_autoptr(GTask) task = g_task_new(NULL, cancellable, callback, user_data);
+	g_autoptr(GError) error = NULL;
 	g_autofree guint8 *packed = NULL;
-	AsyncCall *call = g_new0(AsyncCall, 1);
+	const ProtobufCMethodDescriptor *method;
+	AsyncCall *call;
+	gpointer empty;
 	gsize size;
 
-	g_task_set_source_tag(task, source_tag);
+	g_return_if_fail(client != NULL);
+	g_return_if_fail(method_name != NULL);
+
+	g_task_set_source_tag(task, cocoon_agent_client_call_async);
+	method = lookup_method(client, method_name, &request, &error);
+	if (method == NULL) {
+		g_task_return_error(task, g_steal_pointer(&error));
+		return;
+	}
+	call = g_new0(AsyncCall, 1);
 	call->client = cocoon_agent_client_ref(client);
 	call->method = method;
-	call->response_descriptor = response_descriptor;
 	g_task_set_task_data(task, call, async_call_free);
 
+	empty = g_alloca(method->input->sizeof_message);
+	request = request_or_empty(method, request, empty);
 	size = protobuf_c_message_get_packed_size(request);
 	packed = g_malloc(MAX(size, 1));
 	protobuf_c_message_pack(request, packed);
-	cocoon_ttrpc_client_call_async(client->ttrpc, COCOON_AGENT_SERVICE, method, packed, size,
-				       effective_timeout(client, timeout_ms, long_poll),
+	cocoon_ttrpc_client_call_async(client->ttrpc, COCOON_AGENT_SERVICE, method->name, packed,
+				       size, effective_timeout(client, method, timeout_ms),
 				       cancellable, async_call_done, g_steal_pointer(&task));
 }
 
-static gpointer
-agent_call_finish(CocoonAgentClient *client, GAsyncResult *result, gpointer source_tag,
-		  GError **error)
+/**
+ * cocoon_agent_client_call_finish:
+ *
+ * Returns: (transfer full): the response of cocoon_agent_client_call_async()
+ */
+gpointer
+cocoon_agent_client_call_finish(CocoonAgentClient *client, GAsyncResult *result, GError **error)
 {
 	g_return_val_if_fail(client != NULL, NULL);
 	g_return_val_if_fail(g_task_is_valid(result, NULL), NULL);
-	g_return_val_if_fail(g_task_get_source_tag(G_TASK(result)) == source_tag, NULL);
+	g_return_val_if_fail(
+		g_task_get_source_tag(G_TASK(result)) == cocoon_agent_client_call_async, NULL);
 	return g_task_propagate_pointer(G_TASK(result), error);
 }
 
@@ -416,18 +375,16 @@ cocoon_agent_client_wait_process_async(CocoonAgentClient *client,
 				       guint timeout_ms, GCancellable *cancellable,
 				       GAsyncReadyCallback callback, gpointer user_data)
 {
-	g_return_if_fail(client != NULL);
 	g_return_if_fail(request != NULL);
-	agent_call_async(client, "WaitProcess", cocoon_agent_client_wait_process_async,
-			 &request->base, &cocoon__agent__v1__wait_process_response__descriptor,
-			 timeout_ms, TRUE, cancellable, callback, user_data);
+	cocoon_agent_client_call_async(client, "WaitProcess", &request->base, timeout_ms,
+				       cancellable, callback, user_data);
 }
 
 Cocoon__Agent__V1__WaitProcessResponse *
 cocoon_agent_client_wait_process_finish(CocoonAgentClient *client, GAsyncResult *result,
 					GError **error)
 {
-	return agent_call_finish(client, result, cocoon_agent_client_wait_process_async, error);
+	return cocoon_agent_client_call_finish(client, result, error);
 }
 
 /**
@@ -446,21 +403,18 @@ cocoon_agent_client_set_paused_async(CocoonAgentClient *client, const gchar *con
 	Cocoon__Agent__V1__ResumeContainerRequest resume =
 		COCOON__AGENT__V1__RESUME_CONTAINER_REQUEST__INIT;
 
-	g_return_if_fail(client != NULL);
 	g_return_if_fail(container_id != NULL);
 	pause.container_id = resume.container_id = (gchar *)container_id;
-	agent_call_async(client, paused ? "PauseContainer" : "ResumeContainer",
-			 cocoon_agent_client_set_paused_async, paused ? &pause.base : &resume.base,
-			 &google__protobuf__empty__descriptor, timeout_ms, FALSE, cancellable,
-			 callback, user_data);
+	cocoon_agent_client_call_async(client, paused ? "PauseContainer" : "ResumeContainer",
+				       paused ? &pause.base : &resume.base, timeout_ms, cancellable,
+				       callback, user_data);
 }
 
 gboolean
 cocoon_agent_client_set_paused_finish(CocoonAgentClient *client, GAsyncResult *result,
 				      GError **error)
 {
-	ProtobufCMessage *response =
-		agent_call_finish(client, result, cocoon_agent_client_set_paused_async, error);
+	ProtobufCMessage *response = cocoon_agent_client_call_finish(client, result, error);
 
 	if (response == NULL)
 		return FALSE;
@@ -473,19 +427,15 @@ cocoon_agent_client_wait_event_async(CocoonAgentClient *client, guint timeout_ms
 				     GCancellable *cancellable, GAsyncReadyCallback callback,
 				     gpointer user_data)
 {
-	Cocoon__Agent__V1__WaitEventRequest request = COCOON__AGENT__V1__WAIT_EVENT_REQUEST__INIT;
-
-	g_return_if_fail(client != NULL);
-	agent_call_async(client, "WaitEvent", cocoon_agent_client_wait_event_async, &request.base,
-			 &cocoon__agent__v1__wait_event_response__descriptor, timeout_ms, TRUE,
-			 cancellable, callback, user_data);
+	cocoon_agent_client_call_async(client, "WaitEvent", NULL, timeout_ms, cancellable, callback,
+				       user_data);
 }
 
 Cocoon__Agent__V1__WaitEventResponse *
 cocoon_agent_client_wait_event_finish(CocoonAgentClient *client, GAsyncResult *result,
 				      GError **error)
 {
-	return agent_call_finish(client, result, cocoon_agent_client_wait_event_async, error);
+	return cocoon_agent_client_call_finish(client, result, error);
 }
 
 /* sleep until deadline (monotonic µs); FALSE with error when cancellable fired */

@@ -65,6 +65,37 @@ gboolean cocoon_agent_client_is_connected(CocoonAgentClient *client);
 /* fail every pending call with UNAVAILABLE and close the connection */
 void cocoon_agent_client_close(CocoonAgentClient *client);
 
+/*
+ * the generic call behind every wrapper below, driven by the service descriptor protoc-c generates
+ * for proto/agent.proto: method_name names a method of cocoon.agent.v1.Agent, request is a message
+ * of its input type (NULL: an empty one), the response a message of its output type. A new RPC
+ * needs no wrapper: call it by name. UNIMPLEMENTED for a name the service does not have,
+ * INVALID_ARGUMENT for a request of another type.
+ */
+gpointer cocoon_agent_client_call(CocoonAgentClient *client, const gchar *method_name,
+				  const ProtobufCMessage *request, guint timeout_ms,
+				  GCancellable *cancellable, GError **error);
+/* for a method answered with google.protobuf.Empty */
+gboolean cocoon_agent_client_call_empty(CocoonAgentClient *client, const gchar *method_name,
+					const ProtobufCMessage *request, guint timeout_ms,
+					GCancellable *cancellable, GError **error);
+void cocoon_agent_client_call_async(CocoonAgentClient *client, const gchar *method_name,
+				    const ProtobufCMessage *request, guint timeout_ms,
+				    GCancellable *cancellable, GAsyncReadyCallback callback,
+				    gpointer user_data);
+gpointer cocoon_agent_client_call_finish(CocoonAgentClient *client, GAsyncResult *result,
+					 GError **error);
+
+/* a typed wrapper below: the method it calls and the C types it takes and returns */
+typedef struct {
+	const gchar *function;
+	const gchar *method;
+	const gchar *request_type;
+	const gchar *response_type;
+} CocoonAgentWrapper;
+/* every typed wrapper, for the test that holds them against the service descriptor */
+const CocoonAgentWrapper *cocoon_agent_client_get_wrappers(gsize *ret_n);
+
 /* sandbox level */
 Cocoon__Agent__V1__PingResponse *cocoon_agent_client_ping(CocoonAgentClient *client,
 							  guint timeout_ms,

@@ -11,10 +11,14 @@
 #include "cocoon-shim-util.h"
 #include "shim.pb-c.h"
 
+typedef struct _TaskRoute TaskRoute;
+
 typedef struct {
 	CocoonRuntime *runtime;
 	GSourceFunc shutdown_func;
 	gpointer shutdown_data;
+	/* one per method of the service descriptor, the user data of its handler */
+	TaskRoute *routes;
 } TaskService;
 
 static TaskService service;
@@ -65,16 +69,13 @@ message_ids(ProtobufCMessage *message, const gchar **ret_id, const gchar **ret_e
  * here on the main context, without the two thread switches of the queue
  */
 static void
-dispatch_full(CocoonTtrpcCall *call, const ProtobufCMessageDescriptor *descriptor,
-	      CocoonSandboxTaskFunc func, gboolean in_place)
+dispatch(CocoonTtrpcCall *call, ProtobufCMessage *request, CocoonSandboxTaskFunc func,
+	 gboolean in_place)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(CocoonSandbox) sandbox = NULL;
-	ProtobufCMessage *request = unpack_or_fail(call, descriptor);
 	const gchar *id, *exec_id;
 
-	if (request == NULL)
-		return;
 	message_ids(request, &id, &exec_id);
 	if (!validate_ids(cocoon_ttrpc_call_get_method(call), id, exec_id, &error)) {
 		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_INVALID_ARGUMENT,
@@ -99,51 +100,14 @@ dispatch_full(CocoonTtrpcCall *call, const ProtobufCMessageDescriptor *descripto
 }
 
 static void
-dispatch(CocoonTtrpcCall *call, const ProtobufCMessageDescriptor *descriptor,
-	 CocoonSandboxTaskFunc func)
-{
-	dispatch_full(call, descriptor, func, FALSE);
-}
-
-#define TASK_HANDLER(name, type, func)                                                             \
-	static void handle_##name(CocoonTtrpcCall *call, gpointer user_data)                       \
-	{                                                                                          \
-		dispatch(call, &containerd__task__v2__##type##__descriptor, func);                 \
-	}
-
-TASK_HANDLER(start, start_request, cocoon_sandbox_task_start)
-TASK_HANDLER(delete, delete_request, cocoon_sandbox_task_delete)
-TASK_HANDLER(pids, pids_request, cocoon_sandbox_task_pids)
-TASK_HANDLER(pause, pause_request, cocoon_sandbox_task_pause)
-TASK_HANDLER(resume, resume_request, cocoon_sandbox_task_resume)
-TASK_HANDLER(kill, kill_request, cocoon_sandbox_task_kill)
-TASK_HANDLER(exec, exec_process_request, cocoon_sandbox_task_exec)
-TASK_HANDLER(resize_pty, resize_pty_request, cocoon_sandbox_task_resize_pty)
-TASK_HANDLER(close_io, close_iorequest, cocoon_sandbox_task_close_io)
-TASK_HANDLER(update, update_task_request, cocoon_sandbox_task_update)
-TASK_HANDLER(wait, wait_request, cocoon_sandbox_task_wait)
-TASK_HANDLER(stats, stats_request, cocoon_sandbox_task_stats)
-TASK_HANDLER(connect, connect_request, cocoon_sandbox_task_connect)
-
-static void
-handle_state(CocoonTtrpcCall *call, gpointer user_data)
-{
-	dispatch_full(call, &containerd__task__v2__state_request__descriptor,
-		      cocoon_sandbox_task_state, TRUE);
-}
-
-static void
-handle_create(CocoonTtrpcCall *call, gpointer user_data)
+handle_create(CocoonTtrpcCall *call, ProtobufCMessage *message)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(CocoonSandbox) sandbox = NULL;
 	g_autofree gchar *group = NULL;
 	Containerd__Task__V2__CreateTaskRequest *request =
-		(Containerd__Task__V2__CreateTaskRequest *)unpack_or_fail(
-			call, &containerd__task__v2__create_task_request__descriptor);
+		(Containerd__Task__V2__CreateTaskRequest *)message;
 
-	if (request == NULL)
-		return;
 	if (!validate_ids("Create", request->id, NULL, &error)) {
 		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_INVALID_ARGUMENT,
 					       "%s: invalid argument", error->message);
@@ -177,36 +141,20 @@ handle_create(CocoonTtrpcCall *call, gpointer user_data)
 						       "Create %s: container already exists",
 						       request->id);
 		} else {
-			cocoon_sandbox_queue(sandbox, cocoon_sandbox_task_create, call,
-					     (ProtobufCMessage *)request);
+			cocoon_sandbox_queue(sandbox, cocoon_sandbox_task_create, call, message);
 			return;
 		}
 	}
-	protobuf_c_message_free_unpacked((ProtobufCMessage *)request, NULL);
+	protobuf_c_message_free_unpacked(message, NULL);
 }
 
 static void
-handle_checkpoint(CocoonTtrpcCall *call, gpointer user_data)
+handle_shutdown(CocoonTtrpcCall *call, ProtobufCMessage *message)
 {
-	cocoon_ttrpc_call_return_error(
-		call, COCOON_TTRPC_UNIMPLEMENTED,
-		"Checkpoint: checkpointing a container out of its VM is not supported by cocoon; "
-		"stop and re-create the task, or use a runc runtime for CRIU checkpoints: "
-		"not implemented");
-}
-
-static void
-handle_shutdown(CocoonTtrpcCall *call, gpointer user_data)
-{
-	g_autoptr(GError) error = NULL;
 	Containerd__Task__V2__ShutdownRequest *request =
-		(Containerd__Task__V2__ShutdownRequest *)unpack_or_fail(
-			call, &containerd__task__v2__shutdown_request__descriptor);
-	guint left;
+		(Containerd__Task__V2__ShutdownRequest *)message;
+	guint left = cocoon_runtime_count_containers(service.runtime);
 
-	if (request == NULL)
-		return;
-	left = cocoon_runtime_count_containers(service.runtime);
 	cocoon_ttrpc_call_return_message(call, NULL);
 	if (left == 0 || request->now) {
 		g_info("shutdown requested by %s, %u containers left: exiting", request->id, left);
@@ -215,43 +163,158 @@ handle_shutdown(CocoonTtrpcCall *call, gpointer user_data)
 	} else {
 		g_debug("shutdown for %s ignored: %u containers left", request->id, left);
 	}
-	protobuf_c_message_free_unpacked((ProtobufCMessage *)request, NULL);
+	protobuf_c_message_free_unpacked(message, NULL);
+}
+
+/*
+ * how each method of containerd.task.v2.Task is answered, by its name in proto/shim.proto (the
+ * request type comes from the service descriptor): queued to the container's sandbox (sandbox_func,
+ * in_place: see dispatch()), answered here (func, which owns the request), or not supported
+ * (unimplemented: why). A method without a row answers UNIMPLEMENTED too.
+ */
+typedef struct {
+	const gchar *method;
+	CocoonSandboxTaskFunc sandbox_func;
+	gboolean in_place;
+	void (*func)(CocoonTtrpcCall *call, ProtobufCMessage *request);
+	const gchar *unimplemented;
+} TaskHandler;
+
+static const TaskHandler handlers[] = {
+	{"State", .sandbox_func = cocoon_sandbox_task_state, .in_place = TRUE},
+	{"Create", .func = handle_create},
+	{"Start", .sandbox_func = cocoon_sandbox_task_start},
+	{"Delete", .sandbox_func = cocoon_sandbox_task_delete},
+	{"Pids", .sandbox_func = cocoon_sandbox_task_pids},
+	{"Pause", .sandbox_func = cocoon_sandbox_task_pause},
+	{"Resume", .sandbox_func = cocoon_sandbox_task_resume},
+	{"Checkpoint",
+	 .unimplemented =
+		 "checkpointing a container out of its VM is not supported by cocoon; "
+		 "stop and re-create the task, or use a runc runtime for CRIU checkpoints"},
+	{"Kill", .sandbox_func = cocoon_sandbox_task_kill},
+	{"Exec", .sandbox_func = cocoon_sandbox_task_exec},
+	{"ResizePty", .sandbox_func = cocoon_sandbox_task_resize_pty},
+	{"CloseIO", .sandbox_func = cocoon_sandbox_task_close_io},
+	{"Update", .sandbox_func = cocoon_sandbox_task_update},
+	{"Wait", .sandbox_func = cocoon_sandbox_task_wait},
+	{"Stats", .sandbox_func = cocoon_sandbox_task_stats},
+	{"Connect", .sandbox_func = cocoon_sandbox_task_connect},
+	{"Shutdown", .func = handle_shutdown},
+};
+
+/* one method of the descriptor and its row (NULL: none) */
+struct _TaskRoute {
+	const ProtobufCMethodDescriptor *method;
+	const TaskHandler *handler;
+};
+
+static const TaskHandler *
+lookup_handler(const gchar *method)
+{
+	for (guint i = 0; i < G_N_ELEMENTS(handlers); i++) {
+		if (g_str_equal(handlers[i].method, method))
+			return &handlers[i];
+	}
+	return NULL;
+}
+
+static void
+handle_method(CocoonTtrpcCall *call, gpointer user_data)
+{
+	const TaskRoute *route = user_data;
+	const TaskHandler *handler = route->handler;
+	ProtobufCMessage *request;
+
+	if (handler == NULL || handler->unimplemented != NULL) {
+		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_UNIMPLEMENTED,
+					       "%s: %s: not implemented", route->method->name,
+					       handler != NULL ? handler->unimplemented
+							       : "cocoon does not serve it");
+		return;
+	}
+	request = unpack_or_fail(call, route->method->input);
+	if (request == NULL)
+		return;
+	if (handler->func != NULL)
+		handler->func(call, request);
+	else
+		dispatch(call, request, handler->sandbox_func, handler->in_place);
+}
+
+/**
+ * cocoon_task_service_method_status:
+ *
+ * How a method of containerd.task.v2.Task is answered: by a handler, explicitly as unimplemented,
+ * or (MISSING) by the generic UNIMPLEMENTED for a method the table lacks.
+ */
+CocoonTaskMethodStatus
+cocoon_task_service_method_status(const gchar *method)
+{
+	const TaskHandler *handler = lookup_handler(method);
+
+	if (handler == NULL)
+		return COCOON_TASK_METHOD_MISSING;
+	if (handler->unimplemented != NULL)
+		return COCOON_TASK_METHOD_UNIMPLEMENTED;
+	return COCOON_TASK_METHOD_HANDLED;
+}
+
+/**
+ * cocoon_task_service_check:
+ *
+ * FALSE, naming them, when a method of the service descriptor has no row in the table or a row
+ * names no method of the descriptor (a typo, or a method removed from proto/shim.proto).
+ */
+gboolean
+cocoon_task_service_check(GError **error)
+{
+	const ProtobufCServiceDescriptor *descriptor = &containerd__task__v2__task__descriptor;
+	g_autoptr(GString) problems = g_string_new(NULL);
+
+	for (guint i = 0; i < descriptor->n_methods; i++) {
+		if (lookup_handler(descriptor->methods[i].name) == NULL)
+			g_string_append_printf(problems, " %s (no handler)",
+					       descriptor->methods[i].name);
+	}
+	for (guint i = 0; i < G_N_ELEMENTS(handlers); i++) {
+		if (protobuf_c_service_descriptor_get_method_by_name(descriptor,
+								     handlers[i].method) == NULL)
+			g_string_append_printf(problems, " %s (not in the service)",
+					       handlers[i].method);
+	}
+	if (problems->len > 0) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s:%s", descriptor->name,
+			    problems->str);
+		return FALSE;
+	}
+	return TRUE;
 }
 
 void
 cocoon_task_service_register(CocoonTtrpcServer *server, CocoonRuntime *runtime,
 			     GSourceFunc shutdown_func, gpointer shutdown_data)
 {
-	static const struct {
-		const gchar *method;
-		CocoonTtrpcHandler handler;
-	} methods[] = {
-		{"State", handle_state},
-		{"Create", handle_create},
-		{"Start", handle_start},
-		{"Delete", handle_delete},
-		{"Pids", handle_pids},
-		{"Pause", handle_pause},
-		{"Resume", handle_resume},
-		{"Checkpoint", handle_checkpoint},
-		{"Kill", handle_kill},
-		{"Exec", handle_exec},
-		{"ResizePty", handle_resize_pty},
-		{"CloseIO", handle_close_io},
-		{"Update", handle_update},
-		{"Wait", handle_wait},
-		{"Stats", handle_stats},
-		{"Connect", handle_connect},
-		{"Shutdown", handle_shutdown},
-	};
+	const ProtobufCServiceDescriptor *descriptor = &containerd__task__v2__task__descriptor;
+	g_autoptr(GError) error = NULL;
 
+	if (!cocoon_task_service_check(&error))
+		g_warning("task service: %s", error->message);
 	service.runtime = runtime;
 	service.shutdown_func = shutdown_func;
 	service.shutdown_data = shutdown_data;
-	for (guint i = 0; i < G_N_ELEMENTS(methods); i++) {
-		cocoon_ttrpc_server_register(server, "containerd.task.v2.Task", methods[i].method,
-					     methods[i].handler, NULL, NULL);
-		cocoon_ttrpc_server_register(server, "containerd.task.v3.Task", methods[i].method,
-					     methods[i].handler, NULL, NULL);
+	/* the routes live as long as the process, like the server's handlers */
+	g_free(service.routes);
+	service.routes = g_new0(TaskRoute, descriptor->n_methods);
+	for (guint i = 0; i < descriptor->n_methods; i++) {
+		TaskRoute *route = &service.routes[i];
+
+		route->method = &descriptor->methods[i];
+		route->handler = lookup_handler(route->method->name);
+		/* containerd.task.v3.Task is the same service under another name */
+		cocoon_ttrpc_server_register(server, "containerd.task.v2.Task", route->method->name,
+					     handle_method, route, NULL);
+		cocoon_ttrpc_server_register(server, "containerd.task.v3.Task", route->method->name,
+					     handle_method, route, NULL);
 	}
 }

@@ -668,10 +668,61 @@ test_wait_process_async_closed(Fixture *fixture, gconstpointer data)
 	g_main_context_pop_thread_default(context);
 }
 
+/* every typed wrapper calls a method of the service with the method's own input and output types */
+static void
+test_wrappers_match_descriptor(void)
+{
+	const ProtobufCServiceDescriptor *service = &cocoon__agent__v1__agent__descriptor;
+	gsize n_wrappers = 0;
+	const CocoonAgentWrapper *wrappers = cocoon_agent_client_get_wrappers(&n_wrappers);
+
+	g_assert_cmpstr(service->name, ==, COCOON_AGENT_SERVICE);
+	g_assert_cmpuint(n_wrappers, >, 0);
+	for (gsize i = 0; i < n_wrappers; i++) {
+		const ProtobufCMethodDescriptor *method =
+			protobuf_c_service_descriptor_get_method_by_name(service,
+									 wrappers[i].method);
+
+		g_test_message("%s: %s", wrappers[i].function, wrappers[i].method);
+		g_assert_nonnull(method);
+		g_assert_cmpstr(method->input->c_name, ==, wrappers[i].request_type);
+		g_assert_cmpstr(method->output->c_name, ==, wrappers[i].response_type);
+	}
+}
+
+/* a name the service lacks or a request of another type fails before anything is sent */
+static void
+test_call_checks_method(Fixture *fixture, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	Cocoon__Agent__V1__PauseContainerRequest pause =
+		COCOON__AGENT__V1__PAUSE_CONTAINER_REQUEST__INIT;
+	g_autoptr(Cocoon__Agent__V1__PingResponse) pong = NULL;
+
+	fixture_connect(fixture);
+	g_assert_null(cocoon_agent_client_call(fixture->client, "NoSuchMethod", NULL,
+					       COCOON_AGENT_TIMEOUT_DEFAULT, NULL, &error));
+	g_assert_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_UNIMPLEMENTED);
+	g_assert_nonnull(strstr(error->message, "agent NoSuchMethod"));
+	g_clear_error(&error);
+	g_assert_false(cocoon_agent_client_call_empty(fixture->client, "ResumeContainer",
+						      &pause.base, COCOON_AGENT_TIMEOUT_DEFAULT,
+						      NULL, &error));
+	g_assert_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_INVALID_ARGUMENT);
+	g_clear_error(&error);
+	/* by name, without a wrapper */
+	pong = cocoon_agent_client_call(fixture->client, "Ping", NULL, COCOON_AGENT_TIMEOUT_DEFAULT,
+					NULL, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(pong->agent_version, ==, "fake-1.0");
+}
+
 int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
+
+	g_test_add_func("/agent/client/wrappers-match-descriptor", test_wrappers_match_descriptor);
 
 #define ADD(path, func)                                                                            \
 	g_test_add("/agent/client/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)
@@ -685,6 +736,7 @@ main(int argc, char **argv)
 	ADD("hanging-method-deadline", test_hanging_method_deadline);
 	ADD("wait-process-connection-lost", test_wait_process_connection_lost);
 	ADD("wait-process-async-closed", test_wait_process_async_closed);
+	ADD("call-checks-method", test_call_checks_method);
 #undef ADD
 	return g_test_run();
 }
