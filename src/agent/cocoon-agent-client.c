@@ -177,65 +177,36 @@ cocoon_agent_client_call_empty(CocoonAgentClient *client, const gchar *method_na
 }
 
 /*
- * the typed wrappers of cocoon-agent-client.h, one row each: the function's suffix, the method,
- * and its shape. The request and response types are <Method>Request and <Method>Response
- * (checked against the service descriptor by the agent client's unit test); EMPTY wrappers return
- * a gboolean for google.protobuf.Empty, NOARG ones send an empty request.
+ * the typed wrappers of cocoon-agent-client.h, one per row of COCOON_AGENT_WRAPPERS, on the
+ * prototypes it declares them with. The request and response types are <Method>Request and
+ * <Method>Response (checked against the service descriptor by the agent client's unit test);
+ * EMPTY wrappers return a gboolean for google.protobuf.Empty, NOARG ones send an empty request.
  */
-#define AGENT_WRAPPERS(X)                                                                          \
-	X(ping, Ping, NOARG)                                                                       \
-	X(guest_info, GuestInfo, NOARG)                                                            \
-	X(shutdown, Shutdown, NOARG_EMPTY)                                                         \
-	X(wait_event, WaitEvent, NOARG)                                                            \
-	X(create_container, CreateContainer, TYPED)                                                \
-	X(start_container, StartContainer, TYPED)                                                  \
-	X(remove_container, RemoveContainer, EMPTY)                                                \
-	X(pause_container, PauseContainer, EMPTY)                                                  \
-	X(resume_container, ResumeContainer, EMPTY)                                                \
-	X(update_container, UpdateContainer, EMPTY)                                                \
-	X(stats_container, StatsContainer, TYPED)                                                  \
-	X(list_processes, ListProcesses, TYPED)                                                    \
-	X(exec_process, ExecProcess, TYPED)                                                        \
-	X(signal_process, SignalProcess, EMPTY)                                                    \
-	X(wait_process, WaitProcess, TYPED)                                                        \
-	X(resize_tty, ResizeTty, EMPTY)                                                            \
-	X(close_stdin, CloseStdin, EMPTY)
-
+#define WRAPPER_WITH_REQUEST(prototype, call, failed, Method)                                      \
+	prototype                                                                                  \
+	{                                                                                          \
+		g_return_val_if_fail(request != NULL, failed);                                     \
+		return call(client, #Method, &request->base, timeout_ms, cancellable, error);      \
+	}
+#define WRAPPER_WITHOUT_REQUEST(prototype, call, Method)                                           \
+	prototype                                                                                  \
+	{                                                                                          \
+		return call(client, #Method, NULL, timeout_ms, cancellable, error);                \
+	}
 #define WRAPPER_TYPED(func, Method)                                                                \
-	Cocoon__Agent__V1__##Method##Response *cocoon_agent_client_##func(                         \
-		CocoonAgentClient *client, const Cocoon__Agent__V1__##Method##Request *request,    \
-		guint timeout_ms, GCancellable *cancellable, GError **error)                       \
-	{                                                                                          \
-		g_return_val_if_fail(request != NULL, NULL);                                       \
-		return cocoon_agent_client_call(client, #Method, &request->base, timeout_ms,       \
-						cancellable, error);                               \
-	}
+	WRAPPER_WITH_REQUEST(COCOON_AGENT_WRAPPER_TYPED(func, Method), cocoon_agent_client_call,   \
+			     NULL, Method)
 #define WRAPPER_EMPTY(func, Method)                                                                \
-	gboolean cocoon_agent_client_##func(                                                       \
-		CocoonAgentClient *client, const Cocoon__Agent__V1__##Method##Request *request,    \
-		guint timeout_ms, GCancellable *cancellable, GError **error)                       \
-	{                                                                                          \
-		g_return_val_if_fail(request != NULL, FALSE);                                      \
-		return cocoon_agent_client_call_empty(client, #Method, &request->base, timeout_ms, \
-						      cancellable, error);                         \
-	}
+	WRAPPER_WITH_REQUEST(COCOON_AGENT_WRAPPER_EMPTY(func, Method),                             \
+			     cocoon_agent_client_call_empty, FALSE, Method)
 #define WRAPPER_NOARG(func, Method)                                                                \
-	Cocoon__Agent__V1__##Method##Response *cocoon_agent_client_##func(                         \
-		CocoonAgentClient *client, guint timeout_ms, GCancellable *cancellable,            \
-		GError **error)                                                                    \
-	{                                                                                          \
-		return cocoon_agent_client_call(client, #Method, NULL, timeout_ms, cancellable,    \
-						error);                                            \
-	}
+	WRAPPER_WITHOUT_REQUEST(COCOON_AGENT_WRAPPER_NOARG(func, Method),                          \
+				cocoon_agent_client_call, Method)
 #define WRAPPER_NOARG_EMPTY(func, Method)                                                          \
-	gboolean cocoon_agent_client_##func(CocoonAgentClient *client, guint timeout_ms,           \
-					    GCancellable *cancellable, GError **error)             \
-	{                                                                                          \
-		return cocoon_agent_client_call_empty(client, #Method, NULL, timeout_ms,           \
-						      cancellable, error);                         \
-	}
+	WRAPPER_WITHOUT_REQUEST(COCOON_AGENT_WRAPPER_NOARG_EMPTY(func, Method),                    \
+				cocoon_agent_client_call_empty, Method)
 #define DEFINE_WRAPPER(func, Method, shape) WRAPPER_##shape(func, Method)
-AGENT_WRAPPERS(DEFINE_WRAPPER)
+COCOON_AGENT_WRAPPERS(DEFINE_WRAPPER)
 
 #define RESPONSE_TYPED(Method)	     "Cocoon__Agent__V1__" #Method "Response"
 #define RESPONSE_NOARG(Method)	     RESPONSE_TYPED(Method)
@@ -254,7 +225,7 @@ AGENT_WRAPPERS(DEFINE_WRAPPER)
 const CocoonAgentWrapper *
 cocoon_agent_client_get_wrappers(gsize *ret_n)
 {
-	static const CocoonAgentWrapper wrappers[] = {AGENT_WRAPPERS(WRAPPER_ROW)};
+	static const CocoonAgentWrapper wrappers[] = {COCOON_AGENT_WRAPPERS(WRAPPER_ROW)};
 
 	*ret_n = G_N_ELEMENTS(wrappers);
 	return wrappers;

@@ -96,79 +96,58 @@ typedef struct {
 /* every typed wrapper, for the test that holds them against the service descriptor */
 const CocoonAgentWrapper *cocoon_agent_client_get_wrappers(gsize *ret_n);
 
-/* sandbox level */
-Cocoon__Agent__V1__PingResponse *cocoon_agent_client_ping(CocoonAgentClient *client,
-							  guint timeout_ms,
-							  GCancellable *cancellable,
-							  GError **error);
-Cocoon__Agent__V1__GuestInfoResponse *cocoon_agent_client_guest_info(CocoonAgentClient *client,
-								     guint timeout_ms,
-								     GCancellable *cancellable,
-								     GError **error);
-gboolean cocoon_agent_client_shutdown(CocoonAgentClient *client, guint timeout_ms,
-				      GCancellable *cancellable, GError **error);
-/* long poll: timeout_ms 0 = no deadline */
-Cocoon__Agent__V1__WaitEventResponse *cocoon_agent_client_wait_event(CocoonAgentClient *client,
-								     guint timeout_ms,
-								     GCancellable *cancellable,
-								     GError **error);
+/*
+ * the typed wrappers: X(function, Method, shape), cocoon_agent_client_<function>() calls Method;
+ * shape says what it takes and returns:
+ *   TYPED        (client, const Cocoon__Agent__V1__<Method>Request *request, timeout_ms,
+ *                 cancellable, error) -> Cocoon__Agent__V1__<Method>Response *
+ *   EMPTY        the same with a request, -> gboolean (the method answers google.protobuf.Empty)
+ *   NOARG        (client, timeout_ms, cancellable, error) -> Cocoon__Agent__V1__<Method>Response *
+ *   NOARG_EMPTY  (client, timeout_ms, cancellable, error) -> gboolean
+ * WaitEvent and WaitProcess are long polls: timeout_ms 0 = no deadline.
+ */
+#define COCOON_AGENT_WRAPPERS(X)                                                                   \
+	/* sandbox level */                                                                        \
+	X(ping, Ping, NOARG)                                                                       \
+	X(guest_info, GuestInfo, NOARG)                                                            \
+	X(shutdown, Shutdown, NOARG_EMPTY)                                                         \
+	X(wait_event, WaitEvent, NOARG)                                                            \
+	/* containers */                                                                           \
+	X(create_container, CreateContainer, TYPED)                                                \
+	X(start_container, StartContainer, TYPED)                                                  \
+	X(remove_container, RemoveContainer, EMPTY)                                                \
+	X(pause_container, PauseContainer, EMPTY)                                                  \
+	X(resume_container, ResumeContainer, EMPTY)                                                \
+	X(update_container, UpdateContainer, EMPTY)                                                \
+	X(stats_container, StatsContainer, TYPED)                                                  \
+	X(list_processes, ListProcesses, TYPED)                                                    \
+	/* processes */                                                                            \
+	X(exec_process, ExecProcess, TYPED)                                                        \
+	X(signal_process, SignalProcess, EMPTY)                                                    \
+	X(wait_process, WaitProcess, TYPED)                                                        \
+	X(resize_tty, ResizeTty, EMPTY)                                                            \
+	X(close_stdin, CloseStdin, EMPTY)
 
-/* containers */
-Cocoon__Agent__V1__CreateContainerResponse *
-cocoon_agent_client_create_container(CocoonAgentClient *client,
-				     const Cocoon__Agent__V1__CreateContainerRequest *request,
-				     guint timeout_ms, GCancellable *cancellable, GError **error);
-Cocoon__Agent__V1__StartContainerResponse *
-cocoon_agent_client_start_container(CocoonAgentClient *client,
-				    const Cocoon__Agent__V1__StartContainerRequest *request,
-				    guint timeout_ms, GCancellable *cancellable, GError **error);
-gboolean
-cocoon_agent_client_remove_container(CocoonAgentClient *client,
-				     const Cocoon__Agent__V1__RemoveContainerRequest *request,
-				     guint timeout_ms, GCancellable *cancellable, GError **error);
-gboolean
-cocoon_agent_client_pause_container(CocoonAgentClient *client,
-				    const Cocoon__Agent__V1__PauseContainerRequest *request,
-				    guint timeout_ms, GCancellable *cancellable, GError **error);
-gboolean
-cocoon_agent_client_resume_container(CocoonAgentClient *client,
-				     const Cocoon__Agent__V1__ResumeContainerRequest *request,
-				     guint timeout_ms, GCancellable *cancellable, GError **error);
-gboolean
-cocoon_agent_client_update_container(CocoonAgentClient *client,
-				     const Cocoon__Agent__V1__UpdateContainerRequest *request,
-				     guint timeout_ms, GCancellable *cancellable, GError **error);
-Cocoon__Agent__V1__StatsContainerResponse *
-cocoon_agent_client_stats_container(CocoonAgentClient *client,
-				    const Cocoon__Agent__V1__StatsContainerRequest *request,
-				    guint timeout_ms, GCancellable *cancellable, GError **error);
-Cocoon__Agent__V1__ListProcessesResponse *
-cocoon_agent_client_list_processes(CocoonAgentClient *client,
-				   const Cocoon__Agent__V1__ListProcessesRequest *request,
-				   guint timeout_ms, GCancellable *cancellable, GError **error);
+/* the prototype of a wrapper of each shape (without the semicolon) */
+#define COCOON_AGENT_WRAPPER_TYPED(func, Method)                                                   \
+	Cocoon__Agent__V1__##Method##Response *cocoon_agent_client_##func(                         \
+		CocoonAgentClient *client, const Cocoon__Agent__V1__##Method##Request *request,    \
+		guint timeout_ms, GCancellable *cancellable, GError **error)
+#define COCOON_AGENT_WRAPPER_EMPTY(func, Method)                                                   \
+	gboolean cocoon_agent_client_##func(                                                       \
+		CocoonAgentClient *client, const Cocoon__Agent__V1__##Method##Request *request,    \
+		guint timeout_ms, GCancellable *cancellable, GError **error)
+#define COCOON_AGENT_WRAPPER_NOARG(func, Method)                                                   \
+	Cocoon__Agent__V1__##Method##Response *cocoon_agent_client_##func(                         \
+		CocoonAgentClient *client, guint timeout_ms, GCancellable *cancellable,            \
+		GError **error)
+#define COCOON_AGENT_WRAPPER_NOARG_EMPTY(func, Method)                                             \
+	gboolean cocoon_agent_client_##func(CocoonAgentClient *client, guint timeout_ms,           \
+					    GCancellable *cancellable, GError **error)
 
-/* processes */
-Cocoon__Agent__V1__ExecProcessResponse *
-cocoon_agent_client_exec_process(CocoonAgentClient *client,
-				 const Cocoon__Agent__V1__ExecProcessRequest *request,
-				 guint timeout_ms, GCancellable *cancellable, GError **error);
-gboolean cocoon_agent_client_signal_process(CocoonAgentClient *client,
-					    const Cocoon__Agent__V1__SignalProcessRequest *request,
-					    guint timeout_ms, GCancellable *cancellable,
-					    GError **error);
-/* long poll: timeout_ms 0 = no deadline */
-Cocoon__Agent__V1__WaitProcessResponse *
-cocoon_agent_client_wait_process(CocoonAgentClient *client,
-				 const Cocoon__Agent__V1__WaitProcessRequest *request,
-				 guint timeout_ms, GCancellable *cancellable, GError **error);
-gboolean cocoon_agent_client_resize_tty(CocoonAgentClient *client,
-					const Cocoon__Agent__V1__ResizeTtyRequest *request,
-					guint timeout_ms, GCancellable *cancellable,
-					GError **error);
-gboolean cocoon_agent_client_close_stdin(CocoonAgentClient *client,
-					 const Cocoon__Agent__V1__CloseStdinRequest *request,
-					 guint timeout_ms, GCancellable *cancellable,
-					 GError **error);
+#define COCOON_AGENT_DECLARE_WRAPPER(func, Method, shape)                                          \
+	COCOON_AGENT_WRAPPER_##shape(func, Method);
+COCOON_AGENT_WRAPPERS(COCOON_AGENT_DECLARE_WRAPPER)
 
 /*
  * the long polls without a thread each: callback runs on the thread-default GMainContext of the
@@ -196,7 +175,7 @@ cocoon_agent_client_wait_event_finish(CocoonAgentClient *client, GAsyncResult *r
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CocoonAgentClient, cocoon_agent_client_unref)
 
-/* g_autoptr() for the response messages */
+/* g_autoptr() for the response messages of the wrappers that return one */
 #define COCOON_AGENT_DEFINE_MESSAGE_CLEANUP(Type, prefix)                                          \
 	static inline void prefix##_autoptr_free(Type *message)                                    \
 	{                                                                                          \
@@ -204,24 +183,15 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(CocoonAgentClient, cocoon_agent_client_unref)
 			prefix##__free_unpacked(message, NULL);                                    \
 	}                                                                                          \
 	G_DEFINE_AUTOPTR_CLEANUP_FUNC(Type, prefix##_autoptr_free)
-
-COCOON_AGENT_DEFINE_MESSAGE_CLEANUP(Cocoon__Agent__V1__PingResponse,
-				    cocoon__agent__v1__ping_response)
-COCOON_AGENT_DEFINE_MESSAGE_CLEANUP(Cocoon__Agent__V1__GuestInfoResponse,
-				    cocoon__agent__v1__guest_info_response)
-COCOON_AGENT_DEFINE_MESSAGE_CLEANUP(Cocoon__Agent__V1__WaitEventResponse,
-				    cocoon__agent__v1__wait_event_response)
-COCOON_AGENT_DEFINE_MESSAGE_CLEANUP(Cocoon__Agent__V1__CreateContainerResponse,
-				    cocoon__agent__v1__create_container_response)
-COCOON_AGENT_DEFINE_MESSAGE_CLEANUP(Cocoon__Agent__V1__StartContainerResponse,
-				    cocoon__agent__v1__start_container_response)
-COCOON_AGENT_DEFINE_MESSAGE_CLEANUP(Cocoon__Agent__V1__StatsContainerResponse,
-				    cocoon__agent__v1__stats_container_response)
-COCOON_AGENT_DEFINE_MESSAGE_CLEANUP(Cocoon__Agent__V1__ListProcessesResponse,
-				    cocoon__agent__v1__list_processes_response)
-COCOON_AGENT_DEFINE_MESSAGE_CLEANUP(Cocoon__Agent__V1__ExecProcessResponse,
-				    cocoon__agent__v1__exec_process_response)
-COCOON_AGENT_DEFINE_MESSAGE_CLEANUP(Cocoon__Agent__V1__WaitProcessResponse,
-				    cocoon__agent__v1__wait_process_response)
+#define COCOON_AGENT_RESPONSE_CLEANUP_TYPED(func, Method)                                          \
+	COCOON_AGENT_DEFINE_MESSAGE_CLEANUP(Cocoon__Agent__V1__##Method##Response,                 \
+					    cocoon__agent__v1__##func##_response)
+#define COCOON_AGENT_RESPONSE_CLEANUP_NOARG(func, Method)                                          \
+	COCOON_AGENT_RESPONSE_CLEANUP_TYPED(func, Method)
+#define COCOON_AGENT_RESPONSE_CLEANUP_EMPTY(func, Method)
+#define COCOON_AGENT_RESPONSE_CLEANUP_NOARG_EMPTY(func, Method)
+#define COCOON_AGENT_RESPONSE_CLEANUP(func, Method, shape)                                         \
+	COCOON_AGENT_RESPONSE_CLEANUP_##shape(func, Method)
+COCOON_AGENT_WRAPPERS(COCOON_AGENT_RESPONSE_CLEANUP)
 
 G_END_DECLS
