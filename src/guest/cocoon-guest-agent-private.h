@@ -204,69 +204,45 @@ gboolean inotify_cb(gint fd, GIOCondition condition, gpointer user_data);
 /*
  * the RPC handlers, one per method of proto/agent.proto, named handle_<method> after protoc-c's
  * names: cocoon-guest-agent.c builds the service with COCOON__AGENT__V1__AGENT__INIT(handle_), so
- * a method without its handler does not build. The request is unpacked (and freed after the
- * handler returned) by the dispatcher; closure_data is the CocoonTtrpcCall, which the handler
- * answers (now or later) with cocoon_ttrpc_call_return_*().
+ * a method without its handler does not build. X(name, Method, response): response is RESPONSE
+ * for a method answered with <Method>Response, EMPTY for one answered with google.protobuf.Empty.
+ * The request is unpacked (and freed after the handler returned) by the dispatcher; closure_data is
+ * the CocoonTtrpcCall, which the handler answers (now or later) with cocoon_ttrpc_call_return_*().
  */
-void handle_ping(Cocoon__Agent__V1__Agent_Service *service,
-		 const Cocoon__Agent__V1__PingRequest *request,
-		 Cocoon__Agent__V1__PingResponse_Closure closure, void *closure_data);
-void handle_guest_info(Cocoon__Agent__V1__Agent_Service *service,
-		       const Cocoon__Agent__V1__GuestInfoRequest *request,
-		       Cocoon__Agent__V1__GuestInfoResponse_Closure closure, void *closure_data);
-void handle_shutdown(Cocoon__Agent__V1__Agent_Service *service,
-		     const Cocoon__Agent__V1__ShutdownRequest *request,
-		     Google__Protobuf__Empty_Closure closure, void *closure_data);
-void handle_wait_event(Cocoon__Agent__V1__Agent_Service *service,
-		       const Cocoon__Agent__V1__WaitEventRequest *request,
-		       Cocoon__Agent__V1__WaitEventResponse_Closure closure, void *closure_data);
-void handle_create_container(Cocoon__Agent__V1__Agent_Service *service,
-			     const Cocoon__Agent__V1__CreateContainerRequest *request,
-			     Cocoon__Agent__V1__CreateContainerResponse_Closure closure,
-			     void *closure_data);
-void handle_start_container(Cocoon__Agent__V1__Agent_Service *service,
-			    const Cocoon__Agent__V1__StartContainerRequest *request,
-			    Cocoon__Agent__V1__StartContainerResponse_Closure closure,
-			    void *closure_data);
-void handle_remove_container(Cocoon__Agent__V1__Agent_Service *service,
-			     const Cocoon__Agent__V1__RemoveContainerRequest *request,
-			     Google__Protobuf__Empty_Closure closure, void *closure_data);
-void handle_pause_container(Cocoon__Agent__V1__Agent_Service *service,
-			    const Cocoon__Agent__V1__PauseContainerRequest *request,
-			    Google__Protobuf__Empty_Closure closure, void *closure_data);
-void handle_resume_container(Cocoon__Agent__V1__Agent_Service *service,
-			     const Cocoon__Agent__V1__ResumeContainerRequest *request,
-			     Google__Protobuf__Empty_Closure closure, void *closure_data);
-void handle_update_container(Cocoon__Agent__V1__Agent_Service *service,
-			     const Cocoon__Agent__V1__UpdateContainerRequest *request,
-			     Google__Protobuf__Empty_Closure closure, void *closure_data);
-void handle_stats_container(Cocoon__Agent__V1__Agent_Service *service,
-			    const Cocoon__Agent__V1__StatsContainerRequest *request,
-			    Cocoon__Agent__V1__StatsContainerResponse_Closure closure,
-			    void *closure_data);
-void handle_list_processes(Cocoon__Agent__V1__Agent_Service *service,
-			   const Cocoon__Agent__V1__ListProcessesRequest *request,
-			   Cocoon__Agent__V1__ListProcessesResponse_Closure closure,
-			   void *closure_data);
-void handle_exec_process(Cocoon__Agent__V1__Agent_Service *service,
-			 const Cocoon__Agent__V1__ExecProcessRequest *request,
-			 Cocoon__Agent__V1__ExecProcessResponse_Closure closure,
-			 void *closure_data);
-void handle_signal_process(Cocoon__Agent__V1__Agent_Service *service,
-			   const Cocoon__Agent__V1__SignalProcessRequest *request,
-			   Google__Protobuf__Empty_Closure closure, void *closure_data);
-void handle_wait_process(Cocoon__Agent__V1__Agent_Service *service,
-			 const Cocoon__Agent__V1__WaitProcessRequest *request,
-			 Cocoon__Agent__V1__WaitProcessResponse_Closure closure,
-			 void *closure_data);
-void handle_resize_tty(Cocoon__Agent__V1__Agent_Service *service,
-		       const Cocoon__Agent__V1__ResizeTtyRequest *request,
-		       Google__Protobuf__Empty_Closure closure, void *closure_data);
-void handle_close_stdin(Cocoon__Agent__V1__Agent_Service *service,
-			const Cocoon__Agent__V1__CloseStdinRequest *request,
-			Google__Protobuf__Empty_Closure closure, void *closure_data);
-void handle_setup_network(Cocoon__Agent__V1__Agent_Service *service,
-			  const Cocoon__Agent__V1__SetupNetworkRequest *request,
-			  Google__Protobuf__Empty_Closure closure, void *closure_data);
+#define AGENT_HANDLERS(X)                                                                          \
+	/* sandbox level (cocoon-guest-handlers.c, WaitEvent: cocoon-guest-events.c) */            \
+	X(ping, Ping, RESPONSE)                                                                    \
+	X(guest_info, GuestInfo, RESPONSE)                                                         \
+	X(shutdown, Shutdown, EMPTY)                                                               \
+	X(wait_event, WaitEvent, RESPONSE)                                                         \
+	X(setup_network, SetupNetwork, EMPTY)                                                      \
+	/* containers (Create, Start, Update, Remove: cocoon-guest-handlers-crun.c) */             \
+	X(create_container, CreateContainer, RESPONSE)                                             \
+	X(start_container, StartContainer, RESPONSE)                                               \
+	X(remove_container, RemoveContainer, EMPTY)                                                \
+	X(pause_container, PauseContainer, EMPTY)                                                  \
+	X(resume_container, ResumeContainer, EMPTY)                                                \
+	X(update_container, UpdateContainer, EMPTY)                                                \
+	X(stats_container, StatsContainer, RESPONSE)                                               \
+	X(list_processes, ListProcesses, RESPONSE)                                                 \
+	/* processes (Exec: cocoon-guest-handlers-crun.c) */                                       \
+	X(exec_process, ExecProcess, RESPONSE)                                                     \
+	X(signal_process, SignalProcess, EMPTY)                                                    \
+	X(wait_process, WaitProcess, RESPONSE)                                                     \
+	X(resize_tty, ResizeTty, EMPTY)                                                            \
+	X(close_stdin, CloseStdin, EMPTY)
+
+/* the closure of a method answered with its own <Method>Response, or with google.protobuf.Empty */
+#define AGENT_HANDLER_CLOSURE_RESPONSE(Method) Cocoon__Agent__V1__##Method##Response_Closure
+#define AGENT_HANDLER_CLOSURE_EMPTY(Method)    Google__Protobuf__Empty_Closure
+
+/* the prototype of handle_<name>, protoc-c's for Method: a handler's definition opens with it */
+#define AGENT_HANDLER(name, Method, response)                                                      \
+	void handle_##name(Cocoon__Agent__V1__Agent_Service *service,                              \
+			   const Cocoon__Agent__V1__##Method##Request *request,                    \
+			   AGENT_HANDLER_CLOSURE_##response(Method) closure, void *closure_data)
+
+#define AGENT_DECLARE_HANDLER(name, Method, response) AGENT_HANDLER(name, Method, response);
+AGENT_HANDLERS(AGENT_DECLARE_HANDLER)
 
 G_END_DECLS

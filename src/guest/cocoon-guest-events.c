@@ -95,10 +95,7 @@ push_event(CocoonGuestAgent *agent, Cocoon__Agent__V1__WaitEventResponse__Kind k
 		event_free(g_queue_pop_head(&agent->events));
 }
 
-void
-handle_wait_event(Cocoon__Agent__V1__Agent_Service *service,
-		  const Cocoon__Agent__V1__WaitEventRequest *request,
-		  Cocoon__Agent__V1__WaitEventResponse_Closure closure, void *closure_data)
+AGENT_HANDLER(wait_event, WaitEvent, RESPONSE)
 {
 	CocoonGuestAgent *agent = agent_from_service(service);
 	CocoonTtrpcCall *call = closure_data;

@@ -160,11 +160,7 @@ create_prepare_spec(CocoonGuestAgent *agent,
 				       request->stdio != NULL && request->stdio->terminal, error);
 }
 
-void
-handle_create_container(Cocoon__Agent__V1__Agent_Service *service,
-			const Cocoon__Agent__V1__CreateContainerRequest *request,
-			Cocoon__Agent__V1__CreateContainerResponse_Closure closure,
-			void *closure_data)
+AGENT_HANDLER(create_container, CreateContainer, RESPONSE)
 {
 	CocoonGuestAgent *agent = agent_from_service(service);
 	CocoonTtrpcCall *call = closure_data;
@@ -319,11 +315,7 @@ start_done_cb(const GError *crun_error, const gchar *output, gpointer user_data)
 	operation_free(operation);
 }
 
-void
-handle_start_container(Cocoon__Agent__V1__Agent_Service *service,
-		       const Cocoon__Agent__V1__StartContainerRequest *request,
-		       Cocoon__Agent__V1__StartContainerResponse_Closure closure,
-		       void *closure_data)
+AGENT_HANDLER(start_container, StartContainer, RESPONSE)
 {
 	CocoonGuestAgent *agent = agent_from_service(service);
 	CocoonTtrpcCall *call = closure_data;
@@ -398,10 +390,7 @@ exec_done_cb(const GError *crun_error, const gchar *output, gpointer user_data)
 	operation_free(operation);
 }
 
-void
-handle_exec_process(Cocoon__Agent__V1__Agent_Service *service,
-		    const Cocoon__Agent__V1__ExecProcessRequest *request,
-		    Cocoon__Agent__V1__ExecProcessResponse_Closure closure, void *closure_data)
+AGENT_HANDLER(exec_process, ExecProcess, RESPONSE)
 {
 	CocoonGuestAgent *agent = agent_from_service(service);
 	CocoonTtrpcCall *call = closure_data;
@@ -512,10 +501,7 @@ update_done_cb(const GError *crun_error, const gchar *output, gpointer user_data
 	operation_free(operation);
 }
 
-void
-handle_update_container(Cocoon__Agent__V1__Agent_Service *service,
-			const Cocoon__Agent__V1__UpdateContainerRequest *request,
-			Google__Protobuf__Empty_Closure closure, void *closure_data)
+AGENT_HANDLER(update_container, UpdateContainer, EMPTY)
 {
 	CocoonGuestAgent *agent = agent_from_service(service);
 	CocoonTtrpcCall *call = closure_data;
@@ -584,10 +570,7 @@ remove_done_cb(const GError *crun_error, const gchar *output, gpointer user_data
 	cocoon_ttrpc_call_return_message(call, NULL);
 }
 
-void
-handle_remove_container(Cocoon__Agent__V1__Agent_Service *service,
-			const Cocoon__Agent__V1__RemoveContainerRequest *request,
-			Google__Protobuf__Empty_Closure closure, void *closure_data)
+AGENT_HANDLER(remove_container, RemoveContainer, EMPTY)
 {
 	CocoonGuestAgent *agent = agent_from_service(service);
 	CocoonTtrpcCall *call = closure_data;

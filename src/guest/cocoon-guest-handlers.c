@@ -88,10 +88,7 @@ wrap_error(const GError *error, const gchar *subject)
 
 /* WaitProcess */
 
-void
-handle_wait_process(Cocoon__Agent__V1__Agent_Service *service,
-		    const Cocoon__Agent__V1__WaitProcessRequest *request,
-		    Cocoon__Agent__V1__WaitProcessResponse_Closure closure, void *closure_data)
+AGENT_HANDLER(wait_process, WaitProcess, RESPONSE)
 {
 	CocoonGuestAgent *agent = agent_from_service(service);
 	CocoonTtrpcCall *call = closure_data;
@@ -105,10 +102,7 @@ handle_wait_process(Cocoon__Agent__V1__Agent_Service *service,
 
 /* SignalProcess */
 
-void
-handle_signal_process(Cocoon__Agent__V1__Agent_Service *service,
-		      const Cocoon__Agent__V1__SignalProcessRequest *request,
-		      Google__Protobuf__Empty_Closure closure, void *closure_data)
+AGENT_HANDLER(signal_process, SignalProcess, EMPTY)
 {
 	CocoonGuestAgent *agent = agent_from_service(service);
 	CocoonTtrpcCall *call = closure_data;
@@ -159,10 +153,7 @@ handle_signal_process(Cocoon__Agent__V1__Agent_Service *service,
 
 /* ResizeTty */
 
-void
-handle_resize_tty(Cocoon__Agent__V1__Agent_Service *service,
-		  const Cocoon__Agent__V1__ResizeTtyRequest *request,
-		  Google__Protobuf__Empty_Closure closure, void *closure_data)
+AGENT_HANDLER(resize_tty, ResizeTty, EMPTY)
 {
 	CocoonGuestAgent *agent = agent_from_service(service);
 	CocoonTtrpcCall *call = closure_data;
@@ -191,10 +182,7 @@ handle_resize_tty(Cocoon__Agent__V1__Agent_Service *service,
 
 /* CloseStdin */
 
-void
-handle_close_stdin(Cocoon__Agent__V1__Agent_Service *service,
-		   const Cocoon__Agent__V1__CloseStdinRequest *request,
-		   Google__Protobuf__Empty_Closure closure, void *closure_data)
+AGENT_HANDLER(close_stdin, CloseStdin, EMPTY)
 {
 	CocoonGuestAgent *agent = agent_from_service(service);
 	CocoonTtrpcCall *call = closure_data;
@@ -214,10 +202,7 @@ handle_close_stdin(Cocoon__Agent__V1__Agent_Service *service,
 /* unreaped or exiting tasks a listing may leave out before it is no longer the whole truth */
 #define DYING_TASKS_MAX 64
 
-void
-handle_list_processes(Cocoon__Agent__V1__Agent_Service *service,
-		      const Cocoon__Agent__V1__ListProcessesRequest *request,
-		      Cocoon__Agent__V1__ListProcessesResponse_Closure closure, void *closure_data)
+AGENT_HANDLER(list_processes, ListProcesses, RESPONSE)
 {
 	CocoonGuestAgent *agent = agent_from_service(service);
 	CocoonTtrpcCall *call = closure_data;
@@ -293,11 +278,7 @@ handle_list_processes(Cocoon__Agent__V1__Agent_Service *service,
 
 /* StatsContainer */
 
-void
-handle_stats_container(Cocoon__Agent__V1__Agent_Service *service,
-		       const Cocoon__Agent__V1__StatsContainerRequest *request,
-		       Cocoon__Agent__V1__StatsContainerResponse_Closure closure,
-		       void *closure_data)
+AGENT_HANDLER(stats_container, StatsContainer, RESPONSE)
 {
 	CocoonGuestAgent *agent = agent_from_service(service);
 	CocoonTtrpcCall *call = closure_data;
@@ -347,28 +328,19 @@ pause_resume(CocoonTtrpcCall *call, CocoonGuestAgent *agent, const gchar *contai
 	cocoon_ttrpc_call_return_message(call, NULL);
 }
 
-void
-handle_pause_container(Cocoon__Agent__V1__Agent_Service *service,
-		       const Cocoon__Agent__V1__PauseContainerRequest *request,
-		       Google__Protobuf__Empty_Closure closure, void *closure_data)
+AGENT_HANDLER(pause_container, PauseContainer, EMPTY)
 {
 	pause_resume(closure_data, agent_from_service(service), request->container_id, TRUE);
 }
 
-void
-handle_resume_container(Cocoon__Agent__V1__Agent_Service *service,
-			const Cocoon__Agent__V1__ResumeContainerRequest *request,
-			Google__Protobuf__Empty_Closure closure, void *closure_data)
+AGENT_HANDLER(resume_container, ResumeContainer, EMPTY)
 {
 	pause_resume(closure_data, agent_from_service(service), request->container_id, FALSE);
 }
 
 /* sandbox level */
 
-void
-handle_ping(Cocoon__Agent__V1__Agent_Service *service,
-	    const Cocoon__Agent__V1__PingRequest *request,
-	    Cocoon__Agent__V1__PingResponse_Closure closure, void *closure_data)
+AGENT_HANDLER(ping, Ping, RESPONSE)
 {
 	CocoonTtrpcCall *call = closure_data;
 	Cocoon__Agent__V1__PingResponse response = COCOON__AGENT__V1__PING_RESPONSE__INIT;
@@ -400,10 +372,7 @@ read_meminfo(guint64 *ret_total, guint64 *ret_available)
 	}
 }
 
-void
-handle_guest_info(Cocoon__Agent__V1__Agent_Service *service,
-		  const Cocoon__Agent__V1__GuestInfoRequest *request,
-		  Cocoon__Agent__V1__GuestInfoResponse_Closure closure, void *closure_data)
+AGENT_HANDLER(guest_info, GuestInfo, RESPONSE)
 {
 	CocoonGuestAgent *agent = agent_from_service(service);
 	CocoonTtrpcCall *call = closure_data;
@@ -437,10 +406,7 @@ shutdown_cb(gpointer user_data)
 	return G_SOURCE_REMOVE;
 }
 
-void
-handle_shutdown(Cocoon__Agent__V1__Agent_Service *service,
-		const Cocoon__Agent__V1__ShutdownRequest *request,
-		Google__Protobuf__Empty_Closure closure, void *closure_data)
+AGENT_HANDLER(shutdown, Shutdown, EMPTY)
 {
 	CocoonGuestAgent *agent = agent_from_service(service);
 	CocoonTtrpcCall *call = closure_data;
@@ -459,10 +425,7 @@ handle_shutdown(Cocoon__Agent__V1__Agent_Service *service,
 }
 
 /* the network is the VM's own only as PID 1 (cocoon-agent-main.c): else, like no method at all */
-void
-handle_setup_network(Cocoon__Agent__V1__Agent_Service *service,
-		     const Cocoon__Agent__V1__SetupNetworkRequest *request,
-		     Google__Protobuf__Empty_Closure closure, void *closure_data)
+AGENT_HANDLER(setup_network, SetupNetwork, EMPTY)
 {
 	CocoonGuestAgent *agent = agent_from_service(service);
 	CocoonTtrpcCall *call = closure_data;
