@@ -22,16 +22,6 @@
 /* a request's JSON documents */
 #define SPEC_JSON_MAX (4u << 20)
 
-/* runs crun with args (a NULL is appended) */
-static void
-run_crun(CocoonGuestAgent *agent, GPtrArray *args, const CocoonGuestCrunStdio *stdio,
-	 CocoonGuestCrunFunc func, gpointer user_data)
-{
-	g_ptr_array_add(args, NULL);
-	cocoon_guest_crun_run(agent->crun, (const gchar *const *)args->pdata, stdio, func,
-			      user_data);
-}
-
 /* files */
 
 static gboolean
@@ -72,75 +62,142 @@ ensure_share(CocoonGuestAgent *agent, GError **error)
 	return TRUE;
 }
 
-/* CreateContainer */
-
+/* a crun call on behalf of one request on one container */
 typedef struct {
 	CocoonGuestAgent *agent;
 	CocoonTtrpcCall *call;
 	Container *container;
+	Process *process; /* CreateContainer (the init), ExecProcess */
 	ProcessIo io;
 	gchar *pid_file;
-} CreateOperation;
+	gchar *file; /* a file to remove afterwards */
+} Operation;
+
+static Operation *
+operation_new(CocoonGuestAgent *agent, CocoonTtrpcCall *call, Container *container)
+{
+	Operation *operation = g_new0(Operation, 1);
+
+	operation->agent = agent;
+	operation->call = call;
+	operation->container = container;
+	operation->io = (ProcessIo){-1, -1, -1, -1, NULL};
+	container->operations++;
+	return operation;
+}
 
 static void
-create_operation_free(CreateOperation *operation)
+operation_free(Operation *operation)
 {
+	operation->container->operations--;
 	process_io_clear(&operation->io);
+	if (operation->file != NULL)
+		(void)unlink(operation->file);
+	g_free(operation->file);
 	g_free(operation->pid_file);
 	g_free(operation);
 }
 
+/* crun create and exec: the operation's process, a container's init or an exec */
+
+/* crun could not make the process: it goes again, a container's init with its container */
 static void
-create_fail(CreateOperation *operation, const GError *error)
+process_create_fail(Operation *operation, const GError *error)
 {
 	CocoonGuestAgent *agent = operation->agent;
 	Container *container = operation->container;
+	Process *process = operation->process;
+	g_autofree gchar *name = process_name(process);
 
-	g_warning("container %s: create failed: %s", container->id, error->message);
+	if (process->exec_id == NULL)
+		g_warning("%s: create failed: %s", name, error->message);
+	else
+		g_warning("%s failed: %s", name, error->message);
 	return_error(operation->call, error);
-	if (container->init != NULL) {
-		container->init->failed = TRUE;
-		process_fail_waiters(container->init, COCOON_TTRPC_NOT_FOUND, error->message);
-	}
+	process->failed = TRUE;
+	process_fail_waiters(process, COCOON_TTRPC_NOT_FOUND, error->message);
+	operation_free(operation);
 	/* container_free removes the bundle and the streams */
-	g_hash_table_remove(agent->containers, container->id);
-	create_operation_free(operation);
+	if (process->exec_id == NULL)
+		g_hash_table_remove(agent->containers, container->id);
+	else
+		g_hash_table_remove(container->execs, process->exec_id);
 }
+
+/* runs crun with args, then the pid file, the console socket and the container's id */
+static void
+run_crun_process(Operation *operation, GPtrArray *args, CocoonGuestCrunFunc func)
+{
+	CocoonGuestCrunStdio stdio = process_io_crun_stdio(&operation->io);
+
+	g_ptr_array_add(args, g_strdup_printf("--pid-file=%s", operation->pid_file));
+	if (operation->io.console_path != NULL)
+		g_ptr_array_add(args,
+				g_strdup_printf("--console-socket=%s", operation->io.console_path));
+	g_ptr_array_add(args, g_strdup(operation->container->id));
+	g_ptr_array_add(args, NULL);
+	cocoon_guest_crun_run(operation->agent->crun, (const gchar *const *)args->pdata, &stdio,
+			      func, operation);
+	/* the child has its copies now */
+	cocoon_fd_closep(&operation->io.child_stdin);
+	cocoon_fd_closep(&operation->io.child_stdout);
+	cocoon_fd_closep(&operation->io.child_stderr);
+}
+
+/*
+ * the start of create_done_cb and exec_done_cb: the process's pid from the pid file crun wrote,
+ * and its stdio; FALSE when it did not come up (the operation failed and is freed)
+ */
+static gboolean
+process_created(Operation *operation, const GError *crun_error, pid_t *ret_pid)
+{
+	Process *process = operation->process;
+	g_autoptr(GError) error = NULL;
+	pid_t pid = 0;
+
+	if (crun_error != NULL) {
+		process_create_fail(operation, crun_error);
+		return FALSE;
+	}
+	if (!read_pid_file(operation->pid_file, &pid, &error) ||
+	    !process_io_finish(operation->agent, process, &operation->io, &error)) {
+		g_autofree gchar *name = process_name(process);
+		g_autoptr(GError) wrapped = g_error_new(COCOON_TTRPC_ERROR, COCOON_TTRPC_INTERNAL,
+							"%s: %s", name, error->message);
+
+		/* crun made it: take it down again (a container's init: all of the container) */
+		if (process->exec_id == NULL)
+			(void)cocoon_guest_cgroup_signal(operation->container->cgroup_dir, SIGKILL,
+							 NULL);
+		else if (pid > 0)
+			(void)kill(pid, SIGKILL);
+		process_create_fail(operation, wrapped);
+		return FALSE;
+	}
+	*ret_pid = pid;
+	return TRUE;
+}
+
+/* CreateContainer */
 
 static void
 create_done_cb(const GError *crun_error, const gchar *output, gpointer user_data)
 {
-	CreateOperation *operation = user_data;
-	CocoonGuestAgent *agent = operation->agent;
+	Operation *operation = user_data;
 	Container *container = operation->container;
 	Cocoon__Agent__V1__CreateContainerResponse response =
 		COCOON__AGENT__V1__CREATE_CONTAINER_RESPONSE__INIT;
-	g_autoptr(GError) error = NULL;
 	pid_t pid = 0;
 
-	container->operations--;
-	if (crun_error != NULL) {
-		create_fail(operation, crun_error);
+	if (!process_created(operation, crun_error, &pid))
 		return;
-	}
-	if (!read_pid_file(operation->pid_file, &pid, &error) ||
-	    !process_io_finish(agent, container->init, &operation->io, &error)) {
-		g_autofree gchar *message =
-			g_strdup_printf("container %s: %s", container->id, error->message);
-		g_autoptr(GError) wrapped =
-			g_error_new_literal(COCOON_TTRPC_ERROR, COCOON_TTRPC_INTERNAL, message);
-		/* crun made it: take it down again */
-		(void)cocoon_guest_cgroup_signal(container->cgroup_dir, SIGKILL, NULL);
-		create_fail(operation, wrapped);
-		return;
-	}
 	container->state = CONTAINER_CREATED;
-	watch_oom(agent, container);
+	watch_oom(operation->agent, container);
 	process_started(container->init, pid);
 	g_info("container %s: created, init pid %d", container->id, (int)pid);
 	response.pid = (guint32)pid;
 	cocoon_ttrpc_call_return_message(operation->call, &response.base);
-	create_operation_free(operation);
+	operation_free(operation);
 }
 
 /* the share, the rootfs and the rewritten spec of a CreateContainer */
@@ -169,9 +226,8 @@ AGENT_HANDLER(create_container, CreateContainer, RESPONSE)
 	g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func(g_free);
 	g_autofree gchar *config_path = NULL;
 	g_autofree gchar *subject = NULL;
-	CreateOperation *operation;
+	Operation *operation;
 	Container *container;
-	CocoonGuestCrunStdio stdio;
 
 	if (!check_ids(request->container_id, NULL, &error)) {
 		return_error(call, error);
@@ -210,11 +266,8 @@ AGENT_HANDLER(create_container, CreateContainer, RESPONSE)
 	container->init = process_new(container, NULL, request->stdio);
 	g_hash_table_insert(agent->containers, container->id, container);
 
-	operation = g_new0(CreateOperation, 1);
-	operation->agent = agent;
-	operation->call = call;
-	operation->container = container;
-	operation->io = (ProcessIo){-1, -1, -1, -1, NULL};
+	operation = operation_new(agent, call, container);
+	operation->process = container->init;
 	operation->pid_file = g_build_filename(container->bundle, "init.pid", NULL);
 
 	cocoon_remove_tree(container->bundle);
@@ -223,13 +276,13 @@ AGENT_HANDLER(create_container, CreateContainer, RESPONSE)
 		g_set_error(&error, COCOON_TTRPC_ERROR, COCOON_TTRPC_INTERNAL,
 			    "container %s: bundle %s: %s", container->id, container->bundle,
 			    g_strerror(errno));
-		create_fail(operation, error);
+		process_create_fail(operation, error);
 		return;
 	}
 	if (!write_file(config_path, spec->config_json, &error) ||
 	    !process_io_prepare(agent, container->init, &operation->io, &error)) {
 		g_autoptr(GError) wrapped = wrap_error(error, subject);
-		create_fail(operation, wrapped);
+		process_create_fail(operation, wrapped);
 		return;
 	}
 	if (spec->guest_hostname != NULL && agent->init &&
@@ -237,57 +290,10 @@ AGENT_HANDLER(create_container, CreateContainer, RESPONSE)
 		g_warning("container %s: hostname %s: %s", container->id, spec->guest_hostname,
 			  g_strerror(errno));
 
-	stdio = process_io_crun_stdio(&operation->io);
 	g_ptr_array_add(args, g_strdup("create"));
 	g_ptr_array_add(args, g_strdup("--no-pivot"));
 	g_ptr_array_add(args, g_strdup_printf("--bundle=%s", container->bundle));
-	g_ptr_array_add(args, g_strdup_printf("--pid-file=%s", operation->pid_file));
-	if (operation->io.console_path != NULL)
-		g_ptr_array_add(args,
-				g_strdup_printf("--console-socket=%s", operation->io.console_path));
-	g_ptr_array_add(args, g_strdup(container->id));
-	container->operations++;
-	run_crun(agent, args, &stdio, create_done_cb, operation);
-	/* the child has its copies now */
-	cocoon_fd_closep(&operation->io.child_stdin);
-	cocoon_fd_closep(&operation->io.child_stdout);
-	cocoon_fd_closep(&operation->io.child_stderr);
-}
-
-/* a crun call on behalf of one request on one container */
-typedef struct {
-	CocoonGuestAgent *agent;
-	CocoonTtrpcCall *call;
-	Container *container;
-	Process *process; /* ExecProcess */
-	ProcessIo io;
-	gchar *pid_file;
-	gchar *file; /* a file to remove afterwards */
-} Operation;
-
-static Operation *
-operation_new(CocoonGuestAgent *agent, CocoonTtrpcCall *call, Container *container)
-{
-	Operation *operation = g_new0(Operation, 1);
-
-	operation->agent = agent;
-	operation->call = call;
-	operation->container = container;
-	operation->io = (ProcessIo){-1, -1, -1, -1, NULL};
-	container->operations++;
-	return operation;
-}
-
-static void
-operation_free(Operation *operation)
-{
-	operation->container->operations--;
-	process_io_clear(&operation->io);
-	if (operation->file != NULL)
-		(void)unlink(operation->file);
-	g_free(operation->file);
-	g_free(operation->pid_file);
-	g_free(operation);
+	run_crun_process(operation, args, create_done_cb);
 }
 
 /* StartContainer */
@@ -341,45 +347,16 @@ AGENT_HANDLER(start_container, StartContainer, RESPONSE)
 /* ExecProcess */
 
 static void
-exec_fail(Operation *operation, const GError *error)
-{
-	Container *container = operation->container;
-	Process *process = operation->process;
-
-	g_warning("exec %s of container %s failed: %s", process->exec_id, container->id,
-		  error->message);
-	return_error(operation->call, error);
-	process->failed = TRUE;
-	process_fail_waiters(process, COCOON_TTRPC_NOT_FOUND, error->message);
-	g_hash_table_remove(container->execs, process->exec_id);
-	operation_free(operation);
-}
-
-static void
 exec_done_cb(const GError *crun_error, const gchar *output, gpointer user_data)
 {
 	Operation *operation = user_data;
-	CocoonGuestAgent *agent = operation->agent;
 	Process *process = operation->process;
 	Cocoon__Agent__V1__ExecProcessResponse response =
 		COCOON__AGENT__V1__EXEC_PROCESS_RESPONSE__INIT;
-	g_autoptr(GError) error = NULL;
 	pid_t pid = 0;
 
-	if (crun_error != NULL) {
-		exec_fail(operation, crun_error);
+	if (!process_created(operation, crun_error, &pid))
 		return;
-	}
-	if (!read_pid_file(operation->pid_file, &pid, &error) ||
-	    !process_io_finish(agent, process, &operation->io, &error)) {
-		g_autoptr(GError) wrapped = g_error_new(
-			COCOON_TTRPC_ERROR, COCOON_TTRPC_INTERNAL, "exec %s of container %s: %s",
-			process->exec_id, operation->container->id, error->message);
-		if (pid > 0)
-			(void)kill(pid, SIGKILL);
-		exec_fail(operation, wrapped);
-		return;
-	}
 	(void)unlink(operation->pid_file);
 	process_started(process, pid);
 	g_info("exec %s of container %s: pid %d", process->exec_id, operation->container->id,
@@ -402,7 +379,6 @@ AGENT_HANDLER(exec_process, ExecProcess, RESPONSE)
 	Process *process;
 	Process *old;
 	Operation *operation;
-	CocoonGuestCrunStdio stdio;
 
 	if (!check_ids(request->container_id, NULL, &error)) {
 		return_error(call, error);
@@ -464,23 +440,14 @@ AGENT_HANDLER(exec_process, ExecProcess, RESPONSE)
 		g_autofree gchar *subject =
 			g_strdup_printf("exec %s of container %s", process->exec_id, container->id);
 		g_autoptr(GError) wrapped = wrap_error(error, subject);
-		exec_fail(operation, wrapped);
+		process_create_fail(operation, wrapped);
 		return;
 	}
 
-	stdio = process_io_crun_stdio(&operation->io);
 	g_ptr_array_add(args, g_strdup("exec"));
 	g_ptr_array_add(args, g_strdup("--detach"));
 	g_ptr_array_add(args, g_strdup_printf("--process=%s", process_path));
-	g_ptr_array_add(args, g_strdup_printf("--pid-file=%s", operation->pid_file));
-	if (operation->io.console_path != NULL)
-		g_ptr_array_add(args,
-				g_strdup_printf("--console-socket=%s", operation->io.console_path));
-	g_ptr_array_add(args, g_strdup(container->id));
-	run_crun(agent, args, &stdio, exec_done_cb, operation);
-	cocoon_fd_closep(&operation->io.child_stdin);
-	cocoon_fd_closep(&operation->io.child_stdout);
-	cocoon_fd_closep(&operation->io.child_stderr);
+	run_crun_process(operation, args, exec_done_cb);
 }
 
 /* UpdateContainer */
