@@ -152,8 +152,9 @@ cocoon_rtnl_route_add(const CocoonRtnlRoute *route)
 
 /* ---- tc ---- */
 
-CocoonNetlinkMessage *
-cocoon_rtnl_ingress_qdisc_add(gint ifindex)
+/* `tc qdisc add|del dev IF ingress` */
+static CocoonNetlinkMessage *
+ingress_qdisc_message(guint16 type, guint16 flags, gint ifindex)
 {
 	struct tcmsg header = {
 		.tcm_family = AF_UNSPEC,
@@ -161,8 +162,15 @@ cocoon_rtnl_ingress_qdisc_add(gint ifindex)
 		.tcm_handle = TC_H_MAKE(TC_H_INGRESS, 0),
 		.tcm_parent = TC_H_INGRESS,
 	};
-	CocoonNetlinkMessage *message = cocoon_netlink_message_new(
-		RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL, &header, sizeof(header));
+
+	return cocoon_netlink_message_new(type, flags, &header, sizeof(header));
+}
+
+CocoonNetlinkMessage *
+cocoon_rtnl_ingress_qdisc_add(gint ifindex)
+{
+	CocoonNetlinkMessage *message =
+		ingress_qdisc_message(RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL, ifindex);
 
 	cocoon_netlink_message_put_string(message, TCA_KIND, "ingress");
 	return message;
@@ -171,14 +179,7 @@ cocoon_rtnl_ingress_qdisc_add(gint ifindex)
 CocoonNetlinkMessage *
 cocoon_rtnl_ingress_qdisc_delete(gint ifindex)
 {
-	struct tcmsg header = {
-		.tcm_family = AF_UNSPEC,
-		.tcm_ifindex = ifindex,
-		.tcm_handle = TC_H_MAKE(TC_H_INGRESS, 0),
-		.tcm_parent = TC_H_INGRESS,
-	};
-
-	return cocoon_netlink_message_new(RTM_DELQDISC, 0, &header, sizeof(header));
+	return ingress_qdisc_message(RTM_DELQDISC, 0, ifindex);
 }
 
 /**
