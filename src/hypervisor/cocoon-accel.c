@@ -133,6 +133,14 @@ report(int fd, ProbeReport *state, ProbeStep step, gint error_number)
 	while (n < 0 && errno == EINTR);
 }
 
+/* the probe failed at step: report it and end the child */
+static void G_GNUC_NORETURN
+fail(int fd, ProbeReport *state, ProbeStep step, gint error_number)
+{
+	report(fd, state, step, error_number);
+	_exit(1);
+}
+
 /* one KVM_RUN expecting "out PROBE_PORT, value" then hlt */
 static gboolean
 run_until_halt(int vcpu, struct kvm_run *run, guint8 value, ProbeReport *state)
@@ -161,6 +169,7 @@ run_until_halt(int vcpu, struct kvm_run *run, guint8 value, ProbeReport *state)
 static void
 set_long_mode_segments(struct kvm_sregs *sregs)
 {
+	/* flat 4 GiB, execute/read, 64-bit */
 	struct kvm_segment code = {
 		.base = 0,
 		.limit = 0xffffffff,
@@ -173,19 +182,13 @@ set_long_mode_segments(struct kvm_sregs *sregs)
 		.l = 1,
 		.g = 1,
 	};
-	struct kvm_segment data = {
-		.base = 0,
-		.limit = 0xffffffff,
-		.selector = 0x10,
-		.present = 1,
-		.type = 3,
-		.dpl = 0,
-		.db = 1,
-		.s = 1,
-		.l = 0,
-		.g = 1,
-	};
+	/* the data segments: flat like the code, read/write data, 32-bit default size */
+	struct kvm_segment data = code;
 
+	data.selector = 0x10;
+	data.type = 3;
+	data.db = 1;
+	data.l = 0;
 	sregs->cs = code;
 	sregs->ds = sregs->es = sregs->fs = sregs->gs = sregs->ss = data;
 	sregs->cr3 = PROBE_PML4;
@@ -218,68 +221,48 @@ probe_child(int fd, guint budget_ms)
 	sigprocmask(SIG_SETMASK, &all, NULL);
 
 	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (kvm < 0) {
-		report(fd, &state, PROBE_OPEN, errno);
-		_exit(1);
-	}
-	if (ioctl(kvm, KVM_GET_API_VERSION, 0) != KVM_API_VERSION) {
-		report(fd, &state, PROBE_API_VERSION, errno);
-		_exit(1);
-	}
+	if (kvm < 0)
+		fail(fd, &state, PROBE_OPEN, errno);
+	if (ioctl(kvm, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
+		fail(fd, &state, PROBE_API_VERSION, errno);
 	vm = ioctl(kvm, KVM_CREATE_VM, 0);
-	if (vm < 0) {
-		report(fd, &state, PROBE_CREATE_VM, errno);
-		_exit(1);
-	}
+	if (vm < 0)
+		fail(fd, &state, PROBE_CREATE_VM, errno);
 	memory = mmap(NULL, PROBE_MEMORY_SIZE, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (memory == MAP_FAILED) {
-		report(fd, &state, PROBE_MEMORY, errno);
-		_exit(1);
-	}
+	if (memory == MAP_FAILED)
+		fail(fd, &state, PROBE_MEMORY, errno);
 	region.slot = 0;
 	region.guest_phys_addr = 0;
 	region.memory_size = PROBE_MEMORY_SIZE;
 	region.userspace_addr = (guint64)(guintptr)memory;
-	if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
-		report(fd, &state, PROBE_MEMORY, errno);
-		_exit(1);
-	}
+	if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+		fail(fd, &state, PROBE_MEMORY, errno);
 	vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
-	if (vcpu < 0) {
-		report(fd, &state, PROBE_CREATE_VCPU, errno);
-		_exit(1);
-	}
+	if (vcpu < 0)
+		fail(fd, &state, PROBE_CREATE_VCPU, errno);
 	run_size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
 	run = run_size > 0 ? mmap(NULL, run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0)
 			   : MAP_FAILED;
-	if (run == MAP_FAILED) {
-		report(fd, &state, PROBE_MAP_RUN, errno);
-		_exit(1);
-	}
+	if (run == MAP_FAILED)
+		fail(fd, &state, PROBE_MAP_RUN, errno);
 
 	/* 1: real mode, as the CPU comes out of reset */
 	memcpy(memory + PROBE_REAL_CODE, real_mode_code, sizeof(real_mode_code));
-	if (ioctl(vcpu, KVM_GET_SREGS, &sregs) < 0) {
-		report(fd, &state, PROBE_REAL_MODE_SETUP, errno);
-		_exit(1);
-	}
+	if (ioctl(vcpu, KVM_GET_SREGS, &sregs) < 0)
+		fail(fd, &state, PROBE_REAL_MODE_SETUP, errno);
 	sregs.cs.base = 0;
 	sregs.cs.selector = 0;
 	memset(&regs, 0, sizeof(regs));
 	regs.rip = PROBE_REAL_CODE;
 	regs.rflags = 0x2;
-	if (ioctl(vcpu, KVM_SET_SREGS, &sregs) < 0 || ioctl(vcpu, KVM_SET_REGS, &regs) < 0) {
-		report(fd, &state, PROBE_REAL_MODE_SETUP, errno);
-		_exit(1);
-	}
+	if (ioctl(vcpu, KVM_SET_SREGS, &sregs) < 0 || ioctl(vcpu, KVM_SET_REGS, &regs) < 0)
+		fail(fd, &state, PROBE_REAL_MODE_SETUP, errno);
 	report(fd, &state, PROBE_REAL_MODE_RUN, 0);
 	timer.it_value.tv_sec = 2;
 	setitimer(ITIMER_REAL, &timer, NULL);
-	if (!run_until_halt(vcpu, run, 0x42, &state)) {
-		report(fd, &state, PROBE_REAL_MODE_RUN, errno);
-		_exit(1);
-	}
+	if (!run_until_halt(vcpu, run, 0x42, &state))
+		fail(fd, &state, PROBE_REAL_MODE_RUN, errno);
 
 	/* 2: 64-bit mode with paging (identity-mapped 2 MiB pages), a kernel-style memset */
 	table = (guint64 *)(memory + PROBE_PML4);
@@ -292,34 +275,26 @@ probe_child(int fd, guint budget_ms)
 	memcpy(memory + PROBE_LONG_CODE, long_mode_code, sizeof(long_mode_code));
 	/* touch the target first, so host page faults do not count as guest time */
 	memset(memory + PROBE_MEMSET_START, 0xff, PROBE_MEMSET_SIZE);
-	if (ioctl(vcpu, KVM_GET_SREGS, &sregs) < 0) {
-		report(fd, &state, PROBE_LONG_MODE_SETUP, errno);
-		_exit(1);
-	}
+	if (ioctl(vcpu, KVM_GET_SREGS, &sregs) < 0)
+		fail(fd, &state, PROBE_LONG_MODE_SETUP, errno);
 	set_long_mode_segments(&sregs);
 	memset(&regs, 0, sizeof(regs));
 	regs.rip = PROBE_LONG_CODE;
 	regs.rsp = PROBE_REAL_CODE;
 	regs.rflags = 0x2;
-	if (ioctl(vcpu, KVM_SET_SREGS, &sregs) < 0 || ioctl(vcpu, KVM_SET_REGS, &regs) < 0) {
-		report(fd, &state, PROBE_LONG_MODE_SETUP, errno);
-		_exit(1);
-	}
+	if (ioctl(vcpu, KVM_SET_SREGS, &sregs) < 0 || ioctl(vcpu, KVM_SET_REGS, &regs) < 0)
+		fail(fd, &state, PROBE_LONG_MODE_SETUP, errno);
 	report(fd, &state, PROBE_LONG_MODE_RUN, 0);
 	timer.it_value.tv_sec = budget_ms / 1000;
 	timer.it_value.tv_usec = (budget_ms % 1000) * 1000;
 	setitimer(ITIMER_REAL, &timer, NULL);
 	start = monotonic_ns();
-	if (!run_until_halt(vcpu, run, 0x43, &state)) {
-		report(fd, &state, PROBE_LONG_MODE_RUN, errno);
-		_exit(1);
-	}
+	if (!run_until_halt(vcpu, run, 0x43, &state))
+		fail(fd, &state, PROBE_LONG_MODE_RUN, errno);
 	state.long_mode_ns = monotonic_ns() - start;
 	if (memory[PROBE_MEMSET_START] != 0 ||
-	    memory[PROBE_MEMSET_START + PROBE_MEMSET_SIZE - 1] != 0) {
-		report(fd, &state, PROBE_LONG_MODE_RUN, 0);
-		_exit(1);
-	}
+	    memory[PROBE_MEMSET_START + PROBE_MEMSET_SIZE - 1] != 0)
+		fail(fd, &state, PROBE_LONG_MODE_RUN, 0);
 	report(fd, &state, PROBE_DONE, 0);
 	_exit(0);
 }
