@@ -14,6 +14,7 @@
 #include "cocoon-config.h"
 #include "cocoon-fd.h"
 #include "cocoon-fs.h"
+#include "cocoon-pidfd.h"
 #include "cocoon-qemu.h"
 #include "cocoon-rootfs.h"
 #include "cocoon-shim-util.h"
@@ -52,15 +53,9 @@ unmount_quietly(const gchar *path)
 static gboolean
 process_is_zombie(GPid pid)
 {
-	g_autofree gchar *path = g_strdup_printf("/proc/%d/stat", (int)pid);
-	g_autofree gchar *stat = NULL;
-	const gchar *end;
+	gchar state = cocoon_pidfd_proc_state(pid);
 
-	if (!g_file_get_contents(path, &stat, NULL, NULL))
-		return FALSE;
-	/* "pid (comm) S ...": comm may contain anything, the state follows the last ')' */
-	end = strrchr(stat, ')');
-	return end != NULL && end[1] == ' ' && (end[2] == 'Z' || end[2] == 'X');
+	return state == 'Z' || state == 'X';
 }
 
 /*

@@ -134,19 +134,36 @@ cocoon_pidfd_send_signal(CocoonPidfd *pidfd, int signal, GError **error)
 	return TRUE;
 }
 
-/* without an fd: gone, or a zombie */
-static gboolean
-proc_has_exited(GPid pid)
+/**
+ * cocoon_pidfd_proc_state:
+ *
+ * The state letter of pid in /proc/PID/stat ('R', 'S', 'Z' for a zombie, ...).
+ *
+ * Returns: the letter, '\0' when there is no such process
+ */
+gchar
+cocoon_pidfd_proc_state(GPid pid)
 {
 	g_autofree gchar *path = g_strdup_printf("/proc/%d/stat", (int)pid);
 	g_autofree gchar *contents = NULL;
 	const gchar *end;
 
 	if (!g_file_get_contents(path, &contents, NULL, NULL))
-		return TRUE;
-	/* the state (field 3) follows the command name's last ')' and a space */
+		return '\0';
+	/* "pid (comm) S ...": comm may contain anything, the state follows the last ')' */
 	end = strrchr(contents, ')');
-	return end == NULL || end[1] == '\0' || end[2] == 'Z' || end[2] == 'X';
+	if (end == NULL || end[1] != ' ')
+		return '\0';
+	return end[2];
+}
+
+/* without an fd: gone, or a zombie */
+static gboolean
+proc_has_exited(GPid pid)
+{
+	gchar state = cocoon_pidfd_proc_state(pid);
+
+	return state == '\0' || state == 'Z' || state == 'X';
 }
 
 /**

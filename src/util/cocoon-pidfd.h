@@ -31,6 +31,8 @@ CocoonPidfd *cocoon_pidfd_new_for_pid(GPid pid);
 void cocoon_pidfd_free(CocoonPidfd *pidfd);
 
 GPid cocoon_pidfd_get_pid(CocoonPidfd *pidfd);
+/* the state letter of any pid in /proc/PID/stat ('Z': a zombie), '\0' when there is none */
+gchar cocoon_pidfd_proc_state(GPid pid);
 gboolean cocoon_pidfd_send_signal(CocoonPidfd *pidfd, int signal, GError **error);
 /* TRUE once the process exited (a zombie counts), FALSE when timeout_ms (0: just look) ran out */
 gboolean cocoon_pidfd_wait(CocoonPidfd *pidfd, guint timeout_ms);
