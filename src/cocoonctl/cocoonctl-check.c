@@ -15,6 +15,7 @@
 #include "cocoon-accel.h"
 #include "cocoon-agent-client.h"
 #include "cocoon-json.h"
+#include "cocoon-pod-vm.h"
 #include "cocoon-qemu.h"
 #include "cocoon-fs.h"
 
@@ -204,12 +205,13 @@ check_boot(Check *check)
 	CocoonConfig *config = check->options->config;
 	guint timeout_ms = check->options->boot_timeout_ms != 0 ? check->options->boot_timeout_ms
 								: config->boot_timeout_ms;
-	g_autoptr(CocoonVmConfig) vm_config = cocoon_vm_config_new();
+	g_autoptr(CocoonVmConfig) vm_config = NULL;
 	g_autoptr(CocoonHypervisor) hypervisor = NULL;
 	g_autoptr(CocoonAgentClient) agent = NULL;
 	g_autoptr(Cocoon__Agent__V1__PingResponse) ping = NULL;
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *state_dir = g_dir_make_tmp("cocoon-check-XXXXXX", &error);
+	g_autofree gchar *shared_dir = NULL;
 	gint64 started;
 	gint64 boot_ms;
 
@@ -217,21 +219,8 @@ check_boot(Check *check)
 		report(check, CHECK_FAIL, "boot", "temporary directory: %s", error->message);
 		return;
 	}
-	vm_config->sandbox_id = g_strdup(CHECK_BOOT_SANDBOX_ID);
-	vm_config->state_dir = g_strdup(state_dir);
-	vm_config->qemu_binary = g_strdup(config->qemu_binary);
-	vm_config->machine = g_strdup(config->machine);
-	vm_config->accel = cocoon_accel_from_string(config->accel);
-	vm_config->vcpus = config->vcpus;
-	vm_config->memory_mib = config->memory_mib;
-	vm_config->kernel = g_strdup(config->kernel);
-	vm_config->initrd = g_strdup(config->initrd);
-	vm_config->kernel_params = g_strdup(config->kernel_params);
-	vm_config->shared_fs = COCOON_SHARED_FS_9P;
-	vm_config->shared_dir = g_build_filename(state_dir, "shared", NULL);
-	vm_config->extra_args = g_strdupv(config->extra_args);
-	vm_config->debug = config->debug_console;
-	vm_config->console_log_max_kib = config->console_log_max_kib;
+	shared_dir = g_build_filename(state_dir, "shared", NULL);
+	vm_config = cocoon_pod_vm_config_new(config, CHECK_BOOT_SANDBOX_ID, state_dir, shared_dir);
 
 	started = g_get_monotonic_time();
 	hypervisor = cocoon_qemu_new(vm_config, &error);

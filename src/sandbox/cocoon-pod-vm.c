@@ -260,12 +260,45 @@ boot_watch_new(CocoonPodVm *vm, GPid pid, GCancellable *cancellable)
 	return source;
 }
 
+/**
+ * cocoon_pod_vm_config_new:
+ *
+ * The VM a pod gets from config (its hypervisor.* keys): for sandbox_id, its files in state_dir,
+ * the 9p share at shared_dir. Without the pod's network.
+ */
+CocoonVmConfig *
+cocoon_pod_vm_config_new(const CocoonConfig *config, const gchar *sandbox_id,
+			 const gchar *state_dir, const gchar *shared_dir)
+{
+	CocoonVmConfig *vm_config = cocoon_vm_config_new();
+
+	vm_config->sandbox_id = g_strdup(sandbox_id);
+	vm_config->state_dir = g_strdup(state_dir);
+	/* replace the defaults of cocoon_vm_config_new() */
+	g_free(vm_config->qemu_binary);
+	vm_config->qemu_binary = g_strdup(config->qemu_binary);
+	g_free(vm_config->machine);
+	vm_config->machine = g_strdup(config->machine);
+	vm_config->accel = cocoon_accel_from_string(config->accel);
+	vm_config->vcpus = config->vcpus;
+	vm_config->memory_mib = config->memory_mib;
+	vm_config->kernel = g_strdup(config->kernel);
+	vm_config->initrd = g_strdup(config->initrd);
+	vm_config->kernel_params = g_strdup(config->kernel_params);
+	vm_config->shared_fs = COCOON_SHARED_FS_9P;
+	vm_config->shared_dir = g_strdup(shared_dir);
+	vm_config->extra_args = g_strdupv(config->extra_args);
+	vm_config->debug = config->debug_console;
+	vm_config->console_log_max_kib = config->console_log_max_kib;
+	return vm_config;
+}
+
 static gboolean
 vm_boot(CocoonPodVm *vm, GError **error)
 {
 	CocoonConfig *config = vm->config;
 	const gchar *state_dir = vm->state_dir;
-	g_autoptr(CocoonVmConfig) vm_config = cocoon_vm_config_new();
+	g_autoptr(CocoonVmConfig) vm_config = NULL;
 	gint64 started = g_get_monotonic_time();
 	cocoon_autofd int stdio_fd = -1;
 
@@ -284,23 +317,7 @@ vm_boot(CocoonPodVm *vm, GError **error)
 		if (!g_file_set_contents(pid_path, pid_text, -1, error))
 			return FALSE;
 	}
-	vm_config->sandbox_id = g_strdup(vm->sandbox_id);
-	vm_config->state_dir = g_strdup(state_dir);
-	/* replace the defaults of cocoon_vm_config_new() */
-	g_free(vm_config->qemu_binary);
-	vm_config->qemu_binary = g_strdup(config->qemu_binary);
-	g_free(vm_config->machine);
-	vm_config->machine = g_strdup(config->machine);
-	vm_config->accel = cocoon_accel_from_string(config->accel);
-	vm_config->vcpus = config->vcpus;
-	vm_config->memory_mib = config->memory_mib;
-	vm_config->kernel = g_strdup(config->kernel);
-	vm_config->initrd = g_strdup(config->initrd);
-	vm_config->kernel_params = g_strdup(config->kernel_params);
-	vm_config->shared_dir = g_strdup(vm->shared_dir);
-	vm_config->extra_args = g_strdupv(config->extra_args);
-	vm_config->debug = config->debug_console;
-	vm_config->console_log_max_kib = config->console_log_max_kib;
+	vm_config = cocoon_pod_vm_config_new(config, vm->sandbox_id, state_dir, vm->shared_dir);
 	network_fill_vm_config(&vm->network, vm_config);
 
 	vm->hypervisor = cocoon_qemu_new(vm_config, error);

@@ -7,6 +7,7 @@
 #include "cocoon-config.h"
 #include "cocoon-sandbox-info.h"
 #include "cocoon-stdio.h"
+#include "cocoon-vm-config.h"
 
 G_BEGIN_DECLS
 
@@ -51,6 +52,9 @@ void cocoon_pod_vm_free(CocoonPodVm *vm);
 /* boots the VM unless it runs: QEMU, the agent's first answer, the stdio mux, the guest's network
  */
 gboolean cocoon_pod_vm_ensure(CocoonPodVm *vm, GError **error);
+/* the VM a pod of config boots (without its network); `cocoonctl check` boots the same */
+CocoonVmConfig *cocoon_pod_vm_config_new(const CocoonConfig *config, const gchar *sandbox_id,
+					 const gchar *state_dir, const gchar *shared_dir);
 gboolean cocoon_pod_vm_is_running(CocoonPodVm *vm);
 void cocoon_pod_vm_stop(CocoonPodVm *vm);
 /* the guest stopped answering: no Shutdown request, QEMU is quit or killed at once */
