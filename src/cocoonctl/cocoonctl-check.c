@@ -153,20 +153,18 @@ check_guest_image(Check *check)
 	g_autofree gchar *contents = NULL;
 	g_autofree gchar *agent_version = NULL;
 	g_autofree gchar *kernel_version = NULL;
+	const struct {
+		const gchar *what;
+		const gchar *path;
+	} images[] = {{"kernel", config->kernel}, {"initrd", config->initrd}};
 	gboolean ok = TRUE;
 
-	if (!g_file_test(config->kernel, G_FILE_TEST_IS_REGULAR)) {
+	for (guint i = 0; i < G_N_ELEMENTS(images); i++) {
+		if (g_file_test(images[i].path, G_FILE_TEST_IS_REGULAR))
+			continue;
 		report(check, CHECK_FAIL, "guest",
-		       "kernel %s: %s (hypervisor.kernel; build one with "
-		       "scripts/build-guest-image.sh)",
-		       config->kernel, g_strerror(ENOENT));
-		ok = FALSE;
-	}
-	if (!g_file_test(config->initrd, G_FILE_TEST_IS_REGULAR)) {
-		report(check, CHECK_FAIL, "guest",
-		       "initrd %s: %s (hypervisor.initrd; build one with "
-		       "scripts/build-guest-image.sh)",
-		       config->initrd, g_strerror(ENOENT));
+		       "%s %s: %s (hypervisor.%s; build one with scripts/build-guest-image.sh)",
+		       images[i].what, images[i].path, g_strerror(ENOENT), images[i].what);
 		ok = FALSE;
 	}
 	if (!ok)
