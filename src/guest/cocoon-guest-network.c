@@ -106,18 +106,11 @@ find_by_name(GArray *links, const gchar *name)
 }
 
 static gboolean
-request(CocoonNetlink *netlink, CocoonNetlinkMessage *message, GError **error)
-{
-	g_autoptr(CocoonNetlinkMessage) owned = message;
-
-	return cocoon_netlink_request(netlink, owned, error);
-}
-
-static gboolean
 link_change(CocoonNetlink *netlink, gint ifindex, const CocoonRtnlLinkChange *change,
 	    GError **error)
 {
-	return request(netlink, cocoon_rtnl_link_change(ifindex, change), error);
+	return cocoon_netlink_request_take(netlink, cocoon_rtnl_link_change(ifindex, change),
+					   error);
 }
 
 /* ---- parking ---- */
@@ -388,8 +381,9 @@ setup_interface(CocoonGuestNetwork *network, const Cocoon__Agent__V1__NetworkInt
 		guint prefix;
 
 		(void)cocoon_ipv4_cidr_parse(iface->addresses[i], &address, &prefix);
-		if (!request(network->root, cocoon_rtnl_address_add(link.ifindex, address, prefix),
-			     error)) {
+		if (!cocoon_netlink_request_take(
+			    network->root, cocoon_rtnl_address_add(link.ifindex, address, prefix),
+			    error)) {
 			g_prefix_error(error, "%s: address %s: ", iface->name, iface->addresses[i]);
 			return FALSE;
 		}
@@ -418,7 +412,8 @@ setup_route(CocoonGuestNetwork *network, GArray *links,
 	if (route->source != NULL && route->source[0] != '\0')
 		(void)cocoon_ipv4_parse(route->source, &rtnl_route.source);
 	rtnl_route.ifindex = link->ifindex;
-	if (!request(network->root, cocoon_rtnl_route_add(&rtnl_route), error)) {
+	if (!cocoon_netlink_request_take(network->root, cocoon_rtnl_route_add(&rtnl_route),
+					 error)) {
 		g_prefix_error(error, "route to %s via %s dev %s: ", route->destination,
 			       route->gateway != NULL && route->gateway[0] != '\0' ? route->gateway
 										   : "(on-link)",

@@ -538,6 +538,20 @@ cocoon_netlink_request(CocoonNetlink *netlink, CocoonNetlinkMessage *message, GE
 	return exchange(netlink, message, NLM_F_ACK, request_answer, NULL, error);
 }
 
+/**
+ * cocoon_netlink_request_take:
+ *
+ * cocoon_netlink_request() for a message made for it, e.g. by a cocoon_rtnl_*() builder: it is
+ * freed.
+ */
+gboolean
+cocoon_netlink_request_take(CocoonNetlink *netlink, CocoonNetlinkMessage *message, GError **error)
+{
+	g_autoptr(CocoonNetlinkMessage) owned = message;
+
+	return cocoon_netlink_request(netlink, owned, error);
+}
+
 static gboolean
 dump_answer(const struct nlmsghdr *header, const gchar *what, gpointer user_data,
 	    gboolean *ret_done, GError **error)

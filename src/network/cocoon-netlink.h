@@ -80,6 +80,9 @@ void cocoon_netlink_free(CocoonNetlink *netlink);
  */
 gboolean cocoon_netlink_request(CocoonNetlink *netlink, CocoonNetlinkMessage *message,
 				GError **error);
+/* the same for a message built for this request alone: it is freed */
+gboolean cocoon_netlink_request_take(CocoonNetlink *netlink, CocoonNetlinkMessage *message,
+				     GError **error);
 /*
  * sends a dump request (NLM_F_DUMP is added) and returns every answer, each a GBytes holding one
  * nlmsghdr with its payload, in the kernel's order

@@ -156,14 +156,6 @@ scan(CocoonPodNetwork *network, CocoonNetlink *netlink, GError **error)
 }
 
 static gboolean
-request(CocoonNetlink *netlink, CocoonNetlinkMessage *message, GError **error)
-{
-	g_autoptr(CocoonNetlinkMessage) owned = message;
-
-	return cocoon_netlink_request(netlink, owned, error);
-}
-
-static gboolean
 is_errno(const GError *error, int code)
 {
 	return g_error_matches(error, COCOON_NETLINK_ERROR, code);
@@ -175,7 +167,8 @@ ingress_qdisc_add(CocoonNetlink *netlink, gint ifindex, gboolean *ret_created, G
 {
 	g_autoptr(GError) local_error = NULL;
 
-	if (request(netlink, cocoon_rtnl_ingress_qdisc_add(ifindex), &local_error)) {
+	if (cocoon_netlink_request_take(netlink, cocoon_rtnl_ingress_qdisc_add(ifindex),
+					&local_error)) {
 		*ret_created = TRUE;
 		return TRUE;
 	}
@@ -226,7 +219,8 @@ wire(CocoonPodNetwork *network, CocoonNetlink *netlink, Nic *nic, const CocoonNe
 
 	change.mtu = iface->mtu;
 	change.up = 1;
-	if (!request(netlink, cocoon_rtnl_link_change(nic->tap_ifindex, &change), error))
+	if (!cocoon_netlink_request_take(netlink,
+					 cocoon_rtnl_link_change(nic->tap_ifindex, &change), error))
 		return FALSE;
 	if (!ingress_qdisc_add(netlink, iface->ifindex, &created, error))
 		return FALSE;
@@ -234,15 +228,17 @@ wire(CocoonPodNetwork *network, CocoonNetlink *netlink, Nic *nic, const CocoonNe
 	nic->pod_ifindex = iface->ifindex;
 	nic->pod_name = g_strdup(iface->name);
 	nic->pod_qdisc_created = created;
-	if (!request(netlink,
-		     cocoon_rtnl_redirect_filter_add(iface->ifindex, COCOON_RTNL_FILTER_PRIORITY,
-						     nic->tap_ifindex),
-		     error) ||
+	if (!cocoon_netlink_request_take(
+		    netlink,
+		    cocoon_rtnl_redirect_filter_add(iface->ifindex, COCOON_RTNL_FILTER_PRIORITY,
+						    nic->tap_ifindex),
+		    error) ||
 	    !ingress_qdisc_add(netlink, nic->tap_ifindex, &created, error) ||
-	    !request(netlink,
-		     cocoon_rtnl_redirect_filter_add(nic->tap_ifindex, COCOON_RTNL_FILTER_PRIORITY,
-						     iface->ifindex),
-		     error)) {
+	    !cocoon_netlink_request_take(
+		    netlink,
+		    cocoon_rtnl_redirect_filter_add(nic->tap_ifindex, COCOON_RTNL_FILTER_PRIORITY,
+						    iface->ifindex),
+		    error)) {
 		g_prefix_error(error, "tc redirect %s <-> %s: ", iface->name, nic->tap_name);
 		return FALSE;
 	}
@@ -394,7 +390,7 @@ undo(CocoonPodNetwork *network, CocoonNetlink *netlink, CocoonNetlinkMessage *me
 {
 	g_autoptr(GError) error = NULL;
 
-	if (request(netlink, message, &error) || is_errno(error, ENODEV) ||
+	if (cocoon_netlink_request_take(netlink, message, &error) || is_errno(error, ENODEV) ||
 	    is_errno(error, ENOENT) || is_errno(error, EINVAL))
 		return;
 	g_warning("sandbox %s: teardown: %s on %s: %s", network->sandbox_id, what, name,
