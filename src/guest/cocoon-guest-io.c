@@ -153,6 +153,24 @@ set_window_size(int fd, guint32 rows, guint32 cols)
 		g_debug("TIOCSWINSZ: %s", g_strerror(errno));
 }
 
+/* a pipe for the process's stdout or stderr (stream: STREAM_*), its read end on the mux */
+static gboolean
+output_pipe(CocoonGuestAgent *agent, Process *process, guint32 stream_id, guint stream,
+	    int *ret_child_fd, GError **error)
+{
+	int fds[2];
+
+	if (!make_pipe(fds, error))
+		return FALSE;
+	*ret_child_fd = fds[1];
+	if (!cocoon_guest_stdio_add_output(agent->stdio, stream_id, fds[0], process_output_eof_cb,
+					   process, error))
+		return FALSE;
+	process->registered |= stream;
+	process->outputs_pending++;
+	return TRUE;
+}
+
 /*
  * pipes for the non-terminal case, registered on the mux at once (crun's own stdout ends up in
  * the container's stream, like runc's does); a console socket for a terminal
@@ -175,28 +193,14 @@ process_io_prepare(CocoonGuestAgent *agent, Process *process, ProcessIo *io, GEr
 			return FALSE;
 		process->registered |= STREAM_STDIN;
 	}
-	if (process->stdout_id != 0) {
-		if (!make_pipe(fds, error))
-			return FALSE;
-		io->child_stdout = fds[1];
-		if (!cocoon_guest_stdio_add_output(agent->stdio, process->stdout_id, fds[0],
-						   process_output_eof_cb, process, error))
-			return FALSE;
-		process->registered |= STREAM_STDOUT;
-		process->outputs_pending++;
-	}
-	if (process->stderr_id != 0 && process->stderr_id == process->stdout_id) {
+	if (process->stdout_id != 0 && !output_pipe(agent, process, process->stdout_id,
+						    STREAM_STDOUT, &io->child_stdout, error))
+		return FALSE;
+	if (process->stderr_id != 0 && process->stderr_id == process->stdout_id)
 		io->child_stderr = fcntl(io->child_stdout, F_DUPFD_CLOEXEC, 3);
-	} else if (process->stderr_id != 0) {
-		if (!make_pipe(fds, error))
-			return FALSE;
-		io->child_stderr = fds[1];
-		if (!cocoon_guest_stdio_add_output(agent->stdio, process->stderr_id, fds[0],
-						   process_output_eof_cb, process, error))
-			return FALSE;
-		process->registered |= STREAM_STDERR;
-		process->outputs_pending++;
-	}
+	else if (process->stderr_id != 0 && !output_pipe(agent, process, process->stderr_id,
+							 STREAM_STDERR, &io->child_stderr, error))
+		return FALSE;
 	return TRUE;
 }
 

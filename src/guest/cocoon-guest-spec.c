@@ -260,6 +260,24 @@ namespaces_patch(CocoonJson *namespaces, gboolean *ret_private_uts, GError **err
 	return TRUE;
 }
 
+/* the spec's object member name, added empty when it is missing; NULL when it is not an object */
+static CocoonJson *
+ensure_object_member(CocoonJson *root, const gchar *name, GError **error)
+{
+	CocoonJson *member = cocoon_json_object_get(root, name);
+
+	if (member != NULL && !cocoon_json_is_object(member)) {
+		g_set_error(error, COCOON_GUEST_SPEC_ERROR, COCOON_GUEST_SPEC_ERROR_INVALID,
+			    "spec %s is not an object", name);
+		return NULL;
+	}
+	if (member == NULL) {
+		member = cocoon_json_new_object();
+		cocoon_json_object_set(root, name, member);
+	}
+	return member;
+}
+
 /**
  * cocoon_guest_spec_patch:
  *
@@ -290,30 +308,16 @@ cocoon_guest_spec_patch(const gchar *spec_json, gsize length, const gchar *conta
 	}
 	process_strip_host_labels(process, terminal);
 
-	root_object = cocoon_json_object_get(root, "root");
-	if (root_object != NULL && !cocoon_json_is_object(root_object)) {
-		g_set_error_literal(error, COCOON_GUEST_SPEC_ERROR, COCOON_GUEST_SPEC_ERROR_INVALID,
-				    "spec root is not an object");
+	root_object = ensure_object_member(root, "root", error);
+	if (root_object == NULL)
 		return NULL;
-	}
-	if (root_object == NULL) {
-		root_object = cocoon_json_new_object();
-		cocoon_json_object_set(root, "root", root_object);
-	}
 	cocoon_json_object_set_string(root_object, "path", rootfs_path);
 
 	cocoon_json_object_remove(root, "hooks");
 
-	linux_object = cocoon_json_object_get(root, "linux");
-	if (linux_object != NULL && !cocoon_json_is_object(linux_object)) {
-		g_set_error_literal(error, COCOON_GUEST_SPEC_ERROR, COCOON_GUEST_SPEC_ERROR_INVALID,
-				    "spec linux is not an object");
+	linux_object = ensure_object_member(root, "linux", error);
+	if (linux_object == NULL)
 		return NULL;
-	}
-	if (linux_object == NULL) {
-		linux_object = cocoon_json_new_object();
-		cocoon_json_object_set(root, "linux", linux_object);
-	}
 	cocoon_json_object_remove(linux_object, "mountLabel");
 	namespaces = cocoon_json_object_get(linux_object, "namespaces");
 	if (namespaces != NULL) {
