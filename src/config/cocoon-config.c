@@ -46,6 +46,7 @@ static const gchar *const machines[] = {"microvm", "q35", NULL};
 static const gchar *const levels[] = {"debug", "info", "warning", "error", NULL};
 static const gchar *const buses[] = {"system", "session", "none", NULL};
 static const gchar *const sections[] = {"hypervisor", "agent", "runtime", NULL};
+static const gchar *const shared_fses[] = {"9p", "virtio-fs", NULL};
 
 #define FIELD(f) offsetof(CocoonConfig, f)
 
@@ -65,6 +66,8 @@ static const KeySpec keys[] = {
 	{"hypervisor.initrd", KEY_PATH, FIELD(initrd), 0, 0, -1, NULL, FALSE},
 	{"hypervisor.kernel_params", KEY_STRING, FIELD(kernel_params), 0, 0, -1, NULL, TRUE},
 	{"hypervisor.extra_args", KEY_STRV, FIELD(extra_args), 0, 0, -1, NULL, FALSE},
+	{"hypervisor.shared_fs", KEY_CHOICE, FIELD(shared_fs), 0, 0, -1, shared_fses, TRUE},
+	{"hypervisor.virtiofsd", KEY_PATH, FIELD(virtiofsd), 0, 0, -1, NULL, FALSE},
 	{"hypervisor.console_log_max_kib", KEY_UINT, FIELD(console_log_max_kib), 0,
 	 CONFIG_MAX_CONSOLE_LOG_KIB, -1, NULL, FALSE},
 	{"agent.boot_timeout_ms", KEY_UINT, FIELD(boot_timeout_ms), CONFIG_MIN_TIMEOUT_MS,
@@ -81,14 +84,15 @@ static const KeySpec keys[] = {
 
 /*
  * keys no longer read: a file that still sets one (or lists it in enable_annotations) loads with a
- * warning, a pod annotation naming one is ignored, so existing installs and pods keep working
+ * warning, a pod annotation naming one is ignored, so existing installs and pods keep working.
+ * None at the moment (hypervisor.shared_fs, retired while only 9p existed, is read again); the
+ * list ends with NULL.
  */
 static const struct {
 	const gchar *name;
 	const gchar *why;
 } retired_keys[] = {
-	{"hypervisor.shared_fs",
-	 "the host directory reaches the guest over virtio-9p until virtio-fs lands"},
+	{NULL, NULL},
 };
 
 #define ENABLE_ANNOTATIONS "enable_annotations"
@@ -107,7 +111,7 @@ key_lookup(const gchar *name)
 static const gchar *
 key_retired_reason(const gchar *name)
 {
-	for (guint i = 0; i < G_N_ELEMENTS(retired_keys); i++) {
+	for (guint i = 0; retired_keys[i].name != NULL; i++) {
 		if (g_strcmp0(retired_keys[i].name, name) == 0)
 			return retired_keys[i].why;
 	}
@@ -199,6 +203,8 @@ cocoon_config_new_default(void)
 	config->initrd = g_build_filename(COCOON_GUEST_IMAGE_DIR, "initrd.img", NULL);
 	config->kernel_params = g_strdup("");
 	config->extra_args = g_new0(gchar *, 1);
+	config->shared_fs = g_strdup("9p");
+	config->virtiofsd = g_strdup(COCOON_VIRTIOFSD_DEFAULT);
 	config->console_log_max_kib = 1024;
 	config->boot_timeout_ms = 30000;
 	config->request_timeout_ms = 10000;

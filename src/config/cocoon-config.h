@@ -25,6 +25,10 @@ typedef struct {
 	gchar *initrd;
 	gchar *kernel_params;
 	gchar **extra_args;
+	/* how the pod's share reaches the guest: "9p" (default) | "virtio-fs" */
+	gchar *shared_fs;
+	/* the virtiofsd binary for "virtio-fs" (QEMU 7.2's C one, or the Rust one) */
+	gchar *virtiofsd;
 	/* the guest console's log cap, KiB (rotated once: twice this on disk); 0 = no console */
 	guint console_log_max_kib;
 	/* agent */
@@ -46,6 +50,8 @@ typedef struct {
 } CocoonConfig;
 
 #define COCOON_CONFIG_ANNOTATION_PREFIX "io.cocoon.config."
+/* Debian 12's qemu-system-common ships QEMU 7.2's C virtiofsd here */
+#define COCOON_VIRTIOFSD_DEFAULT "/usr/lib/qemu/virtiofsd"
 
 CocoonConfig *cocoon_config_new_default(void);
 /* reads path; a missing file is an error, a bad value names the file, line, key and expected type

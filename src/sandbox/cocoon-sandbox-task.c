@@ -139,8 +139,14 @@ cocoon_sandbox_ensure_pod_vm(CocoonSandbox *sandbox)
 static CocoonShare *
 sandbox_share(CocoonSandbox *sandbox, GError **error)
 {
+	/* virtiofsd sees the share from its own mount namespace: see cocoon-share.h */
 	if (sandbox->share == NULL)
-		sandbox->share = cocoon_share_new(sandbox->shared_dir, error);
+		sandbox->share =
+			cocoon_share_new(sandbox->shared_dir,
+					 g_strcmp0(sandbox->config->shared_fs, "virtio-fs") == 0
+						 ? COCOON_SHARE_PEER_GROUP
+						 : COCOON_SHARE_PRIVATE,
+					 error);
 	return sandbox->share;
 }
 

@@ -105,8 +105,31 @@ share_tmpfs_mount(const gchar *path, int target, GError **error)
 	return cocoon_steal_fd(&root);
 }
 
+/*
+ * the share's propagation, set once it is attached: attaching under a parent mount with shared
+ * propagation (systemd's "/") makes the attached tree shared with the parent's peers, whatever it
+ * was before, so it is made private here in any case; a peer group of its own after that, when
+ * asked
+ */
+static gboolean
+share_set_propagation(int fd, CocoonSharePropagation propagation, GError **error)
+{
+	g_autofree gchar *path = g_strdup_printf("/proc/self/fd/%d", fd);
+
+	if (mount(NULL, path, "none", MS_PRIVATE, NULL) < 0) {
+		cocoon_set_error_from_errno(error, "make the tmpfs private");
+		return FALSE;
+	}
+	if (propagation == COCOON_SHARE_PEER_GROUP &&
+	    mount(NULL, path, "none", MS_SHARED, NULL) < 0) {
+		cocoon_set_error_from_errno(error, "make the tmpfs a peer group of its own");
+		return FALSE;
+	}
+	return TRUE;
+}
+
 CocoonShare *
-cocoon_share_new(const gchar *path, GError **error)
+cocoon_share_new(const gchar *path, CocoonSharePropagation propagation, GError **error)
 {
 	g_autoptr(CocoonShare) share = g_new0(CocoonShare, 1);
 	cocoon_autofd int target = -1;
@@ -127,6 +150,17 @@ cocoon_share_new(const gchar *path, GError **error)
 		return NULL;
 	}
 	tmpfs = share_tmpfs_new(error);
+	/*
+	 * without the new mount API the copies are bind mounts made in place, peers of their
+	 * sources for a moment: in a shared share that moment would make virtiofsd's copies slaves
+	 * of the host's mounts (cocoon_mount_clone())
+	 */
+	if (tmpfs < 0 && errno == ENOSYS && propagation == COCOON_SHARE_PEER_GROUP) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+			    "%s: virtio-fs needs the new mount API (fsopen, open_tree: Linux 5.2)",
+			    path);
+		return NULL;
+	}
 	if (tmpfs < 0 && errno == ENOSYS) {
 		share->fd = share_tmpfs_mount(path, target, error);
 	} else if (tmpfs >= 0 &&
@@ -136,7 +170,7 @@ cocoon_share_new(const gchar *path, GError **error)
 	} else if (tmpfs >= 0) {
 		cocoon_set_error_from_errno(error, "move_mount");
 	}
-	if (share->fd < 0) {
+	if (share->fd < 0 || !share_set_propagation(share->fd, propagation, error)) {
 		g_prefix_error(error, "%s: ", path);
 		return NULL;
 	}

@@ -8,7 +8,8 @@
 G_BEGIN_DECLS
 
 /*
- * CocoonShare: the pod's share, <state>/<pod>/shared, which the guest reads and writes over 9p.
+ * CocoonShare: the pod's share, <state>/<pod>/shared, which the guest reads and writes over 9p or
+ * virtio-fs.
  * The guest kernel is hostile: whatever it can write is never walked by name as root. The share
  * is opened once, before the VM runs; a container's area <share>/<id> is created and reached
  * relative to that fd without following symlinks; mounts go onto fds and are detached by the
@@ -18,8 +19,25 @@ G_BEGIN_DECLS
 typedef struct _CocoonShare CocoonShare;
 typedef struct _CocoonShareArea CocoonShareArea;
 
+/*
+ * how mounts attached in the share propagate. Never to or from the host's own mounts: the share is
+ * private when it is attached, and so are the copies attached in it (cocoon_mount_clone()).
+ */
+typedef enum {
+	/* 9p: QEMU serves the share from the shim's own mount namespace; nothing propagates */
+	COCOON_SHARE_PRIVATE,
+	/*
+	 * virtio-fs: virtiofsd serves it from a mount namespace of its own, whose copy of the share
+	 * is a slave of it: the share is made the one member of a new peer group (private first,
+	 * then shared), so the mounts the shim attaches after virtiofsd started reach virtiofsd
+	 * too, and nothing from outside reaches the share
+	 */
+	COCOON_SHARE_PEER_GROUP,
+} CocoonSharePropagation;
+
 /* creates path (0700, parents too) if needed and opens it; its last component is no symlink */
-CocoonShare *cocoon_share_new(const gchar *path, GError **error);
+CocoonShare *cocoon_share_new(const gchar *path, CocoonSharePropagation propagation,
+			      GError **error);
 void cocoon_share_free(CocoonShare *share);
 const gchar *cocoon_share_get_path(CocoonShare *share);
 

@@ -57,6 +57,8 @@ test_config_defaults(void)
 	g_assert_cmpstr(config->dbus, ==, "system");
 	g_assert_cmpuint(config->console_log_max_kib, ==, 1024);
 	g_assert_cmpuint(config->container_pids_max, ==, 1024);
+	g_assert_cmpstr(config->shared_fs, ==, "9p");
+	g_assert_cmpstr(config->virtiofsd, ==, "/usr/lib/qemu/virtiofsd");
 	g_assert_cmpuint(g_strv_length(config->enable_annotations), ==, 0);
 	g_assert_cmpuint(g_strv_length(config->warnings), ==, 0);
 	g_assert_null(config->path);
@@ -70,7 +72,8 @@ test_config_every_key(void)
 		"= 4;\n"
 		"  memory_mib = 512; max_vcpus = 8; max_memory_mib = 2048; kernel = \"/k\";\n"
 		"  initrd = \"/i\"; kernel_params = \"quiet\";\n"
-		"  extra_args = [\"-d\", \"guest_errors\"]; console_log_max_kib = 0; };\n"
+		"  extra_args = [\"-d\", \"guest_errors\"]; console_log_max_kib = 0;\n"
+		"  shared_fs = \"virtio-fs\"; virtiofsd = \"/usr/libexec/virtiofsd\"; };\n"
 		"agent = { boot_timeout_ms = 1000; request_timeout_ms = 2000; debug_console = "
 		"true; };\n"
 		"runtime = { state_dir = \"/tmp/s\"; log_level = \"debug\"; dbus = \"session\"; "
@@ -95,6 +98,8 @@ test_config_every_key(void)
 	g_assert_cmpstr(config->log_level, ==, "debug");
 	g_assert_cmpstr(config->dbus, ==, "session");
 	g_assert_cmpuint(config->console_log_max_kib, ==, 0);
+	g_assert_cmpstr(config->shared_fs, ==, "virtio-fs");
+	g_assert_cmpstr(config->virtiofsd, ==, "/usr/libexec/virtiofsd");
 	g_assert_cmpuint(config->container_pids_max, ==, 64);
 	g_assert_cmpuint(g_strv_length(config->enable_annotations), ==, 2);
 	g_assert_cmpstr(config->enable_annotations[0], ==, "hypervisor.vcpus");
@@ -233,6 +238,10 @@ test_config_out_of_range(void)
 		       "hypervisor.binary: expected an absolute path");
 	check_rejected("hypervisor = { console_log_max_kib = 1048577; };",
 		       "hypervisor.console_log_max_kib: expected an integer in [0, 1048576]");
+	check_rejected("hypervisor = { shared_fs = \"virtiofs\"; };",
+		       "hypervisor.shared_fs: expected one of \"9p\" | \"virtio-fs\"");
+	check_rejected("hypervisor = { virtiofsd = \"virtiofsd\"; };",
+		       "hypervisor.virtiofsd: expected an absolute path");
 	check_rejected("runtime = { container_pids_max = -1; };",
 		       "runtime.container_pids_max: expected an integer in [0, 4194304]");
 	check_rejected("agent = { boot_timeout_ms = 99; };",
@@ -251,12 +260,12 @@ test_config_enable_annotations_checked(void)
 {
 	/* never the binary, paths, QEMU arguments, limits or runtime settings */
 	const gchar *const denied[] = {
-		"hypervisor.binary",	     "hypervisor.kernel",
-		"hypervisor.initrd",	     "hypervisor.extra_args",
-		"hypervisor.max_vcpus",	     "hypervisor.max_memory_mib",
-		"runtime.state_dir",	     "runtime.dbus",
-		"runtime.log_level",	     "hypervisor.console_log_max_kib",
-		"runtime.container_pids_max"};
+		"hypervisor.binary",	      "hypervisor.kernel",
+		"hypervisor.initrd",	      "hypervisor.extra_args",
+		"hypervisor.max_vcpus",	      "hypervisor.max_memory_mib",
+		"runtime.state_dir",	      "runtime.dbus",
+		"runtime.log_level",	      "hypervisor.console_log_max_kib",
+		"runtime.container_pids_max", "hypervisor.virtiofsd"};
 	for (guint i = 0; i < G_N_ELEMENTS(denied); i++) {
 		g_autofree gchar *text = g_strdup_printf(
 			"enable_annotations = [\"hypervisor.vcpus\",\n\"%s\"];", denied[i]);
@@ -301,11 +310,12 @@ test_config_unknown_keys_warned(void)
 }
 
 /*
- * hypervisor.shared_fs was parsed but never reached the VM: an old file that sets it or lets pods
- * override it still loads, warned; a pod annotation naming it is not refused
+ * hypervisor.shared_fs was retired while only 9p existed; it selects virtio-fs now. A pod may pick
+ * it (both ways are the host's, the virtiofsd binary is not the pod's to choose), a bad value is
+ * refused like any other
  */
 static void
-test_config_retired_key(void)
+test_config_shared_fs(void)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(CocoonConfig) config = load_text(
@@ -315,21 +325,25 @@ test_config_retired_key(void)
 		"enable_annotations = [\"hypervisor.shared_fs\", \"hypervisor.vcpus\"];\n");
 	g_autoptr(CocoonJson) annotations =
 		json("{\"io.cocoon.config.hypervisor.shared_fs\": \"virtio-fs\"}");
+	g_autoptr(CocoonJson) bad = json("{\"io.cocoon.config.hypervisor.shared_fs\": \"nfs\"}");
+	g_autoptr(CocoonJson) binary =
+		json("{\"io.cocoon.config.hypervisor.virtiofsd\": \"/tmp/evil\"}");
 
-	g_assert_cmpuint(g_strv_length(config->warnings), ==, 2);
-	g_assert_true(
-		g_str_has_suffix(config->warnings[0],
-				 ":2: hypervisor.shared_fs is no longer read (the host directory "
-				 "reaches the guest over virtio-9p until virtio-fs lands); "
-				 "remove it"));
-	g_assert_true(g_str_has_prefix(config->warnings[1], config->path));
-	g_assert_true(strstr(config->warnings[1], ":4: hypervisor.shared_fs is no longer read") !=
-		      NULL);
-	g_assert_cmpuint(g_strv_length(config->enable_annotations), ==, 1);
-	g_assert_cmpstr(config->enable_annotations[0], ==, "hypervisor.vcpus");
-	g_assert_false(cocoon_config_key_is_overridable("hypervisor.shared_fs"));
+	g_assert_cmpuint(g_strv_length(config->warnings), ==, 0);
+	g_assert_cmpuint(g_strv_length(config->enable_annotations), ==, 2);
+	g_assert_cmpstr(config->shared_fs, ==, "9p");
+	g_assert_true(cocoon_config_key_is_overridable("hypervisor.shared_fs"));
+	g_assert_false(cocoon_config_key_is_overridable("hypervisor.virtiofsd"));
 	g_assert_true(cocoon_config_apply_annotations(config, annotations, &error));
 	g_assert_no_error(error);
+	g_assert_cmpstr(config->shared_fs, ==, "virtio-fs");
+	g_assert_false(cocoon_config_apply_annotations(config, bad, &error));
+	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+	g_clear_error(&error);
+	g_assert_cmpstr(config->shared_fs, ==, "virtio-fs");
+	g_assert_false(cocoon_config_apply_annotations(config, binary, &error));
+	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+	g_assert_cmpstr(config->virtiofsd, ==, "/usr/lib/qemu/virtiofsd");
 }
 
 static void
@@ -363,6 +377,8 @@ test_config_shipped_file(void)
 	g_assert_cmpuint(config->request_timeout_ms, ==, defaults->request_timeout_ms);
 	g_assert_cmpstr(config->state_dir, ==, defaults->state_dir);
 	g_assert_cmpstr(config->dbus, ==, defaults->dbus);
+	g_assert_cmpstr(config->shared_fs, ==, defaults->shared_fs);
+	g_assert_cmpstr(config->virtiofsd, ==, defaults->virtiofsd);
 	g_assert_cmpuint(g_strv_length(config->enable_annotations), ==, 0);
 }
 
@@ -550,7 +566,7 @@ main(int argc, char **argv)
 	g_test_add_func("/config/enable-annotations-checked",
 			test_config_enable_annotations_checked);
 	g_test_add_func("/config/unknown-keys-warned", test_config_unknown_keys_warned);
-	g_test_add_func("/config/retired-key", test_config_retired_key);
+	g_test_add_func("/config/shared-fs", test_config_shared_fs);
 	g_test_add_func("/config/missing-file", test_config_missing_file);
 	g_test_add_func("/config/shipped-file", test_config_shipped_file);
 	g_test_add_func("/config/copy", test_config_copy);

@@ -154,7 +154,7 @@ test_propagated_umount_release(Fixture *f, gconstpointer data)
 
 	if (!f->usable)
 		return;
-	share = cocoon_share_new(f->shared, &error);
+	share = cocoon_share_new(f->shared, COCOON_SHARE_PRIVATE, &error);
 	g_assert_no_error(error);
 	area = cocoon_share_area_new(share, "c1", &error);
 	g_assert_no_error(error);
@@ -181,7 +181,8 @@ test_propagated_umount_delete(Fixture *f, gconstpointer data)
 	pid = fork();
 	g_assert_cmpint(pid, >=, 0);
 	if (pid == 0) {
-		g_autoptr(CocoonShare) share = cocoon_share_new(f->shared, NULL);
+		g_autoptr(CocoonShare) share =
+			cocoon_share_new(f->shared, COCOON_SHARE_PRIVATE, NULL);
 		CocoonShareArea *area =
 			share != NULL ? cocoon_share_area_new(share, "c1", NULL) : NULL;
 		if (area == NULL ||
@@ -219,7 +220,7 @@ test_readonly_volume_propagated_rw(Fixture *f, gconstpointer data)
 
 	if (!f->usable)
 		return;
-	share = cocoon_share_new(f->shared, &error);
+	share = cocoon_share_new(f->shared, COCOON_SHARE_PRIVATE, &error);
 	area = cocoon_share_area_new(share, "c1", &error);
 	g_assert_no_error(error);
 	g_assert_true(share_one(area, f->bundle, f->state, f->src, "\"rbind\",\"ro\"", &error));
@@ -249,7 +250,7 @@ test_bind_is_not_recursive(Fixture *f, gconstpointer data)
 
 	if (!f->usable)
 		return;
-	share = cocoon_share_new(f->shared, &error);
+	share = cocoon_share_new(f->shared, COCOON_SHARE_PRIVATE, &error);
 	area = cocoon_share_area_new(share, "c1", &error);
 	g_assert_no_error(error);
 	g_assert_true(share_one(area, f->bundle, f->state, f->src, "\"bind\"", &error));
@@ -276,7 +277,7 @@ test_state_dir_noncanonical(Fixture *f, gconstpointer data)
 
 	if (!f->usable)
 		return;
-	share = cocoon_share_new(f->shared, &error);
+	share = cocoon_share_new(f->shared, COCOON_SHARE_PRIVATE, &error);
 	area = cocoon_share_area_new(share, "c1", &error);
 	g_assert_no_error(error);
 	g_assert_cmpint(symlink(f->state, link), ==, 0);
@@ -311,7 +312,7 @@ test_deep_tree_survives(Fixture *f, gconstpointer data)
 
 	if (!f->usable)
 		return;
-	share = cocoon_share_new(f->shared, &error);
+	share = cocoon_share_new(f->shared, COCOON_SHARE_PRIVATE, &error);
 	area = cocoon_share_area_new(share, "c1", &error);
 	g_assert_no_error(error);
 	/* the guest: mkdir d/d/d/... 300 deep, a file at the bottom */
@@ -360,7 +361,8 @@ test_unmount_below_via_symlink(Fixture *f, gconstpointer data)
 	pid = fork();
 	g_assert_cmpint(pid, >=, 0);
 	if (pid == 0) {
-		g_autoptr(CocoonShare) share = cocoon_share_new(f->shared, NULL);
+		g_autoptr(CocoonShare) share =
+			cocoon_share_new(f->shared, COCOON_SHARE_PRIVATE, NULL);
 		CocoonShareArea *area =
 			share != NULL ? cocoon_share_area_new(share, "c1", NULL) : NULL;
 		CocoonMountCopy *tree = cocoon_mount_clone_path(f->victim, FALSE, NULL);
@@ -443,7 +445,7 @@ test_race_swap(Fixture *f, gconstpointer data)
 	if (!f->usable)
 		return;
 	cocoon_fs_set_force_walk(GPOINTER_TO_INT(data));
-	share = cocoon_share_new(f->shared, NULL);
+	share = cocoon_share_new(f->shared, COCOON_SHARE_PRIVATE, NULL);
 	g_assert_nonnull(share);
 	t1 = g_thread_new("swap-area", swapper_run, &area_swapper);
 	t2 = g_thread_new("swap-mounts", swapper_run, &mounts_swapper);
@@ -496,7 +498,7 @@ test_fifo_planted(Fixture *f, gconstpointer data)
 		return;
 	signal(SIGALRM, on_alarm);
 	alarm(10);
-	share = cocoon_share_new(f->shared, &error);
+	share = cocoon_share_new(f->shared, COCOON_SHARE_PRIVATE, &error);
 	g_assert_no_error(error);
 	g_assert_cmpint(mkfifo(fifo_area, 0600), ==, 0);
 	{
@@ -541,7 +543,8 @@ test_mountinfo_escaping(Fixture *f, gconstpointer data)
 	pid = fork();
 	g_assert_cmpint(pid, >=, 0);
 	if (pid == 0) {
-		g_autoptr(CocoonShare) share = cocoon_share_new(f->shared, NULL);
+		g_autoptr(CocoonShare) share =
+			cocoon_share_new(f->shared, COCOON_SHARE_PRIVATE, NULL);
 		CocoonShareArea *area =
 			share != NULL ? cocoon_share_area_new(share, "c1", NULL) : NULL;
 		CocoonMountCopy *tree = cocoon_mount_clone_path(f->victim, FALSE, NULL);

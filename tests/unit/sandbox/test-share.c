@@ -150,7 +150,7 @@ test_planted_area_symlink(Fixture *f, gconstpointer data)
 
 	if (!f->usable)
 		return;
-	share = cocoon_share_new(f->shared, &error);
+	share = cocoon_share_new(f->shared, COCOON_SHARE_PRIVATE, &error);
 	g_assert_no_error(error);
 	g_assert_cmpint(symlink(f->victim, link), ==, 0);
 	area = area_with_rootfs(f, share, &error);
@@ -170,7 +170,7 @@ static void
 test_planted_mounts_symlink(Fixture *f, gconstpointer data)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(CocoonShare) share = cocoon_share_new(f->shared, &error);
+	g_autoptr(CocoonShare) share = cocoon_share_new(f->shared, COCOON_SHARE_PRIVATE, &error);
 	g_autoptr(CocoonShareArea) area = NULL;
 	g_autofree gchar *link = g_build_filename(f->shared, "c1", "mounts", NULL);
 	CocoonMountCopy *tree;
@@ -200,7 +200,7 @@ static void
 test_release_after_rename(Fixture *f, gconstpointer data)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(CocoonShare) share = cocoon_share_new(f->shared, &error);
+	g_autoptr(CocoonShare) share = cocoon_share_new(f->shared, COCOON_SHARE_PRIVATE, &error);
 	g_autoptr(CocoonShareArea) area = NULL;
 	g_autofree gchar *area_path = g_build_filename(f->shared, "c1", NULL);
 	g_autofree gchar *moved = g_build_filename(f->shared, "moved", NULL);
@@ -244,7 +244,7 @@ static void
 test_readonly_volume(Fixture *f, gconstpointer data)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(CocoonShare) share = cocoon_share_new(f->shared, &error);
+	g_autoptr(CocoonShare) share = cocoon_share_new(f->shared, COCOON_SHARE_PRIVATE, &error);
 	g_autoptr(CocoonShareArea) area = cocoon_share_area_new(share, "c1", &error);
 	g_autofree gchar *target = g_build_filename(f->shared, "c1", "mounts", "0", "probe", NULL);
 	CocoonMountCopy *tree;
@@ -268,7 +268,7 @@ static void
 test_spec_sources(Fixture *f, gconstpointer data)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(CocoonShare) share = cocoon_share_new(f->shared, &error);
+	g_autoptr(CocoonShare) share = cocoon_share_new(f->shared, COCOON_SHARE_PRIVATE, &error);
 	g_autoptr(CocoonShareArea) area = cocoon_share_area_new(share, "c1", &error);
 	g_autofree gchar *rootfs = g_build_filename(f->bundle, "rootfs", NULL);
 	g_autofree gchar *planted = g_build_filename(rootfs, "evil", NULL);
@@ -365,7 +365,8 @@ test_unmount_below(Fixture *f, gconstpointer data)
 	pid = fork();
 	g_assert_cmpint(pid, >=, 0);
 	if (pid == 0) {
-		g_autoptr(CocoonShare) share = cocoon_share_new(f->shared, NULL);
+		g_autoptr(CocoonShare) share =
+			cocoon_share_new(f->shared, COCOON_SHARE_PRIVATE, NULL);
 		CocoonShareArea *area = share != NULL ? area_with_rootfs(f, share, NULL) : NULL;
 		CocoonMountCopy *tree = cocoon_mount_clone_path(f->volume, FALSE, NULL);
 		if (area == NULL || tree == NULL ||
@@ -413,6 +414,156 @@ test_remove_keeps_mounted(Fixture *f, gconstpointer data)
 	g_assert_false(g_file_test(dir, G_FILE_TEST_EXISTS));
 }
 
+/* the optional fields of the mount at path in our mountinfo ("shared:12 master:3"), "" for none */
+static gchar *
+propagation_of(const gchar *path)
+{
+	g_autofree gchar *mountinfo = NULL;
+	g_auto(GStrv) lines = NULL;
+	gchar *found = NULL;
+
+	g_assert_true(g_file_get_contents("/proc/self/mountinfo", &mountinfo, NULL, NULL));
+	lines = g_strsplit(mountinfo, "\n", -1);
+	for (guint i = 0; lines[i] != NULL; i++) {
+		g_auto(GStrv) fields = g_strsplit(lines[i], " ", -1);
+		g_autoptr(GString) optional = g_string_new(NULL);
+		if (g_strv_length(fields) < 7 || !g_str_equal(fields[4], path))
+			continue;
+		for (guint j = 6; fields[j] != NULL && !g_str_equal(fields[j], "-"); j++)
+			g_string_append_printf(optional, "%s%s", optional->len ? " " : "",
+					       fields[j]);
+		g_free(found);
+		found = g_string_free(g_steal_pointer(&optional), FALSE);
+	}
+	return found != NULL ? found : g_strdup("");
+}
+
+/*
+ * plays virtiofsd (-o sandbox=namespace): a mount namespace of its own with "/" made a slave,
+ * started before the container's mounts; answers whether it sees the rootfs and the volume
+ * attached afterwards, and nothing of the host's later mount below the volume's source
+ */
+static void
+check_virtiofsd_view(Fixture *f, CocoonSharePropagation propagation, gboolean expect_visible)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(CocoonShare) share = cocoon_share_new(f->shared, propagation, &error);
+	g_autoptr(CocoonShareArea) area = NULL;
+	g_autofree gchar *host_sub = g_build_filename(f->volume, "host-later", NULL);
+	g_autofree gchar *self_propagation = NULL;
+	g_autofree gchar *parent_propagation = NULL;
+	int ready[2];
+	int go[2];
+	pid_t child;
+	int status = 0;
+	char byte = 0;
+	CocoonMountCopy *tree;
+
+	/* without open_tree the copies would be peers of their sources for a moment: refused */
+	if (f->walk && propagation == COCOON_SHARE_PEER_GROUP) {
+		g_assert_null(share);
+		g_assert_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
+		return;
+	}
+	g_assert_no_error(error);
+	/* the share is a peer of nothing: its group (if any) is its own */
+	self_propagation = propagation_of(f->shared);
+	parent_propagation = propagation_of(f->base);
+	if (propagation == COCOON_SHARE_PEER_GROUP)
+		g_assert_true(g_str_has_prefix(self_propagation, "shared:"));
+	else
+		g_assert_cmpstr(self_propagation, ==, "");
+	g_assert_null(strstr(self_propagation, "master:"));
+	if (parent_propagation[0] != '\0')
+		g_assert_cmpstr(self_propagation, !=, parent_propagation);
+
+	g_assert_cmpint(pipe(ready), ==, 0);
+	g_assert_cmpint(pipe(go), ==, 0);
+	child = fork();
+	g_assert_cmpint(child, >=, 0);
+	if (child == 0) {
+		g_autofree gchar *image =
+			g_build_filename(f->shared, "c1", "rootfs", "image-file", NULL);
+		g_autofree gchar *data =
+			g_build_filename(f->shared, "c1", "mounts", "0", "data", NULL);
+		g_autofree gchar *later =
+			g_build_filename(f->shared, "c1", "mounts", "0", "host-later", "x", NULL);
+		gboolean visible;
+
+		/* a parent that fails ends the wait: EOF */
+		close(go[1]);
+		close(ready[0]);
+		if (unshare(CLONE_NEWNS) < 0 ||
+		    mount(NULL, "/", "none", MS_REC | MS_SLAVE, NULL) < 0 ||
+		    write(ready[1], "r", 1) != 1 || read(go[0], &byte, 1) != 1)
+			_exit(3);
+		visible = g_file_test(image, G_FILE_TEST_EXISTS) &&
+			  g_file_test(data, G_FILE_TEST_EXISTS);
+		if (g_file_test(later, G_FILE_TEST_EXISTS))
+			_exit(4);
+		_exit(visible ? 0 : 1);
+	}
+	g_assert_cmpint(read(ready[0], &byte, 1), ==, 1);
+	/* the container's mounts, attached after "virtiofsd" made its namespace */
+	area = area_with_rootfs(f, share, &error);
+	g_assert_no_error(error);
+	tree = cocoon_mount_clone_path(f->volume, FALSE, &error);
+	g_assert_true(cocoon_share_area_attach(area, "mounts", "0", tree, TRUE, &error));
+	g_assert_no_error(error);
+	/* the host mounts below the volume's source afterwards: not for the share, nor for it */
+	g_assert_cmpint(g_mkdir(host_sub, 0700), ==, 0);
+	g_assert_cmpint(mount("tmpfs", host_sub, "tmpfs", 0, "size=1m"), ==, 0);
+	write_file(host_sub, "x", "host only");
+	{
+		g_autofree gchar *copy_later =
+			g_build_filename(f->shared, "c1", "mounts", "0", "host-later", NULL);
+		g_assert_false(file_exists(copy_later, "x"));
+	}
+	g_assert_cmpint(write(go[1], "g", 1), ==, 1);
+	g_assert_cmpint(waitpid(child, &status, 0), ==, child);
+	g_assert_true(WIFEXITED(status));
+	g_assert_cmpint(WEXITSTATUS(status), ==, expect_visible ? 0 : 1);
+	close(ready[0]);
+	close(ready[1]);
+	close(go[0]);
+	close(go[1]);
+	g_assert_cmpint(umount2(host_sub, MNT_DETACH), ==, 0);
+	g_assert_cmpint(g_rmdir(host_sub), ==, 0);
+	assert_victim_intact(f);
+}
+
+/* virtio-fs: what the shim attaches after virtiofsd started reaches virtiofsd's namespace */
+static void
+test_peer_group_virtiofsd(Fixture *f, gconstpointer data)
+{
+	if (!f->usable)
+		return;
+	check_virtiofsd_view(f, COCOON_SHARE_PEER_GROUP, TRUE);
+}
+
+/* 9p: the share stays private, a namespace made before the mounts never sees them */
+static void
+test_private_share(Fixture *f, gconstpointer data)
+{
+	if (!f->usable)
+		return;
+	check_virtiofsd_view(f, COCOON_SHARE_PRIVATE, FALSE);
+}
+
+/*
+ * the state directory on a file system with shared propagation (systemd's "/"): attaching the
+ * share there makes it shared with the parent's peers, so its propagation is set after the attach
+ */
+static void
+test_shared_parent(Fixture *f, gconstpointer data)
+{
+	if (!f->usable)
+		return;
+	g_assert_cmpint(mount(NULL, f->base, "none", MS_SHARED, NULL), ==, 0);
+	check_virtiofsd_view(f, COCOON_SHARE_PEER_GROUP, TRUE);
+	check_virtiofsd_view(f, COCOON_SHARE_PRIVATE, FALSE);
+}
+
 static void
 add(const gchar *name, void (*func)(Fixture *, gconstpointer))
 {
@@ -434,5 +585,8 @@ main(int argc, char **argv)
 	add("spec-sources", test_spec_sources);
 	add("unmount-below", test_unmount_below);
 	add("remove-keeps-mounted", test_remove_keeps_mounted);
+	add("peer-group-virtiofsd", test_peer_group_virtiofsd);
+	add("private-share", test_private_share);
+	add("shared-parent", test_shared_parent);
 	return g_test_run();
 }
