@@ -299,15 +299,28 @@ cocoon_guest_loopback_up(GError **error)
 gboolean
 cocoon_guest_mount_share(const gchar *mountpoint, GError **error)
 {
-	g_autofree gchar *cache = cocoon_guest_cmdline_get("cocoon.cache");
+	g_autofree gchar *share = cocoon_guest_cmdline_get(COCOON_GUEST_SHARE_PARAM);
+	g_autofree gchar *cache = NULL;
 	g_autofree gchar *options = NULL;
 
 	/* statfs cannot tell: 9p reports the f_type of the host's filesystem */
 	if (is_mount_point(mountpoint))
 		return TRUE;
+	(void)g_mkdir_with_parents(mountpoint, 0755);
+	/* the host offers virtio-fs instead of 9p (hypervisor.shared_fs = "virtio-fs") */
+	if (g_strcmp0(share, "virtiofs") == 0) {
+		if (mount(COCOON_GUEST_SHARE_TAG, mountpoint, "virtiofs", MS_NOSUID | MS_NODEV,
+			  NULL) < 0) {
+			cocoon_set_error_from_errno(error, "mount virtiofs %s on %s",
+						    COCOON_GUEST_SHARE_TAG, mountpoint);
+			return FALSE;
+		}
+		g_debug("mounted virtiofs %s on %s", COCOON_GUEST_SHARE_TAG, mountpoint);
+		return TRUE;
+	}
+	cache = cocoon_guest_cmdline_get("cocoon.cache");
 	options = g_strdup_printf("%s,cache=%s", COCOON_GUEST_SHARE_OPTIONS,
 				  cache != NULL ? cache : "none");
-	(void)g_mkdir_with_parents(mountpoint, 0755);
 	if (mount(COCOON_GUEST_SHARE_TAG, mountpoint, "9p", MS_NOSUID | MS_NODEV, options) < 0) {
 		cocoon_set_error_from_errno(error, "mount 9p %s on %s (%s)", COCOON_GUEST_SHARE_TAG,
 					    mountpoint, options);

@@ -10,6 +10,8 @@ G_BEGIN_DECLS
 /* the guest's share: 9p tag and mount options (cache=mmap with cocoon.cache=mmap on the cmdline) */
 #define COCOON_GUEST_SHARE_TAG	   "cocoon"
 #define COCOON_GUEST_SHARE_OPTIONS "trans=virtio,version=9p2000.L,msize=262144"
+/* cocoon.share=virtiofs on the kernel command line: the share is virtio-fs, same tag */
+#define COCOON_GUEST_SHARE_PARAM "cocoon.share"
 
 /* log lines "[uptime] cocoon-agent: ..." to fd (the console or stderr); debug adds g_debug */
 void cocoon_guest_log_setup(int fd, gboolean debug);

@@ -44,4 +44,14 @@ gchar *cocoon_hypervisor_describe_wait_status(gint wait_status);
 /* the last lines of a text file, at most the last 64 KiB read; valid UTF-8, never NULL */
 gchar *cocoon_hypervisor_file_tail(const gchar *path, guint lines);
 
+/* writes "PID STARTTIME\n" (field 22 of /proc/PID/stat) to path, mode 0600 */
+gboolean cocoon_hypervisor_write_pid_file(const gchar *path, GPid pid, GError **error);
+/*
+ * kills the process recorded in a pid file only if that pid still belongs to the process started
+ * then (and with group, its process group too), waits for its exit, removes the file; TRUE also
+ * without a file or when the process is gone. what names it in messages.
+ */
+gboolean cocoon_hypervisor_kill_pid_file(const gchar *path, const gchar *what, gboolean group,
+					 GError **error);
+
 G_END_DECLS

@@ -46,6 +46,9 @@ cocoon_qemu_build_kernel_params(const CocoonVmConfig *config, const CocoonQemuHo
 	/* under TCG the guest TSC runs at the host rate; without it microvm can hang calibrating */
 	if (is_microvm(config) && host->accel == COCOON_ACCEL_TCG && host->tsc_khz > 0)
 		g_string_append_printf(params, " tsc_early_khz=%u", host->tsc_khz);
+	/* the agent mounts the share with the file system QEMU offers it */
+	if (config->shared_fs == COCOON_SHARED_FS_VIRTIO_FS)
+		g_string_append(params, " " COCOON_SHARE_KERNEL_PARAM "=virtiofs");
 	if (config->kernel_params != NULL && config->kernel_params[0] != '\0')
 		g_string_append_printf(params, " %s", config->kernel_params);
 	return g_string_free(g_steal_pointer(&params), FALSE);
@@ -116,7 +119,12 @@ cocoon_qemu_build_cmdline(const CocoonVmConfig *config, const CocoonQemuHostInfo
 	add(argv, "-name");
 	add(argv, "guest=cocoon-%s,debug-threads=on", name);
 	add(argv, "-machine");
-	add(argv, "%s", microvm ? "microvm,rtc=on" : "q35");
+	/*
+	 * vhost-user: virtiofsd reads and writes the guest's buffers itself, so guest RAM is a
+	 * memfd QEMU shares with it (the pages are counted once, split between the two in PSS)
+	 */
+	add(argv, "%s%s", microvm ? "microvm,rtc=on" : "q35",
+	    config->shared_fs == COCOON_SHARED_FS_VIRTIO_FS ? ",memory-backend=mem" : "");
 	add(argv, "-accel");
 	if (host->accel == COCOON_ACCEL_KVM) {
 		add(argv, "kvm");
@@ -137,6 +145,10 @@ cocoon_qemu_build_cmdline(const CocoonVmConfig *config, const CocoonQemuHostInfo
 	add(argv, "%u", config->vcpus);
 	add(argv, "-m");
 	add(argv, "%uM", config->memory_mib);
+	if (config->shared_fs == COCOON_SHARED_FS_VIRTIO_FS) {
+		add(argv, "-object");
+		add(argv, "memory-backend-memfd,id=mem,size=%uM,share=on", config->memory_mib);
+	}
 	add(argv, "-nodefaults");
 	add(argv, "-no-user-config");
 	add(argv, "-nographic");
@@ -190,6 +202,19 @@ cocoon_qemu_build_cmdline(const CocoonVmConfig *config, const CocoonQemuHostInfo
 		add(argv, "virtio-9p-%s,fsdev=shared,mount_tag=" COCOON_SHARED_FS_TAG, bus_suffix);
 		break;
 	}
+	case COCOON_SHARED_FS_VIRTIO_FS: {
+		g_autofree gchar *socket = state_option_path(config, COCOON_VM_VIRTIOFSD_SOCKET);
+
+		/* virtiofsd listens, QEMU connects (cocoon-virtiofsd.c starts it first) */
+		add(argv, "-chardev");
+		add(argv, "socket,id=virtiofs,path=%s", socket);
+		add(argv, "-device");
+		add(argv,
+		    "vhost-user-fs-%s,chardev=virtiofs,tag=" COCOON_SHARED_FS_TAG
+		    ",queue-size=1024",
+		    bus_suffix);
+		break;
+	}
 	case COCOON_SHARED_FS_NONE:
 		break;
 	}
@@ -213,6 +238,82 @@ cocoon_qemu_build_cmdline(const CocoonVmConfig *config, const CocoonQemuHostInfo
 	for (guint i = 0; config->extra_args != NULL && config->extra_args[i] != NULL; i++)
 		add(argv, "%s", config->extra_args[i]);
 
+	g_ptr_array_add(argv, NULL);
+	return (GStrv)g_ptr_array_free(g_steal_pointer(&argv), FALSE);
+}
+
+/* a value for a C virtiofsd -o option list (libfuse's fuse_opt): ',' and '\\' escaped with '\\' */
+static gchar *
+escape_fuse_option_value(const gchar *value)
+{
+	g_autoptr(GString) out = g_string_sized_new(strlen(value) + 8);
+
+	for (const gchar *p = value; *p != '\0'; p++) {
+		if (*p == ',' || *p == '\\')
+			g_string_append_c(out, '\\');
+		g_string_append_c(out, *p);
+	}
+	return g_string_free(g_steal_pointer(&out), FALSE);
+}
+
+/**
+ * cocoon_qemu_build_virtiofsd_argv:
+ * @config: the VM, with shared_fs VIRTIO_FS
+ *
+ * Returns: (transfer full): the argv of the pod's virtiofsd, or %NULL with @error set
+ */
+GStrv
+cocoon_qemu_build_virtiofsd_argv(const CocoonVmConfig *config, GError **error)
+{
+	g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+	g_autofree gchar *socket = NULL;
+	g_autofree gchar *dir = NULL;
+	g_autofree gchar *source = NULL;
+
+	if (!cocoon_vm_config_validate(config, error))
+		return NULL;
+	if (config->shared_fs != COCOON_SHARED_FS_VIRTIO_FS) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			    "sandbox %s: virtiofsd: the VM does not use virtio-fs",
+			    config->sandbox_id);
+		return NULL;
+	}
+	socket = cocoon_vm_config_state_path(config, COCOON_VM_VIRTIOFSD_SOCKET);
+	dir = cocoon_vm_config_get_shared_dir(config);
+	source = escape_fuse_option_value(dir);
+
+	add(argv, "%s", config->virtiofsd);
+	add(argv, "--socket-path=%s", socket);
+	add(argv, "-o");
+	add(argv, "source=%s", source);
+	/*
+	 * its own mount, pid and network namespaces with the share as its root (pivot_root), and
+	 * its built-in seccomp filter and capability drop; see docs/security.md
+	 */
+	add(argv, "-o");
+	add(argv, "sandbox=namespace");
+	/*
+	 * auto: attributes and names cached for 1 s, file data kept while unchanged on the host.
+	 * none would open every file with direct I/O, where this guest kernel refuses shared
+	 * writable mmap (ENODEV); always would never show a change made on the host side of a
+	 * volume. Measured in docs/performance.md.
+	 */
+	add(argv, "-o");
+	add(argv, "cache=auto");
+	/* file capabilities and ACLs of the images, as 9p passes them */
+	add(argv, "-o");
+	add(argv, "xattr");
+	/* each mount in the share is its own file system in the guest (st_dev, inode numbers) */
+	add(argv, "-o");
+	add(argv, "announce_submounts");
+	/* locks stay in the guest kernel: every container of the pod is in that one kernel */
+	add(argv, "-o");
+	add(argv, "no_posix_lock");
+	add(argv, "-o");
+	add(argv, "no_flock");
+	/* its log is a file of the state directory: errors only, whatever the guest sends */
+	add(argv, "-o");
+	add(argv, "log_level=err");
 	g_ptr_array_add(argv, NULL);
 	return (GStrv)g_ptr_array_free(g_steal_pointer(&argv), FALSE);
 }

@@ -22,6 +22,12 @@ typedef struct {
 GStrv cocoon_qemu_build_cmdline(const CocoonVmConfig *config, const CocoonQemuHostInfo *host,
 				GError **error);
 
+/*
+ * the argv of the pod's virtiofsd (argv[0] is config->virtiofsd, QEMU 7.2's C virtiofsd options):
+ * it serves the shared directory on <state_dir>/virtiofsd.sock. Pure, like the QEMU argv.
+ */
+GStrv cocoon_qemu_build_virtiofsd_argv(const CocoonVmConfig *config, GError **error);
+
 /* the kernel command line alone (also part of the argv) */
 gchar *cocoon_qemu_build_kernel_params(const CocoonVmConfig *config,
 				       const CocoonQemuHostInfo *host);

@@ -27,6 +27,7 @@
 #include "cocoon-pidfd.h"
 #include "cocoon-qemu-cmdline.h"
 #include "cocoon-qmp.h"
+#include "cocoon-virtiofsd.h"
 
 /* how long we wait for QEMU to go away after SIGKILL (only D state takes longer) */
 #define KILL_WAIT_MS 5000
@@ -57,6 +58,10 @@ typedef struct {
 	CocoonQmp *qmp;
 	gboolean stopping; /* the exit was asked for: no died callback */
 	gchar *shutdown_reason;
+
+	/* shared_fs VIRTIO_FS: the pod's virtiofsd, started before QEMU and ended after it */
+	CocoonVirtiofsd *virtiofsd;
+	gchar *backend_failure; /* why the driver killed QEMU (virtiofsd died), for the reason */
 
 	/* the console: our end of QEMU's serial socket, read by console_thread into console_log */
 	int console_fd;
@@ -282,6 +287,8 @@ reap(CocoonQemu *self)
 		cocoon_qmp_dispatch_pending(self->qmp);
 		g_clear_pointer(&self->qmp, cocoon_qmp_free);
 	}
+	/* after QEMU: a virtiofsd killed first would leave the guest's I/O hanging */
+	g_clear_pointer(&self->virtiofsd, cocoon_virtiofsd_free);
 	remove_runtime_files(self);
 	return status;
 }
@@ -302,6 +309,8 @@ describe_exit(CocoonQemu *self, gint status)
 		log = cut;
 	}
 	g_string_append_printf(text, "QEMU %s", how);
+	if (self->backend_failure != NULL)
+		g_string_append_printf(text, " (killed by cocoon: %s)", self->backend_failure);
 	if (self->shutdown_reason != NULL)
 		g_string_append_printf(text, " (shutdown reason: %s)", self->shutdown_reason);
 	if (log[0] != '\0')
@@ -402,14 +411,7 @@ prepare_state_dir(CocoonQemu *self, GError **error)
 static gboolean
 write_pid_file(CocoonQemu *self, GError **error)
 {
-	g_autofree gchar *text = NULL;
-	guint64 start_time;
-
-	if (!cocoon_qemu_read_start_time(self->pid, &start_time, error))
-		return FALSE;
-	text = g_strdup_printf("%d %" G_GUINT64_FORMAT "\n", (int)self->pid, start_time);
-	return g_file_set_contents_full(self->pid_file_path, text, -1,
-					G_FILE_SET_CONTENTS_CONSISTENT, 0600, error);
+	return cocoon_hypervisor_write_pid_file(self->pid_file_path, self->pid, error);
 }
 
 /* kills the QEMU spawn() just started, before anything watches it */
@@ -421,6 +423,24 @@ spawn_undo(CocoonQemu *self)
 		;
 	self->pid = 0;
 	console_stop(self);
+	g_clear_pointer(&self->virtiofsd, cocoon_virtiofsd_free);
+}
+
+/*
+ * virtiofsd died under a running VM: the guest's file system requests would wait for ever, so
+ * the VM goes, and its died callback says why
+ */
+static void
+on_virtiofsd_exit(CocoonVirtiofsd *virtiofsd, const gchar *reason, gpointer user_data)
+{
+	CocoonQemu *self = user_data;
+
+	if (self->pid == 0 || self->stopping)
+		return;
+	g_warning("sandbox %s: %s: stopping the VM", sandbox_id(self), reason);
+	g_free(self->backend_failure);
+	self->backend_failure = g_strdup(reason);
+	(void)signal_qemu(self, SIGKILL, NULL);
 }
 
 static gboolean
@@ -635,9 +655,19 @@ qemu_start(CocoonHypervisor *hypervisor, GError **error)
 	g_clear_pointer(&self->shutdown_reason, g_free);
 	hypervisor->wait_status = -1;
 	hypervisor->accel = host.accel;
+	g_clear_pointer(&self->backend_failure, g_free);
 	deadline = g_get_monotonic_time() + (gint64)config->start_timeout_ms * 1000;
-	if (!spawn(self, argv, error))
+	if (config->shared_fs == COCOON_SHARED_FS_VIRTIO_FS) {
+		self->virtiofsd =
+			cocoon_virtiofsd_start(config, cocoon_hypervisor_get_context(hypervisor),
+					       on_virtiofsd_exit, self, error);
+		if (self->virtiofsd == NULL)
+			return FALSE;
+	}
+	if (!spawn(self, argv, error)) {
+		g_clear_pointer(&self->virtiofsd, cocoon_virtiofsd_free);
 		return FALSE;
+	}
 	g_debug("sandbox %s: QEMU pid %d (%s: %s)", sandbox_id(self), (int)self->pid,
 		cocoon_accel_to_string(host.accel), why);
 
@@ -732,6 +762,8 @@ qemu_finalize(CocoonHypervisor *hypervisor)
 	g_clear_pointer(&self->exit, cocoon_pidfd_free);
 	console_stop(self);
 	g_clear_pointer(&self->qmp, cocoon_qmp_free);
+	g_clear_pointer(&self->virtiofsd, cocoon_virtiofsd_free);
+	g_free(self->backend_failure);
 	g_free(self->qmp_socket_path);
 	g_free(self->qemu_log_path);
 	g_free(self->pid_file_path);
@@ -768,16 +800,18 @@ parse_pid_file(const gchar *path, const gchar *contents, GPid *ret_pid, guint64 
 }
 
 /**
- * cocoon_qemu_kill_from_state:
- * @state_dir: a sandbox state directory
+ * cocoon_hypervisor_kill_pid_file:
+ * @path: a pid file written by cocoon_hypervisor_write_pid_file()
+ * @what: the process, for messages ("QEMU")
+ * @group: also SIGKILL its process group (the process leads one)
  *
- * Kills the QEMU of a previous start (e.g. after the shim crashed) if and only if the recorded
- * pid still belongs to the process started then.
+ * Kills the process recorded in @path if and only if the recorded pid still belongs to the
+ * process started then, waits (bounded) for its exit and removes the pid file.
  */
 gboolean
-cocoon_qemu_kill_from_state(const gchar *state_dir, GError **error)
+cocoon_hypervisor_kill_pid_file(const gchar *path, const gchar *what, gboolean group,
+				GError **error)
 {
-	g_autofree gchar *path = g_build_filename(state_dir, COCOON_VM_PID_FILE, NULL);
 	g_autofree gchar *contents = NULL;
 	g_autoptr(GError) local_error = NULL;
 	g_autoptr(GError) open_error = NULL;
@@ -813,35 +847,77 @@ cocoon_qemu_kill_from_state(const gchar *state_dir, GError **error)
 		return FALSE;
 	}
 	if (pidfd == NULL || !cocoon_qemu_read_start_time(pid, &start_time, NULL)) {
-		g_debug("kill from state: QEMU pid %d is gone", (int)pid);
+		g_debug("kill from state: %s pid %d is gone", what, (int)pid);
 	} else if (start_time != recorded_start) {
 		g_message("kill from state: pid %d now belongs to another process (started at "
-			  "%" G_GUINT64_FORMAT ", QEMU at %" G_GUINT64_FORMAT "), not killing it",
-			  (int)pid, start_time, recorded_start);
+			  "%" G_GUINT64_FORMAT ", %s at %" G_GUINT64_FORMAT "), not killing it",
+			  (int)pid, start_time, what, recorded_start);
 	} else {
 		g_autoptr(GError) kill_error = NULL;
+		/*
+		 * the group first, while its leader (checked just now) still holds the pid: the
+		 * number cannot name another group then
+		 */
+		if (group)
+			(void)kill(-pid, SIGKILL);
 		if (!cocoon_pidfd_send_signal(pidfd, SIGKILL, &kill_error) &&
 		    !g_error_matches(kill_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)) {
 			g_set_error(error, G_IO_ERROR, kill_error->code,
-				    "kill from state: kill QEMU pid %d: %s", (int)pid,
+				    "kill from state: kill %s pid %d: %s", what, (int)pid,
 				    kill_error->message);
 			return FALSE;
 		}
 		if (!cocoon_pidfd_wait(pidfd, KILL_WAIT_MS)) {
 			g_set_error(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-				    "kill from state: QEMU pid %d still there %u ms after SIGKILL",
-				    (int)pid, KILL_WAIT_MS);
+				    "kill from state: %s pid %d still there %u ms after SIGKILL",
+				    what, (int)pid, KILL_WAIT_MS);
 			return FALSE;
 		}
 		/* our own child (same process, another hypervisor object): collect it */
 		waitpid(pid, NULL, WNOHANG);
-		g_message("kill from state: killed QEMU pid %d", (int)pid);
+		g_message("kill from state: killed %s pid %d", what, (int)pid);
 	}
 	if (g_unlink(path) < 0 && errno != ENOENT) {
 		cocoon_set_error_from_errno(error, "kill from state: remove %s", path);
 		return FALSE;
 	}
 	return TRUE;
+}
+
+/**
+ * cocoon_hypervisor_write_pid_file:
+ *
+ * "PID STARTTIME" for cocoon_hypervisor_kill_pid_file()
+ */
+gboolean
+cocoon_hypervisor_write_pid_file(const gchar *path, GPid pid, GError **error)
+{
+	g_autofree gchar *text = NULL;
+	guint64 start_time;
+
+	if (!cocoon_qemu_read_start_time(pid, &start_time, error))
+		return FALSE;
+	text = g_strdup_printf("%d %" G_GUINT64_FORMAT "\n", (int)pid, start_time);
+	return g_file_set_contents_full(path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600,
+					error);
+}
+
+/**
+ * cocoon_qemu_kill_from_state:
+ * @state_dir: a sandbox state directory
+ *
+ * Kills the QEMU of a previous start (e.g. after the shim crashed) if and only if the recorded
+ * pid still belongs to the process started then; then its virtiofsd, the same way.
+ */
+gboolean
+cocoon_qemu_kill_from_state(const gchar *state_dir, GError **error)
+{
+	g_autofree gchar *path = g_build_filename(state_dir, COCOON_VM_PID_FILE, NULL);
+
+	/* QEMU first: a virtiofsd killed under a running QEMU leaves the guest's I/O hanging */
+	if (!cocoon_hypervisor_kill_pid_file(path, "QEMU", FALSE, error))
+		return FALSE;
+	return cocoon_virtiofsd_kill_from_state(state_dir, error);
 }
 
 /* ---- construction ---- */

@@ -37,6 +37,32 @@ cocoon_accel_to_string(CocoonAccel accel)
 	return "invalid";
 }
 
+gint
+cocoon_shared_fs_from_string(const gchar *value)
+{
+	if (g_strcmp0(value, "9p") == 0)
+		return COCOON_SHARED_FS_9P;
+	if (g_strcmp0(value, "virtio-fs") == 0)
+		return COCOON_SHARED_FS_VIRTIO_FS;
+	if (g_strcmp0(value, "none") == 0)
+		return COCOON_SHARED_FS_NONE;
+	return -1;
+}
+
+const gchar *
+cocoon_shared_fs_to_string(CocoonSharedFs shared_fs)
+{
+	switch (shared_fs) {
+	case COCOON_SHARED_FS_NONE:
+		return "none";
+	case COCOON_SHARED_FS_9P:
+		return "9p";
+	case COCOON_SHARED_FS_VIRTIO_FS:
+		return "virtio-fs";
+	}
+	return "invalid";
+}
+
 static void
 nic_free(CocoonVmNic *nic)
 {
@@ -69,6 +95,7 @@ cocoon_vm_config_new(void)
 	config->vcpus = 1;
 	config->memory_mib = 256;
 	config->shared_fs = COCOON_SHARED_FS_9P;
+	config->virtiofsd = g_strdup("/usr/lib/qemu/virtiofsd");
 	config->start_timeout_ms = 10000;
 	config->qmp_timeout_ms = 5000;
 	config->netns_fd = -1;
@@ -89,6 +116,7 @@ cocoon_vm_config_copy(const CocoonVmConfig *config)
 	copy->initrd = g_strdup(config->initrd);
 	copy->kernel_params = g_strdup(config->kernel_params);
 	copy->shared_dir = g_strdup(config->shared_dir);
+	copy->virtiofsd = g_strdup(config->virtiofsd);
 	copy->extra_args = g_strdupv(config->extra_args);
 	copy->nics = NULL;
 	for (guint i = 0; config->nics != NULL && i < config->nics->len; i++) {
@@ -111,6 +139,7 @@ cocoon_vm_config_free(CocoonVmConfig *config)
 	g_free(config->initrd);
 	g_free(config->kernel_params);
 	g_free(config->shared_dir);
+	g_free(config->virtiofsd);
 	g_strfreev(config->extra_args);
 	if (config->nics != NULL)
 		g_ptr_array_unref(config->nics);
@@ -216,8 +245,14 @@ cocoon_vm_config_validate(const CocoonVmConfig *config, GError **error)
 		return invalid(error, config, "memory must be between 64 MiB and 1 TiB");
 	if (!is_set(config->kernel))
 		return invalid(error, config, "no guest kernel");
-	if (config->shared_fs != COCOON_SHARED_FS_NONE && config->shared_fs != COCOON_SHARED_FS_9P)
+	if (config->shared_fs != COCOON_SHARED_FS_NONE &&
+	    config->shared_fs != COCOON_SHARED_FS_9P &&
+	    config->shared_fs != COCOON_SHARED_FS_VIRTIO_FS)
 		return invalid(error, config, "unknown shared file system kind");
+	if (config->shared_fs == COCOON_SHARED_FS_VIRTIO_FS &&
+	    (!is_set(config->virtiofsd) || !g_path_is_absolute(config->virtiofsd)))
+		return invalid(error, config,
+			       "virtio-fs needs the virtiofsd binary's absolute path");
 	if (config->shared_dir != NULL && !g_path_is_absolute(config->shared_dir))
 		return invalid(error, config, "the shared directory must be an absolute path");
 	if (config->kernel_params != NULL && strpbrk(config->kernel_params, "\n\r") != NULL)

@@ -17,13 +17,20 @@ typedef enum {
 CocoonAccel cocoon_accel_from_string(const gchar *value);
 const gchar *cocoon_accel_to_string(CocoonAccel accel);
 
-/* how the host directory reaches the guest; virtio-fs and block devices come later */
+/* how the host directory reaches the guest */
 typedef enum {
 	COCOON_SHARED_FS_NONE,
-	COCOON_SHARED_FS_9P, /* virtio-9p, mount tag COCOON_SHARED_FS_TAG */
+	COCOON_SHARED_FS_9P,	    /* virtio-9p, mount tag COCOON_SHARED_FS_TAG */
+	COCOON_SHARED_FS_VIRTIO_FS, /* vhost-user-fs served by virtiofsd, the same tag */
 } CocoonSharedFs;
 
 #define COCOON_SHARED_FS_TAG "cocoon"
+/* on the guest kernel's command line: "<param>=virtiofs" tells the agent to mount virtio-fs */
+#define COCOON_SHARE_KERNEL_PARAM "cocoon.share"
+
+/* "9p", "virtio-fs" (the config's hypervisor.shared_fs) or "none"; anything else is -1 */
+gint cocoon_shared_fs_from_string(const gchar *value);
+const gchar *cocoon_shared_fs_to_string(CocoonSharedFs shared_fs);
 
 #define COCOON_MACHINE_MICROVM "microvm"
 #define COCOON_MACHINE_Q35     "q35"
@@ -35,6 +42,10 @@ typedef enum {
 #define COCOON_VM_CONSOLE_LOG  "console.log"
 #define COCOON_VM_QEMU_LOG     "qemu.log"
 #define COCOON_VM_PID_FILE     "qemu.pid"
+/* and the ones of the pod's virtiofsd (shared_fs VIRTIO_FS) */
+#define COCOON_VM_VIRTIOFSD_SOCKET "virtiofsd.sock"
+#define COCOON_VM_VIRTIOFSD_LOG	   "virtiofsd.log"
+#define COCOON_VM_VIRTIOFSD_PID	   "virtiofsd.pid"
 
 /* the virtio-serial port names the agent looks for in /sys/class/virtio-ports/ */
 #define COCOON_VM_AGENT_PORT "cocoon.agent"
@@ -66,6 +77,7 @@ typedef struct {
 	gchar *initrd;		  /* optional */
 	gchar *kernel_params;	  /* optional, appended to the built-in parameters */
 	CocoonSharedFs shared_fs; /* default 9P */
+	gchar *virtiofsd;	  /* shared_fs VIRTIO_FS: the virtiofsd binary (absolute path) */
 	gchar *shared_dir;	  /* default <state_dir>/shared */
 	gchar **extra_args;	  /* optional, appended to QEMU's argv as they are */
 	gboolean debug;		  /* a verbose guest kernel instead of "quiet" */

@@ -285,8 +285,13 @@ cocoon_pod_vm_config_new(const CocoonConfig *config, const gchar *sandbox_id,
 	vm_config->kernel = g_strdup(config->kernel);
 	vm_config->initrd = g_strdup(config->initrd);
 	vm_config->kernel_params = g_strdup(config->kernel_params);
-	vm_config->shared_fs = COCOON_SHARED_FS_9P;
+	/* the config loader allows "9p" and "virtio-fs" only */
+	vm_config->shared_fs = g_strcmp0(config->shared_fs, "virtio-fs") == 0
+				       ? COCOON_SHARED_FS_VIRTIO_FS
+				       : COCOON_SHARED_FS_9P;
 	vm_config->shared_dir = g_strdup(shared_dir);
+	g_free(vm_config->virtiofsd);
+	vm_config->virtiofsd = g_strdup(config->virtiofsd);
 	vm_config->extra_args = g_strdupv(config->extra_args);
 	vm_config->debug = config->debug_console;
 	vm_config->console_log_max_kib = config->console_log_max_kib;

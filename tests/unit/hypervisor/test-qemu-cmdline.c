@@ -120,6 +120,91 @@ test_cmdline_no_share(void)
 	check_golden(config, &host, "microvm-kvm-no-share");
 }
 
+/* virtio-fs: guest RAM on a shared memfd, the vhost-user-fs device, the agent told by cmdline */
+static void
+test_cmdline_virtio_fs(void)
+{
+	g_autoptr(CocoonVmConfig) microvm = base_config();
+	g_autoptr(CocoonVmConfig) q35 = base_config();
+	g_autoptr(CocoonVmConfig) copy = NULL;
+	CocoonQemuHostInfo tcg = {.accel = COCOON_ACCEL_TCG, .tsc_khz = 2596136};
+	CocoonQemuHostInfo kvm = {.accel = COCOON_ACCEL_KVM};
+	g_autofree gchar *params = NULL;
+
+	microvm->shared_fs = COCOON_SHARED_FS_VIRTIO_FS;
+	check_golden(microvm, &tcg, "microvm-tcg-virtio-fs");
+	copy = cocoon_vm_config_copy(microvm);
+	g_assert_cmpstr(copy->virtiofsd, ==, microvm->virtiofsd);
+	check_golden(copy, &tcg, "microvm-tcg-virtio-fs");
+	params = cocoon_qemu_build_kernel_params(microvm, &tcg);
+	g_assert_nonnull(strstr(params, " cocoon.share=virtiofs"));
+
+	g_free(q35->machine);
+	q35->machine = g_strdup(COCOON_MACHINE_Q35);
+	q35->memory_mib = 1024;
+	q35->shared_fs = COCOON_SHARED_FS_VIRTIO_FS;
+	check_golden(q35, &kvm, "q35-kvm-virtio-fs");
+}
+
+/* the pod's virtiofsd: golden argv; paths with commas escaped for its -o lists */
+static void
+check_virtiofsd_golden(const CocoonVmConfig *config, const gchar *name)
+{
+	g_autoptr(GError) error = NULL;
+	g_auto(GStrv) argv = cocoon_qemu_build_virtiofsd_argv(config, &error);
+	g_autofree gchar *file = g_strdup_printf("%s.args", name);
+	g_autofree gchar *path =
+		g_test_build_filename(G_TEST_DIST, "unit", "hypervisor", "golden", file, NULL);
+	g_autofree gchar *joined = NULL;
+	g_autofree gchar *expected = NULL;
+
+	g_assert_no_error(error);
+	g_assert_nonnull(argv);
+	joined = g_strjoinv("\n", argv);
+	{
+		g_autofree gchar *with_newline = g_strconcat(joined, "\n", NULL);
+		g_free(g_steal_pointer(&joined));
+		joined = g_steal_pointer(&with_newline);
+	}
+	if (g_getenv("COCOON_UPDATE_GOLDEN") != NULL) {
+		g_assert_true(g_file_set_contents(path, joined, -1, &error));
+		g_assert_no_error(error);
+		return;
+	}
+	g_assert_true(g_file_get_contents(path, &expected, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_cmpstr(joined, ==, expected);
+}
+
+static void
+test_cmdline_virtiofsd(void)
+{
+	g_autoptr(CocoonVmConfig) config = base_config();
+	g_autoptr(GError) error = NULL;
+	g_auto(GStrv) argv = NULL;
+
+	/* a VM on 9p has no virtiofsd */
+	argv = cocoon_qemu_build_virtiofsd_argv(config, &error);
+	g_assert_null(argv);
+	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+	g_clear_error(&error);
+
+	config->shared_fs = COCOON_SHARED_FS_VIRTIO_FS;
+	check_virtiofsd_golden(config, "virtiofsd");
+	g_free(config->state_dir);
+	config->state_dir = g_strdup("/run/co,coon/a b");
+	config->shared_dir = g_strdup("/srv/share,with\\back/");
+	check_virtiofsd_golden(config, "virtiofsd-odd-paths");
+
+	/* a relative binary is refused */
+	g_free(config->virtiofsd);
+	config->virtiofsd = g_strdup("virtiofsd");
+	argv = cocoon_qemu_build_virtiofsd_argv(config, &error);
+	g_assert_null(argv);
+	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+	g_assert_nonnull(strstr(error->message, "virtiofsd"));
+}
+
 static void
 assert_invalid(const CocoonVmConfig *config, const CocoonQemuHostInfo *host, const gchar *part)
 {
@@ -305,6 +390,8 @@ main(int argc, char **argv)
 	g_test_add_func("/hypervisor/cmdline/extra", test_cmdline_extra);
 	g_test_add_func("/hypervisor/cmdline/odd-paths", test_cmdline_odd_paths);
 	g_test_add_func("/hypervisor/cmdline/no-share", test_cmdline_no_share);
+	g_test_add_func("/hypervisor/cmdline/virtio-fs", test_cmdline_virtio_fs);
+	g_test_add_func("/hypervisor/cmdline/virtiofsd", test_cmdline_virtiofsd);
 	g_test_add_func("/hypervisor/cmdline/invalid", test_cmdline_invalid);
 	g_test_add_func("/hypervisor/cmdline/helpers", test_cmdline_helpers);
 	g_test_add_func("/hypervisor/cmdline/console", test_cmdline_console);
