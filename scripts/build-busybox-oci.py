@@ -3,9 +3,11 @@
 """build-busybox-oci.py — builds an OCI image-layout tarball offline from busybox-static.
 
 usage: build-busybox-oci.py OUT.tar [--name cocoon-test/busybox:latest] [--busybox /bin/busybox]
+                             [--add SRC:DEST ...]
 
 The image has one layer: /bin/busybox with every applet linked (bin/sh, bin/echo, ...), /etc/passwd,
-/etc/group, /tmp (1777), /root; config Cmd ["sh"], Env PATH. The output is deterministic (fixed mtimes,
+/etc/group, /tmp (1777), /root, and each --add SRC:DEST file (mode 0755, e.g. a test's static probe as
+usr/local/bin/fs-probe); config Cmd ["sh"], Env PATH. The output is deterministic (fixed mtimes,
 owners and order, gzip without timestamp), so the same busybox gives the same digest.
 
 index.json names the image with the annotations containerd's importer reads:
@@ -57,8 +59,8 @@ def tar_info(name, kind, mode, size=0, linkname=""):
     return info
 
 
-def build_layer(busybox):
-    """returns the uncompressed layer tar (bytes)"""
+def build_layer(busybox, extra=()):
+    """returns the uncompressed layer tar (bytes); extra: (source path, path in the image)"""
     out = subprocess.run([busybox, "--list-full"], check=True, capture_output=True, text=True).stdout
     applets = sorted({a.strip() for a in out.split() if a.strip()} - {"bin/busybox", "linuxrc"})
     with open(busybox, "rb") as f:
@@ -67,6 +69,11 @@ def build_layer(busybox):
     dirs = {"bin": 0o755, "sbin": 0o755, "usr": 0o755, "usr/bin": 0o755, "usr/sbin": 0o755,
             "etc": 0o755, "tmp": 0o1777, "root": 0o700, "dev": 0o755, "proc": 0o755, "sys": 0o755,
             "var": 0o755}
+    for _, dest in extra:
+        parent = os.path.dirname(dest)
+        while parent:
+            dirs.setdefault(parent, 0o755)
+            parent = os.path.dirname(parent)
     for a in applets:
         parent = os.path.dirname(a)
         while parent:
@@ -80,6 +87,9 @@ def build_layer(busybox):
     entries.append(("etc/group", tarfile.REGTYPE, 0o644, GROUP, ""))
     for a in applets:
         entries.append((a, tarfile.SYMTYPE, 0o777, b"", "/bin/busybox"))
+    for source, dest in extra:
+        with open(source, "rb") as f:
+            entries.append((dest, tarfile.REGTYPE, 0o755, f.read(), ""))
     entries.sort(key=lambda e: e[0])
 
     buf = io.BytesIO()
@@ -113,7 +123,16 @@ def main():
     ap.add_argument("--name", default="cocoon-test/busybox:latest",
                     help="image reference (default cocoon-test/busybox:latest -> docker.io/cocoon-test/busybox:latest)")
     ap.add_argument("--busybox", default="/bin/busybox", help="a statically linked busybox (busybox-static)")
+    ap.add_argument("--add", action="append", default=[], metavar="SRC:DEST",
+                    help="also put the file SRC at DEST (relative, mode 0755) in the image")
     args = ap.parse_args()
+    extra = []
+    for item in args.add:
+        source, _, dest = item.partition(":")
+        dest = dest.strip("/")
+        if not source or not dest or ".." in dest.split("/"):
+            raise SystemExit("build-busybox-oci: --add wants SRC:DEST with a relative DEST, not %r" % item)
+        extra.append((source, dest))
 
     if not os.access(args.busybox, os.X_OK):
         raise SystemExit("build-busybox-oci: %s not found or not executable (apt-get install busybox-static)"
@@ -121,7 +140,7 @@ def main():
     name = normalize(args.name)
     tag = name.rsplit(":", 1)[1]
 
-    layer = build_layer(args.busybox)
+    layer = build_layer(args.busybox, extra)
     layer_gz = gzip_bytes(layer)
     config = jbytes({
         "architecture": "amd64",
