@@ -203,7 +203,7 @@ cocoon_config_new_default(void)
 	config->initrd = g_build_filename(COCOON_GUEST_IMAGE_DIR, "initrd.img", NULL);
 	config->kernel_params = g_strdup("");
 	config->extra_args = g_new0(gchar *, 1);
-	config->shared_fs = g_strdup("9p");
+	config->shared_fs = g_strdup("virtio-fs");
 	config->virtiofsd = g_strdup(COCOON_VIRTIOFSD_DEFAULT);
 	config->console_log_max_kib = 1024;
 	config->boot_timeout_ms = 30000;

@@ -25,7 +25,7 @@ typedef struct {
 	gchar *initrd;
 	gchar *kernel_params;
 	gchar **extra_args;
-	/* how the pod's share reaches the guest: "9p" (default) | "virtio-fs" */
+	/* how the pod's share reaches the guest: "virtio-fs" (default) | "9p" */
 	gchar *shared_fs;
 	/* the virtiofsd binary for "virtio-fs" (QEMU 7.2's C one, or the Rust one) */
 	gchar *virtiofsd;

@@ -78,6 +78,14 @@
 #                        killed while nobody reads its output has its /tasks/exit within the shim's 2 s
 #                        stall bound plus that margin (not after a 30 s drain); with -t, within the
 #                        agent's 2 s wait for the pty's EOF plus 2 s and that margin
+#   virtiofsd-kill       kill -9 of a pod's virtiofsd (odd tries the process the shim spawned, even
+#                        tries the sandboxed child that serves the guest) while a container writes
+#                        to its root file system and another reads a volume: the shim stops the
+#                        VM (the guest's file requests would wait for ever), every process reports
+#                        a non-zero exit within 20 s, the shim log names virtiofsd, `tasks rm` of
+#                        all of them works and nothing is left (virtiofsd, QEMU, mounts, state).
+#                        Every scenario also counts a virtiofsd still running after its try as a
+#                        leak (shim-kill: a shim killed with its virtiofsd running)
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -98,7 +106,7 @@ EXECS=${COCOON_FAULT_EXECS:-50}
 PODS=${COCOON_FAULT_PODS:-8}
 ALL_SCENARIOS="shim-kill qemu-kill agent-stopped qemu-frozen containerd-restart create-interrupted
 sequential-runs parallel-pods security hostile-share guest-halted shim-kill-volumes console-flood
-fork-bomb bad-input exec-background-child"
+fork-bomb bad-input exec-background-child virtiofsd-kill"
 SCENARIOS=${COCOON_FAULT_SCENARIOS:-$ALL_SCENARIOS}
 # what the agent-stopped scenarios configure, and how much later than that a failure may come
 FAULT_REQUEST_TIMEOUT_MS=2000
@@ -188,6 +196,10 @@ containerd_down() { # TERM|KILL
 
 qemu_pids() { pgrep -f "qemu-system-x86_64.* -name guest=cocoon-.*$state/" || true; }
 qemu_pid_of() { pgrep -f "qemu-system-x86_64.*$state/$1/" || true; }
+# every virtiofsd of this run: the one the shim spawned and, with -o sandbox=namespace, its child
+# (PID 1 of a new pid namespace, the one that serves the guest)
+virtiofsd_pids() { pgrep -f "virtiofsd .*$state/" || true; }
+virtiofsd_pids_of() { pgrep -f "virtiofsd .*$state/$1/" || true; }
 shim_pids() { pgrep -f "containerd-shim-cocoon-v2 .*-address $CONTAINERD_ADDRESS" || true; }
 shim_pid_of() { pgrep -f "containerd-shim-cocoon-v2 .*-address $CONTAINERD_ADDRESS .*-group $1( |$)" || true; }
 our_mounts() { awk -v w="$work/" 'index($2, w) == 1 {print $2}' /proc/self/mounts; }
@@ -212,6 +224,7 @@ rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null; }
 leftovers() {
 	local x
 	for x in $(qemu_pids); do echo "QEMU pid: $x"; done
+	for x in $(virtiofsd_pids); do echo "virtiofsd pid: $x"; done
 	for x in $(shim_pids); do echo "shim pid: $x ($({ tr '\0' ' ' <"/proc/$x/cmdline"; } 2>/dev/null | grep -o -- '-id [^ ]*'))"; done
 	for x in $(our_mounts); do echo "mount: $x"; done
 	for x in $(state_entries); do echo "state entry: $state/$x"; done
@@ -240,7 +253,7 @@ leak_check() { # SECONDS
 	leak "$n things left after ${1:-30}s:" "$n"
 	echo "$left" | sed 's/^/    /'
 	# by pid, never by name
-	for p in $(shim_pids) $(qemu_pids); do kill -KILL "$p" 2>/dev/null; done
+	for p in $(shim_pids) $(qemu_pids) $(virtiofsd_pids); do kill -KILL "$p" 2>/dev/null; done
 	sleep 0.5
 	for mnt in $(our_mounts | sort -r); do umount -l "$mnt" 2>/dev/null; done
 	if [ -z "$(our_mounts)" ]; then
@@ -1058,12 +1071,66 @@ scenario_exec_background_child() {
 
 # ---------------------------------------------------------------- main
 
+# odd tries kill the virtiofsd the shim spawned, even tries its sandboxed child (the server)
+scenario_virtiofsd_kill() {
+	local t=$1 p=vk-p$1 a=vk-a$1 start elapsed out st id pairs victim pids
+	write_config
+	mkdir -p "$work/vk-vol$t"
+	echo volume >"$work/vk-vol$t/file"
+	ctr_t 300 run -d $rt $(pod_args "$p" sandbox) "$image" "$p" \
+		sh -c 'while :; do date >>/var/log-vk; sleep 0.2; done' || { fail "run $p"; return; }
+	ctr_t 120 run -d $rt $(pod_args "$p" container) \
+		--mount "type=bind,src=$work/vk-vol$t,dst=/vol,options=rbind:ro" "$image" "$a" \
+		sh -c 'while :; do cat /vol/file >/dev/null; sleep 0.2; done' || fail "run $a"
+	pids=$(virtiofsd_pids_of "$p")
+	if [ -z "$pids" ]; then
+		fail "no virtiofsd runs for pod $p (shared_fs virtio-fs is the default)"
+		remove_all
+		leak_check 20
+		return
+	fi
+	# the spawned one is the oldest; its sandboxed child the newest
+	if [ $((t % 2)) = 1 ]; then
+		victim=$(pgrep -o -f "virtiofsd .*$state/$p/")
+	else
+		victim=$(pgrep -n -f "virtiofsd .*$state/$p/")
+	fi
+	start=$(now_ms)
+	kill -KILL "$victim"
+	pairs="$p:$p $a:$a"
+	for _ in $(seq 100); do
+		out=""
+		for id in $pairs; do [ -n "$(exit_status_of "${id%%:*}" "${id##*:}")" ] || out=x; done
+		[ -z "$out" ] && break
+		sleep 0.2
+	done
+	elapsed=$(($(now_ms) - start))
+	for id in $pairs; do
+		st=$(exit_status_of "${id%%:*}" "${id##*:}")
+		if [ -z "$st" ]; then
+			hang "no /tasks/exit for ${id##*:} of ${id%%:*} ${elapsed} ms after virtiofsd $victim was killed"
+		elif [ "$st" = 0 ]; then
+			fail "${id##*:} of ${id%%:*} exited 0 after virtiofsd was killed"
+		fi
+	done
+	log "virtiofsd $victim killed: all exits reported after ${elapsed} ms"
+	[ -z "$(qemu_pid_of "$p")" ] || fail "QEMU of $p still runs after its virtiofsd died"
+	grep -q "sandbox $p: virtiofsd .*: stopping the VM" "$work/containerd/containerd.log" ||
+		fail "the shim log does not name virtiofsd as the reason"
+	for id in "$a" "$p"; do
+		ctr_t 60 tasks rm "$id" >/dev/null 2>&1 || fail "tasks rm $id"
+		ctr_t 30 containers rm "$id" || fail "containers rm $id"
+	done
+	leak_check 20
+	rm -rf "$work/vk-vol$t"
+}
+
 cleanup() {
 	set +e
 	events_stop
 	[ -n "${CONTAINERD_PID:-}" ] && kill -0 "$CONTAINERD_PID" 2>/dev/null && remove_all
 	containerd_stop
-	for p in $(shim_pids) $(qemu_pids); do kill -KILL "$p" 2>/dev/null; done
+	for p in $(shim_pids) $(qemu_pids) $(virtiofsd_pids); do kill -KILL "$p" 2>/dev/null; done
 	for mnt in $(our_mounts | sort -r); do umount -l "$mnt" 2>/dev/null; done
 	if [ -z "$(our_mounts)" ] && [ "${COCOON_FAULT_KEEP:-0}" != 1 ]; then
 		rm -rf "$work"

@@ -57,7 +57,7 @@ test_config_defaults(void)
 	g_assert_cmpstr(config->dbus, ==, "system");
 	g_assert_cmpuint(config->console_log_max_kib, ==, 1024);
 	g_assert_cmpuint(config->container_pids_max, ==, 1024);
-	g_assert_cmpstr(config->shared_fs, ==, "9p");
+	g_assert_cmpstr(config->shared_fs, ==, "virtio-fs");
 	g_assert_cmpstr(config->virtiofsd, ==, "/usr/lib/qemu/virtiofsd");
 	g_assert_cmpuint(g_strv_length(config->enable_annotations), ==, 0);
 	g_assert_cmpuint(g_strv_length(config->warnings), ==, 0);
