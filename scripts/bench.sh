@@ -6,18 +6,23 @@
 #
 #   scripts/bench.sh [-n RUNS] [--build DIR] [--rows LIST] [--stdout-mib N] [--ttrpc-seconds S]
 #                    [--kernel-params "..."] [--qemu-args "..."] [--cocoon-only] [--keep]
+#                    [--fs-runs N] [--fs-mib N] [--fs-files N]
 #
 #   -n RUNS          runs per row and runtime (default 5, at least 1; the issue asks for >= 5)
 #   --build DIR      meson build dir with the shim, the agent and tests/bench/ttrpc/task-state-bench
 #                    (default $COCOON_BUILD_DIR, else build-bench, else build); with no shim there, the
 #                    containerd-shim-cocoon-v2 on PATH is used
-#   --rows LIST      comma-separated subset of: idle,pod4,run,exec,ttrpc,stdout (default all)
+#   --rows LIST      comma-separated subset of: idle,pod4,run,exec,ttrpc,stdout,fs (default all)
 #   --stdout-mib N   size of the stdout throughput run (default 256)
 #   --ttrpc-seconds  duration of each ttrpc measurement (default 2)
 #   --kernel-params  appended to the guest kernel command line (hypervisor.kernel_params), for A/B runs
 #   --qemu-args      appended to QEMU's command line (hypervisor.extra_args, split on spaces), for A/B runs
 #   --cocoon-only    skip the runc column (quick A/B runs of a Cocoon change)
 #   --keep           keep the work directory (logs, samples) and print its path
+#   --fs-runs N      runs of the fs rows per column (default 3): Cocoon virtio-fs, Cocoon 9p (the
+#                    same shim, the pod annotated io.cocoon.config.hypervisor.shared_fs=9p), runc
+#   --fs-mib N       size of the sequential write and read (default 64)
+#   --fs-files N     small files created, stat'ed and unlinked (default 2000)
 #
 # Needs root, containerd, ctr, runc, containerd-shim-runc-v2, qemu-system-x86_64, python3. Guest image:
 # tests/lib/guest-image.sh guest_image_ensure into ${COCOON_BENCH_IMAGE_DIR:-/var/cache/cocoon/bench-guest}
@@ -27,7 +32,10 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 runs=5
 build=${COCOON_BUILD_DIR:-}
-rows=idle,pod4,run,exec,ttrpc,stdout
+rows=idle,pod4,run,exec,ttrpc,stdout,fs
+fs_runs=3
+fs_mib=64
+fs_files=2000
 stdout_mib=256
 ttrpc_seconds=2
 kernel_params=
@@ -36,7 +44,7 @@ runtimes="cocoon runc"
 keep=0
 
 usage() {
-	sed -n '5,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	sed -n '5,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 while [ $# -gt 0 ]; do
@@ -50,11 +58,17 @@ while [ $# -gt 0 ]; do
 	--qemu-args) qemu_args=${2:?}; shift 2 ;;
 	--cocoon-only) runtimes=cocoon; shift ;;
 	--keep) keep=1; shift ;;
+	--fs-runs) fs_runs=${2:?}; shift 2 ;;
+	--fs-mib) fs_mib=${2:?}; shift 2 ;;
+	--fs-files) fs_files=${2:?}; shift 2 ;;
 	-h | --help) usage ;;
 	*) echo "bench: unknown argument $1" >&2; usage ;;
 	esac
 done
 case $runs in '' | *[!0-9]* | 0) echo "bench: -n wants a positive number" >&2; exit 2 ;; esac
+for n in "$fs_runs" "$fs_mib" "$fs_files"; do
+	case $n in '' | *[!0-9]* | 0) echo "bench: --fs-* want positive numbers" >&2; exit 2 ;; esac
+done
 if [ -z "$build" ]; then
 	if [ -d "$repo/build-bench" ]; then build=$repo/build-bench; else build=$repo/build; fi
 fi
@@ -107,7 +121,8 @@ cleanup() {
 	fi
 	# shims and VMs of this run only: they name this work dir in their command lines
 	for pid in $(pgrep -f "containerd-shim-(cocoon|runc)-v2 .*-address $work/" 2>/dev/null) \
-		$(pgrep -f "qemu-system-x86_64 .*$work/state/" 2>/dev/null); do
+		$(pgrep -f "qemu-system-x86_64 .*$work/state/" 2>/dev/null) \
+		$(pgrep -f "virtiofsd .*$work/state/" 2>/dev/null); do
 		kill -KILL "$pid" 2>/dev/null
 	done
 	grep -o " $work/[^ ]*" /proc/mounts 2>/dev/null | sort -r | while read -r m; do umount -l "$m"; done
@@ -132,6 +147,7 @@ hypervisor = { kernel = "$COCOON_GUEST_KERNEL"; initrd = "$COCOON_GUEST_INITRD";
   extra_args = [ $(for a in $qemu_args; do printf '"%s", ' "$a"; done | sed 's/, $//') ]; };
 agent = { boot_timeout_ms = 60000; request_timeout_ms = 30000; };
 runtime = { state_dir = "$work/state"; log_level = "debug"; };
+enable_annotations = [ "hypervisor.shared_fs" ];
 CONF
 export COCOON_CONFIG=$work/cocoon.conf
 containerd_start "$work/containerd" >/dev/null
@@ -185,12 +201,29 @@ shim_pid() {
 # RSS and PSS in kB
 mem_of() { awk '/^Rss:/ {r=$2} /^Pss:/ {p=$2} END {print r, p}' "/proc/$1/smaps_rollup"; }
 qemu_of() { pgrep -P "$1" -f qemu-system-x86_64 | head -n1; }
+# a pod's virtiofsd processes: the one the shim spawned and its sandboxed child (the server)
+virtiofsd_of() { pgrep -f "virtiofsd .*$work/state/$1/" || true; }
+# PSS in kB of several processes
+pss_sum() {
+	local p n=0 r q
+	for p in "$@"; do read -r r q <<<"$(mem_of "$p")"; n=$((n + ${q:-0})); done
+	echo "$n"
+}
+# CPU time (user + system) of several processes, in clock ticks
+cpu_ticks() {
+	local p n=0 t
+	for p in "$@"; do
+		t=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null) || t=0
+		n=$((n + ${t:-0}))
+	done
+	echo "$n"
+}
 
 # ---- rows ----
 
 # one idle pod: shim RSS/PSS, shim + QEMU PSS; exec latency and ttrpc State on the same pod
 measure_idle() { # RUNTIME RUN
-	local r=$1 i=$2 id="$prefix-idle-$1-$2" pid q rss pss qrss qpss k t0 t1 out
+	local r=$1 i=$2 id="$prefix-idle-$1-$2" pid q rss pss qrss qpss vpss k t0 t1 out
 	run_detached "$r" "$id" -- sleep 1000000
 	sleep 2
 	pid=$(shim_pid "$id")
@@ -203,8 +236,10 @@ measure_idle() { # RUNTIME RUN
 			q=$(qemu_of "$pid")
 			[ -n "$q" ] || die "no QEMU under shim $pid"
 			read -r qrss qpss <<<"$(mem_of "$q")"
-			sample pod_mem "$r" $((pss + qpss))
+			vpss=$(pss_sum $(virtiofsd_of "$id"))
+			sample pod_mem "$r" $((pss + qpss + vpss))
 			sample qemu_pss "$r" "$qpss"
+			sample virtiofsd_pss "$r" "$vpss"
 		else
 			sample pod_mem "$r" "$pss"
 		fi
@@ -296,6 +331,73 @@ print(n, first or 0, last or 0)
 	sample stdout "$r" "$(echo "$bytes / ($last - $first) / 1048576" | bc -l)"
 }
 
+# the file system rows, in one container per column: VARIANT is cocoon (virtio-fs, the config's
+# default), cocoon9p (the pod annotated shared_fs=9p) or runc. Times come from the guest's (or the
+# host's, for runc) /proc/uptime around the operation inside the container, so ctr's exec overhead is
+# not counted; host CPU is QEMU's and virtiofsd's utime + stime across the operation.
+fs_exec() { # ID SCRIPT: prints the seconds between the two uptimes the script printed ("T0 T1")
+	local out
+	out=$(timeout 900 $C tasks exec --exec-id "$prefix-fs$RANDOM" "$1" sh -c "$2" 2>&1) ||
+		die "exec in $1: $out"
+	set -- $out
+	[ $# = 2 ] || die "fs exec printed: $out"
+	echo "$2 - $1" | bc -l
+}
+measure_fs() { # VARIANT RUN
+	local v=$1 i=$2 r=cocoon id="$prefix-fs-$1-$2" vol opts=() qpid vpids place dir secs tick
+	local q0 v0 q1 v1 op script amount unit
+	local T0='t0=$(cut -d" " -f1 /proc/uptime)' T1='t1=$(cut -d" " -f1 /proc/uptime); echo $t0 $t1'
+	[ "$v" = runc ] && r=runc
+	tick=$(getconf CLK_TCK)
+	vol=$work/fsvol-$v-$i
+	mkdir -p "$vol"
+	# the volume's read file is written on the host: cold in the guest's page cache
+	dd if=/dev/urandom of="$vol/read.bin" bs=1M count="$fs_mib" status=none
+	opts=(--mount "type=bind,src=$vol,dst=/vol,options=rbind:rw")
+	[ "$v" = cocoon9p ] && opts+=(--annotation io.cocoon.config.hypervisor.shared_fs=9p)
+	run_detached "$r" "$id" "${opts[@]}" -- sleep 1000000
+	qpid= vpids=
+	if [ "$r" = cocoon ]; then
+		qpid=$(qemu_of "$(shim_pid "$id")")
+		vpids=$(virtiofsd_of "$id")
+		[ "$v" = cocoon9p ] && [ -n "$vpids" ] && die "the 9p pod $id runs a virtiofsd"
+		[ "$v" = cocoon ] && [ -z "$vpids" ] && die "the virtio-fs pod $id runs no virtiofsd"
+	fi
+	for place in root vol; do
+		dir=/fsbench
+		[ "$place" = vol ] && dir=/vol/fsbench
+		for op in write read create stat unlink; do
+			[ "$op" = read ] && [ "$place" = root ] && continue
+			amount=$fs_files unit=1000
+			case $op in
+			write) script="mkdir -p $dir; $T0; dd if=/dev/zero of=$dir/w.bin bs=1M count=$fs_mib conv=fsync 2>/dev/null; $T1"
+				amount=$fs_mib unit=1 ;;
+			read) script="$T0; dd if=/vol/read.bin of=/dev/null bs=1M 2>/dev/null; $T1"
+				amount=$fs_mib unit=1 ;;
+			create) script="mkdir -p $dir/m; cd $dir/m; $T0; seq 1 $fs_files | xargs touch; $T1" ;;
+			stat) script="cd $dir/m; $T0; ls -l >/dev/null; $T1" ;;
+			unlink) script="cd $dir/m; $T0; ls | xargs rm -f; $T1" ;;
+			esac
+			q0=0 v0=0 q1=0 v1=0
+			[ -z "$qpid" ] || q0=$(cpu_ticks "$qpid")
+			[ -z "$vpids" ] || v0=$(cpu_ticks $vpids)
+			secs=$(fs_exec "$id" "$script")
+			[ -z "$qpid" ] || q1=$(cpu_ticks "$qpid")
+			[ -z "$vpids" ] || v1=$(cpu_ticks $vpids)
+			# uptime has 10 ms steps: never divide by zero
+			[ "$(echo "$secs < 0.01" | bc -l)" = 1 ] && secs=0.01
+			sample "fs_${place}_$op" "$v" "$(echo "$amount / $secs" | bc -l)"
+			# host CPU in ms per MiB (write, read) or per 1000 files (create, stat, unlink)
+			[ -z "$qpid" ] ||
+				sample "fs_${place}_${op}_qcpu" "$v" "$(echo "($q1 - $q0) * 1000 / $tick * $unit / $amount" | bc -l)"
+			[ -z "$vpids" ] ||
+				sample "fs_${place}_${op}_vcpu" "$v" "$(echo "($v1 - $v0) * 1000 / $tick * $unit / $amount" | bc -l)"
+		done
+	done
+	teardown "$id"
+	rm -rf "$vol"
+}
+
 progress "shim $shim_binary, guest $COCOON_GUEST_KERNEL${kernel_params:+ ($kernel_params)}${qemu_args:+ (QEMU $qemu_args)}, $runs runs, rows $rows, load $load_start"
 for i in $(seq 1 "$runs"); do
 	for r in $runtimes; do
@@ -305,15 +407,26 @@ for i in $(seq 1 "$runs"); do
 		if want stdout; then progress "run $i/$runs $r: stdout ${stdout_mib} MiB"; measure_stdout "$r" "$i"; fi
 	done
 done
+if want fs; then
+	fs_variants="cocoon cocoon9p runc"
+	[ "$runtimes" = cocoon ] && fs_variants="cocoon cocoon9p"
+	for i in $(seq 1 "$fs_runs"); do
+		for v in $fs_variants; do
+			progress "fs run $i/$fs_runs $v: ${fs_mib} MiB write/read, $fs_files files"
+			measure_fs "$v" "$i"
+		done
+	done
+fi
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- the table ----
 python3 - "$samples" "$log" "$work/run-marks" "$runs" "$stdout_mib" "$load_start" "$load_end" \
-	"$rows" "$shim_binary" "$(uname -r)" "$(nproc)" <<'PY'
+	"$rows" "$shim_binary" "$(uname -r)" "$(nproc)" "$fs_runs" "$fs_mib" "$fs_files" <<'PY'
 import re, statistics, sys, os
 from datetime import datetime, timezone
 
-samples_path, log_path, marks_path, runs, mib, load0, load1, rows, shim, kernel, cpus = sys.argv[1:]
+(samples_path, log_path, marks_path, runs, mib, load0, load1, rows, shim, kernel, cpus,
+ fs_runs, fs_mib, fs_files) = sys.argv[1:]
 data = {}
 for line in open(samples_path):
     row, rt, value = line.split()
@@ -412,8 +525,9 @@ if ("pod4_rss", "cocoon") in data:
     row("shim RSS, 4 containers in 1 pod", "pod4_rss", "MB", 0.25)
     row("shim PSS, 4 containers in 1 pod", "pod4_pss", "MB")
 if ("pod_mem", "cocoon") in data:
-    row("host memory per pod: shim + QEMU PSS (128 MiB guest; runc: shim)", "pod_mem", "MB")
+    row("host memory per pod: shim + QEMU + virtiofsd PSS (128 MiB guest; runc: shim)", "pod_mem", "MB")
     table.append(("  of which QEMU PSS", fmt(med("qemu_pss", "cocoon"), "MB"), "-", "", ""))
+    table.append(("  of which virtiofsd PSS", fmt(med("virtiofsd_pss", "cocoon"), "MB"), "-", "", ""))
 if ("run", "cocoon") in data:
     row("ctr run --rm IMAGE id true (wall)", "run", "s")
     for k, v in split.items():
@@ -441,4 +555,47 @@ print("| " + " | ".join(h.ljust(w[i]) for i, h in enumerate(hdr)) + " |")
 print("|" + "|".join("-" * (w[i] + 2) for i in range(5)) + "|")
 for t in table:
     print("| " + " | ".join(t[i].ljust(w[i]) for i in range(5)) + " |")
+
+# the file system table: three columns
+if any(k[0].startswith("fs_") for k in data):
+    fst = []
+    cols = ("cocoon", "cocoon9p", "runc")
+    def fsrow(label, key, unit):
+        vals = []
+        for c in cols:
+            v = med(key, c)
+            if v is None:
+                vals.append("-")
+            elif unit == "MiB/s":
+                vals.append("%.1f MiB/s" % v)
+            elif unit == "/s":
+                vals.append("%.0f /s" % v)
+            else:
+                vals.append("%.1f %s" % (v, unit))
+        fst.append((label,) + tuple(vals))
+    names = {"root": "root fs", "vol": "volume"}
+    for place in ("root", "vol"):
+        for op, what, unit, cpu_unit in (
+                ("write", "sequential write %s MiB (dd bs=1M conv=fsync)" % fs_mib, "MiB/s", "ms/MiB"),
+                ("read", "sequential read %s MiB the host wrote (dd bs=1M)" % fs_mib, "MiB/s", "ms/MiB"),
+                ("create", "create %s empty files (xargs touch)" % fs_files, "/s", "ms/1k files"),
+                ("stat", "stat %s files (ls -l)" % fs_files, "/s", "ms/1k files"),
+                ("unlink", "unlink %s files (xargs rm)" % fs_files, "/s", "ms/1k files")):
+            key = "fs_%s_%s" % (place, op)
+            if not any(k[0] == key for k in data):
+                continue
+            fsrow("%s: %s" % (names[place], what), key, unit)
+            fsrow("  host CPU of QEMU", key + "_qcpu", cpu_unit)
+            fsrow("  host CPU of virtiofsd", key + "_vcpu", cpu_unit)
+    print()
+    print("File systems -- medians of %s runs; times measured inside the container (the guest's"
+          " /proc/uptime, 10 ms steps; under TCG the guest's CPU dominates), host CPU per unit of work"
+          % fs_runs)
+    print()
+    hdr = ("file system operation", "cocoon virtio-fs", "cocoon 9p", "runc-v2")
+    w = [max(len(t[i]) for t in fst + [hdr]) for i in range(4)]
+    print("| " + " | ".join(h.ljust(w[i]) for i, h in enumerate(hdr)) + " |")
+    print("|" + "|".join("-" * (w[i] + 2) for i in range(4)) + "|")
+    for t in fst:
+        print("| " + " | ".join(t[i].ljust(w[i]) for i in range(4)) + " |")
 PY

@@ -62,6 +62,7 @@ cocoon_e2e_teardown() {
 	[ -z "${NS:-}" ] || pkill -9 -f "containerd-shim-cocoon-v2.*-namespace $NS( |$)" 2>/dev/null
 	if [ -n "${WORK:-}" ]; then
 		pkill -9 -f "qemu-system-x86_64.*$WORK/state" 2>/dev/null
+		pkill -9 -f "virtiofsd .*$WORK/state" 2>/dev/null
 		grep -o " $WORK[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
 		rm -rf "$WORK"
 	fi
