@@ -6,7 +6,7 @@
 #
 #   scripts/bench.sh [-n RUNS] [--build DIR] [--rows LIST] [--stdout-mib N] [--ttrpc-seconds S]
 #                    [--kernel-params "..."] [--qemu-args "..."] [--cocoon-only] [--keep]
-#                    [--fs-runs N] [--fs-mib N] [--fs-files N]
+#                    [--fs-runs N] [--fs-mib N] [--fs-files N] [--virtiofsd PATH]
 #
 #   -n RUNS          runs per row and runtime (default 5, at least 1; the issue asks for >= 5)
 #   --build DIR      meson build dir with the shim, the agent and tests/bench/ttrpc/task-state-bench
@@ -23,6 +23,7 @@
 #                    same shim, the pod annotated io.cocoon.config.hypervisor.shared_fs=9p), runc
 #   --fs-mib N       size of the sequential write and read (default 64)
 #   --fs-files N     small files created, stat'ed and unlinked (default 2000)
+#   --virtiofsd PATH hypervisor.virtiofsd, for A/B runs (e.g. a wrapper that changes its options)
 #
 # Needs root, containerd, ctr, runc, containerd-shim-runc-v2, qemu-system-x86_64, python3. Guest image:
 # tests/lib/guest-image.sh guest_image_ensure into ${COCOON_BENCH_IMAGE_DIR:-/var/cache/cocoon/bench-guest}
@@ -36,6 +37,7 @@ rows=idle,pod4,run,exec,ttrpc,stdout,fs
 fs_runs=3
 fs_mib=64
 fs_files=2000
+virtiofsd=
 stdout_mib=256
 ttrpc_seconds=2
 kernel_params=
@@ -44,7 +46,7 @@ runtimes="cocoon runc"
 keep=0
 
 usage() {
-	sed -n '5,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	sed -n '5,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 while [ $# -gt 0 ]; do
@@ -61,6 +63,7 @@ while [ $# -gt 0 ]; do
 	--fs-runs) fs_runs=${2:?}; shift 2 ;;
 	--fs-mib) fs_mib=${2:?}; shift 2 ;;
 	--fs-files) fs_files=${2:?}; shift 2 ;;
+	--virtiofsd) virtiofsd=${2:?}; shift 2 ;;
 	-h | --help) usage ;;
 	*) echo "bench: unknown argument $1" >&2; usage ;;
 	esac
@@ -141,10 +144,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+virtiofsd_setting=
+[ -z "$virtiofsd" ] || virtiofsd_setting="virtiofsd = \"$virtiofsd\";"
 cat >"$work/cocoon.conf" <<CONF
 hypervisor = { kernel = "$COCOON_GUEST_KERNEL"; initrd = "$COCOON_GUEST_INITRD"; memory_mib = 128;
   kernel_params = "$kernel_params";
-  extra_args = [ $(for a in $qemu_args; do printf '"%s", ' "$a"; done | sed 's/, $//') ]; };
+  extra_args = [ $(for a in $qemu_args; do printf '"%s", ' "$a"; done | sed 's/, $//') ];
+  $virtiofsd_setting };
 agent = { boot_timeout_ms = 60000; request_timeout_ms = 30000; };
 runtime = { state_dir = "$work/state"; log_level = "debug"; };
 enable_annotations = [ "hypervisor.shared_fs" ];
