@@ -106,6 +106,29 @@ check_qemu(Check *check)
 	return TRUE;
 }
 
+/* the virtiofsd of shared_fs = "virtio-fs"; with 9p nothing to find */
+static gboolean
+check_virtiofsd(Check *check)
+{
+	const CocoonConfig *config = check->options->config;
+
+	if (g_strcmp0(config->shared_fs, "virtio-fs") != 0) {
+		report(check, CHECK_INFO, "virtiofsd", "not used: hypervisor.shared_fs is \"%s\"",
+		       config->shared_fs);
+		return TRUE;
+	}
+	if (!g_file_test(config->virtiofsd, G_FILE_TEST_IS_EXECUTABLE)) {
+		report(check, CHECK_FAIL, "virtiofsd",
+		       "%s: not found or not executable (hypervisor.virtiofsd; Debian 12: apt-get "
+		       "install qemu-system-common, or hypervisor.shared_fs = \"9p\")",
+		       config->virtiofsd);
+		return FALSE;
+	}
+	report(check, CHECK_OK, "virtiofsd", "%s (hypervisor.shared_fs = \"virtio-fs\")",
+	       config->virtiofsd);
+	return TRUE;
+}
+
 static void
 check_kvm(Check *check)
 {
@@ -335,13 +358,15 @@ cocoonctl_check(CocoonctlOptions *options)
 
 	check_config(&check);
 	qemu_ok = check_qemu(&check);
+	if (!check_virtiofsd(&check))
+		qemu_ok = FALSE;
 	check_kvm(&check);
 	image_ok = check_guest_image(&check);
 	if (qemu_ok && image_ok)
 		check_boot(&check);
 	else
 		report(&check, CHECK_INFO, "boot", "not tried: %s",
-		       !qemu_ok ? "no usable QEMU" : "no guest image");
+		       !qemu_ok ? "no usable QEMU or virtiofsd" : "no guest image");
 	check_containerd(&check);
 	check_cgroups(&check);
 
