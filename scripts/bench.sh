@@ -552,15 +552,16 @@ if ("stdout", "cocoon") in data:
         table.append(("  lossless runs, %s (%s bytes each)" % (rt, int(mib) * 1048576),
                       "%d/%d" % (sum(ok), len(ok)), "", "", ""))
 
-print("Cocoon vs containerd-shim-runc-v2 -- medians of %s runs; %s CPUs, host kernel %s" % (runs, cpus, kernel))
-print("shim: %s; load average at start %s, at end %s" % (shim, load0, load1))
-print()
-w = [max(len(t[i]) for t in table + [("", "cocoon", "runc-v2", "cocoon/runc", "target")]) for i in range(5)]
-hdr = ("measurement", "cocoon", "runc-v2", "cocoon/runc", "target")
-print("| " + " | ".join(h.ljust(w[i]) for i, h in enumerate(hdr)) + " |")
-print("|" + "|".join("-" * (w[i] + 2) for i in range(5)) + "|")
-for t in table:
-    print("| " + " | ".join(t[i].ljust(w[i]) for i in range(5)) + " |")
+if table:
+    print("Cocoon vs containerd-shim-runc-v2 -- medians of %s runs; %s CPUs, host kernel %s" % (runs, cpus, kernel))
+    print("shim: %s; load average at start %s, at end %s" % (shim, load0, load1))
+    print()
+    w = [max(len(t[i]) for t in table + [("", "cocoon", "runc-v2", "cocoon/runc", "target")]) for i in range(5)]
+    hdr = ("measurement", "cocoon", "runc-v2", "cocoon/runc", "target")
+    print("| " + " | ".join(h.ljust(w[i]) for i, h in enumerate(hdr)) + " |")
+    print("|" + "|".join("-" * (w[i] + 2) for i in range(5)) + "|")
+    for t in table:
+        print("| " + " | ".join(t[i].ljust(w[i]) for i in range(5)) + " |")
 
 # the file system table: three columns
 if any(k[0].startswith("fs_") for k in data):

@@ -126,9 +126,9 @@ cocoon_qemu_build_cmdline(const CocoonVmConfig *config, const CocoonQemuHostInfo
 	add(argv, "%s%s", microvm ? "microvm,rtc=on" : "q35",
 	    config->shared_fs == COCOON_SHARED_FS_VIRTIO_FS ? ",memory-backend=mem" : "");
 	/*
-	 * microvm's virtio-mmio transports default to legacy (virtio 0.9) devices, which libvhost-user
-	 * (virtiofsd) refuses: "virtio legacy devices aren't supported"; the guest kernel drives
-	 * modern virtio-mmio (version 2) as well
+	 * microvm's virtio-mmio transports default to legacy (virtio 0.9) devices, which
+	 * libvhost-user (virtiofsd) refuses: "virtio legacy devices aren't supported"; the guest
+	 * kernel drives modern virtio-mmio (version 2) as well
 	 */
 	if (microvm && config->shared_fs == COCOON_SHARED_FS_VIRTIO_FS) {
 		add(argv, "-global");

@@ -142,10 +142,8 @@ cocoon_virtiofsd_describe_exit(CocoonVirtiofsd *self)
 	log = cocoon_hypervisor_file_tail(self->log_path, LOG_TAIL_LINES);
 	/* virtiofsd's stderr may hold what the guest made it say: bounded */
 	if (strlen(log) > LOG_TAIL_MAX) {
-		gchar *cut = g_strconcat("...",
-					 g_utf8_find_next_char(log + strlen(log) - LOG_TAIL_MAX,
-							       NULL),
-					 NULL);
+		gchar *cut = g_strconcat(
+			"...", g_utf8_find_next_char(log + strlen(log) - LOG_TAIL_MAX, NULL), NULL);
 		g_free(log);
 		log = cut;
 	}
@@ -277,12 +275,14 @@ cocoon_virtiofsd_start(const CocoonVmConfig *config, GMainContext *context,
 		return NULL;
 	}
 	if (!cocoon_hypervisor_write_pid_file(self->pid_file_path, self->pid, error)) {
-		g_prefix_error(error, "sandbox %s: start: virtiofsd pid file: ", config->sandbox_id);
+		g_prefix_error(error,
+			       "sandbox %s: start: virtiofsd pid file: ", config->sandbox_id);
 		return NULL;
 	}
 	self->exit_watch = cocoon_pidfd_source_new(self->exit);
 	if (self->exit_watch != NULL) {
-		g_source_set_callback(self->exit_watch, G_SOURCE_FUNC(on_virtiofsd_exited), self, NULL);
+		g_source_set_callback(self->exit_watch, G_SOURCE_FUNC(on_virtiofsd_exited), self,
+				      NULL);
 		g_source_attach(self->exit_watch, context);
 	}
 	g_debug("sandbox %s: virtiofsd pid %d", self->sandbox_id, (int)self->pid);
