@@ -34,7 +34,7 @@
 
 struct _CocoonShare {
 	gchar *path;
-	int fd;		     /* the share's tmpfs mount, attached before the guest could write anything */
+	int fd;		     /* the share's tmpfs, attached before the guest could write */
 	int volumes_fd;	     /* O_PATH of <share>/.volumes, -1 until the first volume */
 	GHashTable *volumes; /* gchar *key (share_volume_key()) -> ShareVolume *, owned */
 	guint next_volume;
@@ -51,8 +51,8 @@ typedef struct {
 struct _CocoonShareArea {
 	CocoonShare *share; /* weak: the share outlives its areas */
 	gchar *id;
-	int fd;		  /* O_PATH of <share>/<id> */
-	GArray *mounts;	  /* int: the tree fds that name the mounts made, in mount order */
+	int fd;		    /* O_PATH of <share>/<id> */
+	GArray *mounts;	    /* int: the tree fds that name the mounts made, in mount order */
 	GPtrArray *volumes; /* gchar *: the keys of the pod's volumes it holds a reference on */
 };
 
@@ -331,8 +331,8 @@ static gchar *
 share_volume_key(const struct stat *st, gboolean recursive, gboolean readonly)
 {
 	return g_strdup_printf("%" G_GUINT64_FORMAT ":%" G_GUINT64_FORMAT ":%s:%s",
-			       (guint64)st->st_dev, (guint64)st->st_ino, recursive ? "rbind" : "bind",
-			       readonly ? "ro" : "rw");
+			       (guint64)st->st_dev, (guint64)st->st_ino,
+			       recursive ? "rbind" : "bind", readonly ? "ro" : "rw");
 }
 
 /*

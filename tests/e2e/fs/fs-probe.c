@@ -10,7 +10,9 @@
  * "locked", holds them for SECONDS. fs-probe --test-lock FILE: checks that another process holds
  * both (checks pod-posix-lock and pod-flock), for locks between two containers of one pod.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -101,6 +103,15 @@ wait_child(pid_t child)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* the end of a check: its descriptor closed (when open), its file removed */
+static void
+discard(int fd, const char *path)
+{
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
+}
+
 /* a write lock, and another process sees it (F_GETLK) and cannot take it (F_SETLK: EAGAIN) */
 static void
 check_posix_lock(const char *dir)
@@ -113,7 +124,8 @@ check_posix_lock(const char *dir)
 
 	if (fd < 0 || fcntl(fd, F_SETLK, &lock) < 0) {
 		fail("posix-lock", fd < 0 ? "open" : "F_SETLK", errno);
-		goto out;
+		discard(fd, path);
+		return;
 	}
 	child = fork();
 	if (child == 0) {
@@ -129,12 +141,9 @@ check_posix_lock(const char *dir)
 		_exit(0);
 	}
 	code = wait_child(child);
-	result("posix-lock", code == 0, code == 3 ? "F_GETLK in another process" : "another process",
-	       EDEADLK);
-out:
-	if (fd >= 0)
-		close(fd);
-	unlink(path);
+	result("posix-lock", code == 0,
+	       code == 3 ? "F_GETLK in another process" : "another process", EDEADLK);
+	discard(fd, path);
 }
 
 /* F_SETLKW in another process waits until the holder unlocks, then gets the lock */
@@ -151,7 +160,8 @@ check_posix_lock_wait(const char *dir)
 
 	if (fd < 0 || fcntl(fd, F_SETLK, &lock) < 0 || pipe(pipe_fds) < 0) {
 		fail("posix-lock-wait", "open/F_SETLK", errno);
-		goto out;
+		discard(fd, path);
+		return;
 	}
 	child = fork();
 	if (child == 0) {
@@ -171,7 +181,8 @@ check_posix_lock_wait(const char *dir)
 			fail("posix-lock-wait", "the waiter got the lock while it was held", EBUSY);
 			close(pipe_fds[0]);
 			wait_child(child);
-			goto out;
+			discard(fd, path);
+			return;
 		}
 	}
 	lock.l_type = F_UNLCK;
@@ -184,10 +195,7 @@ check_posix_lock_wait(const char *dir)
 	close(pipe_fds[0]);
 	code = wait_child(child);
 	result("posix-lock-wait", byte == 'g' && code == 0, "F_SETLKW after unlock", ETIMEDOUT);
-out:
-	if (fd >= 0)
-		close(fd);
-	unlink(path);
+	discard(fd, path);
 }
 
 /* open file description locks: a second open of the same file conflicts, in the same process */
@@ -207,8 +215,8 @@ check_ofd_lock(const char *dir)
 	} else if (probe.l_type = F_WRLCK, fcntl(other, F_OFD_GETLK, &probe) < 0) {
 		fail("ofd-lock", "F_OFD_GETLK", errno);
 	} else {
-		result("ofd-lock", probe.l_type == F_WRLCK && probe.l_pid == -1, "F_OFD_GETLK owner",
-		       EINVAL);
+		result("ofd-lock", probe.l_type == F_WRLCK && probe.l_pid == -1,
+		       "F_OFD_GETLK owner", EINVAL);
 	}
 	if (fd >= 0)
 		close(fd);
@@ -262,29 +270,32 @@ check_xattr(const char *dir)
 	close(fd);
 	if (setxattr(path, "user.cocoon.probe", "value-1", 7, 0) < 0) {
 		fail("xattr-user", "setxattr", errno);
-		goto out;
+		unlink(path);
+		return;
 	}
 	if (getxattr(path, "user.cocoon.probe", value, sizeof(value)) != 7 ||
 	    memcmp(value, "value-1", 7) != 0) {
 		fail("xattr-user", "getxattr", errno != 0 ? errno : EIO);
-		goto out;
+		unlink(path);
+		return;
 	}
 	length = listxattr(path, list, sizeof(list));
 	for (ssize_t at = 0; at < length; at += strlen(list + at) + 1)
 		listed |= strcmp(list + at, "user.cocoon.probe") == 0;
 	if (!listed) {
 		fail("xattr-user", "listxattr", length < 0 ? errno : ENOENT);
-		goto out;
+		unlink(path);
+		return;
 	}
 	if (removexattr(path, "user.cocoon.probe") < 0) {
 		fail("xattr-user", "removexattr", errno);
-		goto out;
+		unlink(path);
+		return;
 	}
 	errno = 0;
 	result("xattr-user",
 	       getxattr(path, "user.cocoon.probe", value, sizeof(value)) < 0 && errno == ENODATA,
 	       "getxattr after removexattr", errno != 0 ? errno : EEXIST);
-out:
 	unlink(path);
 }
 
@@ -304,7 +315,8 @@ check_tmpfile(const char *dir)
 	}
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	unlink(name);
-	if (write(fd, "tmp", 3) != 3 || linkat(AT_FDCWD, proc, AT_FDCWD, name, AT_SYMLINK_FOLLOW) < 0) {
+	if (write(fd, "tmp", 3) != 3 ||
+	    linkat(AT_FDCWD, proc, AT_FDCWD, name, AT_SYMLINK_FOLLOW) < 0) {
 		fail("o-tmpfile", "write/linkat", errno);
 	} else if ((named = open(name, O_RDONLY)) < 0) {
 		fail("o-tmpfile", "open the linked name", errno);
@@ -392,12 +404,14 @@ check_mmap(const char *dir)
 
 	if (fd < 0 || ftruncate(fd, 4096) < 0) {
 		fail("mmap-shared", "open", errno);
-		goto out;
+		discard(fd, path);
+		return;
 	}
 	map = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED) {
 		fail("mmap-shared", "mmap", errno);
-		goto out;
+		discard(fd, path);
+		return;
 	}
 	memcpy(map, "mapped-bytes", 12);
 	if (msync(map, 4096, MS_SYNC) < 0 || pread(fd, back, 12, 0) != 12) {
@@ -427,10 +441,7 @@ check_mmap(const char *dir)
 			       "the other process's store", EIO);
 	}
 	munmap(map, 4096);
-out:
-	if (fd >= 0)
-		close(fd);
-	unlink(path);
+	discard(fd, path);
 }
 
 /* inotify sees this process's own create and write in the directory */
@@ -448,12 +459,14 @@ check_inotify(const char *dir)
 	unlink(path);
 	if (notify < 0 || inotify_add_watch(notify, dir, IN_CREATE | IN_MODIFY) < 0) {
 		fail("inotify", "inotify_add_watch", errno);
-		goto out;
+		discard(notify, path);
+		return;
 	}
 	fd = make_file(path, "changed");
 	if (fd < 0) {
 		fail("inotify", "create", errno);
-		goto out;
+		discard(notify, path);
+		return;
 	}
 	close(fd);
 	clock_gettime(CLOCK_MONOTONIC, &start);
@@ -477,10 +490,7 @@ check_inotify(const char *dir)
 	}
 	result("inotify", seen_create && seen_modify,
 	       !seen_create ? "no IN_CREATE within 2 s" : "no IN_MODIFY within 2 s", ETIMEDOUT);
-out:
-	if (notify >= 0)
-		close(notify);
-	unlink(path);
+	discard(notify, path);
 }
 
 /* a file unlinked while open: still readable and writable, st_nlink 0 */
@@ -503,8 +513,8 @@ check_unlink_open(const char *dir)
 	} else if (fstat(fd, &st) < 0) {
 		fail("unlink-open", "fstat", errno);
 	} else {
-		result("unlink-open", st.st_nlink == 0 && st.st_size == 12, "fstat st_nlink/st_size",
-		       EINVAL);
+		result("unlink-open", st.st_nlink == 0 && st.st_size == 12,
+		       "fstat st_nlink/st_size", EINVAL);
 	}
 	if (fd >= 0)
 		close(fd);
@@ -558,29 +568,30 @@ check_rename2(const char *dir)
 
 	if (fa < 0 || fb < 0) {
 		fail("renameat2", "create", errno);
-		goto out;
+		discard(fa, a);
+		discard(fb, b);
+		return;
 	}
 	if (syscall(SYS_renameat2, AT_FDCWD, a, AT_FDCWD, b, RENAME_NOREPLACE) == 0 ||
 	    errno != EEXIST) {
 		fail("renameat2", "RENAME_NOREPLACE over an existing name", errno != 0 ? errno : 0);
-		goto out;
+		discard(fa, a);
+		discard(fb, b);
+		return;
 	}
 	if (syscall(SYS_renameat2, AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE) < 0) {
 		fail("renameat2", "RENAME_EXCHANGE", errno);
-		goto out;
+		discard(fa, a);
+		discard(fb, b);
+		return;
 	}
 	fd = open(a, O_RDONLY);
 	result("renameat2", fd >= 0 && read(fd, back, 1) == 1 && back[0] == 'B',
 	       "content after RENAME_EXCHANGE", errno != 0 ? errno : EIO);
 	if (fd >= 0)
 		close(fd);
-out:
-	if (fa >= 0)
-		close(fa);
-	if (fb >= 0)
-		close(fb);
-	unlink(a);
-	unlink(b);
+	discard(fa, a);
+	discard(fb, b);
 }
 
 /* a sparse file: SEEK_DATA / SEEK_HOLE find the data, st_blocks counts less than the size */
@@ -597,7 +608,8 @@ check_sparse(const char *dir)
 	if (fd < 0 || pwrite(fd, "tail", 4, far) != 4 || fsync(fd) < 0) {
 		fail("sparse-seek", "write", errno);
 		fail("sparse-blocks", "write", errno);
-		goto out;
+		discard(fd, path);
+		return;
 	}
 	data = lseek(fd, 4096, SEEK_DATA);
 	hole = lseek(fd, 0, SEEK_HOLE);
@@ -609,12 +621,10 @@ check_sparse(const char *dir)
 	if (fstat(fd, &st) < 0)
 		fail("sparse-blocks", "fstat", errno);
 	else
-		result("sparse-blocks", st.st_size == far + 4 && st.st_blocks * 512 < st.st_size / 2,
+		result("sparse-blocks",
+		       st.st_size == far + 4 && st.st_blocks * 512 < st.st_size / 2,
 		       "st_blocks not smaller than the size", EINVAL);
-out:
-	if (fd >= 0)
-		close(fd);
-	unlink(path);
+	discard(fd, path);
 }
 
 /* fallocate: space is allocated (size and st_blocks), and a hole can be punched again */
@@ -630,12 +640,14 @@ check_fallocate(const char *dir)
 	if (fd < 0 || fallocate(fd, 0, 0, size) < 0) {
 		fail("fallocate", fd < 0 ? "open" : "fallocate", errno);
 		fail("fallocate-punch-hole", "fallocate", errno);
-		goto out;
+		discard(fd, path);
+		return;
 	}
 	if (fstat(fd, &before) < 0 || before.st_size != size || before.st_blocks * 512 < size) {
 		fail("fallocate", "size/st_blocks after fallocate", errno != 0 ? errno : EINVAL);
 		fail("fallocate-punch-hole", "fallocate", EINVAL);
-		goto out;
+		discard(fd, path);
+		return;
 	}
 	pass("fallocate");
 	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, size / 2) < 0)
@@ -646,10 +658,7 @@ check_fallocate(const char *dir)
 		result("fallocate-punch-hole",
 		       after.st_size == size && after.st_blocks < before.st_blocks,
 		       "st_blocks after the punch", EINVAL);
-out:
-	if (fd >= 0)
-		close(fd);
-	unlink(path);
+	discard(fd, path);
 }
 
 /* hard links: st_nlink counts them, both names reach the same inode */
@@ -789,7 +798,8 @@ check_setuid_write(const char *dir)
 
 	if (fd < 0 || fchmod(fd, 04777) < 0 || stat(path, &st) < 0 || !(st.st_mode & S_ISUID)) {
 		fail("setuid-write-clears", "chmod 04777", errno != 0 ? errno : EINVAL);
-		goto out;
+		discard(fd, path);
+		return;
 	}
 	child = fork();
 	if (child == 0) {
@@ -807,10 +817,15 @@ check_setuid_write(const char *dir)
 	else
 		result("setuid-write-clears", !(st.st_mode & S_ISUID) && st.st_size == 2,
 		       "S_ISUID kept after a write by another uid", EPERM);
-out:
-	if (fd >= 0)
-		close(fd);
-	unlink(path);
+	discard(fd, path);
+}
+
+static void
+setgid_dir_clean(const char *file, const char *inner, const char *sub)
+{
+	unlink(file);
+	rmdir(inner);
+	rmdir(sub);
 }
 
 /* a set-group-ID directory passes its group and the bit on to what is made in it */
@@ -829,14 +844,16 @@ check_setgid_dir(const char *dir)
 	rmdir(sub);
 	if (mkdir(sub, 0775) < 0 || chown(sub, 0, OTHER_GID) < 0 || chmod(sub, 02775) < 0) {
 		fail("setgid-dir", "mkdir/chown/chmod", errno);
-		goto out;
+		setgid_dir_clean(file, inner, sub);
+		return;
 	}
 	fd = open(file, O_WRONLY | O_CREAT, 0644);
 	if (fd < 0 || mkdir(inner, 0755) < 0) {
 		fail("setgid-dir", "create in the directory", errno);
 		if (fd >= 0)
 			close(fd);
-		goto out;
+		setgid_dir_clean(file, inner, sub);
+		return;
 	}
 	close(fd);
 	if (stat(file, &file_st) < 0 || stat(inner, &inner_st) < 0)
@@ -846,10 +863,7 @@ check_setgid_dir(const char *dir)
 		       file_st.st_gid == OTHER_GID && inner_st.st_gid == OTHER_GID &&
 			       (inner_st.st_mode & S_ISGID),
 		       "group or S_ISGID not inherited", EINVAL);
-out:
-	unlink(file);
-	rmdir(inner);
-	rmdir(sub);
+	setgid_dir_clean(file, inner, sub);
 }
 
 /* chmod reads back, and access() for another uid follows the mode */
@@ -863,11 +877,13 @@ check_chmod(const char *dir)
 
 	if (fd < 0 || chmod(path, 0600) < 0 || stat(path, &st) < 0) {
 		fail("chmod", "chmod", errno);
-		goto out;
+		discard(fd, path);
+		return;
 	}
 	if ((st.st_mode & 07777) != 0600) {
 		fail("chmod", "mode read back", EINVAL);
-		goto out;
+		discard(fd, path);
+		return;
 	}
 	child = fork();
 	if (child == 0) {
@@ -877,10 +893,7 @@ check_chmod(const char *dir)
 		_exit(open(path, O_RDONLY) < 0 && errno == EACCES ? 0 : 3);
 	}
 	result("chmod", wait_child(child) == 0, "another uid opened a 0600 file", EINVAL);
-out:
-	if (fd >= 0)
-		close(fd);
-	unlink(path);
+	discard(fd, path);
 }
 
 /* O_EXCL, O_APPEND through two descriptors, ftruncate down and up */
@@ -1143,7 +1156,8 @@ main(int argc, char **argv)
 	if (argc == 3 && strcmp(argv[1], "--test-lock") == 0)
 		return test_lock(argv[2]);
 	if (argc != 2) {
-		fprintf(stderr, "usage: fs-probe DIR | --hold-lock FILE SECONDS | --test-lock FILE\n");
+		fprintf(stderr,
+			"usage: fs-probe DIR | --hold-lock FILE SECONDS | --test-lock FILE\n");
 		return 100;
 	}
 	umask(022);

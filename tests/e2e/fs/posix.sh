@@ -19,7 +19,7 @@ probe=${1:-}
 # checks that fail under virtio-fs for a reason outside Cocoon's power, "name reason" per line;
 # a check listed here still shows as FAIL in the table but does not fail the test
 KNOWN_EXCEPTIONS="
-o-tmpfile the guest kernel is Linux 6.1, whose FUSE has no O_TMPFILE (FUSE_TMPFILE came in 6.11)
+o-tmpfile QEMU 7.2's C virtiofsd has no FUSE_TMPFILE (opcode 51): the guest kernel (6.1) asks, gets ENOSYS, answers EOPNOTSUPP
 "
 
 failures=0

@@ -212,8 +212,7 @@ test_readonly_volume_propagated_rw(Fixture *f, gconstpointer data)
 	g_autoptr(CocoonShare) share = NULL;
 	g_autoptr(CocoonShareArea) area = NULL;
 	g_autofree gchar *later = g_build_filename(f->src, "later", NULL);
-	g_autofree gchar *guest_later =
-		g_build_filename(f->shared, ".volumes", "0", "later", NULL);
+	g_autofree gchar *guest_later = g_build_filename(f->shared, ".volumes", "0", "later", NULL);
 	g_autofree gchar *guest_file = g_build_filename(guest_later, "written-by-guest", NULL);
 	g_autofree gchar *guest_top = g_build_filename(f->shared, ".volumes", "0", "x", NULL);
 
