@@ -44,12 +44,12 @@ base_conf=$(cat "$COCOON_CONFIG")
 
 # the shim reads its config when it starts: switch between pods, once no shim of ours is left
 use_shared_fs() { # 9p | virtio-fs
-	local i
 	for _ in $(seq 1 100); do
 		[ -z "$(cocoon_e2e_shim_pids)" ] && break
 		sleep 0.2
 	done
 	echo "${base_conf/memory_mib = 256;/memory_mib = 256; shared_fs = \"$1\";}" >"$COCOON_CONFIG"
+	grep -q "shared_fs = \"$1\"" "$COCOON_CONFIG" || fail "could not set shared_fs = $1 in $COCOON_CONFIG"
 }
 
 python3 "$REPO/scripts/build-busybox-oci.py" "$WORK/probe.tar" --name cocoon-test/busybox-fsprobe:latest \
@@ -64,10 +64,17 @@ run_probe() {
 	# shellcheck disable=SC2086
 	timeout 600 $C run --rm $runtime --mount "type=bind,src=$vol,dst=/data,options=rbind:rw" \
 		"$probe_image" "probe-$column" sh -c \
-		'mkdir -p /probe; echo "== rootfs"; fs-probe /probe; echo "== volume"; fs-probe /data; echo "== end"' \
+		'mkdir -p /probe; grep -E "^[^ ]+ /(data)? " /proc/mounts; echo "== rootfs"; fs-probe /probe; echo "== volume"; fs-probe /data; echo "== end"' \
 		>"$out" 2>&1 || true
 	cat "$out"
 	grep -q "^== end" "$out" || fail "$column: the probe did not run to its end"
+	# the runtime is what the column says: the root and the volume are on virtiofs or 9p
+	case $column in
+	virtio-fs | 9p)
+		[ "$(grep -cE "^[^ ]+ /(data)? ${column/virtio-fs/virtiofs} " "$out")" = 2 ] ||
+			fail "$column: / and /data are not both ${column/virtio-fs/virtiofs}"
+		;;
+	esac
 	while IFS= read -r line; do
 		case $line in
 		"== rootfs") section=rootfs ;;
