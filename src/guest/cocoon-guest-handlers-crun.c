@@ -6,6 +6,7 @@
 #include "cocoon-guest-agent-private.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -200,21 +201,55 @@ create_done_cb(const GError *crun_error, const gchar *output, gpointer user_data
 	operation_free(operation);
 }
 
+/*
+ * virtio-fs announces each host mount in the share (a pod volume, <share>/.volumes/<n>) as a
+ * submount, which the guest kernel mounts on first use, a new superblock each time, in the mount
+ * namespace that walked there first. crun walks there from the container's new namespace: two
+ * containers of a pod would get two superblocks of one volume, two inodes per file, each with its
+ * own page cache and its own locks (virtiofsd leaves locks to the guest kernel). Walking the
+ * sources here first mounts them once, in the agent's namespace, which every container's
+ * namespace is copied from.
+ */
+static void
+share_sources_automount(CocoonGuestAgent *agent, const gchar *container_id,
+			const CocoonGuestSpec *spec)
+{
+	g_autofree gchar *prefix = g_strconcat(agent->share_dir, "/", NULL);
+
+	for (guint i = 0; i < spec->bind_sources->len; i++) {
+		const gchar *source = g_ptr_array_index(spec->bind_sources, i);
+		cocoon_autofd int fd = -1;
+
+		if (!g_str_has_prefix(source, prefix))
+			continue;
+		/* opening a directory mounts what it walks onto; stat(2) would not
+		 * (AT_NO_AUTOMOUNT). A file is no submount: ENOTDIR is fine */
+		fd = open(source, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0 && errno != ENOTDIR)
+			g_debug("container %s: bind source %s: %s", container_id, source,
+				g_strerror(errno));
+	}
+}
+
 /* the share, the rootfs and the rewritten spec of a CreateContainer */
 static CocoonGuestSpec *
 create_prepare_spec(CocoonGuestAgent *agent,
 		    const Cocoon__Agent__V1__CreateContainerRequest *request, GError **error)
 {
 	g_autofree gchar *rootfs = NULL;
+	g_autoptr(CocoonGuestSpec) spec = NULL;
 
 	if (!ensure_share(agent, error))
 		return NULL;
 	rootfs = cocoon_guest_resolve_rootfs(agent->share_dir, request->rootfs, error);
 	if (rootfs == NULL)
 		return NULL;
-	return cocoon_guest_spec_patch((const gchar *)request->spec_json.data,
+	spec = cocoon_guest_spec_patch((const gchar *)request->spec_json.data,
 				       request->spec_json.len, request->container_id, rootfs,
 				       request->stdio != NULL && request->stdio->terminal, error);
+	if (spec != NULL)
+		share_sources_automount(agent, request->container_id, spec);
+	return g_steal_pointer(&spec);
 }
 
 AGENT_HANDLER(create_container, CreateContainer, RESPONSE)

@@ -307,7 +307,18 @@ cocoon_guest_mount_share(const gchar *mountpoint, GError **error)
 	if (is_mount_point(mountpoint))
 		return TRUE;
 	(void)g_mkdir_with_parents(mountpoint, 0755);
-	/* the host offers virtio-fs instead of 9p (hypervisor.shared_fs = "virtio-fs") */
+	/*
+	 * the host offers virtio-fs instead of 9p (hypervisor.shared_fs = "virtio-fs").
+	 * nosuid and nodev are the agent's own view of the share, and containers do not inherit
+	 * them: crun bind-mounts each rootfs and volume from here and remounts the copy with the
+	 * flags of its spec entry, so a container's / and volumes are nodev or nosuid only where
+	 * the spec says so, as under runc (shim-fs-posix: mknod c 1 3 then write, set-id bits).
+	 * Device nodes are safe to honour there: a FUSE device inode is a special inode of the
+	 * guest kernel, opened by the guest's own driver and never passed to virtiofsd, so it
+	 * reaches the guest's device, limited by the device cgroup crun sets from the spec; on the
+	 * host it is an inode virtiofsd made, as runc would have made it in the overlay's upper
+	 * directory.
+	 */
 	if (g_strcmp0(share, "virtiofs") == 0) {
 		if (mount(COCOON_GUEST_SHARE_TAG, mountpoint, "virtiofs", MS_NOSUID | MS_NODEV,
 			  NULL) < 0) {

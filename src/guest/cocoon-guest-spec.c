@@ -173,6 +173,7 @@ cocoon_guest_spec_free(CocoonGuestSpec *spec)
 	g_free(spec->config_json);
 	g_free(spec->cgroups_path);
 	g_free(spec->guest_hostname);
+	g_clear_pointer(&spec->bind_sources, g_ptr_array_unref);
 	g_free(spec);
 }
 
@@ -278,6 +279,39 @@ ensure_object_member(CocoonJson *root, const gchar *name, GError **error)
 	return member;
 }
 
+/* the absolute sources of the bind mounts ("bind" type, or a bind/rbind option) */
+static GPtrArray *
+bind_sources_collect(CocoonJson *root)
+{
+	GPtrArray *sources = g_ptr_array_new_with_free_func(g_free);
+	CocoonJson *mounts = cocoon_json_object_get(root, "mounts");
+
+	if (!cocoon_json_is_array(mounts))
+		return sources;
+	for (guint i = 0; i < cocoon_json_array_get_length(mounts); i++) {
+		CocoonJson *mount = cocoon_json_array_get(mounts, i);
+		CocoonJson *options;
+		const gchar *source;
+		gboolean bind;
+
+		if (!cocoon_json_is_object(mount))
+			continue;
+		source = cocoon_json_object_get_string_member(mount, "source");
+		options = cocoon_json_object_get(mount, "options");
+		bind = g_strcmp0(cocoon_json_object_get_string_member(mount, "type"), "bind") == 0;
+		for (guint j = 0; !bind && cocoon_json_is_array(options) &&
+				  j < cocoon_json_array_get_length(options);
+		     j++) {
+			const gchar *option =
+				cocoon_json_get_string(cocoon_json_array_get(options, j));
+			bind = g_strcmp0(option, "bind") == 0 || g_strcmp0(option, "rbind") == 0;
+		}
+		if (bind && source != NULL && g_path_is_absolute(source))
+			g_ptr_array_add(sources, g_strdup(source));
+	}
+	return sources;
+}
+
 /**
  * cocoon_guest_spec_patch:
  *
@@ -347,6 +381,7 @@ cocoon_guest_spec_patch(const gchar *spec_json, gsize length, const gchar *conta
 		spec->cgroups_path = g_strdup_printf("/cocoon/%s", container_id);
 	cocoon_json_object_set_string(linux_object, "cgroupsPath", spec->cgroups_path);
 
+	spec->bind_sources = bind_sources_collect(root);
 	spec->config_json = cocoon_json_to_string(root, FALSE);
 	return g_steal_pointer(&spec);
 }

@@ -41,6 +41,8 @@ typedef struct {
 	/* a hostname the spec asked for that must be set on the guest (the uts namespace is shared)
 	 */
 	gchar *guest_hostname;
+	/* gchar *: the absolute sources of the spec's bind mounts, in spec order */
+	GPtrArray *bind_sources;
 } CocoonGuestSpec;
 
 void cocoon_guest_spec_free(CocoonGuestSpec *spec);
@@ -54,6 +56,7 @@ void cocoon_guest_spec_free(CocoonGuestSpec *spec);
  *   pod's). Without a private uts namespace the hostname moves to guest_hostname.
  * - hooks, process.apparmorProfile, process.selinuxLabel, linux.mountLabel are removed
  * - linux.cgroupsPath is kept when valid for the guest, else "/cocoon/<container_id>"
+ * - the absolute sources of bind mounts are listed in bind_sources
  */
 CocoonGuestSpec *cocoon_guest_spec_patch(const gchar *spec_json, gsize length,
 					 const gchar *container_id, const gchar *rootfs_path,

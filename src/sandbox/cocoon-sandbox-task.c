@@ -217,14 +217,12 @@ container_guest_spec(CocoonSandbox *sandbox, CocoonContainer *container, const g
 		     gsize spec_length, GError **error)
 {
 	g_autoptr(CocoonJson) spec = cocoon_json_parse(spec_json, spec_length, error);
-	g_autofree gchar *guest_dir = NULL;
 
 	if (spec == NULL) {
 		g_prefix_error(error, "config.json: ");
 		return NULL;
 	}
-	guest_dir = g_build_filename(COCOON_GUEST_SHARE_DIR, container->id, NULL);
-	if (!cocoon_spec_share_mounts(spec, container->bundle, container->share_area, guest_dir,
+	if (!cocoon_spec_share_mounts(spec, container->bundle, container->share_area,
 				      cocoon_sandbox_get_config(sandbox)->state_dir, error))
 		return NULL;
 	container_bound_spec(container, spec);

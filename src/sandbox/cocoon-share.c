@@ -26,17 +26,46 @@
 #define SHARE_TMPFS_SIZE   "1m"
 #define SHARE_TMPFS_INODES "4096"
 
+/*
+ * the pod's volumes, <share>/.volumes/<n>: a name no container id can take (containerd's ids
+ * begin with a letter or a digit)
+ */
+#define SHARE_VOLUMES_DIR COCOON_SHARE_VOLUMES_DIR
+
 struct _CocoonShare {
 	gchar *path;
-	int fd; /* the share's tmpfs mount, attached before the guest could write anything */
+	int fd;		     /* the share's tmpfs, attached before the guest could write */
+	int volumes_fd;	     /* O_PATH of <share>/.volumes, -1 until the first volume */
+	GHashTable *volumes; /* gchar *key (share_volume_key()) -> ShareVolume *, owned */
+	guint next_volume;
 };
+
+/* one copy of a host volume that every container of the pod naming it uses */
+typedef struct {
+	gchar *key;
+	gchar *name; /* <n> in <share>/.volumes/<n> */
+	int mount_fd;
+	guint refs; /* the areas that use it */
+} ShareVolume;
 
 struct _CocoonShareArea {
 	CocoonShare *share; /* weak: the share outlives its areas */
 	gchar *id;
-	int fd;		/* O_PATH of <share>/<id> */
-	GArray *mounts; /* int: the tree fds that name the mounts made, in mount order */
+	int fd;		    /* O_PATH of <share>/<id> */
+	GArray *mounts;	    /* int: the tree fds that name the mounts made, in mount order */
+	GPtrArray *volumes; /* gchar *: the keys of the pod's volumes it holds a reference on */
 };
+
+static void
+share_volume_free(ShareVolume *volume)
+{
+	if (volume == NULL)
+		return;
+	cocoon_fd_closep(&volume->mount_fd);
+	g_free(volume->key);
+	g_free(volume->name);
+	g_free(volume);
+}
 
 /* the share's tmpfs as a detached mount; -1 with errno ENOSYS without the new mount API */
 static int
@@ -137,6 +166,9 @@ cocoon_share_new(const gchar *path, CocoonSharePropagation propagation, GError *
 	struct stat st;
 
 	share->fd = -1;
+	share->volumes_fd = -1;
+	share->volumes = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+					       (GDestroyNotify)share_volume_free);
 	share->path = g_strdup(path);
 	if (g_mkdir_with_parents(path, 0700) < 0) {
 		cocoon_set_error_from_errno(error, "mkdir %s", path);
@@ -191,7 +223,9 @@ cocoon_share_free(CocoonShare *share)
 		else
 			(void)g_rmdir(share->path);
 	}
+	cocoon_fd_closep(&share->volumes_fd);
 	cocoon_fd_closep(&share->fd);
+	g_clear_pointer(&share->volumes, g_hash_table_unref);
 	g_free(share->path);
 	g_free(share);
 }
@@ -221,11 +255,17 @@ cocoon_share_area_new(CocoonShare *share, const gchar *id, GError **error)
 
 	if (!check_name("container id", id, error))
 		return NULL;
+	if (g_str_equal(id, SHARE_VOLUMES_DIR)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			    "container id \"%s\" is the share's own", id);
+		return NULL;
+	}
 	area = g_new0(CocoonShareArea, 1);
 	area->share = share;
 	area->id = g_strdup(id);
 	area->fd = -1;
 	area->mounts = g_array_new(FALSE, FALSE, sizeof(int));
+	area->volumes = g_ptr_array_new_with_free_func(g_free);
 	/* a name the guest took first (a symlink, a directory with traps in it) goes */
 	cocoon_fs_remove_beneath(share->fd, id);
 	area->fd = cocoon_fs_mkdir_beneath(share->fd, id, 0700, error);
@@ -283,7 +323,99 @@ cocoon_share_area_attach(CocoonShareArea *area, const gchar *subdir, const gchar
 guint
 cocoon_share_area_get_n_mounts(CocoonShareArea *area)
 {
-	return area->mounts->len;
+	return area->mounts->len + area->volumes->len;
+}
+
+/* a volume is the same when it is the same file or directory, copied the same way */
+static gchar *
+share_volume_key(const struct stat *st, gboolean recursive, gboolean readonly)
+{
+	return g_strdup_printf("%" G_GUINT64_FORMAT ":%" G_GUINT64_FORMAT ":%s:%s",
+			       (guint64)st->st_dev, (guint64)st->st_ino,
+			       recursive ? "rbind" : "bind", readonly ? "ro" : "rw");
+}
+
+/*
+ * cocoon_share_area_attach_volume:
+ *
+ * virtiofsd tells inodes apart by (st_dev, st_ino, mount id): two copies of one host directory,
+ * one per container, would be two inodes in the guest, with their own page cache and their own
+ * locks (virtiofsd leaves POSIX locks and flock to the guest kernel), so two containers of a pod
+ * locking one file on a volume would never see each other's lock. The containers of a pod that
+ * name the same source the same way therefore share one copy, attached once at
+ * <share>/.volumes/<n> and detached when the last of them goes. A read-only and a writable use of
+ * one source stay two copies: the host keeps a read-only copy read-only whatever the guest does.
+ * Later mounts below an rbind source reach the first copy only.
+ *
+ * Returns: <n>, or NULL with error
+ */
+gchar *
+cocoon_share_area_attach_volume(CocoonShareArea *area, int source_fd, gboolean recursive,
+				gboolean readonly, GError **error)
+{
+	CocoonShare *share = area->share;
+	g_autoptr(CocoonMountCopy) copy = NULL;
+	g_autofree gchar *key = NULL;
+	g_autofree gchar *name = NULL;
+	cocoon_autofd int target = -1;
+	ShareVolume *volume;
+	struct stat st;
+	int mount_fd;
+
+	if (fstat(source_fd, &st) < 0) {
+		cocoon_set_error_from_errno(error, "fstat");
+		return NULL;
+	}
+	key = share_volume_key(&st, recursive, readonly);
+	volume = g_hash_table_lookup(share->volumes, key);
+	if (volume == NULL) {
+		if (share->volumes_fd < 0) {
+			cocoon_fs_remove_beneath(share->fd, SHARE_VOLUMES_DIR);
+			share->volumes_fd =
+				cocoon_fs_mkdir_beneath(share->fd, SHARE_VOLUMES_DIR, 0700, error);
+			if (share->volumes_fd < 0) {
+				g_prefix_error(error, "%s/%s: ", share->path, SHARE_VOLUMES_DIR);
+				return NULL;
+			}
+		}
+		copy = cocoon_mount_clone(source_fd, recursive, readonly, error);
+		if (copy == NULL)
+			return NULL;
+		name = g_strdup_printf("%u", share->next_volume++);
+		target = make_target(share->volumes_fd, name, S_ISDIR(st.st_mode), error);
+		mount_fd = target < 0 ? -1
+				      : cocoon_mount_copy_attach(copy, target, share->volumes_fd,
+								 name, error);
+		if (mount_fd < 0) {
+			g_prefix_error(error, "%s/%s/%s: ", share->path, SHARE_VOLUMES_DIR, name);
+			return NULL;
+		}
+		volume = g_new0(ShareVolume, 1);
+		volume->key = g_strdup(key);
+		volume->name = g_strdup(name);
+		volume->mount_fd = mount_fd;
+		g_hash_table_insert(share->volumes, volume->key, volume);
+	}
+	volume->refs++;
+	g_ptr_array_add(area->volumes, g_steal_pointer(&key));
+	return g_strdup(volume->name);
+}
+
+/* the last user of a pod volume detaches it and removes its mount point */
+static void
+share_volume_release(CocoonShare *share, const gchar *key)
+{
+	ShareVolume *volume = g_hash_table_lookup(share->volumes, key);
+	g_autoptr(GError) error = NULL;
+
+	if (volume == NULL || --volume->refs > 0)
+		return;
+	if (!cocoon_mount_detach(volume->mount_fd, &error))
+		g_warning("%s/%s/%s: %s", share->path, SHARE_VOLUMES_DIR, volume->name,
+			  error->message);
+	else
+		cocoon_fs_remove_beneath(share->volumes_fd, volume->name);
+	g_hash_table_remove(share->volumes, key);
 }
 
 void
@@ -300,6 +432,9 @@ cocoon_share_area_free(CocoonShareArea *area)
 		close(fd);
 	}
 	g_array_unref(area->mounts);
+	for (guint i = area->volumes->len; i > 0; i--)
+		share_volume_release(area->share, g_ptr_array_index(area->volumes, i - 1));
+	g_ptr_array_unref(area->volumes);
 	/* not below a mount that stayed: cocoon_fs_remove_beneath() leaves those alone */
 	if (area->fd >= 0)
 		cocoon_fs_remove_beneath(area->share->fd, area->id);

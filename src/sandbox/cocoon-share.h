@@ -52,7 +52,16 @@ CocoonShareArea *cocoon_share_area_new(CocoonShare *share, const gchar *id, GErr
  */
 gboolean cocoon_share_area_attach(CocoonShareArea *area, const gchar *subdir, const gchar *name,
 				  CocoonMountCopy *copy, gboolean directory, GError **error);
-/* how many mounts the area holds */
+/*
+ * a host volume (source_fd, copied with its submounts when recursive, read-only when readonly)
+ * at <share>/.volumes/<n>, shared by the containers of the pod that name the same source the
+ * same way; the area holds a reference until it goes. Returns <n>.
+ */
+gchar *cocoon_share_area_attach_volume(CocoonShareArea *area, int source_fd, gboolean recursive,
+				       gboolean readonly, GError **error);
+/* the directory of the pod's volumes, relative to the share */
+#define COCOON_SHARE_VOLUMES_DIR ".volumes"
+/* how many mounts the area holds, its references on the pod's volumes counted */
 guint cocoon_share_area_get_n_mounts(CocoonShareArea *area);
 /* detaches every mount the area made, newest first, then removes the area; NULL is fine */
 void cocoon_share_area_free(CocoonShareArea *area);

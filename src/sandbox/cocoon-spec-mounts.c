@@ -117,10 +117,9 @@ open_source(const gchar *bundle, const gchar *source, const gchar *state_dir, GE
 
 gboolean
 cocoon_spec_share_mounts(CocoonJson *spec, const gchar *bundle, CocoonShareArea *area,
-			 const gchar *guest_dir, const gchar *state_dir, GError **error)
+			 const gchar *state_dir, GError **error)
 {
 	CocoonJson *mounts = cocoon_json_object_get_array_member(spec, "mounts");
-	guint shared = 0;
 
 	if (mounts == NULL)
 		return TRUE;
@@ -130,7 +129,6 @@ cocoon_spec_share_mounts(CocoonJson *spec, const gchar *bundle, CocoonShareArea 
 		g_autofree gchar *name = NULL;
 		g_autofree gchar *guest_source = NULL;
 		cocoon_autofd int source_fd = -1;
-		CocoonMountCopy *tree;
 		gboolean readonly;
 		struct stat st;
 
@@ -161,19 +159,17 @@ cocoon_spec_share_mounts(CocoonJson *spec, const gchar *bundle, CocoonShareArea 
 		readonly = options_contain(cocoon_json_object_get(entry, "options"), "ro");
 		/* "bind" is the source alone, as runc does; "rbind" has its submounts, which are
 		 * made read-only too for "ro" (they keep their own flags otherwise) */
-		tree = cocoon_mount_clone(
-			source_fd,
+		name = cocoon_share_area_attach_volume(
+			area, source_fd,
 			options_contain(cocoon_json_object_get(entry, "options"), "rbind"),
 			readonly, error);
-		name = g_strdup_printf("%u", shared);
-		if (tree == NULL || !cocoon_share_area_attach(area, "mounts", name, tree,
-							      S_ISDIR(st.st_mode), error)) {
+		if (name == NULL) {
 			g_prefix_error(error, "mount %s: source %s: ", destination, source);
 			return FALSE;
 		}
-		guest_source = g_strdup_printf("%s/mounts/%u", guest_dir, shared);
+		guest_source = g_strdup_printf("%s/%s/%s", COCOON_GUEST_SHARE_DIR,
+					       COCOON_SHARE_VOLUMES_DIR, name);
 		cocoon_json_object_set_string(entry, "source", guest_source);
-		shared++;
 	}
 	return TRUE;
 }

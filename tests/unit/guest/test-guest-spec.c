@@ -125,6 +125,29 @@ test_patch_private_uts(void)
 			==, "/r");
 }
 
+/* the bind sources the agent walks first (virtio-fs submounts mounted once, in its namespace) */
+static void
+test_patch_bind_sources(void)
+{
+	const gchar *text =
+		"{\"process\":{\"args\":[\"sh\"]},\"mounts\":["
+		"{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\"},"
+		"{\"destination\":\"/a\",\"type\":\"bind\",\"source\":\"/run/s/.volumes/0\"},"
+		"{\"destination\":\"/b\",\"type\":\"none\",\"source\":\"/run/s/.volumes/1\","
+		"\"options\":[\"rbind\",\"ro\"]},"
+		"{\"destination\":\"/c\",\"type\":\"none\",\"source\":\"relative\","
+		"\"options\":[\"bind\"]},"
+		"{\"destination\":\"/d\",\"type\":\"tmpfs\",\"source\":\"/tmp\"}]}";
+	g_autoptr(GError) error = NULL;
+	g_autoptr(CocoonGuestSpec) spec =
+		cocoon_guest_spec_patch(text, strlen(text), "c3", "/r", FALSE, &error);
+
+	g_assert_no_error(error);
+	g_assert_cmpuint(spec->bind_sources->len, ==, 2);
+	g_assert_cmpstr(g_ptr_array_index(spec->bind_sources, 0), ==, "/run/s/.volumes/0");
+	g_assert_cmpstr(g_ptr_array_index(spec->bind_sources, 1), ==, "/run/s/.volumes/1");
+}
+
 static void
 test_patch_invalid(void)
 {
@@ -382,6 +405,7 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/guest/spec/patch-pod-member", test_patch_pod_member);
 	g_test_add_func("/guest/spec/patch-private-uts", test_patch_private_uts);
+	g_test_add_func("/guest/spec/patch-bind-sources", test_patch_bind_sources);
 	g_test_add_func("/guest/spec/patch-invalid", test_patch_invalid);
 	g_test_add_func("/guest/spec/process-patch", test_process_patch);
 	g_test_add_func("/guest/spec/cgroups-path", test_cgroups_path);

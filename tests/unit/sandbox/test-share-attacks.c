@@ -133,8 +133,7 @@ share_one(CocoonShareArea *area, const gchar *bundle, const gchar *state_dir, co
 		source, options);
 	g_autoptr(CocoonJson) spec = cocoon_json_parse(json, strlen(json), error);
 	g_assert_nonnull(spec);
-	return cocoon_spec_share_mounts(spec, bundle, area, "/run/cocoon/shared/c1", state_dir,
-					error);
+	return cocoon_spec_share_mounts(spec, bundle, area, state_dir, error);
 }
 
 /*
@@ -150,7 +149,7 @@ test_propagated_umount_release(Fixture *f, gconstpointer data)
 	g_autoptr(CocoonShare) share = NULL;
 	g_autoptr(CocoonShareArea) area = NULL;
 	g_autofree gchar *sub = g_build_filename(f->src, "sub", NULL);
-	g_autofree gchar *copy_sub = g_build_filename(f->shared, "c1", "mounts", "0", "sub", NULL);
+	g_autofree gchar *copy_sub = g_build_filename(f->shared, ".volumes", "0", "sub", NULL);
 
 	if (!f->usable)
 		return;
@@ -213,10 +212,9 @@ test_readonly_volume_propagated_rw(Fixture *f, gconstpointer data)
 	g_autoptr(CocoonShare) share = NULL;
 	g_autoptr(CocoonShareArea) area = NULL;
 	g_autofree gchar *later = g_build_filename(f->src, "later", NULL);
-	g_autofree gchar *guest_later =
-		g_build_filename(f->shared, "c1", "mounts", "0", "later", NULL);
+	g_autofree gchar *guest_later = g_build_filename(f->shared, ".volumes", "0", "later", NULL);
 	g_autofree gchar *guest_file = g_build_filename(guest_later, "written-by-guest", NULL);
-	g_autofree gchar *guest_top = g_build_filename(f->shared, "c1", "mounts", "0", "x", NULL);
+	g_autofree gchar *guest_top = g_build_filename(f->shared, ".volumes", "0", "x", NULL);
 
 	if (!f->usable)
 		return;
@@ -246,7 +244,7 @@ test_bind_is_not_recursive(Fixture *f, gconstpointer data)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(CocoonShare) share = NULL;
 	g_autoptr(CocoonShareArea) area = NULL;
-	g_autofree gchar *copy_sub = g_build_filename(f->shared, "c1", "mounts", "0", "sub", NULL);
+	g_autofree gchar *copy_sub = g_build_filename(f->shared, ".volumes", "0", "sub", NULL);
 
 	if (!f->usable)
 		return;

@@ -260,6 +260,53 @@ test_readonly_volume(Fixture *f, gconstpointer data)
 }
 
 /*
+ * two containers of a pod that name one volume share one copy of it (one inode in the guest for
+ * virtiofsd, which tells copies apart by mount id); it stays until the last of them goes; a
+ * read-only use of the same source is a copy of its own
+ */
+static void
+test_pod_volume(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(CocoonShare) share = cocoon_share_new(f->shared, COCOON_SHARE_PRIVATE, &error);
+	g_autoptr(CocoonShareArea) first = cocoon_share_area_new(share, "c1", &error);
+	g_autoptr(CocoonShareArea) second = cocoon_share_area_new(share, "c2", &error);
+	g_autofree gchar *copy = g_build_filename(f->shared, ".volumes", "0", NULL);
+	g_autofree gchar *name_first = NULL;
+	g_autofree gchar *name_second = NULL;
+	g_autofree gchar *name_readonly = NULL;
+	int source;
+
+	if (!f->usable)
+		return;
+	g_assert_no_error(error);
+	g_assert_null(cocoon_share_area_new(share, ".volumes", &error));
+	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+	g_clear_error(&error);
+	source = open(f->volume, O_PATH | O_CLOEXEC);
+	g_assert_cmpint(source, >=, 0);
+	name_first = cocoon_share_area_attach_volume(first, source, TRUE, FALSE, &error);
+	g_assert_no_error(error);
+	name_second = cocoon_share_area_attach_volume(second, source, TRUE, FALSE, &error);
+	g_assert_no_error(error);
+	name_readonly = cocoon_share_area_attach_volume(second, source, TRUE, TRUE, &error);
+	g_assert_no_error(error);
+	close(source);
+	g_assert_cmpstr(name_first, ==, "0");
+	g_assert_cmpstr(name_second, ==, "0");
+	g_assert_cmpstr(name_readonly, ==, "1");
+	g_assert_true(is_mount_point(copy));
+	g_assert_true(file_exists(f->shared, ".volumes/0/data"));
+	g_clear_pointer(&first, cocoon_share_area_free);
+	g_assert_true(file_exists(f->shared, ".volumes/0/data"));
+	g_clear_pointer(&second, cocoon_share_area_free);
+	g_assert_false(g_file_test(copy, G_FILE_TEST_EXISTS));
+	g_assert_false(file_exists(f->shared, ".volumes/1"));
+	/* nothing was removed through the mount */
+	g_assert_true(file_exists(f->volume, "data"));
+}
+
+/*
  * OCI bind sources: a relative one is the bundle's (resolved on the host, the guest's crun gets
  * the share's path); a relative one through a symlink (the container's rootfs is the guest's) is
  * refused; so is one inside Cocoon's state directory
@@ -299,19 +346,20 @@ test_spec_sources(Fixture *f, gconstpointer data)
 	mounts = cocoon_json_object_get_array_member(spec, "mounts");
 	g_assert_true(cocoon_spec_mount_is_bind(cocoon_json_array_get(mounts, 0)));
 	g_assert_true(cocoon_spec_mount_is_bind(cocoon_json_array_get(mounts, 1)));
-	g_assert_true(cocoon_spec_share_mounts(spec, f->bundle, area, "/run/cocoon/shared/c1",
-					       f->state, &error));
+	g_assert_true(cocoon_spec_share_mounts(spec, f->bundle, area, f->state, &error));
 	g_assert_no_error(error);
+	/* ../volume and the absolute path of the volume are one source: one copy */
 	for (guint i = 0; i < 3; i++) {
-		g_autofree gchar *expected = g_strdup_printf("/run/cocoon/shared/c1/mounts/%u", i);
+		g_autofree gchar *expected =
+			g_strdup_printf("/run/cocoon/shared/.volumes/%u", i == 0 ? 0 : 1);
 		g_assert_cmpstr(cocoon_json_object_get_string_member(
 					cocoon_json_array_get(mounts, i), "source"),
 				==, expected);
 	}
-	shared_config = g_build_filename(f->shared, "c1", "mounts", "0", NULL);
+	shared_config = g_build_filename(f->shared, ".volumes", "0", NULL);
 	g_assert_true(g_file_test(shared_config, G_FILE_TEST_IS_REGULAR));
 	g_assert_true(is_mount_point(shared_config));
-	g_assert_true(file_exists(f->shared, "c1/mounts/1/data"));
+	g_assert_true(file_exists(f->shared, ".volumes/1/data"));
 	g_assert_cmpuint(cocoon_share_area_get_n_mounts(area), ==, 3);
 
 	/* the guest wrote a symlink into its rootfs; a relative source through it is refused */
@@ -320,8 +368,7 @@ test_spec_sources(Fixture *f, gconstpointer data)
 	json = g_strdup("{\"mounts\":[{\"destination\":\"/x\",\"type\":\"bind\","
 			"\"source\":\"rootfs/evil\",\"options\":[\"rbind\"]}]}");
 	spec_link = cocoon_json_parse(json, strlen(json), &error);
-	g_assert_false(cocoon_spec_share_mounts(spec_link, f->bundle, area, "/run/cocoon/shared/c1",
-						f->state, &error));
+	g_assert_false(cocoon_spec_share_mounts(spec_link, f->bundle, area, f->state, &error));
 	g_assert_nonnull(strstr(error->message, "rootfs/evil"));
 	g_assert_nonnull(strstr(error->message, "/x"));
 	g_test_message("refused: %s", error->message);
@@ -333,8 +380,7 @@ test_spec_sources(Fixture *f, gconstpointer data)
 			       "\"source\":\"%s\",\"options\":[\"rbind\"]}]}",
 			       f->shared);
 	spec_state = cocoon_json_parse(json, strlen(json), &error);
-	g_assert_false(cocoon_spec_share_mounts(spec_state, f->bundle, area,
-						"/run/cocoon/shared/c1", f->state, &error));
+	g_assert_false(cocoon_spec_share_mounts(spec_state, f->bundle, area, f->state, &error));
 	g_assert_nonnull(strstr(error->message, "state directory"));
 	g_clear_error(&error);
 	g_assert_cmpuint(cocoon_share_area_get_n_mounts(area), ==, 3);
@@ -582,6 +628,7 @@ main(int argc, char **argv)
 	add("planted-mounts-symlink", test_planted_mounts_symlink);
 	add("release-after-rename", test_release_after_rename);
 	add("readonly-volume", test_readonly_volume);
+	add("pod-volume", test_pod_volume);
 	add("spec-sources", test_spec_sources);
 	add("unmount-below", test_unmount_below);
 	add("remove-keeps-mounted", test_remove_keeps_mounted);

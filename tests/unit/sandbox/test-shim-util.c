@@ -119,8 +119,8 @@ test_spec_mounts(void)
 	g_assert_true(cocoon_spec_mount_is_bind(cocoon_json_array_get(mounts, 1)));
 	g_assert_true(cocoon_spec_mount_is_bind(cocoon_json_array_get(mounts, 2)));
 	/* a source that is not there is an error naming it, after /dev/shm became the guest's */
-	g_assert_false(cocoon_spec_share_mounts(spec, "/nonexistent/bundle", NULL,
-						"/run/cocoon/shared/c1", "/run/cocoon", &error));
+	g_assert_false(
+		cocoon_spec_share_mounts(spec, "/nonexistent/bundle", NULL, "/run/cocoon", &error));
 	g_assert_nonnull(strstr(error->message, "/nonexistent/hosts"));
 	g_assert_nonnull(strstr(error->message, "/etc/hosts"));
 	g_assert_cmpstr(
