@@ -65,7 +65,9 @@ sqlite_wal() {
 	per=$(sqlite3 "$db" "SELECT group_concat(n) FROM (SELECT count(*) AS n FROM t GROUP BY w ORDER BY w);" 2>&1)
 	integrity=$(sqlite3 "$db" "PRAGMA integrity_check;" 2>&1)
 	journal=$(sqlite3 "$db" "PRAGMA journal_mode;" 2>&1)
-	detail="writers=$r1,$r2 rows=$count/$want per-writer=$per integrity=$integrity journal=$journal"
+	# how often the writer changes in commit order: > 1 shows the two really ran at once (information)
+	switches=$(sqlite3 "$db" "SELECT count(*) FROM t a JOIN t b ON b.id = a.id + 1 WHERE a.w != b.w;" 2>&1)
+	detail="writers=$r1,$r2 rows=$count/$want per-writer=$per integrity=$integrity journal=$journal switches=$switches"
 	if [ "$mode" = wal ] && [ $r1 = 0 ] && [ $r2 = 0 ] && [ "$count" = "$want" ] &&
 		[ "$per" = "$((TX * ROWS)),$((TX * ROWS))" ] && [ "$integrity" = ok ] && [ "$journal" = wal ]; then
 		report sqlite-wal PASS "$t0" "$detail"
@@ -132,11 +134,13 @@ stress() { # STRESSOR
 	esac
 	mkdir -p "$DIR/stress-$1"
 	# shellcheck disable=SC2086
-	timeout $((STRESS_TIMEOUT * 4 + 30)) stress-ng $opts --verify --timeout "${STRESS_TIMEOUT}s" \
+	timeout $((STRESS_TIMEOUT * 4 + 30)) stress-ng $opts --verify --metrics-brief --timeout "${STRESS_TIMEOUT}s" \
 		--temp-path "$DIR/stress-$1" >"$DIR/stress-$1.log" 2>&1
 	rc=$?
+	[ -z "${WL_SHOW_LOGS:-}" ] || sed "s/^/  $1: /" "$DIR/stress-$1.log"
 	# 0 passed; 3 (no resource) and 4 (not implemented) mean the stressor skipped itself
-	detail="rc=$rc $(grep -m1 -iE 'fail|error|skipp|not (implemented|supported)' "$DIR/stress-$1.log" | head -c 160)"
+	ops=$(awk -v s="$1" '$4 == s && $5 ~ /^[0-9]+$/ { print $5; exit }' "$DIR/stress-$1.log")
+	detail="rc=$rc bogo-ops=${ops:-?} $(grep -m1 -iE 'fail|error|skipp|not (implemented|supported)' "$DIR/stress-$1.log" | head -c 160)"
 	case $rc in
 	0) report "stress-$1" PASS "$t0" "$detail" ;;
 	3 | 4) report "stress-$1" SKIP "$t0" "$detail" ;;

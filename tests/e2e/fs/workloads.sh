@@ -68,6 +68,7 @@ run_one() { # RUNTIME (runc | virtio-fs | 9p)
 	local env=(--env "WL_TX=${WL_TX:-20}" --env "WL_ROWS=${WL_ROWS:-25}"
 		--env "WL_STRESS_TIMEOUT=${WL_STRESS_TIMEOUT:-5}")
 	[ -z "${WL_STRESSORS:-}" ] || env+=(--env "WL_STRESSORS=$WL_STRESSORS")
+	[ -z "${WL_SHOW_LOGS:-}" ] || env+=(--env "WL_SHOW_LOGS=1")
 	local t0=$SECONDS
 	# shellcheck disable=SC2086
 	timeout 1500 $C run --rm $flag "${env[@]}" \
