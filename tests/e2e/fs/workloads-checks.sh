@@ -28,7 +28,7 @@ report() { # CHECK STATUS START DETAIL...
 	check=$1 status=$2 start=$3
 	shift 3
 	printf 'RESULT %s %s %s %.1f %s\n' "$LOCATION" "$check" "$status" \
-		"$(echo "$(now) - $start" | awk '{ print $1 - $3 }')" "$*"
+		"$(echo "$(now) - $start" | awk '{ print $1 - $3 }')" "$(echo "$*" | tr '\n' ' ')"
 }
 
 # two sqlite3 processes write at once into one WAL database, each TX transactions of ROWS rows
