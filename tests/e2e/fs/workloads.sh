@@ -142,7 +142,7 @@ if [ ${#checks[@]} -eq 0 ]; then
 	echo "FAIL: no check reported anything" >&2
 	exit 1
 fi
-if [[ " $RUNTIMES " == *" runc "* ]] && ! for k in "${checks[@]}"; do echo "${status[$k@runc]:-}"; done | grep -qx PASS; then
+if [[ " $RUNTIMES " == *" runc "* ]] && ! for k in "${checks[@]}"; do echo "${status[$k@runc]:-}"; done | grep -x PASS >/dev/null; then
 	echo "FAIL: nothing passed under runc: the comparison means nothing" >&2
 	exit 1
 fi
