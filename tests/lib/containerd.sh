@@ -78,6 +78,9 @@ containerd_cri_config() {
 		  stream_server_address = "127.0.0.1"
 		  stream_server_port = "0"
 		  disable_apparmor = true
+		  # the pause container's oom_score_adj -998 needs CAP_SYS_RESOURCE, which test hosts
+		  # (containers themselves) may lack: runc then fails with "can't get final child's PID"
+		  restrict_oom_score_adj = true
 		  [plugins."io.containerd.grpc.v1.cri".containerd]
 		    snapshotter = "overlayfs"
 		    default_runtime_name = "runc"

@@ -49,12 +49,21 @@ cleanup() {
 			$CRI rmp "$pod" >/dev/null 2>&1
 		done
 	fi
-	[ -z "${WORK:-}" ] || pkill -9 -f "virtiofsd.*$WORK/state" 2>/dev/null
 	cocoon_e2e_teardown
+	if [ -n "${STATE:-}" ]; then
+		pkill -9 -f "(qemu-system-x86_64|virtiofsd).*$STATE" 2>/dev/null
+		grep -o " $STATE[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
+		rm -rf "$STATE"
+	fi
 }
 trap cleanup EXIT
 # the CRI's own namespace, so that the busybox image is where the CRI looks
 cocoon_e2e_setup k8s.io
+# a short state dir: the CRI's ids are 64 characters and STATE/ID/virtiofsd.sock must fit in a
+# unix socket address (107 bytes), which $WORK/state/ID/virtiofsd.sock does not
+STATE=$(mktemp -d /tmp/cri-state.XXXXXX)
+sed -i "s|state_dir = \"$WORK/state\"|state_dir = \"$STATE\"|" "$WORK/cocoon.conf"
+grep -q "state_dir = \"$STATE\"" "$WORK/cocoon.conf" || { echo "FAIL: cannot set state_dir"; exit 1; }
 
 export CRI_GEN_DIR=$WORK/cri-gen CRI_TIMINGS=$WORK/timings
 CRI="$PY $REPO/tests/lib/cri/cri.py --address $CONTAINERD_CRI_ENDPOINT"
@@ -71,6 +80,8 @@ if ! grep -q '"runtime_api_version": "v1"' "$WORK/version.json"; then
 fi
 pass "CRI Version: $(tr -d '\n ' <"$WORK/version.json")"
 
+qemu_pids() { pgrep -f "qemu-system-x86_64.*$STATE" || true; }
+
 json_get() { # FILE PYTHON-EXPRESSION-ON-d
 	"$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
 }
@@ -83,20 +94,20 @@ check_nothing_left() {
 	left=$($CRI ps | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)))')
 	[ "$left" = 0 ] && pass "$run: no container listed" || fail "$run: $left containers still listed"
 	for i in $(seq 50); do
-		[ -z "$(cocoon_e2e_qemu_pids)$(cocoon_e2e_shim_pids)" ] && break
+		[ -z "$(qemu_pids)$(cocoon_e2e_shim_pids)" ] && break
 		sleep 0.2
 	done
-	left=$(cocoon_e2e_qemu_pids | tr '\n' ' ')
+	left=$(qemu_pids | tr '\n' ' ')
 	[ -z "$left" ] && pass "$run: no QEMU left" || fail "$run: QEMU left: $left"
 	left=$(cocoon_e2e_shim_pids | tr '\n' ' ')
 	[ -z "$left" ] && pass "$run: no cocoon shim left" || fail "$run: cocoon shims left: $left"
-	left=$(pgrep -f "virtiofsd.*$WORK/state" | tr '\n' ' ')
+	left=$(pgrep -f "virtiofsd.*$STATE" | tr '\n' ' ')
 	[ -z "$left" ] && pass "$run: no virtiofsd left" || fail "$run: virtiofsd left: $left"
-	left=$(grep -c " $WORK/state" /proc/mounts)
+	left=$(grep -c " $STATE" /proc/mounts)
 	[ "$left" = 0 ] && pass "$run: no mount under the state dir" ||
-		fail "$run: $left mounts under $WORK/state: $(grep " $WORK/state" /proc/mounts | cut -d' ' -f2 | tr '\n' ' ')"
-	left=$(ls -A "$WORK/state" 2>/dev/null | tr '\n' ' ')
-	[ -z "$left" ] && pass "$run: the state dir is empty" || fail "$run: left in $WORK/state: $left"
+		fail "$run: $left mounts under $STATE: $(grep " $STATE" /proc/mounts | cut -d' ' -f2 | tr '\n' ' ')"
+	left=$(ls -A "$STATE" 2>/dev/null | tr '\n' ' ')
+	[ -z "$left" ] && pass "$run: the state dir is empty" || fail "$run: left in $STATE: $left"
 }
 
 # one pod, the kubelet's calls in the kubelet's order: run_pod HANDLER SHARED_FS (- for runc)

@@ -206,8 +206,9 @@ def container_config(name, image, command=(), args=(), mounts=(), envs=None, log
 def to_json(message):
     from google.protobuf import json_format
 
+    # with the defaults: SANDBOX_READY and CONTAINER_CREATED are enum value 0
     return json_format.MessageToJson(message, preserving_proto_field_name=True, indent=1,
-                                     sort_keys=True)
+                                     sort_keys=True, including_default_value_fields=True)
 
 
 def parse_mount(text):
@@ -260,7 +261,6 @@ def main(argv=None):
     p.add_argument("--env", action="append", default=[], type=parse_env, metavar="KEY=VALUE")
     p.add_argument("--log-path", default="", help="relative to the pod's log directory")
     p.add_argument("--workdir", default="")
-    p.add_argument("cmd", nargs=argparse.REMAINDER, help="-- COMMAND ARGS...")
 
     for name in ("start", "rm", "stopp", "rmp"):
         p = sub.add_parser(name)
@@ -273,7 +273,6 @@ def main(argv=None):
     p = sub.add_parser("exec", help="ExecSync; stdout/stderr pass through, exits with its code")
     p.add_argument("id")
     p.add_argument("--timeout", type=int, default=30)
-    p.add_argument("cmd", nargs=argparse.REMAINDER)
 
     for name in ("status", "podstatus"):
         p = sub.add_parser(name, help="prints the status as JSON")
@@ -284,7 +283,16 @@ def main(argv=None):
     p = sub.add_parser("ps", help="ListContainers, as JSON")
     p.add_argument("--pod", default="")
 
+    # what follows "--" is the command of create and exec, never options of ours
+    argv = list(sys.argv[1:] if argv is None else argv)
+    cmd = []
+    if "--" in argv:
+        cmd = argv[argv.index("--") + 1:]
+        argv = argv[:argv.index("--")]
     args = ap.parse_args(argv)
+    args.cmd = cmd
+    if args.command == "exec" and not cmd:
+        ap.error("exec wants -- COMMAND ARGS...")
     if not args.address:
         ap.error("--address (or CONTAINER_RUNTIME_ENDPOINT) is needed")
     client = Client(args.address, timings=args.timings, label=args.label)
@@ -295,10 +303,6 @@ def main(argv=None):
         return 255
     finally:
         client.close()
-
-
-def strip_dashes(cmd):
-    return cmd[1:] if cmd and cmd[0] == "--" else cmd
 
 
 def run(client, args):
@@ -318,14 +322,14 @@ def run(client, args):
     elif c == "create":
         with open(args.pod_config) as f:
             sandbox = json_format.Parse(f.read(), api.PodSandboxConfig())
-        config = container_config(args.name, args.image, command=strip_dashes(args.cmd),
+        config = container_config(args.name, args.image, command=args.cmd,
                                   mounts=args.mount, envs=dict(args.env),
                                   log_path=args.log_path, working_dir=args.workdir)
         print(client.create_container(args.pod_id, config, sandbox))
     elif c == "start":
         client.start_container(args.id)
     elif c == "exec":
-        out, err, code = client.exec_sync(args.id, strip_dashes(args.cmd), args.timeout)
+        out, err, code = client.exec_sync(args.id, args.cmd, args.timeout)
         sys.stdout.buffer.write(out)
         sys.stdout.flush()
         sys.stderr.buffer.write(err)
