@@ -52,7 +52,7 @@ cleanup() {
 	cocoon_e2e_teardown
 	if [ -n "${STATE:-}" ]; then
 		pkill -9 -f "(qemu-system-x86_64|virtiofsd).*$STATE" 2>/dev/null
-		grep -o " $STATE[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
+		grep -o " ${STATE}[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
 		rm -rf "$STATE"
 	fi
 }
@@ -69,7 +69,7 @@ export CRI_GEN_DIR=$WORK/cri-gen CRI_TIMINGS=$WORK/timings
 CRI="$PY $REPO/tests/lib/cri/cri.py --address $CONTAINERD_CRI_ENDPOINT"
 
 # the CRI service may answer a little after containerd's own
-for i in $(seq 100); do
+for _ in $(seq 100); do
 	$CRI version >"$WORK/version.json" 2>"$WORK/version.err" && break
 	sleep 0.3
 done
@@ -81,6 +81,9 @@ fi
 pass "CRI Version: $(tr -d '\n ' <"$WORK/version.json")"
 
 qemu_pids() { pgrep -f "qemu-system-x86_64.*$STATE" || true; }
+# the CRI's pod network namespaces are bind-mounted under /var/run/netns (cni-UUID)
+netns_list() { ls /var/run/netns 2>/dev/null | sort; }
+netns_list >"$WORK/netns.before"
 
 json_get() { # FILE PYTHON-EXPRESSION-ON-d
 	"$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
@@ -93,7 +96,7 @@ check_nothing_left() {
 	[ "$left" = 0 ] && pass "$run: no pod sandbox listed" || fail "$run: $left pod sandboxes still listed"
 	left=$($CRI ps | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)))')
 	[ "$left" = 0 ] && pass "$run: no container listed" || fail "$run: $left containers still listed"
-	for i in $(seq 50); do
+	for _ in $(seq 50); do
 		[ -z "$(qemu_pids)$(cocoon_e2e_shim_pids)" ] && break
 		sleep 0.2
 	done
@@ -106,6 +109,8 @@ check_nothing_left() {
 	left=$(grep -c " $STATE" /proc/mounts)
 	[ "$left" = 0 ] && pass "$run: no mount under the state dir" ||
 		fail "$run: $left mounts under $STATE: $(grep " $STATE" /proc/mounts | cut -d' ' -f2 | tr '\n' ' ')"
+	left=$(netns_list | comm -13 "$WORK/netns.before" - | tr '\n' ' ')
+	[ -z "$left" ] && pass "$run: no network namespace left" || fail "$run: network namespaces left: $left"
 	left=$(ls -A "$STATE" 2>/dev/null | tr '\n' ' ')
 	[ -z "$left" ] && pass "$run: the state dir is empty" || fail "$run: left in $STATE: $left"
 }
@@ -116,7 +121,7 @@ run_pod() {
 	local run=$handler
 	[ "$shared_fs" = - ] || run="$handler/$shared_fs"
 	local dir=$WORK/pods/${run//\//-}
-	local pod ctr out err rc state
+	local pod ctr out rc state ip mounts code want
 
 	echo "=== pod $run"
 	export CRI_LABEL=$run
