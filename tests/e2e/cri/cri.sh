@@ -41,6 +41,8 @@ fi
 	skip_loudly "CNI plugins missing in /usr/lib/cni (apt-get install containernetworking-plugins)"
 
 export CONTAINERD_CRI=1
+# a bridge and subnet of this run's own: another CRI test may run beside it
+export CONTAINERD_CRI_BRIDGE=ccri$(($$ % 100000)) CONTAINERD_CRI_SUBNET=10.250.$(($$ % 200 + 20)).0/24
 cleanup() {
 	local pod
 	if [ -n "${CRI:-}" ] && [ -n "${CONTAINERD_PID:-}" ]; then
