@@ -7,7 +7,9 @@ python3-grpcio, python3-grpc-tools and python3-protobuf are all it needs.
 
   cri.py [--address SOCK] [--timings FILE] COMMAND ...
 
-Commands: version, runp, create, start, exec, status, stop, rm, stopp, rmp, pods, ps, podstatus.
+Commands: version, runp, create, start, exec, status, stop, rm, stopp, rmp, pods, ps, podstatus;
+create and exec take the container's command after "--", e.g.
+  cri.py --address SOCK exec ID --timeout 5 -- sh -c 'echo hi'
 Every RPC's wall time is appended to --timings (or $CRI_TIMINGS) as "METHOD SECONDS LABEL".
 Errors from the runtime end the CLI with 255 and "cri.py: METHOD: CODE: DETAILS" on stderr; exec
 ends with the exit code of the command it ran.
