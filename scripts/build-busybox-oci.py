@@ -125,6 +125,8 @@ def main():
     ap.add_argument("--busybox", default="/bin/busybox", help="a statically linked busybox (busybox-static)")
     ap.add_argument("--add", action="append", default=[], metavar="SRC:DEST",
                     help="also put the file SRC at DEST (relative, mode 0755) in the image")
+    ap.add_argument("--cmd", action="append", default=None, metavar="ARG",
+                    help="the image's Cmd, one ARG per option (default: sh)")
     args = ap.parse_args()
     extra = []
     for item in args.add:
@@ -146,7 +148,7 @@ def main():
         "architecture": "amd64",
         "os": "linux",
         "created": "1970-01-01T00:00:00Z",
-        "config": {"Env": [PATH_ENV], "Cmd": ["sh"]},
+        "config": {"Env": [PATH_ENV], "Cmd": args.cmd or ["sh"]},
         "rootfs": {"type": "layers", "diff_ids": [sha(layer)]},
         "history": [{"created": "1970-01-01T00:00:00Z", "created_by": "build-busybox-oci.py"}],
     })

@@ -9,6 +9,7 @@ BUILD_PKGS=(meson ninja-build pkg-config gcc clang libglib2.0-dev libglib2.0-bin
 	libseccomp-dev libcap-dev dbus python3 valgrind clang-format)
 E2E_PKGS=(containerd runc busybox-static qemu-system-x86 qemu-utils kmod cpio crun
 	util-linux procps iproute2 psmisc containernetworking-plugins bc
+	python3-grpcio python3-grpc-tools python3-protobuf
 	linux-source-6.1 flex bison libelf-dev xz-utils)
 
 want=("${BUILD_PKGS[@]}")

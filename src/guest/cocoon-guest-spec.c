@@ -14,6 +14,9 @@
 
 #include "cocoon-json.h"
 
+/* what the CRI puts on every container it creates (cocoon-shim-util.h has it for the shim) */
+#define POD_CONTAINER_TYPE_ANNOTATION "io.kubernetes.cri.container-type"
+
 G_DEFINE_QUARK(cocoon - guest - spec - error - quark, cocoon_guest_spec_error)
 
 /* longest rootfs path the host may name */
@@ -261,6 +264,19 @@ namespaces_patch(CocoonJson *namespaces, gboolean *ret_private_uts, GError **err
 	return TRUE;
 }
 
+/* whether the spec is a CRI pod's sandbox (pause) container */
+static gboolean
+is_pod_sandbox(CocoonJson *root)
+{
+	CocoonJson *annotations = cocoon_json_object_get(root, "annotations");
+
+	if (annotations == NULL || !cocoon_json_is_object(annotations))
+		return FALSE;
+	return g_strcmp0(cocoon_json_object_get_string_member(annotations,
+							      POD_CONTAINER_TYPE_ANNOTATION),
+			 "sandbox") == 0;
+}
+
 /* the spec's object member name, added empty when it is missing; NULL when it is not an object */
 static CocoonJson *
 ensure_object_member(CocoonJson *root, const gchar *name, GError **error)
@@ -372,6 +388,12 @@ cocoon_guest_spec_patch(const gchar *spec_json, gsize length, const gchar *conta
 			spec->guest_hostname = g_strdup(hostname);
 		cocoon_json_object_remove(root, "hostname");
 		cocoon_json_object_remove(root, "domainname");
+	} else if (is_pod_sandbox(root)) {
+		/* the pod's other containers join the sandbox's uts namespace by a host path, which
+		 * goes above: they share the guest's, so the pod's hostname is the guest's too */
+		const gchar *hostname = cocoon_json_object_get_string_member(root, "hostname");
+		if (hostname != NULL && hostname[0] != '\0')
+			spec->guest_hostname = g_strdup(hostname);
 	}
 
 	cgroups_path = cocoon_json_object_get_string_member(linux_object, "cgroupsPath");

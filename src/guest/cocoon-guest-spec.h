@@ -53,7 +53,9 @@ void cocoon_guest_spec_free(CocoonGuestSpec *spec);
  * - linux.namespaces: an entry with a path (joining a host namespace) is dropped, so the container
  *   shares the guest's namespace, which the whole pod shares; a mount namespace keeps its entry
  *   without the path; the network entry goes with or without a path (the guest's network is the
- *   pod's). Without a private uts namespace the hostname moves to guest_hostname.
+ *   pod's). Without a private uts namespace the hostname moves to guest_hostname; a CRI pod
+ *   sandbox (annotation io.kubernetes.cri.container-type=sandbox) with one keeps its hostname
+ *   and also gives it to guest_hostname, since the pod's containers share the guest's.
  * - hooks, process.apparmorProfile, process.selinuxLabel, linux.mountLabel are removed
  * - linux.cgroupsPath is kept when valid for the guest, else "/cocoon/<container_id>"
  * - the absolute sources of bind mounts are listed in bind_sources

@@ -47,7 +47,10 @@ cocoon_e2e_setup() {
 }
 
 cocoon_e2e_qemu_pids() { pgrep -f "qemu-system-x86_64.*$WORK/state" || true; }
-cocoon_e2e_shim_pids() { pgrep -f "containerd-shim-cocoon-v2.*-namespace $NS( |$)" || true; }
+# this test's shims only: another test's containerd may use the same namespace (k8s.io for CRI)
+cocoon_e2e_shim_pids() {
+	pgrep -f "containerd-shim-cocoon-v2 .*-namespace $NS .*-address ${CONTAINERD_ADDRESS:-}( |$)" || true
+}
 
 cocoon_e2e_teardown() {
 	set +e
@@ -59,7 +62,8 @@ cocoon_e2e_teardown() {
 		for c in $($C containers ls -q 2>/dev/null); do $C containers rm "$c" >/dev/null 2>&1; done
 	fi
 	containerd_stop
-	[ -z "${NS:-}" ] || pkill -9 -f "containerd-shim-cocoon-v2.*-namespace $NS( |$)" 2>/dev/null
+	[ -z "${NS:-}" ] ||
+		pkill -9 -f "containerd-shim-cocoon-v2 .*-namespace $NS .*-address ${CONTAINERD_ADDRESS:-}( |$)" 2>/dev/null
 	if [ -n "${WORK:-}" ]; then
 		pkill -9 -f "qemu-system-x86_64.*$WORK/state" 2>/dev/null
 		pkill -9 -f "virtiofsd .*$WORK/state" 2>/dev/null

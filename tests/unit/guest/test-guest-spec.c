@@ -149,6 +149,24 @@ test_patch_bind_sources(void)
 }
 
 static void
+test_patch_pod_sandbox_hostname(void)
+{
+	const gchar *text = "{\"process\":{\"args\":[\"/pause\"]},\"hostname\":\"pod-1\","
+			    "\"annotations\":{\"io.kubernetes.cri.container-type\":\"sandbox\"},"
+			    "\"linux\":{\"namespaces\":[{\"type\":\"uts\"},{\"type\":\"mount\"}]}}";
+	g_autoptr(GError) error = NULL;
+	g_autoptr(CocoonGuestSpec) spec =
+		cocoon_guest_spec_patch(text, strlen(text), "p1", "/r", FALSE, &error);
+	g_autoptr(CocoonJson) root = NULL;
+
+	g_assert_no_error(error);
+	root = parse(spec->config_json);
+	/* its own uts namespace keeps the name, and the guest's gets it for the pod's containers */
+	g_assert_cmpstr(cocoon_json_object_get_string_member(root, "hostname"), ==, "pod-1");
+	g_assert_cmpstr(spec->guest_hostname, ==, "pod-1");
+}
+
+static void
 test_patch_invalid(void)
 {
 	const gchar *const bad[] = {
@@ -406,6 +424,7 @@ main(int argc, char **argv)
 	g_test_add_func("/guest/spec/patch-pod-member", test_patch_pod_member);
 	g_test_add_func("/guest/spec/patch-private-uts", test_patch_private_uts);
 	g_test_add_func("/guest/spec/patch-bind-sources", test_patch_bind_sources);
+	g_test_add_func("/guest/spec/patch-pod-sandbox-hostname", test_patch_pod_sandbox_hostname);
 	g_test_add_func("/guest/spec/patch-invalid", test_patch_invalid);
 	g_test_add_func("/guest/spec/process-patch", test_process_patch);
 	g_test_add_func("/guest/spec/cgroups-path", test_cgroups_path);

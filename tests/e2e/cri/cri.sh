@@ -1,0 +1,281 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# A kubelet-shaped pod through containerd's CRI gRPC API (tests/lib/cri/cri.py) and real parts:
+# RunPodSandbox -> CreateContainer (busybox, a hostPath volume, /etc/hosts and termination-log file
+# mounts) -> StartContainer -> ExecSync -> ContainerStatus -> StopContainer -> RemoveContainer ->
+# StopPodSandbox -> RemovePodSandbox, under runtime handler cocoon with hypervisor.shared_fs
+# virtio-fs and then 9p, and the same flow under runc for comparison; after each pod nothing may
+# be left (QEMU, shim, virtiofsd, mounts under the state dir, pods, containers).
+# Prints the wall time of every CRI call per run at the end.
+set -uo pipefail
+
+. "$(dirname "${BASH_SOURCE[0]}")/../../lib/cocoon-e2e.sh"
+
+failures=0
+pass() { echo "PASS: $*"; }
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+# python3 with grpcio and grpc_tools: the first python3 on PATH may be another build (pyenv)
+find_python() {
+	local py
+	for py in python3 /usr/bin/python3; do
+		if "$py" -c 'import grpc, grpc_tools, google.protobuf' 2>/dev/null; then
+			command -v "$py"
+			return 0
+		fi
+	done
+	return 1
+}
+
+require_root_or_skip
+if ! PY=$(find_python); then
+	echo "cri: installing python3-grpcio python3-grpc-tools python3-protobuf" >&2
+	if command -v apt-get >/dev/null; then
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+			python3-grpcio python3-grpc-tools python3-protobuf >&2 || true
+	fi
+	PY=$(find_python) || skip_loudly "python3-grpcio/python3-grpc-tools/python3-protobuf cannot be had"
+fi
+[ -x /usr/lib/cni/bridge ] && [ -x /usr/lib/cni/host-local ] && [ -x /usr/lib/cni/loopback ] ||
+	skip_loudly "CNI plugins missing in /usr/lib/cni (apt-get install containernetworking-plugins)"
+
+export CONTAINERD_CRI=1
+# a bridge and subnet of this run's own: another CRI test may run beside it
+export CONTAINERD_CRI_BRIDGE=ccri$(($$ % 100000)) CONTAINERD_CRI_SUBNET=10.250.$(($$ % 200 + 20)).0/24
+cleanup() {
+	local pod
+	if [ -n "${CRI:-}" ] && [ -n "${CONTAINERD_PID:-}" ]; then
+		for pod in $($CRI pods 2>/dev/null | "$PY" -c 'import json,sys; [print(p["id"]) for p in json.load(sys.stdin)]' 2>/dev/null); do
+			$CRI stopp "$pod" >/dev/null 2>&1
+			$CRI rmp "$pod" >/dev/null 2>&1
+		done
+	fi
+	cocoon_e2e_teardown
+	if [ -n "${STATE:-}" ]; then
+		pkill -9 -f "(qemu-system-x86_64|virtiofsd).*$STATE" 2>/dev/null
+		grep -o " ${STATE}[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
+		rm -rf "$STATE"
+	fi
+}
+trap cleanup EXIT
+# the CRI's own namespace, so that the busybox image is where the CRI looks
+cocoon_e2e_setup k8s.io
+# a short state dir: the CRI's ids are 64 characters and STATE/ID/virtiofsd.sock must fit in a
+# unix socket address (107 bytes), which $WORK/state/ID/virtiofsd.sock does not
+STATE=$(mktemp -d /tmp/cri-state.XXXXXX)
+sed -i "s|state_dir = \"$WORK/state\"|state_dir = \"$STATE\"|" "$WORK/cocoon.conf"
+grep -q "state_dir = \"$STATE\"" "$WORK/cocoon.conf" || { echo "FAIL: cannot set state_dir"; exit 1; }
+
+export CRI_GEN_DIR=$WORK/cri-gen CRI_TIMINGS=$WORK/timings
+CRI="$PY $REPO/tests/lib/cri/cri.py --address $CONTAINERD_CRI_ENDPOINT"
+
+# the CRI service may answer a little after containerd's own
+for _ in $(seq 100); do
+	$CRI version >"$WORK/version.json" 2>"$WORK/version.err" && break
+	sleep 0.3
+done
+if ! grep -q '"runtime_api_version": "v1"' "$WORK/version.json"; then
+	cat "$WORK/version.err" "$WORK/version.json"
+	echo "FAIL: the CRI runtime.v1 service does not answer"
+	exit 1
+fi
+pass "CRI Version: $(tr -d '\n ' <"$WORK/version.json")"
+
+qemu_pids() { pgrep -f "qemu-system-x86_64.*$STATE" || true; }
+# the CRI's pod network namespaces are bind-mounted under /var/run/netns (cni-UUID)
+netns_list() { ls /var/run/netns 2>/dev/null | sort; }
+netns_list >"$WORK/netns.before"
+
+json_get() { # FILE PYTHON-EXPRESSION-ON-d
+	"$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}
+
+# what must be gone once a pod is removed; $1 names the run
+check_nothing_left() {
+	local run=$1 left
+	left=$($CRI pods | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)))')
+	[ "$left" = 0 ] && pass "$run: no pod sandbox listed" || fail "$run: $left pod sandboxes still listed"
+	left=$($CRI ps | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)))')
+	[ "$left" = 0 ] && pass "$run: no container listed" || fail "$run: $left containers still listed"
+	for _ in $(seq 50); do
+		[ -z "$(qemu_pids)$(cocoon_e2e_shim_pids)" ] && break
+		sleep 0.2
+	done
+	left=$(qemu_pids | tr '\n' ' ')
+	[ -z "$left" ] && pass "$run: no QEMU left" || fail "$run: QEMU left: $left"
+	left=$(cocoon_e2e_shim_pids | tr '\n' ' ')
+	[ -z "$left" ] && pass "$run: no cocoon shim left" || fail "$run: cocoon shims left: $left"
+	left=$(pgrep -f "virtiofsd.*$STATE" | tr '\n' ' ')
+	[ -z "$left" ] && pass "$run: no virtiofsd left" || fail "$run: virtiofsd left: $left"
+	left=$(grep -c " $STATE" /proc/mounts)
+	[ "$left" = 0 ] && pass "$run: no mount under the state dir" ||
+		fail "$run: $left mounts under $STATE: $(grep " $STATE" /proc/mounts | cut -d' ' -f2 | tr '\n' ' ')"
+	left=$(netns_list | comm -13 "$WORK/netns.before" - | tr '\n' ' ')
+	[ -z "$left" ] && pass "$run: no network namespace left" || fail "$run: network namespaces left: $left"
+	left=$(ls -A "$STATE" 2>/dev/null | tr '\n' ' ')
+	[ -z "$left" ] && pass "$run: the state dir is empty" || fail "$run: left in $STATE: $left"
+}
+
+# one pod, the kubelet's calls in the kubelet's order: run_pod HANDLER SHARED_FS (- for runc)
+run_pod() {
+	local handler=$1 shared_fs=$2
+	local run=$handler
+	[ "$shared_fs" = - ] || run="$handler/$shared_fs"
+	local dir=$WORK/pods/${run//\//-}
+	local pod ctr out rc state ip mounts code want
+
+	echo "=== pod $run"
+	export CRI_LABEL=$run
+	if [ "$shared_fs" != - ]; then
+		# as a pod's operator would: the shim reads its config again for every pod
+		if grep -q 'shared_fs = ' "$WORK/cocoon.conf"; then
+			sed -i "s/shared_fs = \"[^\"]*\";/shared_fs = \"$shared_fs\";/" "$WORK/cocoon.conf"
+		else
+			sed -i "s/memory_mib = 256;/memory_mib = 256; shared_fs = \"$shared_fs\";/" "$WORK/cocoon.conf"
+		fi
+		grep -q "shared_fs = \"$shared_fs\"" "$WORK/cocoon.conf" || {
+			fail "$run: could not set shared_fs in $WORK/cocoon.conf"
+			return
+		}
+	fi
+	mkdir -p "$dir/volume" "$dir/logs"
+	printf '127.0.0.1\tlocalhost\n10.250.77.250\tcri-hosts-marker\n' >"$dir/hosts"
+	: >"$dir/termination-log"
+	echo "from-host" >"$dir/volume/from-host"
+
+	if ! pod=$($CRI runp --name "pod-${run//\//-}" --uid "uid-$RANDOM-$RANDOM" --namespace cocoon-test \
+		--log-dir "$dir/logs" --hostname cri-pod --dns-server 10.250.77.1 \
+		--dns-search cluster.local --dns-option ndots:5 --runtime-handler "$handler" \
+		--config-out "$dir/pod.json"); then
+		fail "$run: RunPodSandbox"
+		return
+	fi
+	pass "$run: RunPodSandbox $pod"
+	$CRI podstatus "$pod" >"$dir/podstatus.json"
+	state=$(json_get "$dir/podstatus.json" 'd["status"]["state"]')
+	ip=$(json_get "$dir/podstatus.json" 'd["status"].get("network",{}).get("ip","")')
+	[ "$state" = SANDBOX_READY ] && pass "$run: pod is SANDBOX_READY, ip $ip" ||
+		fail "$run: pod state $state"
+
+	if ! ctr=$($CRI create "$pod" --pod-config "$dir/pod.json" --name app --image "$IMAGE" \
+		--mount "$dir/volume:/data" --mount "$dir/hosts:/etc/hosts" \
+		--mount "$dir/termination-log:/dev/termination-log" --env GREETING=hello-cri \
+		--log-path app/0.log -- \
+		sh -c 'echo app-started; trap "echo app-stopping; exit 0" TERM; while :; do sleep 1; done'); then
+		fail "$run: CreateContainer"
+	else
+		pass "$run: CreateContainer $ctr"
+		if $CRI start "$ctr"; then
+			pass "$run: StartContainer"
+		else
+			fail "$run: StartContainer"
+		fi
+
+		out=$($CRI exec "$ctr" -- sh -c 'echo "$GREETING"; hostname; cat /etc/hosts /etc/resolv.conf /data/from-host')
+		rc=$?
+		echo "$out" | sed 's/^/  | /'
+		[ "$rc" = 0 ] && pass "$run: ExecSync exit code 0" || fail "$run: ExecSync exit code $rc"
+		for want in hello-cri cri-pod cri-hosts-marker "nameserver 10.250.77.1" "search cluster.local" from-host; do
+			grep -q "$want" <<<"$out" && pass "$run: ExecSync output has '$want'" ||
+				fail "$run: ExecSync output lacks '$want'"
+		done
+		out=$($CRI exec "$ctr" -- sh -c 'echo to-stdout; echo to-stderr >&2; exit 7' 2>"$dir/exec.err")
+		rc=$?
+		[ "$rc" = 7 ] && [ "$out" = to-stdout ] && [ "$(cat "$dir/exec.err")" = to-stderr ] &&
+			pass "$run: ExecSync keeps stdout, stderr and exit code 7 apart" ||
+			fail "$run: ExecSync gave rc $rc stdout '$out' stderr '$(cat "$dir/exec.err")'"
+		out=$($CRI exec --timeout 2 "$ctr" -- sleep 30 2>&1)
+		rc=$?
+		[ "$rc" != 0 ] && pass "$run: ExecSync timeout 2 s ends 'sleep 30' (rc $rc: $(echo $out | head -c 120))" ||
+			fail "$run: ExecSync with timeout 2 s returned 0"
+
+		if [ "$handler" = cocoon ]; then
+			out=$($CRI exec "$ctr" -- sh -c 'mount | grep -E " on / | on /data "; echo written-by-container >/data/from-container; sync')
+			echo "$out" | sed 's/^/  | /'
+			want=$shared_fs
+			[ "$want" = virtio-fs ] && want=virtiofs
+			grep -qE " on / type $want " <<<"$out" && pass "$run: / is $want in the container" ||
+				fail "$run: / is not $want in the container"
+			grep -qE " on /data type $want " <<<"$out" && pass "$run: the volume /data is $want" ||
+				fail "$run: the volume /data is not $want"
+		else
+			$CRI exec "$ctr" -- sh -c 'echo written-by-container >/data/from-container'
+		fi
+		[ "$(cat "$dir/volume/from-container" 2>/dev/null)" = written-by-container ] &&
+			pass "$run: a file the container wrote in the volume is on the host" ||
+			fail "$run: the container's file is not in $dir/volume"
+
+		$CRI status "$ctr" >"$dir/status.json"
+		state=$(json_get "$dir/status.json" 'd["status"]["state"]')
+		[ "$state" = CONTAINER_RUNNING ] && pass "$run: ContainerStatus CONTAINER_RUNNING" ||
+			fail "$run: ContainerStatus $state"
+		mounts=$(json_get "$dir/status.json" '" ".join(m["container_path"] for m in d["status"].get("mounts",[]))')
+		[[ "$mounts" == *"/data"* ]] && pass "$run: ContainerStatus lists mounts $mounts" ||
+			fail "$run: ContainerStatus mounts '$mounts'"
+
+		if $CRI stop --timeout 10 "$ctr"; then
+			pass "$run: StopContainer"
+		else
+			fail "$run: StopContainer"
+		fi
+		$CRI status "$ctr" >"$dir/status.json"
+		state=$(json_get "$dir/status.json" 'd["status"]["state"]')
+		code=$(json_get "$dir/status.json" 'd["status"].get("exit_code",0)')
+		[ "$state" = CONTAINER_EXITED ] && [ "$code" = 0 ] &&
+			pass "$run: stopped by SIGTERM: CONTAINER_EXITED, exit code 0" ||
+			fail "$run: after StopContainer: $state, exit code $code"
+		grep -q app-started "$dir/logs/app/0.log" 2>/dev/null && grep -q app-stopping "$dir/logs/app/0.log" &&
+			pass "$run: the container log has its output" ||
+			fail "$run: the container log $dir/logs/app/0.log: $(head -c 300 "$dir/logs/app/0.log" 2>&1)"
+		if $CRI rm "$ctr"; then
+			pass "$run: RemoveContainer"
+		else
+			fail "$run: RemoveContainer"
+		fi
+	fi
+
+	if $CRI stopp "$pod"; then
+		pass "$run: StopPodSandbox"
+	else
+		fail "$run: StopPodSandbox"
+	fi
+	if $CRI rmp "$pod"; then
+		pass "$run: RemovePodSandbox"
+	else
+		fail "$run: RemovePodSandbox"
+	fi
+	check_nothing_left "$run"
+}
+
+run_pod cocoon virtio-fs
+run_pod cocoon 9p
+run_pod runc -
+
+echo "=== CRI call wall times (s)"
+"$PY" - "$WORK/timings" <<-'PY'
+	import sys
+	runs, table = [], {}
+	for line in open(sys.argv[1]):
+	    method, seconds, run = (line.split() + [""])[:3]
+	    if method == "Version" or method.startswith("List"):
+	        continue
+	    if run not in runs:
+	        runs.append(run)
+	    table.setdefault(method, {}).setdefault(run, []).append(float(seconds))
+	# ExecSync: the four calls in order (the third is the one cut off by its 2 s timeout)
+	print("%-18s" % "call" + "".join("%26s" % r for r in runs))
+	for method, per_run in table.items():
+	    cells = ["%26s" % ("+".join("%.2f" % x for x in per_run.get(r, [])) or "-") for r in runs]
+	    print("%-18s" % method + "".join(cells))
+PY
+
+if [ "$failures" -ne 0 ]; then
+	echo "cri: $failures failures"
+	if [ -n "${CRI_KEEP_LOGS:-}" ]; then
+		mkdir -p "$CRI_KEEP_LOGS" && cp -r "$WORK/containerd/containerd.log" "$WORK/pods" "$WORK/cocoon.conf" "$CRI_KEEP_LOGS/"
+	fi
+	grep -E 'level=(error|warning)' "$WORK/containerd/containerd.log" | tail -20
+	exit 1
+fi
+echo "cri: all passed"
