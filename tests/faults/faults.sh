@@ -706,9 +706,9 @@ scenario_security() {
 		fail "a read-only volume was written from the guest"
 	fi
 	[ "$(cat "$work/vol/file")" = host ] || fail "the read-only volume changed: $(cat "$work/vol/file")"
-	# what the guest's 9p server writes through, should the guest kernel itself be hostile: the share's
+	# what the guest's file server (virtiofsd or 9p) writes through, should the guest kernel itself be hostile: the share's
 	# copy of the volume and of its submount are read-only on the host
-	shared_mounts=$(awk -v d="$dir/shared/$a-vol/mounts/" 'index($2, d) == 1 {print $2 " " $4}' /proc/self/mounts)
+	shared_mounts=$(awk -v d="$dir/shared/.volumes/" 'index($2, d) == 1 {print $2 " " $4}' /proc/self/mounts)
 	[ "$(echo "$shared_mounts" | grep -c .)" -ge 2 ] || fail "the volume and its submount are not both in the share: $shared_mounts"
 	if echo "$shared_mounts" | awk '$2 !~ /^ro(,|$)/ {bad = 1} END {exit !bad}'; then
 		fail "a share mount of the read-only volume is writable on the host: $shared_mounts"
