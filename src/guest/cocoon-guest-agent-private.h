@@ -88,6 +88,8 @@ struct _Container {
 	GHashTable *execs; /* exec_id -> Process */
 	int oom_watch;
 	guint64 oom_kills;
+	/* a CRI pod sandbox's: the pod's /dev/shm it mounted, unmounted when it goes */
+	gchar *pod_shm_dir;
 };
 
 typedef struct {

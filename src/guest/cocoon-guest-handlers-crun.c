@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
@@ -231,6 +232,41 @@ share_sources_automount(CocoonGuestAgent *agent, const gchar *container_id,
 	}
 }
 
+/* CocoonGuestPodLookup: a CRI pod's sandbox container, its namespaces when its init runs */
+static gboolean
+pod_lookup(const gchar *sandbox_id, CocoonGuestPod *ret_pod, gpointer user_data)
+{
+	CocoonGuestAgent *agent = user_data;
+	Container *sandbox = g_hash_table_lookup(agent->containers, sandbox_id);
+
+	if (sandbox == NULL)
+		return FALSE;
+	if (sandbox->init->pid > 0 && !sandbox->init->exited)
+		ret_pod->sandbox_pid = sandbox->init->pid;
+	ret_pod->shm_dir = sandbox->pod_shm_dir;
+	return TRUE;
+}
+
+/* a CRI pod sandbox's /dev/shm, which its app containers bind too (a tmpfs of the pod's) */
+static gboolean
+pod_shm_mount(Container *container, CocoonGuestSpec *spec, GError **error)
+{
+	if (g_mkdir_with_parents(spec->pod_shm_dir, 0755) < 0) {
+		g_set_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_INTERNAL, "mkdir %s: %s",
+			    spec->pod_shm_dir, g_strerror(errno));
+		return FALSE;
+	}
+	if (mount("shm", spec->pod_shm_dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  spec->pod_shm_options) < 0) {
+		g_set_error(error, COCOON_TTRPC_ERROR, COCOON_TTRPC_INTERNAL,
+			    "the pod's /dev/shm on %s (%s): %s", spec->pod_shm_dir,
+			    spec->pod_shm_options, g_strerror(errno));
+		return FALSE;
+	}
+	container->pod_shm_dir = g_steal_pointer(&spec->pod_shm_dir);
+	return TRUE;
+}
+
 /* the share, the rootfs and the rewritten spec of a CreateContainer */
 static CocoonGuestSpec *
 create_prepare_spec(CocoonGuestAgent *agent,
@@ -246,7 +282,8 @@ create_prepare_spec(CocoonGuestAgent *agent,
 		return NULL;
 	spec = cocoon_guest_spec_patch((const gchar *)request->spec_json.data,
 				       request->spec_json.len, request->container_id, rootfs,
-				       request->stdio != NULL && request->stdio->terminal, error);
+				       request->stdio != NULL && request->stdio->terminal,
+				       pod_lookup, agent, error);
 	if (spec != NULL)
 		share_sources_automount(agent, request->container_id, spec);
 	return g_steal_pointer(&spec);
@@ -315,6 +352,7 @@ AGENT_HANDLER(create_container, CreateContainer, RESPONSE)
 		return;
 	}
 	if (!write_file(config_path, spec->config_json, &error) ||
+	    (spec->pod_shm_dir != NULL && !pod_shm_mount(container, spec, &error)) ||
 	    !process_io_prepare(agent, container->init, &operation->io, &error)) {
 		g_autoptr(GError) wrapped = wrap_error(error, subject);
 		process_create_fail(operation, wrapped);

@@ -5,8 +5,10 @@
 
 #include "cocoon-guest-agent-private.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <sys/inotify.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 
 #include "cocoon-fd.h"
@@ -376,6 +378,15 @@ container_free(Container *container)
 	}
 	g_hash_table_unref(container->execs);
 	process_free(container->init);
+	if (container->pod_shm_dir != NULL) {
+		g_autofree gchar *pod_dir = g_path_get_dirname(container->pod_shm_dir);
+		if (umount2(container->pod_shm_dir, MNT_DETACH) < 0 && errno != EINVAL)
+			g_warning("container %s: umount %s: %s", container->id,
+				  container->pod_shm_dir, g_strerror(errno));
+		(void)rmdir(container->pod_shm_dir);
+		(void)rmdir(pod_dir);
+		g_free(container->pod_shm_dir);
+	}
 	cocoon_remove_tree(container->bundle);
 	g_free(container->bundle);
 	g_free(container->cgroup_dir);

@@ -16,6 +16,7 @@
 
 /* what the CRI puts on every container it creates (cocoon-shim-util.h has it for the shim) */
 #define POD_CONTAINER_TYPE_ANNOTATION "io.kubernetes.cri.container-type"
+#define POD_SANDBOX_ID_ANNOTATION     "io.kubernetes.cri.sandbox-id"
 
 G_DEFINE_QUARK(cocoon - guest - spec - error - quark, cocoon_guest_spec_error)
 
@@ -177,6 +178,8 @@ cocoon_guest_spec_free(CocoonGuestSpec *spec)
 	g_free(spec->cgroups_path);
 	g_free(spec->guest_hostname);
 	g_clear_pointer(&spec->bind_sources, g_ptr_array_unref);
+	g_free(spec->pod_shm_dir);
+	g_free(spec->pod_shm_options);
 	g_free(spec);
 }
 
@@ -216,14 +219,55 @@ process_strip_host_labels(CocoonJson *process, gboolean terminal)
 	cocoon_json_object_remove(process, "selinuxLabel");
 }
 
+/* the namespaces a CRI app container joins in its pod sandbox container, by their /proc name */
+static const gchar *
+pod_namespace_name(const gchar *type)
+{
+	static const gchar *const shared[] = {"ipc", "uts", "pid"};
+
+	for (guint i = 0; i < G_N_ELEMENTS(shared); i++) {
+		if (g_strcmp0(type, shared[i]) == 0)
+			return shared[i];
+	}
+	return NULL;
+}
+
 /*
- * drops namespace entries that join a host namespace, and the network one (the guest's network is
- * the pod's); tells whether a private uts namespace remains
+ * an entry that joins a namespace by a host path: the pod sandbox's ipc, uts or pid namespace when
+ * it runs in the guest (sandbox_pid), else dropped (the guest's), the mount namespace made private.
+ * Returns FALSE when the entry goes.
  */
 static gboolean
-namespaces_patch(CocoonJson *namespaces, gboolean *ret_private_uts, GError **error)
+namespace_entry_join(CocoonJson *entry, const gchar *type, gint sandbox_pid,
+		     gboolean *ret_joined_uts)
+{
+	const gchar *name = pod_namespace_name(type);
+
+	if (name != NULL && sandbox_pid > 0) {
+		g_autofree gchar *path = g_strdup_printf("/proc/%d/ns/%s", sandbox_pid, name);
+		cocoon_json_object_set_string(entry, "path", path);
+		if (g_strcmp0(name, "uts") == 0)
+			*ret_joined_uts = TRUE;
+		return TRUE;
+	}
+	/* a host path means nothing here; crun cannot run without its own mount ns */
+	if (g_strcmp0(type, "mount") == 0) {
+		cocoon_json_object_remove(entry, "path");
+		return TRUE;
+	}
+	return FALSE;
+}
+
+/*
+ * rewrites the namespace entries (see cocoon_guest_spec_patch); tells whether the container gets
+ * a uts namespace of its own (no path) or joins its pod's
+ */
+static gboolean
+namespaces_patch(CocoonJson *namespaces, gint sandbox_pid, gboolean *ret_private_uts,
+		 gboolean *ret_joined_uts, GError **error)
 {
 	gboolean private_uts = FALSE;
+	gboolean joined_uts = FALSE;
 
 	for (guint i = 0; i < cocoon_json_array_get_length(namespaces);) {
 		CocoonJson *entry = cocoon_json_array_get(namespaces, i);
@@ -247,21 +291,87 @@ namespaces_patch(CocoonJson *namespaces, gboolean *ret_private_uts, GError **err
 			continue;
 		}
 		if (cocoon_json_object_has(entry, "path")) {
-			/* a host path means nothing here; crun cannot run without its own mount ns
-			 */
-			if (g_strcmp0(type, "mount") == 0) {
-				cocoon_json_object_remove(entry, "path");
-			} else {
+			if (!namespace_entry_join(entry, type, sandbox_pid, &joined_uts)) {
 				cocoon_json_array_remove(namespaces, i);
 				continue;
 			}
-		}
-		if (g_strcmp0(type, "uts") == 0)
+		} else if (g_strcmp0(type, "uts") == 0) {
 			private_uts = TRUE;
+		}
 		i++;
 	}
 	*ret_private_uts = private_uts;
+	*ret_joined_uts = joined_uts;
 	return TRUE;
+}
+
+/* the pod sandbox a CRI container names (annotation io.kubernetes.cri.sandbox-id), if a valid id */
+static const gchar *
+pod_sandbox_id(CocoonJson *root)
+{
+	CocoonJson *annotations = cocoon_json_object_get(root, "annotations");
+	const gchar *id;
+
+	if (annotations == NULL || !cocoon_json_is_object(annotations))
+		return NULL;
+	id = cocoon_json_object_get_string_member(annotations, POD_SANDBOX_ID_ANNOTATION);
+	if (id == NULL || !cocoon_guest_validate_id("sandbox id", id, NULL))
+		return NULL;
+	return id;
+}
+
+/* the data options of a tmpfs mount ("mode=1777,size=65536k"), its flags left to the bind */
+static gchar *
+tmpfs_data_options(CocoonJson *options)
+{
+	g_autoptr(GString) data = g_string_new(NULL);
+
+	for (guint i = 0;
+	     cocoon_json_is_array(options) && i < cocoon_json_array_get_length(options); i++) {
+		const gchar *option = cocoon_json_get_string(cocoon_json_array_get(options, i));
+		if (option == NULL || strchr(option, '=') == NULL ||
+		    (!g_str_has_prefix(option, "mode=") && !g_str_has_prefix(option, "size=")))
+			continue;
+		if (data->len > 0)
+			g_string_append_c(data, ',');
+		g_string_append(data, option);
+	}
+	return g_string_free(g_steal_pointer(&data), FALSE);
+}
+
+/*
+ * the pod's /dev/shm: the tmpfs mount at /dev/shm becomes a bind of shm_dir. For the pod sandbox
+ * (create = TRUE) the directory and the tmpfs options go to the spec for the agent to mount.
+ */
+static void
+pod_shm_patch(CocoonGuestSpec *spec, CocoonJson *root, const gchar *shm_dir, gboolean create)
+{
+	CocoonJson *mounts = cocoon_json_object_get(root, "mounts");
+
+	for (guint i = 0; cocoon_json_is_array(mounts) && i < cocoon_json_array_get_length(mounts);
+	     i++) {
+		CocoonJson *mount = cocoon_json_array_get(mounts, i);
+		CocoonJson *options;
+		const gchar *flags[] = {"rbind", "nosuid", "nodev", "noexec"};
+
+		if (!cocoon_json_is_object(mount) ||
+		    g_strcmp0(cocoon_json_object_get_string_member(mount, "destination"),
+			      "/dev/shm") != 0 ||
+		    g_strcmp0(cocoon_json_object_get_string_member(mount, "type"), "tmpfs") != 0)
+			continue;
+		if (create) {
+			spec->pod_shm_dir = g_strdup(shm_dir);
+			spec->pod_shm_options =
+				tmpfs_data_options(cocoon_json_object_get(mount, "options"));
+		}
+		options = cocoon_json_new_array();
+		for (guint j = 0; j < G_N_ELEMENTS(flags); j++)
+			cocoon_json_array_append(options, cocoon_json_new_string(flags[j]));
+		cocoon_json_object_set_string(mount, "type", "bind");
+		cocoon_json_object_set_string(mount, "source", shm_dir);
+		cocoon_json_object_set(mount, "options", options);
+		return;
+	}
 }
 
 /* whether the spec is a CRI pod's sandbox (pause) container */
@@ -335,7 +445,8 @@ bind_sources_collect(CocoonJson *root)
  */
 CocoonGuestSpec *
 cocoon_guest_spec_patch(const gchar *spec_json, gsize length, const gchar *container_id,
-			const gchar *rootfs_path, gboolean terminal, GError **error)
+			const gchar *rootfs_path, gboolean terminal, CocoonGuestPodLookup lookup,
+			gpointer lookup_data, GError **error)
 {
 	g_autoptr(CocoonJson) root = NULL;
 	g_autoptr(CocoonGuestSpec) spec = g_new0(CocoonGuestSpec, 1);
@@ -344,11 +455,21 @@ cocoon_guest_spec_patch(const gchar *spec_json, gsize length, const gchar *conta
 	CocoonJson *linux_object;
 	CocoonJson *namespaces;
 	const gchar *cgroups_path;
+	const gchar *sandbox_id;
 	gboolean private_uts = FALSE;
+	gboolean joined_uts = FALSE;
+	gboolean is_sandbox;
+	CocoonGuestPod pod = {0};
 
 	root = parse_object("spec", spec_json, length, error);
 	if (root == NULL)
 		return NULL;
+	/* a CRI container: the pod sandbox is itself, or a container the guest may run already */
+	is_sandbox = is_pod_sandbox(root);
+	sandbox_id = pod_sandbox_id(root);
+	if (sandbox_id != NULL && !is_sandbox &&
+	    (lookup == NULL || !lookup(sandbox_id, &pod, lookup_data)))
+		sandbox_id = NULL;
 
 	process = cocoon_json_object_get(root, "process");
 	if (!cocoon_json_is_object(process)) {
@@ -377,18 +498,30 @@ cocoon_guest_spec_patch(const gchar *spec_json, gsize length, const gchar *conta
 					    "linux.namespaces is not an array");
 			return NULL;
 		}
-		if (!namespaces_patch(namespaces, &private_uts, error))
+		if (!namespaces_patch(namespaces, pod.sandbox_pid, &private_uts, &joined_uts,
+				      error))
 			return NULL;
 	}
+	if (sandbox_id != NULL && is_sandbox) {
+		g_autofree gchar *shm_dir =
+			g_build_filename(COCOON_GUEST_POD_DIR, container_id, "shm", NULL);
+		pod_shm_patch(spec, root, shm_dir, TRUE);
+	} else if (sandbox_id != NULL && pod.shm_dir != NULL) {
+		pod_shm_patch(spec, root, pod.shm_dir, FALSE);
+	}
 
-	/* crun refuses a hostname without a private uts namespace: it becomes the guest's */
-	if (!private_uts) {
+	/* crun refuses a hostname without a private uts namespace: it becomes the guest's; one
+	 * that joins its pod's has the pod's already */
+	if (joined_uts) {
+		cocoon_json_object_remove(root, "hostname");
+		cocoon_json_object_remove(root, "domainname");
+	} else if (!private_uts) {
 		const gchar *hostname = cocoon_json_object_get_string_member(root, "hostname");
 		if (hostname != NULL && hostname[0] != '\0')
 			spec->guest_hostname = g_strdup(hostname);
 		cocoon_json_object_remove(root, "hostname");
 		cocoon_json_object_remove(root, "domainname");
-	} else if (is_pod_sandbox(root)) {
+	} else if (is_sandbox) {
 		/* the pod's other containers join the sandbox's uts namespace by a host path, which
 		 * goes above: they share the guest's, so the pod's hostname is the guest's too */
 		const gchar *hostname = cocoon_json_object_get_string_member(root, "hostname");

@@ -43,26 +43,53 @@ typedef struct {
 	gchar *guest_hostname;
 	/* gchar *: the absolute sources of the spec's bind mounts, in spec order */
 	GPtrArray *bind_sources;
+	/* a CRI pod sandbox's: the pod's /dev/shm to mount (tmpfs) before crun create, NULL if none
+	 */
+	gchar *pod_shm_dir;
+	/* the tmpfs data options for pod_shm_dir ("mode=1777,size=65536k") */
+	gchar *pod_shm_options;
 } CocoonGuestSpec;
+
+/* where the agent keeps a CRI pod's shared state: <dir>/<sandbox id>/shm */
+#define COCOON_GUEST_POD_DIR "/run/cocoon-pods"
+
+/* the pod a CRI app container belongs to, as the agent knows it */
+typedef struct {
+	/* the guest pid of the pod sandbox container's init, 0 when it is not running */
+	gint sandbox_pid;
+	/* the pod's /dev/shm (the sandbox container's pod_shm_dir), NULL when there is none */
+	const gchar *shm_dir;
+} CocoonGuestPod;
+
+/* finds the pod sandbox container sandbox_id; FALSE when the guest has no such container */
+typedef gboolean (*CocoonGuestPodLookup)(const gchar *sandbox_id, CocoonGuestPod *ret_pod,
+					 gpointer user_data);
 
 void cocoon_guest_spec_free(CocoonGuestSpec *spec);
 
 /*
  * rewrites a host OCI spec for the guest:
  * - root.path = rootfs_path; process.terminal = terminal
- * - linux.namespaces: an entry with a path (joining a host namespace) is dropped, so the container
- *   shares the guest's namespace, which the whole pod shares; a mount namespace keeps its entry
+ * - linux.namespaces: a CRI app container (annotation io.kubernetes.cri.sandbox-id) whose pod
+ *   sandbox container runs in the guest (lookup) joins that container's ipc, uts and pid
+ *   namespaces where the host spec joins the sandbox's by a path: the path becomes
+ *   /proc/<guest pid>/ns/<type>. Any other entry with a path (joining a host namespace) is
+ *   dropped, so the container shares the guest's namespace; a mount namespace keeps its entry
  *   without the path; the network entry goes with or without a path (the guest's network is the
- *   pod's). Without a private uts namespace the hostname moves to guest_hostname; a CRI pod
- *   sandbox (annotation io.kubernetes.cri.container-type=sandbox) with one keeps its hostname
- *   and also gives it to guest_hostname, since the pod's containers share the guest's.
+ *   pod's). Without a private uts namespace of its own the hostname moves to guest_hostname; a
+ *   CRI pod sandbox (annotation io.kubernetes.cri.container-type=sandbox) with one keeps its
+ *   hostname and also gives it to guest_hostname.
+ * - /dev/shm (a tmpfs, as the shim made it): a CRI pod sandbox's becomes a bind of
+ *   COCOON_GUEST_POD_DIR/<id>/shm (pod_shm_dir, which the agent mounts), and its app containers
+ *   bind the same directory, so the pod has one /dev/shm as under runc
  * - hooks, process.apparmorProfile, process.selinuxLabel, linux.mountLabel are removed
  * - linux.cgroupsPath is kept when valid for the guest, else "/cocoon/<container_id>"
  * - the absolute sources of bind mounts are listed in bind_sources
  */
 CocoonGuestSpec *cocoon_guest_spec_patch(const gchar *spec_json, gsize length,
 					 const gchar *container_id, const gchar *rootfs_path,
-					 gboolean terminal, GError **error);
+					 gboolean terminal, CocoonGuestPodLookup lookup,
+					 gpointer lookup_data, GError **error);
 
 /* rewrites an OCI process object for `crun exec --process`: terminal set, host-only labels removed
  */

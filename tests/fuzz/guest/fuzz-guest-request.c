@@ -109,7 +109,8 @@ create_container(const Cocoon__Agent__V1__CreateContainerRequest *request)
 		return;
 	spec = cocoon_guest_spec_patch((const gchar *)request->spec_json.data,
 				       request->spec_json.len, request->container_id, rootfs,
-				       request->stdio != NULL && request->stdio->terminal, &error);
+				       request->stdio != NULL && request->stdio->terminal, NULL,
+				       NULL, &error);
 	if (spec != NULL)
 		check(spec->config_json != NULL && spec->cgroups_path != NULL &&
 			      cocoon_guest_cgroups_path_is_valid(spec->cgroups_path),

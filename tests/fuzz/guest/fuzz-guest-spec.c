@@ -29,6 +29,17 @@ check(gboolean condition, const gchar *what, const gchar *detail)
 	abort();
 }
 
+/* every CRI pod sandbox id names a running sandbox: the join and /dev/shm paths are taken */
+static gboolean
+pod_lookup(const gchar *sandbox_id, CocoonGuestPod *ret_pod, gpointer user_data)
+{
+	(void)sandbox_id;
+	(void)user_data;
+	ret_pod->sandbox_pid = 77;
+	ret_pod->shm_dir = COCOON_GUEST_POD_DIR "/sb/shm";
+	return TRUE;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -41,7 +52,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	terminal = (data[0] & 1) != 0;
 	spec = cocoon_guest_spec_patch((const gchar *)data + 1, size - 1, "c1", ROOTFS, terminal,
-				       &error);
+				       pod_lookup, NULL, &error);
 	check((spec == NULL) == (error != NULL), "spec patch result and error disagree", NULL);
 	if (spec != NULL) {
 		g_autoptr(GError) parse_error = NULL;

@@ -47,8 +47,9 @@ static void
 test_patch_pod_member(void)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(CocoonGuestSpec) spec = cocoon_guest_spec_patch(
-		pod_spec, strlen(pod_spec), "c1", "/run/cocoon/shared/c1/rootfs", FALSE, &error);
+	g_autoptr(CocoonGuestSpec) spec =
+		cocoon_guest_spec_patch(pod_spec, strlen(pod_spec), "c1",
+					"/run/cocoon/shared/c1/rootfs", FALSE, NULL, NULL, &error);
 	g_autoptr(CocoonJson) root = NULL;
 	CocoonJson *namespaces;
 	g_autoptr(GPtrArray) types = g_ptr_array_new();
@@ -95,6 +96,133 @@ test_patch_pod_member(void)
 	g_assert_nonnull(cocoon_json_path_get(root, "linux", "resources", NULL));
 }
 
+/* the CRI's specs of a pod: its sandbox (pause) container sb1 and an app container of it */
+static const gchar *cri_sandbox_spec =
+	"{\"process\":{\"args\":[\"/pause\"]},\"hostname\":\"pod-1\","
+	"\"annotations\":{\"io.kubernetes.cri.container-type\":\"sandbox\","
+	"\"io.kubernetes.cri.sandbox-id\":\"sb1\"},"
+	"\"mounts\":[{\"destination\":\"/dev/shm\",\"type\":\"tmpfs\",\"source\":\"shm\","
+	"\"options\":[\"nosuid\",\"noexec\",\"nodev\",\"mode=1777\",\"size=65536k\"]}],"
+	"\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"ipc\"},{\"type\":\"uts\"},"
+	"{\"type\":\"mount\"},{\"type\":\"network\",\"path\":\"/var/run/netns/cni-1\"}]}}";
+static const gchar *cri_app_spec =
+	"{\"process\":{\"args\":[\"sh\"]},"
+	"\"annotations\":{\"io.kubernetes.cri.container-type\":\"container\","
+	"\"io.kubernetes.cri.sandbox-id\":\"sb1\"},"
+	"\"mounts\":[{\"destination\":\"/dev/shm\",\"type\":\"tmpfs\",\"source\":\"shm\","
+	"\"options\":[\"nosuid\",\"noexec\",\"nodev\",\"mode=1777\",\"size=65536k\"]}],"
+	"\"linux\":{\"namespaces\":[{\"type\":\"pid\",\"path\":\"/proc/4242/ns/pid\"},"
+	"{\"type\":\"ipc\",\"path\":\"/proc/4242/ns/ipc\"},"
+	"{\"type\":\"uts\",\"path\":\"/proc/4242/ns/uts\"},{\"type\":\"mount\"},"
+	"{\"type\":\"network\",\"path\":\"/var/run/netns/cni-1\"}]}}";
+
+/* the agent's side: sb1 runs as guest pid 77 with its /dev/shm mounted */
+static gboolean
+pod_lookup(const gchar *sandbox_id, CocoonGuestPod *ret_pod, gpointer user_data)
+{
+	guint *calls = user_data;
+
+	(*calls)++;
+	if (g_strcmp0(sandbox_id, "sb1") != 0)
+		return FALSE;
+	ret_pod->sandbox_pid = 77;
+	ret_pod->shm_dir = COCOON_GUEST_POD_DIR "/sb1/shm";
+	return TRUE;
+}
+
+/* the mount at destination of a patched spec */
+static CocoonJson *
+find_mount(CocoonJson *root, const gchar *destination)
+{
+	CocoonJson *mounts = cocoon_json_object_get(root, "mounts");
+
+	for (guint i = 0; i < cocoon_json_array_get_length(mounts); i++) {
+		CocoonJson *mount = cocoon_json_array_get(mounts, i);
+		if (g_strcmp0(cocoon_json_object_get_string_member(mount, "destination"),
+			      destination) == 0)
+			return mount;
+	}
+	return NULL;
+}
+
+static void
+test_patch_cri_sandbox(void)
+{
+	g_autoptr(GError) error = NULL;
+	guint calls = 0;
+	g_autoptr(CocoonGuestSpec) spec =
+		cocoon_guest_spec_patch(cri_sandbox_spec, strlen(cri_sandbox_spec), "sb1", "/r",
+					FALSE, pod_lookup, &calls, &error);
+	g_autoptr(CocoonJson) root = NULL;
+	CocoonJson *shm;
+
+	g_assert_no_error(error);
+	/* the sandbox does not look itself up: it makes the pod's namespaces and /dev/shm */
+	g_assert_cmpuint(calls, ==, 0);
+	g_assert_cmpstr(spec->pod_shm_dir, ==, COCOON_GUEST_POD_DIR "/sb1/shm");
+	g_assert_cmpstr(spec->pod_shm_options, ==, "mode=1777,size=65536k");
+	root = parse(spec->config_json);
+	shm = find_mount(root, "/dev/shm");
+	g_assert_cmpstr(cocoon_json_object_get_string_member(shm, "type"), ==, "bind");
+	g_assert_cmpstr(cocoon_json_object_get_string_member(shm, "source"), ==,
+			COCOON_GUEST_POD_DIR "/sb1/shm");
+	/* its own uts namespace keeps the pod's hostname */
+	g_assert_cmpstr(cocoon_json_object_get_string_member(root, "hostname"), ==, "pod-1");
+	g_assert_cmpstr(spec->guest_hostname, ==, "pod-1");
+}
+
+static void
+test_patch_cri_app(void)
+{
+	g_autoptr(GError) error = NULL;
+	guint calls = 0;
+	g_autoptr(CocoonGuestSpec) spec =
+		cocoon_guest_spec_patch(cri_app_spec, strlen(cri_app_spec), "app1", "/r", FALSE,
+					pod_lookup, &calls, &error);
+	g_autoptr(CocoonGuestSpec) alone = NULL;
+	g_autoptr(CocoonJson) root = NULL;
+	CocoonJson *namespaces;
+	CocoonJson *shm;
+	const gchar *expected[][2] = {{"pid", "/proc/77/ns/pid"},
+				      {"ipc", "/proc/77/ns/ipc"},
+				      {"uts", "/proc/77/ns/uts"},
+				      {"mount", NULL}};
+
+	g_assert_no_error(error);
+	g_assert_cmpuint(calls, ==, 1);
+	g_assert_null(spec->pod_shm_dir);
+	g_assert_null(spec->guest_hostname);
+	root = parse(spec->config_json);
+	/* the host's paths to the pause container become the guest's */
+	namespaces = cocoon_json_path_get(root, "linux", "namespaces", NULL);
+	g_assert_cmpuint(cocoon_json_array_get_length(namespaces), ==, G_N_ELEMENTS(expected));
+	for (guint i = 0; i < G_N_ELEMENTS(expected); i++) {
+		CocoonJson *entry = cocoon_json_array_get(namespaces, i);
+		g_assert_cmpstr(cocoon_json_object_get_string_member(entry, "type"), ==,
+				expected[i][0]);
+		g_assert_cmpstr(cocoon_json_object_get_string_member(entry, "path"), ==,
+				expected[i][1]);
+	}
+	shm = find_mount(root, "/dev/shm");
+	g_assert_cmpstr(cocoon_json_object_get_string_member(shm, "type"), ==, "bind");
+	g_assert_cmpstr(cocoon_json_object_get_string_member(shm, "source"), ==,
+			COCOON_GUEST_POD_DIR "/sb1/shm");
+
+	/* a sandbox the guest does not run: the host paths go, /dev/shm stays the container's */
+	alone = cocoon_guest_spec_patch(cri_app_spec, strlen(cri_app_spec), "app1", "/r", FALSE,
+					NULL, NULL, &error);
+	g_assert_no_error(error);
+	g_clear_pointer(&root, cocoon_json_free);
+	root = parse(alone->config_json);
+	namespaces = cocoon_json_path_get(root, "linux", "namespaces", NULL);
+	g_assert_cmpuint(cocoon_json_array_get_length(namespaces), ==, 1);
+	for (guint i = 0; i < cocoon_json_array_get_length(namespaces); i++)
+		g_assert_false(
+			cocoon_json_object_has(cocoon_json_array_get(namespaces, i), "path"));
+	g_assert_cmpstr(cocoon_json_object_get_string_member(find_mount(root, "/dev/shm"), "type"),
+			==, "tmpfs");
+}
+
 static void
 test_patch_private_uts(void)
 {
@@ -103,7 +231,7 @@ test_patch_private_uts(void)
 			    "\"path\":\"/proc/1/ns/mnt\"}],\"cgroupsPath\":\"/default/c2\"}}";
 	g_autoptr(GError) error = NULL;
 	g_autoptr(CocoonGuestSpec) spec =
-		cocoon_guest_spec_patch(text, strlen(text), "c2", "/r", TRUE, &error);
+		cocoon_guest_spec_patch(text, strlen(text), "c2", "/r", TRUE, NULL, NULL, &error);
 	g_autoptr(CocoonJson) root = NULL;
 	CocoonJson *namespaces;
 
@@ -140,7 +268,7 @@ test_patch_bind_sources(void)
 		"{\"destination\":\"/d\",\"type\":\"tmpfs\",\"source\":\"/tmp\"}]}";
 	g_autoptr(GError) error = NULL;
 	g_autoptr(CocoonGuestSpec) spec =
-		cocoon_guest_spec_patch(text, strlen(text), "c3", "/r", FALSE, &error);
+		cocoon_guest_spec_patch(text, strlen(text), "c3", "/r", FALSE, NULL, NULL, &error);
 
 	g_assert_no_error(error);
 	g_assert_cmpuint(spec->bind_sources->len, ==, 2);
@@ -156,7 +284,7 @@ test_patch_pod_sandbox_hostname(void)
 			    "\"linux\":{\"namespaces\":[{\"type\":\"uts\"},{\"type\":\"mount\"}]}}";
 	g_autoptr(GError) error = NULL;
 	g_autoptr(CocoonGuestSpec) spec =
-		cocoon_guest_spec_patch(text, strlen(text), "p1", "/r", FALSE, &error);
+		cocoon_guest_spec_patch(text, strlen(text), "p1", "/r", FALSE, NULL, NULL, &error);
 	g_autoptr(CocoonJson) root = NULL;
 
 	g_assert_no_error(error);
@@ -182,8 +310,8 @@ test_patch_invalid(void)
 
 	for (guint i = 0; bad[i] != NULL; i++) {
 		g_autoptr(GError) error = NULL;
-		g_autoptr(CocoonGuestSpec) spec =
-			cocoon_guest_spec_patch(bad[i], strlen(bad[i]), "c", "/r", FALSE, &error);
+		g_autoptr(CocoonGuestSpec) spec = cocoon_guest_spec_patch(
+			bad[i], strlen(bad[i]), "c", "/r", FALSE, NULL, NULL, &error);
 		g_assert_null(spec);
 		g_assert_error(error, COCOON_GUEST_SPEC_ERROR, COCOON_GUEST_SPEC_ERROR_INVALID);
 	}
@@ -423,6 +551,8 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/guest/spec/patch-pod-member", test_patch_pod_member);
 	g_test_add_func("/guest/spec/patch-private-uts", test_patch_private_uts);
+	g_test_add_func("/guest/spec/patch-cri-sandbox", test_patch_cri_sandbox);
+	g_test_add_func("/guest/spec/patch-cri-app", test_patch_cri_app);
 	g_test_add_func("/guest/spec/patch-bind-sources", test_patch_bind_sources);
 	g_test_add_func("/guest/spec/patch-pod-sandbox-hostname", test_patch_pod_sandbox_hostname);
 	g_test_add_func("/guest/spec/patch-invalid", test_patch_invalid);

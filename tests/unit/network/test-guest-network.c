@@ -335,8 +335,9 @@ test_guest_spec_network(void)
 		"\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"network\"},"
 		"{\"type\":\"ipc\"},{\"type\":\"mount\"}]}}";
 	g_autoptr(GError) error = NULL;
-	g_autoptr(CocoonGuestSpec) spec = cocoon_guest_spec_patch(
-		spec_json, strlen(spec_json), "c1", "/run/cocoon/shared/c1/rootfs", FALSE, &error);
+	g_autoptr(CocoonGuestSpec) spec =
+		cocoon_guest_spec_patch(spec_json, strlen(spec_json), "c1",
+					"/run/cocoon/shared/c1/rootfs", FALSE, NULL, NULL, &error);
 	g_autoptr(CocoonJson) root = NULL;
 	CocoonJson *namespaces;
 
