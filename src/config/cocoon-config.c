@@ -80,6 +80,7 @@ static const KeySpec keys[] = {
 	{"runtime.dbus", KEY_CHOICE, FIELD(dbus), 0, 0, -1, buses, FALSE},
 	{"runtime.container_pids_max", KEY_UINT, FIELD(container_pids_max), 0, CONFIG_MAX_PIDS, -1,
 	 NULL, FALSE},
+	{"runtime.host_cgroup", KEY_BOOL, FIELD(host_cgroup), 0, 0, -1, NULL, FALSE},
 };
 
 /*
@@ -213,6 +214,7 @@ cocoon_config_new_default(void)
 	config->log_level = g_strdup("info");
 	config->dbus = g_strdup("system");
 	config->container_pids_max = 1024;
+	config->host_cgroup = TRUE;
 	config->enable_annotations = g_new0(gchar *, 1);
 	config->warnings = g_new0(gchar *, 1);
 	return config;

@@ -41,6 +41,8 @@ typedef struct {
 	gchar *dbus; /* "system" | "session" | "none" */
 	/* each container's pids.max in the guest at most (a spec may ask less); 0 = none */
 	guint container_pids_max;
+	/* the pod's VM processes join the host cgroup of its sandbox container's cgroupsPath */
+	gboolean host_cgroup;
 	/* "section.key" that pods may override with io.cocoon.config.<section>.<key> annotations */
 	gchar **enable_annotations;
 	/* where it came from, for messages; NULL = built-in defaults */

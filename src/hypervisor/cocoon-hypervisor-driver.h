@@ -12,6 +12,8 @@ typedef struct {
 	gboolean (*start)(CocoonHypervisor *hypervisor, GError **error);
 	gboolean (*stop)(CocoonHypervisor *hypervisor, guint timeout_ms, GError **error);
 	GPid (*get_pid)(CocoonHypervisor *hypervisor);
+	/* the pod's virtiofsd, 0 when there is none (may be NULL) */
+	GPid (*get_virtiofsd_pid)(CocoonHypervisor *hypervisor);
 	/* releases the driver's part; must leave no process behind */
 	void (*finalize)(CocoonHypervisor *hypervisor);
 } CocoonHypervisorOps;

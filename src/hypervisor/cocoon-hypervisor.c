@@ -140,6 +140,15 @@ cocoon_hypervisor_get_pid(CocoonHypervisor *hypervisor)
 	return hypervisor->ops->get_pid(hypervisor);
 }
 
+GPid
+cocoon_hypervisor_get_virtiofsd_pid(CocoonHypervisor *hypervisor)
+{
+	g_return_val_if_fail(hypervisor != NULL, 0);
+	return hypervisor->ops->get_virtiofsd_pid != NULL
+		       ? hypervisor->ops->get_virtiofsd_pid(hypervisor)
+		       : 0;
+}
+
 gint
 cocoon_hypervisor_get_wait_status(CocoonHypervisor *hypervisor)
 {

@@ -51,6 +51,8 @@ gboolean cocoon_hypervisor_stop(CocoonHypervisor *hypervisor, guint timeout_ms, 
 
 /* the QEMU process id, 0 when not running */
 GPid cocoon_hypervisor_get_pid(CocoonHypervisor *hypervisor);
+/* the pod's virtiofsd process id, 0 when it has none */
+GPid cocoon_hypervisor_get_virtiofsd_pid(CocoonHypervisor *hypervisor);
 /* -1 while running or never started, else the waitpid() status of the exit */
 gint cocoon_hypervisor_get_wait_status(CocoonHypervisor *hypervisor);
 const gchar *cocoon_hypervisor_get_sandbox_id(CocoonHypervisor *hypervisor);

@@ -742,6 +742,14 @@ qemu_get_pid(CocoonHypervisor *hypervisor)
 	return cocoon_qemu(hypervisor)->pid;
 }
 
+static GPid
+qemu_get_virtiofsd_pid(CocoonHypervisor *hypervisor)
+{
+	CocoonQemu *self = cocoon_qemu(hypervisor);
+
+	return self->virtiofsd != NULL ? cocoon_virtiofsd_get_pid(self->virtiofsd) : 0;
+}
+
 static void
 qemu_finalize(CocoonHypervisor *hypervisor)
 {
@@ -774,6 +782,7 @@ static const CocoonHypervisorOps qemu_ops = {
 	.start = qemu_start,
 	.stop = qemu_stop,
 	.get_pid = qemu_get_pid,
+	.get_virtiofsd_pid = qemu_get_virtiofsd_pid,
 	.finalize = qemu_finalize,
 };
 

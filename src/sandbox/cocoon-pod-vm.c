@@ -18,6 +18,7 @@
 #include "google/protobuf/empty.pb-c.h"
 #include "cocoon-error.h"
 #include "cocoon-fd.h"
+#include "cocoon-host-cgroup.h"
 #include "cocoon-hypervisor.h"
 #include "cocoon-json.h"
 #include "cocoon-pidfd.h"
@@ -57,6 +58,9 @@ struct _CocoonPodVm {
 	gint64 booted_at_us;
 	guint vcpus;
 	guint memory_mib;
+	/* the sandbox container's linux.cgroupsPath, and the cgroup QEMU and virtiofsd joined */
+	gchar *host_cgroup_path;
+	CocoonHostCgroup *host_cgroup;
 };
 
 /* ---------------------------------------------------------------- network */
@@ -298,6 +302,33 @@ cocoon_pod_vm_config_new(const CocoonConfig *config, const gchar *sandbox_id,
 	return vm_config;
 }
 
+/* QEMU and virtiofsd join the pod's host cgroup (runtime.host_cgroup) */
+static gboolean
+vm_join_host_cgroup(CocoonPodVm *vm, GError **error)
+{
+	g_auto(GStrv) hierarchies = NULL;
+	GPid pids[2];
+
+	if (!vm->config->host_cgroup || vm->host_cgroup_path == NULL)
+		return TRUE;
+	hierarchies = cocoon_host_cgroup_hierarchies(error);
+	if (hierarchies == NULL)
+		return FALSE;
+	vm->host_cgroup = cocoon_host_cgroup_new((const gchar *const *)hierarchies,
+						 vm->host_cgroup_path, error);
+	if (vm->host_cgroup == NULL)
+		return FALSE;
+	pids[0] = cocoon_hypervisor_get_virtiofsd_pid(vm->hypervisor);
+	pids[1] = cocoon_hypervisor_get_pid(vm->hypervisor);
+	for (guint i = 0; i < G_N_ELEMENTS(pids); i++) {
+		if (pids[i] > 0 && !cocoon_host_cgroup_add_process(vm->host_cgroup, pids[i], error))
+			return FALSE;
+	}
+	g_debug("sandbox %s: QEMU and virtiofsd in the host cgroup %s", vm->sandbox_id,
+		cocoon_host_cgroup_get_path(vm->host_cgroup));
+	return TRUE;
+}
+
 static gboolean
 vm_boot(CocoonPodVm *vm, GError **error)
 {
@@ -331,6 +362,10 @@ vm_boot(CocoonPodVm *vm, GError **error)
 	cocoon_hypervisor_set_died_func(vm->hypervisor, vm_died, vm, vm->context);
 	if (!cocoon_hypervisor_start(vm->hypervisor, error))
 		return FALSE;
+	if (!vm_join_host_cgroup(vm, error)) {
+		g_prefix_error(error, "sandbox %s: host cgroup: ", vm->sandbox_id);
+		return FALSE;
+	}
 	{
 		g_autoptr(GCancellable) qemu_exited = g_cancellable_new();
 		GSource *watch =
@@ -412,6 +447,7 @@ vm_stop(CocoonPodVm *vm, gboolean graceful)
 	}
 	/* QEMU is gone, and with it the taps it held: the filters and qdiscs go too */
 	network_teardown(&vm->network, vm->sandbox_id);
+	g_clear_pointer(&vm->host_cgroup, cocoon_host_cgroup_free);
 }
 
 static CocoonStdioMux *
@@ -494,6 +530,13 @@ cocoon_pod_vm_network_create(CocoonPodVm *vm, const gchar *spec_json, gsize spec
 {
 	return network_create(&vm->network, vm->sandbox_id, cocoon_pod_vm_is_running(vm), spec_json,
 			      spec_length, error);
+}
+
+void
+cocoon_pod_vm_set_host_cgroup(CocoonPodVm *vm, const gchar *cgroups_path)
+{
+	g_free(vm->host_cgroup_path);
+	vm->host_cgroup_path = g_strdup(cgroups_path);
 }
 
 gboolean
@@ -613,9 +656,11 @@ cocoon_pod_vm_free(CocoonPodVm *vm)
 	if (vm == NULL)
 		return;
 	network_teardown(&vm->network, vm->sandbox_id);
+	g_clear_pointer(&vm->host_cgroup, cocoon_host_cgroup_free);
 	g_mutex_clear(&vm->mux_lock);
 	g_main_context_unref(vm->context);
 	g_main_context_unref(vm->main_context);
+	g_free(vm->host_cgroup_path);
 	g_free(vm->sandbox_id);
 	g_free(vm->state_dir);
 	g_free(vm->shared_dir);

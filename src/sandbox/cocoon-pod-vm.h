@@ -70,6 +70,11 @@ void cocoon_pod_vm_fill_info(CocoonPodVm *vm, CocoonSandboxInfo *info);
 gboolean cocoon_pod_vm_network_create(CocoonPodVm *vm, const gchar *spec_json, gsize spec_length,
 				      GError **error);
 /* every Start: wires and announces the interfaces that appeared since */
+/*
+ * the host cgroup its QEMU and virtiofsd join at the next boot (the sandbox container's
+ * linux.cgroupsPath; NULL: none); see cocoon-host-cgroup.h
+ */
+void cocoon_pod_vm_set_host_cgroup(CocoonPodVm *vm, const gchar *cgroups_path);
 gboolean cocoon_pod_vm_network_sync(CocoonPodVm *vm, GError **error);
 /*
  * the task pid containerd records (Connect): QEMU's while it runs, so /proc/<pid>/ns/net is the

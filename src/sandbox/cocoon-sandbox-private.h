@@ -64,6 +64,8 @@ struct _CocoonSandbox {
 	gchar *id;
 	gchar *state_dir;
 	gchar *shared_dir;
+	/* the first container's linux.cgroupsPath: the VM's host cgroup (cocoon-host-cgroup.h) */
+	gchar *host_cgroup_path;
 	CocoonShare *share; /* opened at the first Create, before the guest can write in it */
 	GThread *thread;
 	GMainContext *context;

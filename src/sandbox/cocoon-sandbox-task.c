@@ -270,6 +270,10 @@ sandbox_config_from_spec(CocoonSandbox *sandbox, const gchar *spec_json, gsize s
 					     error))
 		return FALSE;
 	sandbox->config = g_steal_pointer(&config);
+	/* the VM's host cgroup is the first (sandbox) container's */
+	g_free(sandbox->host_cgroup_path);
+	sandbox->host_cgroup_path = g_strdup(
+		cocoon_json_get_string(cocoon_json_path_get(spec, "linux", "cgroupsPath", NULL)));
 	return TRUE;
 }
 
@@ -337,6 +341,8 @@ task_create(CocoonSandbox *sandbox, Containerd__Task__V2__CreateTaskRequest *req
 	    !sandbox_config_from_spec(sandbox, spec_json, spec_length, error))
 		return FALSE;
 	cocoon_sandbox_ensure_pod_vm(sandbox);
+	if (!cocoon_pod_vm_is_running(sandbox->vm))
+		cocoon_pod_vm_set_host_cgroup(sandbox->vm, sandbox->host_cgroup_path);
 	if (!cocoon_pod_vm_network_create(sandbox->vm, spec_json, spec_length, error) ||
 	    sandbox_share(sandbox, error) == NULL || !cocoon_pod_vm_ensure(sandbox->vm, error) ||
 	    !container_prepare_rootfs(sandbox, container, request, error) ||

@@ -151,6 +151,7 @@ cocoon_sandbox_unref(CocoonSandbox *sandbox)
 	g_free(sandbox->id);
 	g_free(sandbox->state_dir);
 	g_free(sandbox->shared_dir);
+	g_free(sandbox->host_cgroup_path);
 	g_free(sandbox);
 }
 

@@ -248,9 +248,119 @@ run_pod() {
 	check_nothing_left "$run"
 }
 
+# the mount points of the host's cgroup hierarchies (v1, v2, hybrid), one per hierarchy
+cgroup_hierarchies() {
+	awk '$9 == "cgroup" || $9 == "cgroup2" { print $5 }' /proc/self/mountinfo | sort -u
+}
+
+# QEMU and virtiofsd of the pod are in the pod's cgroup on the host, and its CPU limit bounds
+# the VM: a container burning CPU gets QEMU near half a core (it would take a whole one)
+check_host_cgroup() { # RUN POD CONTAINER PARENT
+	local run=$1 pod=$2 ctr=$3 parent=$4 qemu vfsd line bad=0 t0 t1 ticks0 ticks1 hz share
+	qemu=$(pgrep -f "qemu-system-x86_64.*$STATE/$pod" | head -1)
+	vfsd=$(pgrep -f "virtiofsd.*$STATE/$pod" | head -1)
+	for pid in $qemu $vfsd; do
+		while read -r line; do
+			case ${line#*:*:} in
+			"$parent/$pod") ;;
+			*) bad=1; echo "  pid $pid: $line" ;;
+			esac
+		done < <(grep -v '^0::/$' "/proc/$pid/cgroup")
+	done
+	[ -n "$qemu" ] && [ -n "$vfsd" ] && [ $bad = 0 ] &&
+		pass "$run: QEMU ($qemu) and virtiofsd ($vfsd) are in the pod's cgroup $parent/$pod in every hierarchy" ||
+		fail "$run: QEMU '$qemu' / virtiofsd '$vfsd' are not (all) in $parent/$pod"
+	[ -n "$qemu" ] || return
+	$CRI exec "$ctr" -- sh -c '(while :; do :; done) >/dev/null 2>&1 & echo burning' >/dev/null
+	sleep 2
+	hz=$(getconf CLK_TCK)
+	ticks0=$(awk '{ print $14 + $15 }' "/proc/$qemu/stat")
+	t0=$(date +%s.%N)
+	sleep 6
+	ticks1=$(awk '{ print $14 + $15 }' "/proc/$qemu/stat")
+	t1=$(date +%s.%N)
+	share=$(awk -v a="$ticks0" -v b="$ticks1" -v hz="$hz" -v t0="$t0" -v t1="$t1" \
+		'BEGIN { printf "%.2f", (b - a) / hz / (t1 - t0) }')
+	awk -v s="$share" 'BEGIN { exit !(s > 0.2 && s < 0.65) }' &&
+		pass "$run: a CPU-burning container keeps QEMU at $share CPU under the pod's 0.5 CPU limit" ||
+		fail "$run: QEMU used $share CPU under the pod's 0.5 CPU limit (want 0.2..0.65)"
+}
+
+# a pod of two containers that share what a Kubernetes pod shares: the hostname (uts), ipc,
+# /dev/shm and, with NamespaceOption.pid = POD, the process namespace; run_shared_pod HANDLER
+run_shared_pod() {
+	local handler=$1 run=$1-shared dir pod a b out_a out_b parent hier
+	dir=$WORK/pods/$run
+	echo "=== pod $run (two containers, pid namespace POD, a pod cgroup limited to half a CPU)"
+	export CRI_LABEL=$run
+	mkdir -p "$dir/logs"
+	# what the kubelet makes before RunPodSandbox: the pod's cgroup with the pod's CPU limit
+	parent=/cocoon-e2e-$$/pod-$run
+	for hier in $(cgroup_hierarchies); do
+		mkdir -p "$hier$parent"
+		[ ! -f "$hier$parent/cpu.cfs_quota_us" ] || echo 50000 >"$hier$parent/cpu.cfs_quota_us"
+		[ ! -f "$hier$parent/cpu.max" ] || echo "50000 100000" >"$hier$parent/cpu.max"
+		[ ! -f "$hier$parent/cpuset.cpus" ] || cat "$hier/cpuset.cpus" >"$hier$parent/cpuset.cpus"
+		[ ! -f "$hier$parent/cpuset.mems" ] || cat "$hier/cpuset.mems" >"$hier$parent/cpuset.mems"
+	done
+	if ! pod=$($CRI runp --name "pod-$run" --uid "uid-$RANDOM-$RANDOM" --namespace cocoon-test \
+		--log-dir "$dir/logs" --hostname shared-pod --runtime-handler "$handler" \
+		--pid-namespace POD --cgroup-parent "$parent" --config-out "$dir/pod.json"); then
+		fail "$run: RunPodSandbox"
+		return
+	fi
+	for name in a b; do
+		if ! ctr=$($CRI create "$pod" --pod-config "$dir/pod.json" --name "app-$name" \
+			--image "$IMAGE" --log-path "app-$name/0.log" -- \
+			sh -c "trap 'exit 0' TERM; while :; do sleep 1; done") || ! $CRI start "$ctr"; then
+			fail "$run: container app-$name created and started"
+			continue
+		fi
+		eval "$name=\$ctr"
+	done
+	if [ -n "${a:-}" ] && [ -n "${b:-}" ]; then
+		out_a=$($CRI exec "$a" -- sh -c 'hostname; readlink /proc/self/ns/ipc /proc/self/ns/uts /proc/self/ns/pid; echo from-a >/dev/shm/pod-file; sleep 300 & echo $!')
+		out_b=$($CRI exec "$b" -- sh -c 'hostname; readlink /proc/self/ns/ipc /proc/self/ns/uts /proc/self/ns/pid; cat /dev/shm/pod-file; cat /proc/1/cmdline | tr "\0" " "; echo; ps -o pid,args')
+		echo "$out_a" | sed 's/^/  a| /'
+		echo "$out_b" | sed 's/^/  b| /'
+		[ "$(sed -n 1p <<<"$out_a")" = shared-pod ] && [ "$(sed -n 1p <<<"$out_b")" = shared-pod ] &&
+			pass "$run: both containers have the pod's hostname" ||
+			fail "$run: hostnames '$(sed -n 1p <<<"$out_a")' and '$(sed -n 1p <<<"$out_b")', not shared-pod"
+		[ -n "$(sed -n 2p <<<"$out_a")" ] && [ "$(sed -n 2,4p <<<"$out_a")" = "$(sed -n 2,4p <<<"$out_b")" ] &&
+			pass "$run: both containers are in one ipc, uts and pid namespace" ||
+			fail "$run: the namespaces differ: $(sed -n 2,4p <<<"$out_a" | tr '\n' ' ') vs $(sed -n 2,4p <<<"$out_b" | tr '\n' ' ')"
+		[ "$(sed -n 5p <<<"$out_b")" = from-a ] &&
+			pass "$run: a file one container wrote to /dev/shm is in the other's" ||
+			fail "$run: /dev/shm is not shared: b read '$(sed -n 5p <<<"$out_b")'"
+		[[ "$(sed -n 6p <<<"$out_b")" == *pause* ]] &&
+			pass "$run: pid 1 of the shared process namespace is the pause container" ||
+			fail "$run: pid 1 is '$(sed -n 6p <<<"$out_b")', not the pause container"
+		grep -q "sleep 300" <<<"$out_b" &&
+			pass "$run: a process one container started is visible in the other" ||
+			fail "$run: a's 'sleep 300' is not in b's ps"
+		[ "$handler" != cocoon ] || check_host_cgroup "$run" "$pod" "$a" "$parent"
+	fi
+	for ctr in ${a:-} ${b:-}; do
+		$CRI stop --timeout 5 "$ctr" >/dev/null && $CRI rm "$ctr" >/dev/null ||
+			fail "$run: stop and remove $ctr"
+	done
+	$CRI stopp "$pod" && $CRI rmp "$pod" && pass "$run: pod stopped and removed" ||
+		fail "$run: StopPodSandbox/RemovePodSandbox"
+	check_nothing_left "$run"
+	local left=""
+	for hier in $(cgroup_hierarchies); do
+		[ ! -d "$hier$parent/$pod" ] || left="$left $hier$parent/$pod"
+		rmdir "$hier$parent" "$hier/cocoon-e2e-$$" 2>/dev/null
+	done
+	[ -z "$left" ] && pass "$run: the pod's cgroup is gone on the host" ||
+		fail "$run: cgroups left:$left"
+}
+
 run_pod cocoon virtio-fs
 run_pod cocoon 9p
 run_pod runc -
+run_shared_pod cocoon
+run_shared_pod runc
 
 echo "=== CRI call wall times (s)"
 "$PY" - "$WORK/timings" <<-'PY'

@@ -250,6 +250,8 @@ def main(argv=None):
     p.add_argument("--dns-option", action="append", default=[])
     p.add_argument("--cgroup-parent", default="")
     p.add_argument("--runtime-handler", default="")
+    p.add_argument("--pid-namespace", default="CONTAINER", choices=("CONTAINER", "POD"),
+                   help="NamespaceOption.pid: a process namespace per container or the pod's")
     p.add_argument("--config-out", required=True,
                    help="write the PodSandboxConfig here (JSON), for create --pod-config")
 
@@ -317,7 +319,8 @@ def run(client, args):
         config = pod_config(args.name, args.uid, namespace=args.namespace,
                             log_directory=args.log_dir, hostname=args.hostname,
                             dns_servers=args.dns_server, dns_searches=args.dns_search,
-                            dns_options=args.dns_option, cgroup_parent=args.cgroup_parent)
+                            dns_options=args.dns_option, cgroup_parent=args.cgroup_parent,
+                            pid_namespace=args.pid_namespace)
         with open(args.config_out, "w") as f:
             f.write(to_json(config))
         print(client.run_pod_sandbox(config, args.runtime_handler))
@@ -327,6 +330,9 @@ def run(client, args):
         config = container_config(args.name, args.image, command=args.cmd,
                                   mounts=args.mount, envs=dict(args.env),
                                   log_path=args.log_path, working_dir=args.workdir)
+        # as the kubelet does: the container's namespaces are the pod's
+        config.linux.security_context.namespace_options.CopyFrom(
+            sandbox.linux.security_context.namespace_options)
         print(client.create_container(args.pod_id, config, sandbox))
     elif c == "start":
         client.start_container(args.id)
