@@ -188,7 +188,10 @@ cocoon_host_cgroup_hierarchies(GError **error)
 	return (GStrv)g_ptr_array_free(g_steal_pointer(&result), FALSE);
 }
 
-/* a new v1 cpuset has no cpus and mems: it takes its parent's, or nothing can join it */
+/*
+ * a new v1 cpuset has no cpus and mems: it takes its parent's, or nothing can join it (as runc
+ * does, also for a level someone else made and left empty)
+ */
 static gboolean
 cpuset_inherit(const gchar *parent, const gchar *dir, GError **error)
 {
@@ -203,8 +206,12 @@ cpuset_inherit(const gchar *parent, const gchar *dir, GError **error)
 		g_autofree gchar *to = g_build_filename(dir, files[i], NULL);
 		g_autofree gchar *value = NULL;
 
+		g_autofree gchar *current = NULL;
+
 		if (!g_file_test(from, G_FILE_TEST_EXISTS))
 			return TRUE;
+		if (g_file_get_contents(to, &current, NULL, NULL) && g_strstrip(current)[0] != '\0')
+			continue;
 		if (!g_file_get_contents(from, &value, NULL, error) ||
 		    !g_file_set_contents_full(to, value, -1, G_FILE_SET_CONTENTS_NONE, 0644,
 					      error)) {
@@ -227,12 +234,12 @@ make_dirs(CocoonHostCgroup *self, const gchar *hierarchy, GError **error)
 		dir = g_build_filename(parent, parts[i], NULL);
 		if (g_mkdir(dir, 0755) == 0) {
 			g_ptr_array_add(self->created, g_strdup(dir));
-			if (!cpuset_inherit(parent, dir, error))
-				return NULL;
 		} else if (errno != EEXIST) {
 			cocoon_set_error_from_errno(error, "mkdir %s", dir);
 			return NULL;
 		}
+		if (!cpuset_inherit(parent, dir, error))
+			return NULL;
 	}
 	return g_steal_pointer(&dir);
 }

@@ -15,6 +15,7 @@
 
 #include "cocoon-error.h"
 #include "cocoon-json.h"
+#include "cocoon-pod-sizing.h"
 #include "cocoon-process.h"
 #include "cocoon-rootfs.h"
 #include "cocoon-sandbox-snapshot.h"
@@ -255,11 +256,12 @@ container_forget(CocoonSandbox *sandbox, CocoonContainer *container)
 
 /* the pod's configuration: the runtime's with the io.cocoon.config.* annotations applied */
 static gboolean
-sandbox_config_from_spec(CocoonSandbox *sandbox, const gchar *spec_json, gsize spec_length,
-			 GError **error)
+sandbox_config_from_spec(CocoonSandbox *sandbox, const gchar *container_id, const gchar *spec_json,
+			 gsize spec_length, GError **error)
 {
 	g_autoptr(CocoonJson) spec = cocoon_json_parse(spec_json, spec_length, error);
 	g_autoptr(CocoonConfig) config = NULL;
+	CocoonPodSize size;
 
 	if (spec == NULL) {
 		g_prefix_error(error, "config.json: ");
@@ -269,11 +271,47 @@ sandbox_config_from_spec(CocoonSandbox *sandbox, const gchar *spec_json, gsize s
 	if (!cocoon_config_apply_annotations(config, cocoon_json_object_get(spec, "annotations"),
 					     error))
 		return FALSE;
+	/* the VM is sized by what its first container (or the CRI sandbox) asks */
+	if (!cocoon_pod_size_from_spec(spec, config, sandbox->id, container_id, &size, error))
+		return FALSE;
+	if (size.ask_vcpus > 0 || size.ask_memory_mib > 0)
+		g_info("sandbox %s: container %s asks for %u vCPUs and %u MiB: the VM gets %u "
+		       "vCPUs "
+		       "and %u MiB",
+		       sandbox->id, container_id, size.ask_vcpus, size.ask_memory_mib, size.vcpus,
+		       size.memory_mib);
+	config->vcpus = size.vcpus;
+	config->memory_mib = size.memory_mib;
 	sandbox->config = g_steal_pointer(&config);
 	/* the VM's host cgroup is the first (sandbox) container's */
 	g_free(sandbox->host_cgroup_path);
 	sandbox->host_cgroup_path = g_strdup(
 		cocoon_json_get_string(cocoon_json_path_get(spec, "linux", "cgroupsPath", NULL)));
+	return TRUE;
+}
+
+/*
+ * a later container of the pod: more than the maximum is refused; more than the VM has (it was
+ * sized at boot; vCPU and memory hot-plug are not there yet) is logged, the container gets what
+ * the VM has
+ */
+static gboolean
+container_fits_vm(CocoonSandbox *sandbox, const gchar *container_id, const gchar *spec_json,
+		  gsize spec_length, GError **error)
+{
+	g_autoptr(CocoonJson) spec = cocoon_json_parse(spec_json, spec_length, NULL);
+	CocoonConfig *config = sandbox->config;
+	CocoonPodSize size;
+
+	if (spec == NULL)
+		return TRUE;
+	if (!cocoon_pod_size_from_spec(spec, config, sandbox->id, container_id, &size, error))
+		return FALSE;
+	if (size.ask_vcpus > config->vcpus || size.ask_memory_mib > config->memory_mib)
+		g_warning("sandbox %s: container %s asks for %u vCPUs and %u MiB, more than the "
+			  "running VM's %u vCPUs and %u MiB; it gets at most those (no hot-plug)",
+			  sandbox->id, container_id, size.ask_vcpus, size.ask_memory_mib,
+			  config->vcpus, config->memory_mib);
 	return TRUE;
 }
 
@@ -337,9 +375,12 @@ task_create(CocoonSandbox *sandbox, Containerd__Task__V2__CreateTaskRequest *req
 					     request->stdout, request->stderr);
 	g_mutex_unlock(&sandbox->state_lock);
 
-	if (sandbox->config == NULL &&
-	    !sandbox_config_from_spec(sandbox, spec_json, spec_length, error))
+	if (sandbox->config == NULL) {
+		if (!sandbox_config_from_spec(sandbox, request->id, spec_json, spec_length, error))
+			return FALSE;
+	} else if (!container_fits_vm(sandbox, request->id, spec_json, spec_length, error)) {
 		return FALSE;
+	}
 	cocoon_sandbox_ensure_pod_vm(sandbox);
 	if (!cocoon_pod_vm_is_running(sandbox->vm))
 		cocoon_pod_vm_set_host_cgroup(sandbox->vm, sandbox->host_cgroup_path);

@@ -300,8 +300,12 @@ run_shared_pod() {
 		mkdir -p "$hier$parent"
 		[ ! -f "$hier$parent/cpu.cfs_quota_us" ] || echo 50000 >"$hier$parent/cpu.cfs_quota_us"
 		[ ! -f "$hier$parent/cpu.max" ] || echo "50000 100000" >"$hier$parent/cpu.max"
-		[ ! -f "$hier$parent/cpuset.cpus" ] || cat "$hier/cpuset.cpus" >"$hier$parent/cpuset.cpus"
-		[ ! -f "$hier$parent/cpuset.mems" ] || cat "$hier/cpuset.mems" >"$hier$parent/cpuset.mems"
+		# a v1 cpuset level is empty until given its parent's cpus and mems
+		for level in "${parent%/*}" "$parent"; do
+			for f in cpuset.cpus cpuset.mems; do
+				[ ! -f "$hier$level/$f" ] || cat "$hier${level%/*}/$f" >"$hier$level/$f"
+			done
+		done
 	done
 	if ! pod=$($CRI runp --name "pod-$run" --uid "uid-$RANDOM-$RANDOM" --namespace cocoon-test \
 		--log-dir "$dir/logs" --hostname shared-pod --runtime-handler "$handler" \
@@ -319,7 +323,7 @@ run_shared_pod() {
 		eval "$name=\$ctr"
 	done
 	if [ -n "${a:-}" ] && [ -n "${b:-}" ]; then
-		out_a=$($CRI exec "$a" -- sh -c 'hostname; readlink /proc/self/ns/ipc /proc/self/ns/uts /proc/self/ns/pid; echo from-a >/dev/shm/pod-file; sleep 300 & echo $!')
+		out_a=$($CRI exec "$a" -- sh -c 'hostname; readlink /proc/self/ns/ipc /proc/self/ns/uts /proc/self/ns/pid; echo from-a >/dev/shm/pod-file; sleep 300 >/dev/null 2>&1 & echo $!')
 		out_b=$($CRI exec "$b" -- sh -c 'hostname; readlink /proc/self/ns/ipc /proc/self/ns/uts /proc/self/ns/pid; cat /dev/shm/pod-file; cat /proc/1/cmdline | tr "\0" " "; echo; ps -o pid,args')
 		echo "$out_a" | sed 's/^/  a| /'
 		echo "$out_b" | sed 's/^/  b| /'
