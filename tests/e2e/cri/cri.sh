@@ -258,7 +258,7 @@ cgroup_hierarchies() {
 check_host_cgroup() { # RUN POD CONTAINER PARENT
 	local run=$1 pod=$2 ctr=$3 parent=$4 qemu vfsd line bad=0 t0 t1 ticks0 ticks1 hz share
 	qemu=$(pgrep -f "qemu-system-x86_64.*$STATE/$pod" | head -1)
-	vfsd=$(pgrep -f "virtiofsd.*$STATE/$pod" | head -1)
+	vfsd=$(pgrep -f "virtiofsd.*$pod" | head -1)
 	for pid in $qemu $vfsd; do
 		while read -r line; do
 			case ${line#*:*:} in
@@ -323,8 +323,8 @@ run_shared_pod() {
 		eval "$name=\$ctr"
 	done
 	if [ -n "${a:-}" ] && [ -n "${b:-}" ]; then
-		out_a=$($CRI exec "$a" -- sh -c 'hostname; readlink /proc/self/ns/ipc /proc/self/ns/uts /proc/self/ns/pid; echo from-a >/dev/shm/pod-file; sleep 300 >/dev/null 2>&1 & echo $!')
-		out_b=$($CRI exec "$b" -- sh -c 'hostname; readlink /proc/self/ns/ipc /proc/self/ns/uts /proc/self/ns/pid; cat /dev/shm/pod-file; cat /proc/1/cmdline | tr "\0" " "; echo; ps -o pid,args')
+		out_a=$($CRI exec "$a" -- sh -c 'hostname; for n in ipc uts pid; do readlink /proc/self/ns/$n; done; echo from-a >/dev/shm/pod-file; sleep 300 >/dev/null 2>&1 & echo $!')
+		out_b=$($CRI exec "$b" -- sh -c 'hostname; for n in ipc uts pid; do readlink /proc/self/ns/$n; done; cat /dev/shm/pod-file; cat /proc/1/cmdline | tr "\0" " "; echo; ps -o pid,args')
 		echo "$out_a" | sed 's/^/  a| /'
 		echo "$out_b" | sed 's/^/  b| /'
 		[ "$(sed -n 1p <<<"$out_a")" = shared-pod ] && [ "$(sed -n 1p <<<"$out_b")" = shared-pod ] &&
