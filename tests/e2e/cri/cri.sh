@@ -294,6 +294,8 @@ run_shared_pod() {
 	echo "=== pod $run (two containers, pid namespace POD, a pod cgroup limited to half a CPU)"
 	export CRI_LABEL=$run
 	mkdir -p "$dir/logs"
+	# the default file sharing again (the pods above switched it)
+	sed -i 's/shared_fs = "[^"]*";/shared_fs = "virtio-fs";/' "$WORK/cocoon.conf"
 	# what the kubelet makes before RunPodSandbox: the pod's cgroup with the pod's CPU limit
 	parent=/cocoon-e2e-$$/pod-$run
 	for hier in $(cgroup_hierarchies); do
