@@ -294,6 +294,21 @@ cocoon_host_cgroup_add_process(CocoonHostCgroup *self, GPid pid, GError **error)
 	return TRUE;
 }
 
+void
+cocoon_host_cgroup_remove_leaf(const gchar *cgroups_path)
+{
+	g_autofree gchar *path = cocoon_host_cgroup_resolve_path(cgroups_path, NULL);
+	g_auto(GStrv) hierarchies = NULL;
+
+	if (path == NULL)
+		return;
+	hierarchies = cocoon_host_cgroup_hierarchies(NULL);
+	for (guint i = 0; hierarchies != NULL && hierarchies[i] != NULL; i++) {
+		g_autofree gchar *dir = g_build_filename(hierarchies[i], path, NULL);
+		(void)g_rmdir(dir);
+	}
+}
+
 const gchar *
 cocoon_host_cgroup_get_path(CocoonHostCgroup *self)
 {

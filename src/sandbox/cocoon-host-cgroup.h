@@ -35,6 +35,12 @@ CocoonHostCgroup *cocoon_host_cgroup_new(const gchar *const *hierarchies, const 
 /* moves the process (all its threads) into the cgroup in every hierarchy */
 gboolean cocoon_host_cgroup_add_process(CocoonHostCgroup *cgroup, GPid pid, GError **error);
 
+/*
+ * after a shim died: removes the (empty) cgroup at path in every hierarchy, only its last level
+ * (the parents may be the kubelet's); errors are ignored
+ */
+void cocoon_host_cgroup_remove_leaf(const gchar *cgroups_path);
+
 const gchar *cocoon_host_cgroup_get_path(CocoonHostCgroup *cgroup);
 
 /* removes the directories it made (empty ones only); the processes must be gone */

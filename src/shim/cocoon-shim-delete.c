@@ -14,6 +14,8 @@
 #include "cocoon-config.h"
 #include "cocoon-fd.h"
 #include "cocoon-fs.h"
+#include "cocoon-host-cgroup.h"
+#include "cocoon-json.h"
 #include "cocoon-pidfd.h"
 #include "cocoon-qemu.h"
 #include "cocoon-rootfs.h"
@@ -161,6 +163,18 @@ release_from_live_shim(const gchar *address, const CocoonShimOptions *options,
 		g_usleep(20000);
 }
 
+/* a killed shim left its VM's host cgroup: it goes once empty (QEMU died with the shim) */
+static void
+remove_host_cgroup(const gchar *bundle)
+{
+	g_autofree gchar *config_path = g_build_filename(bundle, "config.json", NULL);
+	g_autoptr(CocoonJson) spec = cocoon_json_parse_file(config_path, NULL);
+
+	if (spec != NULL)
+		cocoon_host_cgroup_remove_leaf(cocoon_json_get_string(
+			cocoon_json_path_get(spec, "linux", "cgroupsPath", NULL)));
+}
+
 /*
  * The shim of a pod died (or containerd cleans up after a normal Delete): release what belongs to
  * this task id. The VM is killed only when no shim serves the pod any more; it is found from the
@@ -209,8 +223,12 @@ shim_delete(const CocoonShimOptions *options, const gchar *bundle)
 	 * may still write in it. containerd's own <bundle>/rootfs is no guest's to change.
 	 */
 	unmount_quietly(bundle_rootfs);
-	if (!shim_is_alive(address))
+	if (!shim_is_alive(address)) {
 		cocoon_shim_remove_state_dir(state_dir);
+		/* the VM's host cgroup is named by the pod's first (sandbox) container */
+		if (g_str_equal(group, options->id) && config->host_cgroup)
+			remove_host_cgroup(bundle);
+	}
 }
 
 /**
