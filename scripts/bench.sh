@@ -12,7 +12,9 @@
 #   --build DIR      meson build dir with the shim, the agent and tests/bench/ttrpc/task-state-bench
 #                    (default $COCOON_BUILD_DIR, else build-bench, else build); with no shim there, the
 #                    containerd-shim-cocoon-v2 on PATH is used
-#   --rows LIST      comma-separated subset of: idle,pod4,run,exec,ttrpc,stdout,fs (default all)
+#   --rows LIST      comma-separated subset of: idle,pod4,run,exec,ttrpc,stdout,fs,cri (default all;
+#                    cri: CRI RunPodSandbox and a pod of two containers, tests/bench/cri/cri-bench.sh,
+#                    on a containerd of its own with the CRI plugin)
 #   --stdout-mib N   size of the stdout throughput run (default 256)
 #   --ttrpc-seconds  duration of each ttrpc measurement (default 2)
 #   --kernel-params  appended to the guest kernel command line (hypervisor.kernel_params), for A/B runs
@@ -33,7 +35,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 runs=5
 build=${COCOON_BUILD_DIR:-}
-rows=idle,pod4,run,exec,ttrpc,stdout,fs
+rows=idle,pod4,run,exec,ttrpc,stdout,fs,cri
 fs_runs=3
 fs_mib=64
 fs_files=2000
@@ -606,3 +608,10 @@ if any(k[0].startswith("fs_") for k in data):
     for t in fst:
         print("| " + " | ".join(t[i].ljust(w[i]) for i in range(4)) + " |")
 PY
+
+# the CRI rows: a containerd of their own with the CRI plugin (tests/lib/containerd.sh CONTAINERD_CRI)
+if want cri; then
+	progress "cri: RunPodSandbox and a pod of two containers, $runs runs each"
+	COCOON_BUILD_DIR=$build "$repo/tests/bench/cri/cri-bench.sh" -n "$runs" ||
+		echo "(the CRI rows failed: tests/bench/cri/cri-bench.sh exited $?)"
+fi
