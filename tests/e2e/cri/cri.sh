@@ -8,9 +8,20 @@
 # virtio-fs and then 9p, and the same flow under runc for comparison; after each pod nothing may
 # be left (QEMU, shim, virtiofsd, mounts under the state dir, pods, containers).
 # Prints the wall time of every CRI call per run at the end.
+#
+# The file system checks through the CRI path (issue 14): in the cocoon/virtio-fs pod and the runc
+# pod, tests/e2e/fs/fs-probe (the POSIX checks) on the container's root file system and on the
+# hostPath volume, and the SQLite checks of tests/e2e/fs/workloads-checks.sh (WAL with two
+# writers, python3 sqlite3 locking) in a container of the Debian image (scripts/build-debian-oci.sh);
+# a check that passes under runc must pass under Cocoon with virtio-fs.
+#
+#   cri.sh FS-PROBE
 set -uo pipefail
 
+FS_PROBE=${1:-}
 . "$(dirname "${BASH_SOURCE[0]}")/../../lib/cocoon-e2e.sh"
+# as tests/e2e/fs/posix.sh: what fails under virtio-fs for a reason outside Cocoon's power
+FS_KNOWN_EXCEPTIONS="o-tmpfile"
 
 failures=0
 pass() { echo "PASS: $*"; }
@@ -117,6 +128,62 @@ check_nothing_left() {
 	[ -z "$left" ] && pass "$run: the state dir is empty" || fail "$run: left in $STATE: $left"
 }
 
+# the POSIX probe and the SQLite checks in a pod; results in $WORK/fs-RUN.txt as "LOCATION CHECK STATUS"
+fs_checks() { # RUN POD CTR DIR
+	local run=$1 pod=$2 ctr=$3 dir=$4 out=$WORK/fs-${1//\//-}.txt sql
+	: >"$out"
+	if [ -n "$FS_PROBE" ] && [ -x "$FS_PROBE" ]; then
+		cp "$FS_PROBE" "$dir/volume/fs-probe"
+		for loc in rootfs volume; do
+			local target=/var/tmp/probe
+			[ $loc = rootfs ] || target=/data/probe
+			$CRI exec --timeout 300 "$ctr" -- sh -c "mkdir -p $target && /data/fs-probe $target" 2>&1 |
+				awk -v l=$loc '$1 == "PASS" || $1 == "FAIL" || $1 == "SKIP" { sub(":", "", $2); print l, $2, $1 }' >>"$out"
+		done
+	fi
+	if [ -n "$DEBIAN" ]; then
+		cp "$REPO/tests/e2e/fs/workloads-checks.sh" "$dir/volume/checks.sh"
+		if sql=$($CRI create "$pod" --pod-config "$dir/pod.json" --name sqlite --image "$DEBIAN" \
+			--mount "$dir/volume:/data" --log-path sqlite/0.log -- sleep 3600) && $CRI start "$sql"; then
+			for loc in rootfs volume; do
+				local target=/var/tmp/wl
+				[ $loc = rootfs ] || target=/data/wl
+				$CRI exec --timeout 600 "$sql" -- env WL_STRESSORS=" " sh /data/checks.sh $loc $target 2>&1 |
+					awk '$1 == "RESULT" { print $2, $3, $4 }' >>"$out"
+			done
+			$CRI stop --timeout 5 "$sql" >/dev/null
+			$CRI rm "$sql" >/dev/null
+		else
+			echo "FAIL-CREATE sqlite-container FAIL" >>"$out"
+		fi
+	fi
+	local n
+	n=$(wc -l <"$out")
+	[ "$n" -gt 0 ] && pass "$run: $n file system checks ran through the CRI ($(grep -c ' PASS$' "$out") passed)" ||
+		fail "$run: no file system check ran through the CRI"
+}
+
+# every file system check that passes under runc passes under Cocoon with virtio-fs (CRI path)
+fs_compare() {
+	local runc=$WORK/fs-runc.txt vfs=$WORK/fs-cocoon-virtio-fs.txt loc check st got bad=0 total=0
+	[ -s "$runc" ] && [ -s "$vfs" ] || { fail "CRI file system checks: no results to compare"; return; }
+	while read -r loc check st; do
+		[ "$st" = PASS ] || continue
+		total=$((total + 1))
+		got=$(awk -v l="$loc" -v c="$check" '$1 == l && $2 == c { print $3 }' "$vfs")
+		if [ "$got" != PASS ]; then
+			if [[ " $FS_KNOWN_EXCEPTIONS " == *" $check "* ]]; then
+				echo "  known: $check@$loc fails under virtio-fs (see tests/e2e/fs/posix.sh)"
+			else
+				bad=$((bad + 1))
+				echo "  $check@$loc: runc PASS, cocoon/virtio-fs ${got:-missing}"
+			fi
+		fi
+	done <"$runc"
+	[ $bad = 0 ] && pass "CRI: all $total file system checks (POSIX probe, SQLite) that pass under runc pass under Cocoon with virtio-fs" ||
+		fail "CRI: $bad of $total file system checks that pass under runc fail under Cocoon with virtio-fs"
+}
+
 # one pod, the kubelet's calls in the kubelet's order: run_pod HANDLER SHARED_FS (- for runc)
 run_pod() {
 	local handler=$1 shared_fs=$2
@@ -205,6 +272,8 @@ run_pod() {
 		[ "$(cat "$dir/volume/from-container" 2>/dev/null)" = written-by-container ] &&
 			pass "$run: a file the container wrote in the volume is on the host" ||
 			fail "$run: the container's file is not in $dir/volume"
+
+		[ "$shared_fs" = 9p ] || fs_checks "$run" "$pod" "$ctr" "$dir"
 
 		$CRI status "$ctr" >"$dir/status.json"
 		state=$(json_get "$dir/status.json" 'd["status"]["state"]')
@@ -362,9 +431,18 @@ run_shared_pod() {
 		fail "$run: cgroups left:$left"
 }
 
+# the Debian image for the SQLite checks (cached like the guest kernel), in the CRI's namespace
+DEBIAN=
+if image=$("$REPO/scripts/build-debian-oci.sh") && [ -s "$image" ] && $C images import "$image" >/dev/null; then
+	DEBIAN=docker.io/cocoon-test/debian:bookworm
+else
+	fail "the Debian test image (scripts/build-debian-oci.sh) cannot be built or imported: no SQLite checks"
+fi
+
 run_pod cocoon virtio-fs
 run_pod cocoon 9p
 run_pod runc -
+fs_compare
 run_shared_pod cocoon
 run_shared_pod runc
 
