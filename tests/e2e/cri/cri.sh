@@ -184,6 +184,28 @@ fs_compare() {
 		fail "CRI: $bad of $total file system checks that pass under runc fail under Cocoon with virtio-fs"
 }
 
+# CRI streaming through containerd's streaming server: Exec with a TTY and a resize, Attach
+streaming_checks() { # RUN POD CTR DIR
+	local run=$1 pod=$2 ctr=$3 dir=$4 out rc att
+	out=$($CRI exec-tty "$ctr" --size 33x111 --resize 44x122 2>&1)
+	rc=$?
+	echo "$out" | sed 's/^/  tty| /' | head -12
+	grep -q "^33 111$" <<<"$out" && grep -q "^44 122$" <<<"$out" && [ "$rc" = 3 ] &&
+		pass "$run: Exec with a TTY: size 33x111, resized to 44x122, exit code 3" ||
+		fail "$run: Exec with a TTY: rc $rc, output $(tr '\n' ' ' <<<"$out" | head -c 300)"
+	if att=$($CRI create "$pod" --pod-config "$dir/pod.json" --name echo --image "$IMAGE" --stdin \
+		--log-path echo/0.log -- sh -c 'while read l; do echo "echo:$l"; done') && $CRI start "$att"; then
+		out=$($CRI attach "$att" --send attach-hello --expect echo:attach-hello 2>&1)
+		rc=$?
+		[ "$rc" = 0 ] && pass "$run: Attach: stdin reaches the container, its stdout comes back" ||
+			fail "$run: Attach: rc $rc, output $(head -c 300 <<<"$out")"
+		$CRI stop --timeout 2 "$att" >/dev/null
+		$CRI rm "$att" >/dev/null
+	else
+		fail "$run: the attach container cannot be created"
+	fi
+}
+
 # one pod, the kubelet's calls in the kubelet's order: run_pod HANDLER SHARED_FS (- for runc)
 run_pod() {
 	local handler=$1 shared_fs=$2
@@ -274,6 +296,7 @@ run_pod() {
 			fail "$run: the container's file is not in $dir/volume"
 
 		[ "$shared_fs" = 9p ] || fs_checks "$run" "$pod" "$ctr" "$dir"
+		[ "$shared_fs" = 9p ] || streaming_checks "$run" "$pod" "$ctr" "$dir"
 
 		$CRI status "$ctr" >"$dir/status.json"
 		state=$(json_get "$dir/status.json" 'd["status"]["state"]')

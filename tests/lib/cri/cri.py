@@ -128,6 +128,20 @@ class Client:
                              timeout=(timeout + 60) if timeout else None)
         return reply.stdout, reply.stderr, reply.exit_code
 
+    def exec_url(self, container_id, cmd, tty, stdin):
+        """Exec: the streaming server's URL for the session (stream.py speaks it)"""
+        reply = self.runtime("Exec", api.ExecRequest(container_id=container_id, cmd=cmd, tty=tty,
+                                                     stdin=stdin, stdout=True, stderr=not tty),
+                             api.ExecResponse)
+        return reply.url
+
+    def attach_url(self, container_id, tty, stdin):
+        reply = self.runtime("Attach", api.AttachRequest(container_id=container_id, tty=tty,
+                                                         stdin=stdin, stdout=True,
+                                                         stderr=not tty),
+                             api.AttachResponse)
+        return reply.url
+
     def container_status(self, container_id, verbose=False):
         return self.runtime("ContainerStatus",
                             api.ContainerStatusRequest(container_id=container_id, verbose=verbose),
@@ -188,7 +202,8 @@ def pod_config(name, uid, namespace="default", attempt=0, log_directory="", host
 
 
 def container_config(name, image, command=(), args=(), mounts=(), envs=None, log_path="",
-                     working_dir="", attempt=0, labels=None, annotations=None):
+                     working_dir="", attempt=0, labels=None, annotations=None, stdin=False,
+                     tty=False):
     """a ContainerConfig; mounts are (host_path, container_path, readonly) tuples"""
     load_api()
     config = api.ContainerConfig(
@@ -198,7 +213,7 @@ def container_config(name, image, command=(), args=(), mounts=(), envs=None, log
         envs=[api.KeyValue(key=k, value=v) for k, v in (envs or {}).items()],
         mounts=[api.Mount(host_path=h, container_path=c, readonly=ro,
                           propagation=api.PROPAGATION_PRIVATE) for h, c, ro in mounts],
-        labels=labels or {}, annotations=annotations or {})
+        labels=labels or {}, annotations=annotations or {}, stdin=stdin, tty=tty)
     config.linux.security_context.seccomp.profile_type = api.SecurityProfile.Unconfined
     return config
 
@@ -265,6 +280,20 @@ def main(argv=None):
     p.add_argument("--env", action="append", default=[], type=parse_env, metavar="KEY=VALUE")
     p.add_argument("--log-path", default="", help="relative to the pod's log directory")
     p.add_argument("--workdir", default="")
+    p.add_argument("--stdin", action="store_true", help="keep the container's stdin open")
+    p.add_argument("--tty", action="store_true")
+
+    p = sub.add_parser("exec-tty", help="Exec with a TTY through the streaming server: sets the "
+                       "size, runs 'stty size', resizes, runs 'stty size; exit 3' in an "
+                       "interactive sh; prints the output, exits with the shell's code")
+    p.add_argument("id")
+    p.add_argument("--size", default="33x111", help="ROWSxCOLS at the start")
+    p.add_argument("--resize", default="44x122", help="ROWSxCOLS after the first stty")
+
+    p = sub.add_parser("attach", help="Attach (stdin, stdout): sends --send, waits for --expect")
+    p.add_argument("id")
+    p.add_argument("--send", required=True)
+    p.add_argument("--expect", required=True)
 
     for name in ("start", "rm", "stopp", "rmp"):
         p = sub.add_parser(name)
@@ -329,7 +358,8 @@ def run(client, args):
             sandbox = json_format.Parse(f.read(), api.PodSandboxConfig())
         config = container_config(args.name, args.image, command=args.cmd,
                                   mounts=args.mount, envs=dict(args.env),
-                                  log_path=args.log_path, working_dir=args.workdir)
+                                  log_path=args.log_path, working_dir=args.workdir,
+                                  stdin=args.stdin, tty=args.tty)
         # as the kubelet does: the container's namespaces are the pod's
         config.linux.security_context.namespace_options.CopyFrom(
             sandbox.linux.security_context.namespace_options)
@@ -343,6 +373,27 @@ def run(client, args):
         sys.stderr.buffer.write(err)
         sys.stderr.flush()
         return code
+    elif c == "exec-tty":
+        import stream
+
+        rows, cols = (int(x) for x in args.size.split("x"))
+        rows2, cols2 = (int(x) for x in args.resize.split("x"))
+        url = client.exec_url(args.id, ["sh"], tty=True, stdin=True)
+        out, code = stream.run_session(url, [
+            ("resize", rows, cols), ("sleep", 0.5),
+            ("send", b"stty size\n"), ("wait", b"%d %d" % (rows, cols)),
+            ("resize", rows2, cols2), ("sleep", 0.5),
+            ("send", b"stty size; exit 3\n")])
+        sys.stdout.buffer.write(out.replace(b"\r", b""))
+        return 255 if code is None else code
+    elif c == "attach":
+        import stream
+
+        url = client.attach_url(args.id, tty=False, stdin=True)
+        out, _ = stream.run_session(url, [("sleep", 0.5), ("send", args.send.encode() + b"\n"),
+                                          ("wait", args.expect.encode())], timeout=30, drain=False)
+        sys.stdout.buffer.write(out)
+        return 0 if args.expect.encode() in out else 1
     elif c == "status":
         print(to_json(client.container_status(args.id, args.verbose)))
     elif c == "podstatus":
