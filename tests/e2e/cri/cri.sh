@@ -373,9 +373,9 @@ check_host_cgroup() { # RUN POD CONTAINER PARENT
 	t1=$(date +%s.%N)
 	share=$(awk -v a="$ticks0" -v b="$ticks1" -v hz="$hz" -v t0="$t0" -v t1="$t1" \
 		'BEGIN { printf "%.2f", (b - a) / hz / (t1 - t0) }')
-	awk -v s="$share" 'BEGIN { exit !(s > 0.2 && s < 0.65) }' &&
+	awk -v s="$share" 'BEGIN { exit !(s > 0.1 && s < 0.65) }' &&
 		pass "$run: a CPU-burning container keeps QEMU at $share CPU under the pod's 0.5 CPU limit" ||
-		fail "$run: QEMU used $share CPU under the pod's 0.5 CPU limit (want 0.2..0.65)"
+		fail "$run: QEMU used $share CPU under the pod's 0.5 CPU limit (want 0.1..0.65: it burns, and the limit holds)"
 }
 
 # a pod of two containers that share what a Kubernetes pod shares: the hostname (uts), ipc,
