@@ -17,7 +17,6 @@ cocoon_process_info_free(CocoonProcessInfo *info)
 	if (info == NULL)
 		return;
 	g_free(info->exec_id);
-	g_free(info->status);
 	g_free(info);
 }
 
@@ -66,8 +65,6 @@ cocoon_sandbox_info_unref(CocoonSandboxInfo *info)
 	if (info == NULL || !g_atomic_int_dec_and_test(&info->ref_count))
 		return;
 	g_free(info->id);
-	g_free(info->state);
-	g_free(info->accel);
 	g_ptr_array_unref(info->containers);
 	g_free(info);
 }

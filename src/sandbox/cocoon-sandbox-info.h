@@ -13,7 +13,7 @@ G_BEGIN_DECLS
 typedef struct {
 	gchar *exec_id; /* "" = the init process */
 	guint32 pid;	/* guest pid, 0 before start */
-	gchar *status;	/* "created", "running", "paused", "stopped" */
+	const gchar *status; /* static: "created", "running", "paused", "stopped" */
 	guint32 exit_status;
 	gint64 exited_at_us; /* wall clock, 0 = not exited */
 } CocoonProcessInfo;
@@ -29,9 +29,9 @@ typedef struct {
 typedef struct {
 	gint ref_count;
 	gchar *id;
-	gchar *state;  /* "empty", "booting", "running", "stopping", "failed" */
+	const gchar *state; /* static: "empty", "booting", "running", "stopping", "failed" */
 	gint qemu_pid; /* 0 = no VM */
-	gchar *accel;  /* "kvm", "tcg" or "" */
+	const gchar *accel; /* static: "kvm", "tcg" or "" */
 	guint vcpus;
 	guint memory_mib;
 	gint64 boot_ms;	       /* QEMU start → agent ready, 0 = not booted */

@@ -30,7 +30,7 @@ process_info(CocoonProcess *process)
 	CocoonProcessInfo *info = cocoon_process_info_new();
 	info->exec_id = g_strdup(process->exec_id);
 	info->pid = process->pid;
-	info->status = g_strdup(status_name(process->status));
+	info->status = status_name(process->status);
 	info->exit_status = process->exit_status;
 	info->exited_at_us = process->exited_at_us;
 	return info;

@@ -104,7 +104,7 @@ process_new(const gchar *exec_id, guint32 pid, const gchar *status, guint32 exit
 	CocoonProcessInfo *process = cocoon_process_info_new();
 	process->exec_id = g_strdup(exec_id);
 	process->pid = pid;
-	process->status = g_strdup(status);
+	process->status = status;
 	process->exit_status = exit_status;
 	process->exited_at_us = exit_status != 0 ? 1700000000000000 : 0;
 	return process;
@@ -118,9 +118,9 @@ snapshot_new(const gchar *state)
 	CocoonContainerInfo *c1 = cocoon_container_info_new();
 	CocoonContainerInfo *c2 = cocoon_container_info_new();
 
-	info->state = g_strdup(state);
+	info->state = state;
 	info->qemu_pid = 4242;
-	info->accel = g_strdup("tcg");
+	info->accel = "tcg";
 	info->vcpus = 2;
 	info->memory_mib = 320;
 	info->boot_ms = 1234;
@@ -455,7 +455,7 @@ worker_publish(gpointer data)
 	Containerd__Events__TaskStart start = CONTAINERD__EVENTS__TASK_START__INIT;
 	Containerd__Events__TaskExit exit_event = CONTAINERD__EVENTS__TASK_EXIT__INIT;
 
-	info->state = g_strdup("running");
+	info->state = "running";
 	cocoon_runtime_publish_info(worker->runtime, info);
 	start.container_id = (gchar *)worker->sandbox_id;
 	start.pid = 7;
