@@ -14,7 +14,6 @@
 #define CONNECT_RETRY_MS 25u
 
 struct _CocoonAgentClient {
-	gint ref_count;
 	gchar *sandbox_id;
 	CocoonTtrpcClient *ttrpc;
 	/* atomic */
@@ -556,18 +555,21 @@ CocoonAgentClient *
 cocoon_agent_client_ref(CocoonAgentClient *client)
 {
 	g_return_val_if_fail(client != NULL, NULL);
-	g_atomic_int_inc(&client->ref_count);
-	return client;
+	return g_atomic_rc_box_acquire(client);
+}
+
+static void
+agent_client_clear(CocoonAgentClient *client)
+{
+	cocoon_ttrpc_client_unref(client->ttrpc);
+	g_free(client->sandbox_id);
 }
 
 void
 cocoon_agent_client_unref(CocoonAgentClient *client)
 {
-	if (client == NULL || !g_atomic_int_dec_and_test(&client->ref_count))
-		return;
-	cocoon_ttrpc_client_unref(client->ttrpc);
-	g_free(client->sandbox_id);
-	g_free(client);
+	if (client != NULL)
+		g_atomic_rc_box_release_full(client, (GDestroyNotify)agent_client_clear);
 }
 
 /**
@@ -583,8 +585,7 @@ cocoon_agent_client_new(CocoonTtrpcClient *ttrpc, const gchar *sandbox_id)
 	g_return_val_if_fail(ttrpc != NULL, NULL);
 	g_return_val_if_fail(sandbox_id != NULL, NULL);
 
-	client = g_new0(CocoonAgentClient, 1);
-	client->ref_count = 1;
+	client = g_atomic_rc_box_new0(CocoonAgentClient);
 	client->sandbox_id = g_strdup(sandbox_id);
 	client->ttrpc = cocoon_ttrpc_client_ref(ttrpc);
 	client->default_timeout_ms = COCOON_AGENT_DEFAULT_REQUEST_TIMEOUT_MS;

@@ -44,8 +44,7 @@ cocoon_container_info_free(CocoonContainerInfo *info)
 CocoonSandboxInfo *
 cocoon_sandbox_info_new(const gchar *id)
 {
-	CocoonSandboxInfo *info = g_new0(CocoonSandboxInfo, 1);
-	info->ref_count = 1;
+	CocoonSandboxInfo *info = g_atomic_rc_box_new0(CocoonSandboxInfo);
 	info->id = g_strdup(id);
 	info->containers =
 		g_ptr_array_new_with_free_func((GDestroyNotify)cocoon_container_info_free);
@@ -55,16 +54,19 @@ cocoon_sandbox_info_new(const gchar *id)
 CocoonSandboxInfo *
 cocoon_sandbox_info_ref(CocoonSandboxInfo *info)
 {
-	g_atomic_int_inc(&info->ref_count);
-	return info;
+	return g_atomic_rc_box_acquire(info);
+}
+
+static void
+sandbox_info_clear(CocoonSandboxInfo *info)
+{
+	g_free(info->id);
+	g_ptr_array_unref(info->containers);
 }
 
 void
 cocoon_sandbox_info_unref(CocoonSandboxInfo *info)
 {
-	if (info == NULL || !g_atomic_int_dec_and_test(&info->ref_count))
-		return;
-	g_free(info->id);
-	g_ptr_array_unref(info->containers);
-	g_free(info);
+	if (info != NULL)
+		g_atomic_rc_box_release_full(info, (GDestroyNotify)sandbox_info_clear);
 }

@@ -11,8 +11,8 @@ G_BEGIN_DECLS
  * modified after it was published.
  */
 typedef struct {
-	gchar *exec_id; /* "" = the init process */
-	guint32 pid;	/* guest pid, 0 before start */
+	gchar *exec_id;	     /* "" = the init process */
+	guint32 pid;	     /* guest pid, 0 before start */
 	const gchar *status; /* static: "created", "running", "paused", "stopped" */
 	guint32 exit_status;
 	gint64 exited_at_us; /* wall clock, 0 = not exited */
@@ -27,10 +27,9 @@ typedef struct {
 } CocoonContainerInfo;
 
 typedef struct {
-	gint ref_count;
 	gchar *id;
 	const gchar *state; /* static: "empty", "booting", "running", "stopping", "failed" */
-	gint qemu_pid; /* 0 = no VM */
+	gint qemu_pid;	    /* 0 = no VM */
 	const gchar *accel; /* static: "kvm", "tcg" or "" */
 	guint vcpus;
 	guint memory_mib;

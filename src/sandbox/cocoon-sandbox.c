@@ -110,9 +110,8 @@ cocoon_sandbox_stop(CocoonSandbox *sandbox)
 CocoonSandbox *
 cocoon_sandbox_new(CocoonRuntime *runtime, const gchar *id)
 {
-	CocoonSandbox *sandbox = g_new0(CocoonSandbox, 1);
+	CocoonSandbox *sandbox = g_atomic_rc_box_new0(CocoonSandbox);
 	g_autofree gchar *thread_name = g_strdup_printf("sandbox-%.8s", id);
-	sandbox->ref_count = 1;
 	sandbox->runtime = runtime;
 	sandbox->id = g_strdup(id);
 	sandbox->state_dir =
@@ -131,15 +130,12 @@ cocoon_sandbox_new(CocoonRuntime *runtime, const gchar *id)
 CocoonSandbox *
 cocoon_sandbox_ref(CocoonSandbox *sandbox)
 {
-	g_atomic_int_inc(&sandbox->ref_count);
-	return sandbox;
+	return g_atomic_rc_box_acquire(sandbox);
 }
 
-void
-cocoon_sandbox_unref(CocoonSandbox *sandbox)
+static void
+sandbox_clear(CocoonSandbox *sandbox)
 {
-	if (sandbox == NULL || !g_atomic_int_dec_and_test(&sandbox->ref_count))
-		return;
 	cocoon_sandbox_stop(sandbox);
 	g_hash_table_unref(sandbox->containers);
 	cocoon_pod_vm_free(sandbox->vm);
@@ -151,7 +147,13 @@ cocoon_sandbox_unref(CocoonSandbox *sandbox)
 	g_free(sandbox->id);
 	g_free(sandbox->state_dir);
 	g_free(sandbox->shared_dir);
-	g_free(sandbox);
+}
+
+void
+cocoon_sandbox_unref(CocoonSandbox *sandbox)
+{
+	if (sandbox != NULL)
+		g_atomic_rc_box_release_full(sandbox, (GDestroyNotify)sandbox_clear);
 }
 
 const gchar *
