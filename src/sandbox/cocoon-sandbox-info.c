@@ -11,20 +11,11 @@ cocoon_process_info_new(void)
 	return g_new0(CocoonProcessInfo, 1);
 }
 
-void
-cocoon_process_info_free(CocoonProcessInfo *info)
-{
-	if (info == NULL)
-		return;
-	g_free(info->exec_id);
-	g_free(info);
-}
-
 CocoonContainerInfo *
 cocoon_container_info_new(void)
 {
 	CocoonContainerInfo *info = g_new0(CocoonContainerInfo, 1);
-	info->execs = g_ptr_array_new_with_free_func((GDestroyNotify)cocoon_process_info_free);
+	info->execs = g_ptr_array_new_with_free_func(g_free);
 	return info;
 }
 
@@ -33,10 +24,7 @@ cocoon_container_info_free(CocoonContainerInfo *info)
 {
 	if (info == NULL)
 		return;
-	g_free(info->id);
-	g_free(info->bundle);
-	g_free(info->container_type);
-	cocoon_process_info_free(info->init);
+	g_free(info->init);
 	g_ptr_array_unref(info->execs);
 	g_free(info);
 }
@@ -45,7 +33,8 @@ CocoonSandboxInfo *
 cocoon_sandbox_info_new(const gchar *id)
 {
 	CocoonSandboxInfo *info = g_atomic_rc_box_new0(CocoonSandboxInfo);
-	info->id = g_strdup(id);
+	info->strings = g_string_chunk_new(256);
+	info->id = cocoon_sandbox_info_intern(info, id);
 	info->containers =
 		g_ptr_array_new_with_free_func((GDestroyNotify)cocoon_container_info_free);
 	return info;
@@ -60,8 +49,8 @@ cocoon_sandbox_info_ref(CocoonSandboxInfo *info)
 static void
 sandbox_info_clear(CocoonSandboxInfo *info)
 {
-	g_free(info->id);
 	g_ptr_array_unref(info->containers);
+	g_string_chunk_free(info->strings);
 }
 
 void
@@ -69,4 +58,11 @@ cocoon_sandbox_info_unref(CocoonSandboxInfo *info)
 {
 	if (info != NULL)
 		g_atomic_rc_box_release_full(info, (GDestroyNotify)sandbox_info_clear);
+}
+
+/* a copy of string (NULL: NULL) that lives as long as the snapshot, for building it */
+const gchar *
+cocoon_sandbox_info_intern(CocoonSandboxInfo *info, const gchar *string)
+{
+	return string != NULL ? g_string_chunk_insert_const(info->strings, string) : NULL;
 }

@@ -102,7 +102,7 @@ static CocoonProcessInfo *
 process_new(const gchar *exec_id, guint32 pid, const gchar *status, guint32 exit_status)
 {
 	CocoonProcessInfo *process = cocoon_process_info_new();
-	process->exec_id = g_strdup(exec_id);
+	process->exec_id = exec_id;
 	process->pid = pid;
 	process->status = status;
 	process->exit_status = exit_status;
@@ -126,13 +126,13 @@ snapshot_new(const gchar *state)
 	info->boot_ms = 1234;
 	info->booted_at_us = 1700000000000001;
 	info->agent_rtt_us = 99;
-	c2->id = g_strdup("c2");
-	c2->container_type = g_strdup("container");
+	c2->id = "c2";
+	c2->container_type = "container";
 	c2->init = process_new("", 9, "stopped", 3);
 	g_ptr_array_add(c2->execs, process_new("e1", 11, "running", 0));
 	g_ptr_array_add(info->containers, c2);
-	c1->id = g_strdup("c1");
-	c1->container_type = g_strdup("sandbox");
+	c1->id = "c1";
+	c1->container_type = "sandbox";
 	c1->init = process_new("", 7, "running", 0);
 	g_ptr_array_add(info->containers, c1);
 	return info;
