@@ -10,6 +10,8 @@
 
 #include <gio/gio.h>
 
+#include "cocoon-rc.h"
+
 /* how often connect_wait retries a socket that is not there yet */
 #define CONNECT_RETRY_MS 25u
 
@@ -551,13 +553,6 @@ cocoon_agent_client_connect_wait(const gchar *path, const gchar *sandbox_id, gui
 	return NULL;
 }
 
-CocoonAgentClient *
-cocoon_agent_client_ref(CocoonAgentClient *client)
-{
-	g_return_val_if_fail(client != NULL, NULL);
-	return g_atomic_rc_box_acquire(client);
-}
-
 static void
 agent_client_clear(CocoonAgentClient *client)
 {
@@ -565,12 +560,7 @@ agent_client_clear(CocoonAgentClient *client)
 	g_free(client->sandbox_id);
 }
 
-void
-cocoon_agent_client_unref(CocoonAgentClient *client)
-{
-	if (client != NULL)
-		g_atomic_rc_box_release_full(client, (GDestroyNotify)agent_client_clear);
-}
+COCOON_DEFINE_ATOMIC_RC(CocoonAgentClient, cocoon_agent_client, agent_client_clear)
 
 /**
  * cocoon_agent_client_new:

@@ -5,6 +5,8 @@
 
 #include "cocoon-sandbox-info.h"
 
+#include "cocoon-rc.h"
+
 CocoonProcessInfo *
 cocoon_process_info_new(void)
 {
@@ -40,12 +42,6 @@ cocoon_sandbox_info_new(const gchar *id)
 	return info;
 }
 
-CocoonSandboxInfo *
-cocoon_sandbox_info_ref(CocoonSandboxInfo *info)
-{
-	return g_atomic_rc_box_acquire(info);
-}
-
 static void
 sandbox_info_clear(CocoonSandboxInfo *info)
 {
@@ -53,12 +49,7 @@ sandbox_info_clear(CocoonSandboxInfo *info)
 	g_string_chunk_free(info->strings);
 }
 
-void
-cocoon_sandbox_info_unref(CocoonSandboxInfo *info)
-{
-	if (info != NULL)
-		g_atomic_rc_box_release_full(info, (GDestroyNotify)sandbox_info_clear);
-}
+COCOON_DEFINE_ATOMIC_RC(CocoonSandboxInfo, cocoon_sandbox_info, sandbox_info_clear)
 
 /* a copy of string (NULL: NULL) that lives as long as the snapshot, for building it */
 const gchar *

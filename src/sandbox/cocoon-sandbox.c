@@ -9,6 +9,7 @@
 
 #include "cocoon-metrics.h"
 #include "cocoon-process.h"
+#include "cocoon-rc.h"
 #include "cocoon-sandbox-private.h"
 #include "cocoon-sandbox-snapshot.h"
 #include "cocoon-sandbox-task.h"
@@ -127,12 +128,6 @@ cocoon_sandbox_new(CocoonRuntime *runtime, const gchar *id)
 	return sandbox;
 }
 
-CocoonSandbox *
-cocoon_sandbox_ref(CocoonSandbox *sandbox)
-{
-	return g_atomic_rc_box_acquire(sandbox);
-}
-
 static void
 sandbox_clear(CocoonSandbox *sandbox)
 {
@@ -149,12 +144,7 @@ sandbox_clear(CocoonSandbox *sandbox)
 	g_free(sandbox->shared_dir);
 }
 
-void
-cocoon_sandbox_unref(CocoonSandbox *sandbox)
-{
-	if (sandbox != NULL)
-		g_atomic_rc_box_release_full(sandbox, (GDestroyNotify)sandbox_clear);
-}
+COCOON_DEFINE_ATOMIC_RC(CocoonSandbox, cocoon_sandbox, sandbox_clear)
 
 const gchar *
 cocoon_sandbox_get_id(CocoonSandbox *sandbox)
