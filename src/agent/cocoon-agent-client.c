@@ -10,11 +10,12 @@
 
 #include <gio/gio.h>
 
+#include "cocoon-rc.h"
+
 /* how often connect_wait retries a socket that is not there yet */
 #define CONNECT_RETRY_MS 25u
 
 struct _CocoonAgentClient {
-	gint ref_count;
 	gchar *sandbox_id;
 	CocoonTtrpcClient *ttrpc;
 	/* atomic */
@@ -552,23 +553,14 @@ cocoon_agent_client_connect_wait(const gchar *path, const gchar *sandbox_id, gui
 	return NULL;
 }
 
-CocoonAgentClient *
-cocoon_agent_client_ref(CocoonAgentClient *client)
+static void
+agent_client_clear(CocoonAgentClient *client)
 {
-	g_return_val_if_fail(client != NULL, NULL);
-	g_atomic_int_inc(&client->ref_count);
-	return client;
-}
-
-void
-cocoon_agent_client_unref(CocoonAgentClient *client)
-{
-	if (client == NULL || !g_atomic_int_dec_and_test(&client->ref_count))
-		return;
 	cocoon_ttrpc_client_unref(client->ttrpc);
 	g_free(client->sandbox_id);
-	g_free(client);
 }
+
+COCOON_DEFINE_ATOMIC_RC(CocoonAgentClient, cocoon_agent_client, agent_client_clear)
 
 /**
  * cocoon_agent_client_new:
@@ -583,8 +575,7 @@ cocoon_agent_client_new(CocoonTtrpcClient *ttrpc, const gchar *sandbox_id)
 	g_return_val_if_fail(ttrpc != NULL, NULL);
 	g_return_val_if_fail(sandbox_id != NULL, NULL);
 
-	client = g_new0(CocoonAgentClient, 1);
-	client->ref_count = 1;
+	client = g_atomic_rc_box_new0(CocoonAgentClient);
 	client->sandbox_id = g_strdup(sandbox_id);
 	client->ttrpc = cocoon_ttrpc_client_ref(ttrpc);
 	client->default_timeout_ms = COCOON_AGENT_DEFAULT_REQUEST_TIMEOUT_MS;

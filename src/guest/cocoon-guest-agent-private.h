@@ -238,13 +238,29 @@ gboolean inotify_cb(gint fd, GIOCondition condition, gpointer user_data);
 #define AGENT_HANDLER_CLOSURE_RESPONSE(Method) Cocoon__Agent__V1__##Method##Response_Closure
 #define AGENT_HANDLER_CLOSURE_EMPTY(Method)    Google__Protobuf__Empty_Closure
 
-/* the prototype of handle_<name>, protoc-c's for Method: a handler's definition opens with it */
-#define AGENT_HANDLER(name, Method, response)                                                      \
+/* the prototype of handle_<name>, protoc-c's for Method */
+#define AGENT_HANDLER_PROTOTYPE(name, Method, response)                                            \
 	void handle_##name(Cocoon__Agent__V1__Agent_Service *service,                              \
 			   const Cocoon__Agent__V1__##Method##Request *request,                    \
 			   AGENT_HANDLER_CLOSURE_##response(Method) closure, void *closure_data)
 
-#define AGENT_DECLARE_HANDLER(name, Method, response) AGENT_HANDLER(name, Method, response);
+/*
+ * a handler's definition opens with it: handle_<name> finds the agent and the call (the
+ * closure's data; handlers answer on the call itself) and hands them to serve_<name>, the body
+ * that follows
+ */
+#define AGENT_HANDLER(name, Method, response)                                                      \
+	static void serve_##name(CocoonGuestAgent *agent, CocoonTtrpcCall *call,                   \
+				 const Cocoon__Agent__V1__##Method##Request *request);             \
+	AGENT_HANDLER_PROTOTYPE(name, Method, response)                                            \
+	{                                                                                          \
+		serve_##name(agent_from_service(service), closure_data, request);                  \
+	}                                                                                          \
+	static void serve_##name(CocoonGuestAgent *agent, CocoonTtrpcCall *call,                   \
+				 const Cocoon__Agent__V1__##Method##Request *request)
+
+#define AGENT_DECLARE_HANDLER(name, Method, response)                                              \
+	AGENT_HANDLER_PROTOTYPE(name, Method, response);
 AGENT_HANDLERS(AGENT_DECLARE_HANDLER)
 
 G_END_DECLS

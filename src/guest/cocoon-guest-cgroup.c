@@ -105,6 +105,14 @@ static const KeyField memory_events_fields[] = {
 	EVENTS_FIELD(oom_group_kill),
 	{ NULL, 0 },
 };
+#define IO_FIELD(name) { #name, offsetof(Io__Containerd__Cgroups__V2__IOEntry, name) }
+static const KeyField io_entry_fields[] = {
+	IO_FIELD(rbytes),
+	IO_FIELD(wbytes),
+	IO_FIELD(rios),
+	IO_FIELD(wios),
+	{ NULL, 0 },
+};
 /* clang-format on */
 
 /**
@@ -197,6 +205,18 @@ read_single(const gchar *dir, const gchar *file, guint64 max_value, guint64 *ret
 	return parse_u64(contents, ret_value);
 }
 
+/* the field of a message struct named key, if there is one */
+static void
+set_field(const KeyField *fields, const gchar *key, guint64 value, gpointer message)
+{
+	for (guint i = 0; fields[i].key != NULL; i++) {
+		if (g_strcmp0(fields[i].key, key) == 0) {
+			*(guint64 *)((guint8 *)message + fields[i].offset) = value;
+			return;
+		}
+	}
+}
+
 /* "key value" lines into the fields of a message struct */
 static void
 parse_flat_keyed(const gchar *contents, const KeyField *fields, gpointer message)
@@ -209,12 +229,7 @@ parse_flat_keyed(const gchar *contents, const KeyField *fields, gpointer message
 
 		if (words[0] == NULL || words[1] == NULL || !parse_u64(words[1], &value))
 			continue;
-		for (guint j = 0; fields[j].key != NULL; j++) {
-			if (g_strcmp0(fields[j].key, words[0]) == 0) {
-				*(guint64 *)((guint8 *)message + fields[j].offset) = value;
-				break;
-			}
-		}
+		set_field(fields, words[0], value, message);
 	}
 }
 
@@ -297,18 +312,13 @@ read_io_stat(CocoonGuestCgroupMetrics *self, const gchar *dir)
 		entry->major = major;
 		entry->minor = minor;
 		for (guint j = 1; words[j] != NULL; j++) {
-			const gchar *value = strchr(words[j], '=');
-			if (value == NULL)
+			gchar *equals = strchr(words[j], '=');
+			guint64 value;
+
+			if (equals == NULL || !parse_u64(equals + 1, &value))
 				continue;
-			value++;
-			if (g_str_has_prefix(words[j], "rbytes="))
-				parse_u64(value, &entry->rbytes);
-			else if (g_str_has_prefix(words[j], "wbytes="))
-				parse_u64(value, &entry->wbytes);
-			else if (g_str_has_prefix(words[j], "rios="))
-				parse_u64(value, &entry->rios);
-			else if (g_str_has_prefix(words[j], "wios="))
-				parse_u64(value, &entry->wios);
+			*equals = '\0';
+			set_field(io_entry_fields, words[j], value, entry);
 		}
 		g_ptr_array_add(self->io_entries, entry);
 	}

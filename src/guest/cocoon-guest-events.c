@@ -97,8 +97,6 @@ push_event(CocoonGuestAgent *agent, Cocoon__Agent__V1__WaitEventResponse__Kind k
 
 AGENT_HANDLER(wait_event, WaitEvent, RESPONSE)
 {
-	CocoonGuestAgent *agent = agent_from_service(service);
-	CocoonTtrpcCall *call = closure_data;
 	EventWaiter *waiter;
 	Event *event;
 	gint64 deadline;

@@ -291,8 +291,6 @@ create_prepare_spec(CocoonGuestAgent *agent,
 
 AGENT_HANDLER(create_container, CreateContainer, RESPONSE)
 {
-	CocoonGuestAgent *agent = agent_from_service(service);
-	CocoonTtrpcCall *call = closure_data;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(CocoonGuestSpec) spec = NULL;
 	g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func(g_free);
@@ -396,8 +394,6 @@ start_done_cb(const GError *crun_error, const gchar *output, gpointer user_data)
 
 AGENT_HANDLER(start_container, StartContainer, RESPONSE)
 {
-	CocoonGuestAgent *agent = agent_from_service(service);
-	CocoonTtrpcCall *call = closure_data;
 	Container *container;
 	Operation *operation;
 
@@ -442,8 +438,6 @@ exec_done_cb(const GError *crun_error, const gchar *output, gpointer user_data)
 
 AGENT_HANDLER(exec_process, ExecProcess, RESPONSE)
 {
-	CocoonGuestAgent *agent = agent_from_service(service);
-	CocoonTtrpcCall *call = closure_data;
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *process_json = NULL;
 	g_autofree gchar *process_path = NULL;
@@ -543,8 +537,6 @@ update_done_cb(const GError *crun_error, const gchar *output, gpointer user_data
 
 AGENT_HANDLER(update_container, UpdateContainer, EMPTY)
 {
-	CocoonGuestAgent *agent = agent_from_service(service);
-	CocoonTtrpcCall *call = closure_data;
 	g_autoptr(GError) error = NULL;
 	Container *container;
 	Operation *operation;
@@ -612,8 +604,6 @@ remove_done_cb(const GError *crun_error, const gchar *output, gpointer user_data
 
 AGENT_HANDLER(remove_container, RemoveContainer, EMPTY)
 {
-	CocoonGuestAgent *agent = agent_from_service(service);
-	CocoonTtrpcCall *call = closure_data;
 	Container *container;
 	Operation *operation;
 

@@ -90,8 +90,6 @@ wrap_error(const GError *error, const gchar *subject)
 
 AGENT_HANDLER(wait_process, WaitProcess, RESPONSE)
 {
-	CocoonGuestAgent *agent = agent_from_service(service);
-	CocoonTtrpcCall *call = closure_data;
 	Process *process;
 
 	process = lookup_process_or_return(call, agent, request->container_id, request->exec_id);
@@ -104,8 +102,6 @@ AGENT_HANDLER(wait_process, WaitProcess, RESPONSE)
 
 AGENT_HANDLER(signal_process, SignalProcess, EMPTY)
 {
-	CocoonGuestAgent *agent = agent_from_service(service);
-	CocoonTtrpcCall *call = closure_data;
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *name = NULL;
 	Process *process;
@@ -155,8 +151,6 @@ AGENT_HANDLER(signal_process, SignalProcess, EMPTY)
 
 AGENT_HANDLER(resize_tty, ResizeTty, EMPTY)
 {
-	CocoonGuestAgent *agent = agent_from_service(service);
-	CocoonTtrpcCall *call = closure_data;
 	struct winsize size = {0};
 	Process *process;
 
@@ -184,8 +178,6 @@ AGENT_HANDLER(resize_tty, ResizeTty, EMPTY)
 
 AGENT_HANDLER(close_stdin, CloseStdin, EMPTY)
 {
-	CocoonGuestAgent *agent = agent_from_service(service);
-	CocoonTtrpcCall *call = closure_data;
 	Process *process;
 
 	process = lookup_process_or_return(call, agent, request->container_id, request->exec_id);
@@ -204,8 +196,6 @@ AGENT_HANDLER(close_stdin, CloseStdin, EMPTY)
 
 AGENT_HANDLER(list_processes, ListProcesses, RESPONSE)
 {
-	CocoonGuestAgent *agent = agent_from_service(service);
-	CocoonTtrpcCall *call = closure_data;
 	g_autoptr(GError) error = NULL;
 	Cocoon__Agent__V1__ListProcessesResponse response =
 		COCOON__AGENT__V1__LIST_PROCESSES_RESPONSE__INIT;
@@ -280,8 +270,6 @@ AGENT_HANDLER(list_processes, ListProcesses, RESPONSE)
 
 AGENT_HANDLER(stats_container, StatsContainer, RESPONSE)
 {
-	CocoonGuestAgent *agent = agent_from_service(service);
-	CocoonTtrpcCall *call = closure_data;
 	g_autoptr(GError) error = NULL;
 	Cocoon__Agent__V1__StatsContainerResponse response =
 		COCOON__AGENT__V1__STATS_CONTAINER_RESPONSE__INIT;
@@ -330,19 +318,18 @@ pause_resume(CocoonTtrpcCall *call, CocoonGuestAgent *agent, const gchar *contai
 
 AGENT_HANDLER(pause_container, PauseContainer, EMPTY)
 {
-	pause_resume(closure_data, agent_from_service(service), request->container_id, TRUE);
+	pause_resume(call, agent, request->container_id, TRUE);
 }
 
 AGENT_HANDLER(resume_container, ResumeContainer, EMPTY)
 {
-	pause_resume(closure_data, agent_from_service(service), request->container_id, FALSE);
+	pause_resume(call, agent, request->container_id, FALSE);
 }
 
 /* sandbox level */
 
 AGENT_HANDLER(ping, Ping, RESPONSE)
 {
-	CocoonTtrpcCall *call = closure_data;
 	Cocoon__Agent__V1__PingResponse response = COCOON__AGENT__V1__PING_RESPONSE__INIT;
 	struct timespec ts;
 
@@ -374,8 +361,6 @@ read_meminfo(guint64 *ret_total, guint64 *ret_available)
 
 AGENT_HANDLER(guest_info, GuestInfo, RESPONSE)
 {
-	CocoonGuestAgent *agent = agent_from_service(service);
-	CocoonTtrpcCall *call = closure_data;
 	Cocoon__Agent__V1__GuestInfoResponse response =
 		COCOON__AGENT__V1__GUEST_INFO_RESPONSE__INIT;
 	struct utsname uts;
@@ -408,8 +393,6 @@ shutdown_cb(gpointer user_data)
 
 AGENT_HANDLER(shutdown, Shutdown, EMPTY)
 {
-	CocoonGuestAgent *agent = agent_from_service(service);
-	CocoonTtrpcCall *call = closure_data;
 	GHashTableIter iter;
 	gpointer value;
 
@@ -427,9 +410,6 @@ AGENT_HANDLER(shutdown, Shutdown, EMPTY)
 /* the network is the VM's own only as PID 1 (cocoon-agent-main.c): else, like no method at all */
 AGENT_HANDLER(setup_network, SetupNetwork, EMPTY)
 {
-	CocoonGuestAgent *agent = agent_from_service(service);
-	CocoonTtrpcCall *call = closure_data;
-
 	if (agent->network == NULL) {
 		cocoon_ttrpc_call_return_error(call, COCOON_TTRPC_UNIMPLEMENTED, "method %s",
 					       "SetupNetwork");

@@ -153,6 +153,29 @@ set_window_size(int fd, guint32 rows, guint32 cols)
 		g_debug("TIOCSWINSZ: %s", g_strerror(errno));
 }
 
+/* fd (taken) feeds the process's stdin */
+static gboolean
+register_input(CocoonGuestAgent *agent, Process *process, int fd, GError **error)
+{
+	if (!cocoon_guest_stdio_add_input(agent->stdio, process->stdin_id, fd, error))
+		return FALSE;
+	process->registered |= STREAM_STDIN;
+	return TRUE;
+}
+
+/* fd (taken) is the process's stdout or stderr (stream: STREAM_*) */
+static gboolean
+register_output(CocoonGuestAgent *agent, Process *process, guint32 stream_id, guint stream, int fd,
+		GError **error)
+{
+	if (!cocoon_guest_stdio_add_output(agent->stdio, stream_id, fd, process_output_eof_cb,
+					   process, error))
+		return FALSE;
+	process->registered |= stream;
+	process->outputs_pending++;
+	return TRUE;
+}
+
 /* a pipe for the process's stdout or stderr (stream: STREAM_*), its read end on the mux */
 static gboolean
 output_pipe(CocoonGuestAgent *agent, Process *process, guint32 stream_id, guint stream,
@@ -163,12 +186,7 @@ output_pipe(CocoonGuestAgent *agent, Process *process, guint32 stream_id, guint 
 	if (!make_pipe(fds, error))
 		return FALSE;
 	*ret_child_fd = fds[1];
-	if (!cocoon_guest_stdio_add_output(agent->stdio, stream_id, fds[0], process_output_eof_cb,
-					   process, error))
-		return FALSE;
-	process->registered |= stream;
-	process->outputs_pending++;
-	return TRUE;
+	return register_output(agent, process, stream_id, stream, fds[0], error);
 }
 
 /*
@@ -189,9 +207,8 @@ process_io_prepare(CocoonGuestAgent *agent, Process *process, ProcessIo *io, GEr
 		if (!make_pipe(fds, error))
 			return FALSE;
 		io->child_stdin = fds[0];
-		if (!cocoon_guest_stdio_add_input(agent->stdio, process->stdin_id, fds[1], error))
+		if (!register_input(agent, process, fds[1], error))
 			return FALSE;
-		process->registered |= STREAM_STDIN;
 	}
 	if (process->stdout_id != 0 && !output_pipe(agent, process, process->stdout_id,
 						    STREAM_STDOUT, &io->child_stdout, error))
@@ -217,20 +234,13 @@ process_io_finish(CocoonGuestAgent *agent, Process *process, ProcessIo *io, GErr
 		return FALSE;
 	set_window_size(master, process->rows, process->cols);
 	process->tty_fd = fcntl(master, F_DUPFD_CLOEXEC, 3);
-	if (process->stdin_id != 0) {
-		int input = fcntl(master, F_DUPFD_CLOEXEC, 3);
-		if (!cocoon_guest_stdio_add_input(agent->stdio, process->stdin_id, input, error))
-			return FALSE;
-		process->registered |= STREAM_STDIN;
-	}
-	if (process->stdout_id != 0) {
-		if (!cocoon_guest_stdio_add_output(agent->stdio, process->stdout_id,
-						   cocoon_steal_fd(&master), process_output_eof_cb,
-						   process, error))
-			return FALSE;
-		process->registered |= STREAM_STDOUT;
-		process->outputs_pending++;
-	}
+	if (process->stdin_id != 0 &&
+	    !register_input(agent, process, fcntl(master, F_DUPFD_CLOEXEC, 3), error))
+		return FALSE;
+	if (process->stdout_id != 0 &&
+	    !register_output(agent, process, process->stdout_id, STREAM_STDOUT,
+			     cocoon_steal_fd(&master), error))
+		return FALSE;
 	return TRUE;
 }
 

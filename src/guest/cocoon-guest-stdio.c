@@ -366,13 +366,6 @@ output_read(Stream *stream)
 	output_update_watch(stream);
 }
 
-static gboolean
-output_ready_cb(GIOCondition revents, gpointer user_data)
-{
-	output_read(user_data);
-	return G_SOURCE_CONTINUE;
-}
-
 static void
 output_update_watch(Stream *stream)
 {
@@ -463,10 +456,16 @@ input_flush(Stream *stream)
 	input_update_watch(stream);
 }
 
+/* a stream's fd is ready: an output has something to read, an input room to write */
 static gboolean
-input_ready_cb(GIOCondition revents, gpointer user_data)
+stream_ready_cb(GIOCondition revents, gpointer user_data)
 {
-	input_flush(user_data);
+	Stream *stream = user_data;
+
+	if (stream->output)
+		output_read(stream);
+	else
+		input_flush(stream);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -820,7 +819,7 @@ cocoon_guest_stdio_add_output(CocoonGuestStdio *stdio, guint32 stream_id, int fd
 	stream->splice = fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
 	stream->eof_func = eof_func;
 	stream->eof_data = user_data;
-	stream->watch = cocoon_guest_fd_watch_new(fd, output_ready_cb, stream);
+	stream->watch = cocoon_guest_fd_watch_new(fd, stream_ready_cb, stream);
 	output_update_watch(stream);
 	return TRUE;
 }
@@ -838,7 +837,7 @@ cocoon_guest_stdio_add_input(CocoonGuestStdio *stdio, guint32 stream_id, int fd,
 	if (stream == NULL)
 		return FALSE;
 	stream->pending = g_byte_array_new();
-	stream->watch = cocoon_guest_fd_watch_new(fd, input_ready_cb, stream);
+	stream->watch = cocoon_guest_fd_watch_new(fd, stream_ready_cb, stream);
 	if (g_hash_table_remove(stdio->early_eofs, GUINT_TO_POINTER(stream_id)))
 		stream->close_requested = TRUE;
 	input_flush(stream);

@@ -103,20 +103,28 @@ cocoon_vm_config_new(void)
 	return config;
 }
 
+/* the strings a config owns: a copy duplicates them, a free frees them */
+static const gsize string_fields[] = {
+	G_STRUCT_OFFSET(CocoonVmConfig, sandbox_id),	G_STRUCT_OFFSET(CocoonVmConfig, state_dir),
+	G_STRUCT_OFFSET(CocoonVmConfig, qemu_binary),	G_STRUCT_OFFSET(CocoonVmConfig, machine),
+	G_STRUCT_OFFSET(CocoonVmConfig, kernel),	G_STRUCT_OFFSET(CocoonVmConfig, initrd),
+	G_STRUCT_OFFSET(CocoonVmConfig, kernel_params), G_STRUCT_OFFSET(CocoonVmConfig, shared_dir),
+	G_STRUCT_OFFSET(CocoonVmConfig, virtiofsd),
+};
+
+static gchar **
+string_field(CocoonVmConfig *config, guint i)
+{
+	return G_STRUCT_MEMBER_P(config, string_fields[i]);
+}
+
 CocoonVmConfig *
 cocoon_vm_config_copy(const CocoonVmConfig *config)
 {
 	CocoonVmConfig *copy = g_memdup2(config, sizeof(*config));
 
-	copy->sandbox_id = g_strdup(config->sandbox_id);
-	copy->state_dir = g_strdup(config->state_dir);
-	copy->qemu_binary = g_strdup(config->qemu_binary);
-	copy->machine = g_strdup(config->machine);
-	copy->kernel = g_strdup(config->kernel);
-	copy->initrd = g_strdup(config->initrd);
-	copy->kernel_params = g_strdup(config->kernel_params);
-	copy->shared_dir = g_strdup(config->shared_dir);
-	copy->virtiofsd = g_strdup(config->virtiofsd);
+	for (guint i = 0; i < G_N_ELEMENTS(string_fields); i++)
+		*string_field(copy, i) = g_strdup(*string_field(copy, i));
 	copy->extra_args = g_strdupv(config->extra_args);
 	copy->nics = NULL;
 	for (guint i = 0; config->nics != NULL && i < config->nics->len; i++) {
@@ -131,15 +139,8 @@ cocoon_vm_config_free(CocoonVmConfig *config)
 {
 	if (config == NULL)
 		return;
-	g_free(config->sandbox_id);
-	g_free(config->state_dir);
-	g_free(config->qemu_binary);
-	g_free(config->machine);
-	g_free(config->kernel);
-	g_free(config->initrd);
-	g_free(config->kernel_params);
-	g_free(config->shared_dir);
-	g_free(config->virtiofsd);
+	for (guint i = 0; i < G_N_ELEMENTS(string_fields); i++)
+		g_free(*string_field(config, i));
 	g_strfreev(config->extra_args);
 	if (config->nics != NULL)
 		g_ptr_array_unref(config->nics);

@@ -105,23 +105,19 @@ cocoon_stdio_frame_header_decode(const guint8 in[COCOON_STDIO_HEADER_SIZE],
 		}
 		break;
 	case COCOON_STDIO_FRAME_EOF:
-		if (header.length != 0) {
+	case COCOON_STDIO_FRAME_CREDIT: {
+		/* fixed payloads: none for EOF, the credit's size for CREDIT */
+		gboolean eof = header.type == COCOON_STDIO_FRAME_EOF;
+
+		if (header.length != (eof ? 0 : COCOON_STDIO_CREDIT_PAYLOAD_SIZE)) {
 			g_set_error(error, COCOON_STDIO_FRAME_ERROR,
 				    COCOON_STDIO_FRAME_ERROR_INVALID,
-				    "stdio EOF frame on stream %u with a %u-byte payload",
-				    header.stream_id, header.length);
+				    "stdio %s frame on stream %u with a %u-byte payload",
+				    eof ? "EOF" : "CREDIT", header.stream_id, header.length);
 			return FALSE;
 		}
 		break;
-	case COCOON_STDIO_FRAME_CREDIT:
-		if (header.length != COCOON_STDIO_CREDIT_PAYLOAD_SIZE) {
-			g_set_error(error, COCOON_STDIO_FRAME_ERROR,
-				    COCOON_STDIO_FRAME_ERROR_INVALID,
-				    "stdio CREDIT frame on stream %u with a %u-byte payload",
-				    header.stream_id, header.length);
-			return FALSE;
-		}
-		break;
+	}
 	default:
 		g_set_error(error, COCOON_STDIO_FRAME_ERROR, COCOON_STDIO_FRAME_ERROR_INVALID,
 			    "stdio frame on stream %u of unknown type %u", header.stream_id,

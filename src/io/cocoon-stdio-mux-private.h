@@ -29,8 +29,8 @@ typedef enum {
  * of the stream (job_scheduled) for an output, the mux thread for an input. Only those owners close
  * the fd, so an fd number is never reused under a reader or writer.
  */
+/* a g_atomic_rc_box: cocoon_stdio_mux_stream_ref() and _unref() */
 typedef struct {
-	gint ref_count;
 	/* not a reference: streams are reached through the mux, or by a job holding a mux ref */
 	CocoonStdioMux *mux;
 	guint32 id;

@@ -21,28 +21,28 @@
 Stream *
 cocoon_stdio_mux_stream_ref(Stream *stream)
 {
-	g_atomic_int_inc(&stream->ref_count);
-	return stream;
+	return g_atomic_rc_box_acquire(stream);
+}
+
+static void
+stream_clear(Stream *stream)
+{
+	cocoon_fd_closep(&stream->fd);
+	g_queue_clear_full(&stream->chunks, (GDestroyNotify)g_bytes_unref);
 }
 
 void
 cocoon_stdio_mux_stream_unref(gpointer data)
 {
-	Stream *stream = data;
-
-	if (stream == NULL || !g_atomic_int_dec_and_test(&stream->ref_count))
-		return;
-	cocoon_fd_closep(&stream->fd);
-	g_queue_clear_full(&stream->chunks, (GDestroyNotify)g_bytes_unref);
-	g_free(stream);
+	if (data != NULL)
+		g_atomic_rc_box_release_full(data, (GDestroyNotify)stream_clear);
 }
 
 static Stream *
 stream_new(CocoonStdioMux *mux, guint32 id, StreamKind kind, gint fd)
 {
-	Stream *stream = g_new0(Stream, 1);
+	Stream *stream = g_atomic_rc_box_new0(Stream);
 
-	stream->ref_count = 1;
 	stream->mux = mux;
 	stream->id = id;
 	stream->kind = kind;

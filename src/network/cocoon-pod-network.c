@@ -24,15 +24,16 @@
 
 #define TAP_NAME_FORMAT "tap%u_cocoon"
 
+/* the names are short and bounded: kept in place */
 typedef struct {
-	gchar *id;	 /* QEMU's netdev id */
-	gchar *tap_name; /* in the pod's namespace */
+	gchar id[16];		  /* QEMU's netdev id */
+	gchar tap_name[IFNAMSIZ]; /* in the pod's namespace */
 	gint tap_ifindex;
 	int tap_fd;
 	guint8 mac[COCOON_MAC_LENGTH]; /* the guest device's, as QEMU creates it */
-	gchar *mac_text;
+	gchar mac_text[sizeof("00:00:00:00:00:00")];
 	gint pod_ifindex; /* the pod interface wired to it; 0 while spare */
-	gchar *pod_name;
+	gchar pod_name[IFNAMSIZ];
 	gboolean pod_qdisc_created; /* the ingress qdisc on the pod interface is ours */
 	gboolean announced;	    /* the guest was told (SetupNetwork) */
 } Nic;
@@ -49,10 +50,6 @@ static void
 nic_free(Nic *nic)
 {
 	cocoon_fd_closep(&nic->tap_fd);
-	g_free(nic->id);
-	g_free(nic->tap_name);
-	g_free(nic->mac_text);
-	g_free(nic->pod_name);
 	g_free(nic);
 }
 
@@ -226,7 +223,7 @@ wire(CocoonPodNetwork *network, CocoonNetlink *netlink, Nic *nic, const CocoonNe
 		return FALSE;
 	/* from here on teardown has something to undo */
 	nic->pod_ifindex = iface->ifindex;
-	nic->pod_name = g_strdup(iface->name);
+	g_strlcpy(nic->pod_name, iface->name, sizeof(nic->pod_name));
 	nic->pod_qdisc_created = created;
 	if (!cocoon_netlink_request_take(
 		    netlink,
@@ -265,8 +262,8 @@ nic_new(CocoonPodNetwork *network, const CocoonNetInterface *iface)
 	guint index = network->nics->len;
 
 	nic->tap_fd = -1;
-	nic->id = g_strdup_printf("net%u", index);
-	nic->tap_name = g_strdup_printf(TAP_NAME_FORMAT, index);
+	g_snprintf(nic->id, sizeof(nic->id), "net%u", index);
+	g_snprintf(nic->tap_name, sizeof(nic->tap_name), TAP_NAME_FORMAT, index);
 	if (iface != NULL) {
 		/* the guest device starts with the pod interface's MAC: nothing to change later */
 		memcpy(nic->mac, iface->mac, COCOON_MAC_LENGTH);
@@ -281,7 +278,10 @@ nic_new(CocoonPodNetwork *network, const CocoonNetInterface *iface)
 						       (guint8)(hash + index)};
 		memcpy(nic->mac, mac, COCOON_MAC_LENGTH);
 	}
-	nic->mac_text = cocoon_mac_to_string(nic->mac);
+	{
+		g_autofree gchar *mac_text = cocoon_mac_to_string(nic->mac);
+		g_strlcpy(nic->mac_text, mac_text, sizeof(nic->mac_text));
+	}
 	g_ptr_array_add(network->nics, nic);
 	return nic;
 }

@@ -613,13 +613,13 @@ void
 cocoon_pod_vm_fill_info(CocoonPodVm *vm, CocoonSandboxInfo *info)
 {
 	if (vm == NULL || vm->hypervisor == NULL) {
-		info->state = g_strdup("empty");
-		info->accel = g_strdup("");
+		info->state = "empty";
+		info->accel = "";
 		return;
 	}
-	info->state = g_strdup(vm->failed ? "failed" : vm->stopping ? "stopping" : "running");
+	info->state = vm->failed ? "failed" : vm->stopping ? "stopping" : "running";
 	info->qemu_pid = (gint)cocoon_hypervisor_get_pid(vm->hypervisor);
-	info->accel = g_strdup(cocoon_accel_to_string(cocoon_hypervisor_get_accel(vm->hypervisor)));
+	info->accel = cocoon_accel_to_string(cocoon_hypervisor_get_accel(vm->hypervisor));
 	info->vcpus = vm->vcpus;
 	info->memory_mib = vm->memory_mib;
 	info->boot_ms = vm->boot_ms;

@@ -252,10 +252,38 @@ process_exited(CocoonSandbox *sandbox, CocoonProcess *process, guint32 status, g
 			       container->init->deferred_at_us);
 }
 
+/* a process named for later, on the worker: by then it may be gone */
 typedef struct {
 	CocoonSandbox *sandbox;
 	gchar *container_id;
 	gchar *exec_id;
+} ProcessKey;
+
+static void
+process_key_init(ProcessKey *key, CocoonSandbox *sandbox, CocoonProcess *process)
+{
+	key->sandbox = cocoon_sandbox_ref(sandbox);
+	key->container_id = g_strdup(process->container->id);
+	key->exec_id = g_strdup(process->exec_id);
+}
+
+static void
+process_key_clear(ProcessKey *key)
+{
+	cocoon_sandbox_unref(key->sandbox);
+	g_free(key->container_id);
+	g_free(key->exec_id);
+}
+
+/* the process, or NULL when it is gone */
+static CocoonProcess *
+process_key_lookup(const ProcessKey *key)
+{
+	return cocoon_sandbox_lookup_process(key->sandbox, key->container_id, key->exec_id, NULL);
+}
+
+typedef struct {
+	ProcessKey key;
 	guint32 exit_status;
 	gint64 exited_at_us;
 	guint32 streams[2];
@@ -267,9 +295,7 @@ typedef struct {
 static void
 exit_work_free(ExitWork *work)
 {
-	cocoon_sandbox_unref(work->sandbox);
-	g_free(work->container_id);
-	g_free(work->exec_id);
+	process_key_clear(&work->key);
 	g_free(work);
 }
 
@@ -277,17 +303,11 @@ static gboolean
 exit_finish_on_worker(gpointer data)
 {
 	ExitWork *work = data;
-	CocoonContainer *container =
-		g_hash_table_lookup(work->sandbox->containers, work->container_id);
-	CocoonProcess *process = NULL;
+	CocoonProcess *process = process_key_lookup(&work->key);
 
-	if (container != NULL)
-		process = is_init(work->exec_id)
-				  ? container->init
-				  : g_hash_table_lookup(container->execs, work->exec_id);
 	if (process != NULL && process->status != CONTAINERD__V1__TYPES__STATUS__STOPPED) {
-		process_exited(work->sandbox, process, work->exit_status, work->exited_at_us);
-		cocoon_sandbox_notify(work->sandbox);
+		process_exited(work->key.sandbox, process, work->exit_status, work->exited_at_us);
+		cocoon_sandbox_notify(work->key.sandbox);
 	}
 	return G_SOURCE_REMOVE;
 }
@@ -304,16 +324,17 @@ exit_drain_thread(GTask *task, gpointer source, gpointer data, GCancellable *can
 	gint64 start = g_get_monotonic_time();
 
 	if (!cocoon_pod_vm_stdio_drain(
-		    work->sandbox->vm, work->streams, work->has_offsets ? work->offsets : NULL,
+		    work->key.sandbox->vm, work->streams, work->has_offsets ? work->offsets : NULL,
 		    G_N_ELEMENTS(work->streams), EXIT_DRAIN_IDLE_US, start + EXIT_DRAIN_TIMEOUT_US))
 		g_warning("container %s: output of %s not delivered %" G_GINT64_FORMAT
 			  " ms after the exit (stdout to %" G_GUINT64_FORMAT
 			  ", stderr to %" G_GUINT64_FORMAT "%s); reporting the exit",
-			  work->container_id, is_init(work->exec_id) ? "init" : work->exec_id,
+			  work->key.container_id,
+			  is_init(work->key.exec_id) ? "init" : work->key.exec_id,
 			  (g_get_monotonic_time() - start) / 1000, work->offsets[0],
 			  work->offsets[1], work->has_offsets ? "" : ", no offsets: to EOF");
 	g_task_set_task_data(task, NULL, NULL);
-	g_main_context_invoke_full(work->sandbox->context, G_PRIORITY_DEFAULT,
+	g_main_context_invoke_full(work->key.sandbox->context, G_PRIORITY_DEFAULT,
 				   exit_finish_on_worker, work, (GDestroyNotify)exit_work_free);
 	g_task_return_boolean(task, TRUE);
 }
@@ -330,9 +351,7 @@ process_exit_reported(CocoonSandbox *sandbox, CocoonProcess *process, guint32 st
 		return;
 	process->exiting = TRUE;
 	work = g_new0(ExitWork, 1);
-	work->sandbox = cocoon_sandbox_ref(sandbox);
-	work->container_id = g_strdup(process->container->id);
-	work->exec_id = g_strdup(process->exec_id);
+	process_key_init(&work->key, sandbox, process);
 	work->exit_status = status;
 	work->exited_at_us = at_us;
 	work->streams[0] = process->stream_stdout;
@@ -348,10 +367,8 @@ process_exit_reported(CocoonSandbox *sandbox, CocoonProcess *process, guint32 st
 }
 
 typedef struct {
-	CocoonSandbox *sandbox;
+	ProcessKey key;
 	CocoonAgentClient *agent;
-	gchar *container_id;
-	gchar *exec_id;
 } WaitWork;
 
 static void
@@ -361,18 +378,12 @@ agent_wait_done(GObject *source, GAsyncResult *result, gpointer data)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(Cocoon__Agent__V1__WaitProcessResponse) response =
 		cocoon_agent_client_wait_process_finish(work->agent, result, &error);
-	CocoonContainer *container =
-		g_hash_table_lookup(work->sandbox->containers, work->container_id);
-	CocoonProcess *process = NULL;
+	CocoonProcess *process = process_key_lookup(&work->key);
 	guint32 status = 255;
 	gint64 at_us = g_get_real_time();
 	guint64 offsets[2] = {0, 0};
 	gboolean has_offsets = FALSE;
 
-	if (container != NULL)
-		process = is_init(work->exec_id)
-				  ? container->init
-				  : g_hash_table_lookup(container->execs, work->exec_id);
 	if (response != NULL) {
 		/*
 		 * the guest's wall clock comes from the emulated RTC to the second and lags the
@@ -386,15 +397,14 @@ agent_wait_done(GObject *source, GAsyncResult *result, gpointer data)
 	} else {
 		/* the agent or the VM is gone: the process is, too */
 		g_warning("sandbox %s: waiting for %s %s failed: %s; reporting exit 255",
-			  work->sandbox->id, work->container_id, work->exec_id, error->message);
+			  work->key.sandbox->id, work->key.container_id, work->key.exec_id,
+			  error->message);
 	}
 	if (process != NULL)
-		process_exit_reported(work->sandbox, process, status, at_us,
+		process_exit_reported(work->key.sandbox, process, status, at_us,
 				      has_offsets ? offsets : NULL);
 	cocoon_agent_client_unref(work->agent);
-	cocoon_sandbox_unref(work->sandbox);
-	g_free(work->container_id);
-	g_free(work->exec_id);
+	process_key_clear(&work->key);
 	g_free(work);
 }
 
@@ -409,10 +419,8 @@ cocoon_process_watch_exit(CocoonSandbox *sandbox, CocoonProcess *process)
 
 	request.container_id = process->container->id;
 	request.exec_id = process->exec_id;
-	work->sandbox = cocoon_sandbox_ref(sandbox);
+	process_key_init(&work->key, sandbox, process);
 	work->agent = cocoon_agent_client_ref(agent);
-	work->container_id = g_strdup(process->container->id);
-	work->exec_id = g_strdup(process->exec_id);
 	/* no deadline: it lasts as long as the process; a lost connection ends it */
 	cocoon_agent_client_wait_process_async(agent, &request, 0, NULL, agent_wait_done, work);
 }

@@ -5,27 +5,19 @@
 
 #include "cocoon-sandbox-info.h"
 
+#include "cocoon-rc.h"
+
 CocoonProcessInfo *
 cocoon_process_info_new(void)
 {
 	return g_new0(CocoonProcessInfo, 1);
 }
 
-void
-cocoon_process_info_free(CocoonProcessInfo *info)
-{
-	if (info == NULL)
-		return;
-	g_free(info->exec_id);
-	g_free(info->status);
-	g_free(info);
-}
-
 CocoonContainerInfo *
 cocoon_container_info_new(void)
 {
 	CocoonContainerInfo *info = g_new0(CocoonContainerInfo, 1);
-	info->execs = g_ptr_array_new_with_free_func((GDestroyNotify)cocoon_process_info_free);
+	info->execs = g_ptr_array_new_with_free_func(g_free);
 	return info;
 }
 
@@ -34,10 +26,7 @@ cocoon_container_info_free(CocoonContainerInfo *info)
 {
 	if (info == NULL)
 		return;
-	g_free(info->id);
-	g_free(info->bundle);
-	g_free(info->container_type);
-	cocoon_process_info_free(info->init);
+	g_free(info->init);
 	g_ptr_array_unref(info->execs);
 	g_free(info);
 }
@@ -45,29 +34,26 @@ cocoon_container_info_free(CocoonContainerInfo *info)
 CocoonSandboxInfo *
 cocoon_sandbox_info_new(const gchar *id)
 {
-	CocoonSandboxInfo *info = g_new0(CocoonSandboxInfo, 1);
-	info->ref_count = 1;
-	info->id = g_strdup(id);
+	CocoonSandboxInfo *info = g_atomic_rc_box_new0(CocoonSandboxInfo);
+	info->strings = g_string_chunk_new(256);
+	info->id = cocoon_sandbox_info_intern(info, id);
 	info->containers =
 		g_ptr_array_new_with_free_func((GDestroyNotify)cocoon_container_info_free);
 	return info;
 }
 
-CocoonSandboxInfo *
-cocoon_sandbox_info_ref(CocoonSandboxInfo *info)
+static void
+sandbox_info_clear(CocoonSandboxInfo *info)
 {
-	g_atomic_int_inc(&info->ref_count);
-	return info;
+	g_ptr_array_unref(info->containers);
+	g_string_chunk_free(info->strings);
 }
 
-void
-cocoon_sandbox_info_unref(CocoonSandboxInfo *info)
+COCOON_DEFINE_ATOMIC_RC(CocoonSandboxInfo, cocoon_sandbox_info, sandbox_info_clear)
+
+/* a copy of string (NULL: NULL) that lives as long as the snapshot, for building it */
+const gchar *
+cocoon_sandbox_info_intern(CocoonSandboxInfo *info, const gchar *string)
 {
-	if (info == NULL || !g_atomic_int_dec_and_test(&info->ref_count))
-		return;
-	g_free(info->id);
-	g_free(info->state);
-	g_free(info->accel);
-	g_ptr_array_unref(info->containers);
-	g_free(info);
+	return string != NULL ? g_string_chunk_insert_const(info->strings, string) : NULL;
 }

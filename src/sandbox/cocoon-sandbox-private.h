@@ -59,7 +59,6 @@ struct _CocoonContainer {
  * process model (cocoon-process.c) and the snapshots (cocoon-sandbox-snapshot.c) share.
  */
 struct _CocoonSandbox {
-	gint ref_count;
 	CocoonRuntime *runtime;
 	gchar *id;
 	gchar *state_dir;

@@ -25,12 +25,12 @@ status_name(Containerd__V1__Types__Status status)
 }
 
 static CocoonProcessInfo *
-process_info(CocoonProcess *process)
+process_info(CocoonSandboxInfo *snapshot, CocoonProcess *process)
 {
 	CocoonProcessInfo *info = cocoon_process_info_new();
-	info->exec_id = g_strdup(process->exec_id);
+	info->exec_id = cocoon_sandbox_info_intern(snapshot, process->exec_id);
 	info->pid = process->pid;
-	info->status = g_strdup(status_name(process->status));
+	info->status = status_name(process->status);
 	info->exit_status = process->exit_status;
 	info->exited_at_us = process->exited_at_us;
 	return info;
@@ -51,15 +51,15 @@ cocoon_sandbox_notify(CocoonSandbox *sandbox)
 		CocoonContainerInfo *cinfo = cocoon_container_info_new();
 		GHashTableIter exec_iter;
 		gpointer exec;
-		cinfo->id = g_strdup(container->id);
-		cinfo->bundle = g_strdup(container->bundle);
-		cinfo->container_type = g_strdup(
-			container->container_type != NULL ? container->container_type : "");
+		cinfo->id = cocoon_sandbox_info_intern(info, container->id);
+		cinfo->bundle = cocoon_sandbox_info_intern(info, container->bundle);
+		cinfo->container_type = cocoon_sandbox_info_intern(
+			info, container->container_type != NULL ? container->container_type : "");
 		if (container->init != NULL)
-			cinfo->init = process_info(container->init);
+			cinfo->init = process_info(info, container->init);
 		g_hash_table_iter_init(&exec_iter, container->execs);
 		while (g_hash_table_iter_next(&exec_iter, NULL, &exec))
-			g_ptr_array_add(cinfo->execs, process_info(exec));
+			g_ptr_array_add(cinfo->execs, process_info(info, exec));
 		g_ptr_array_add(info->containers, cinfo);
 	}
 	cocoon_runtime_publish_info(sandbox->runtime, info);

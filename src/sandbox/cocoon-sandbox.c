@@ -9,6 +9,7 @@
 
 #include "cocoon-metrics.h"
 #include "cocoon-process.h"
+#include "cocoon-rc.h"
 #include "cocoon-sandbox-private.h"
 #include "cocoon-sandbox-snapshot.h"
 #include "cocoon-sandbox-task.h"
@@ -110,9 +111,8 @@ cocoon_sandbox_stop(CocoonSandbox *sandbox)
 CocoonSandbox *
 cocoon_sandbox_new(CocoonRuntime *runtime, const gchar *id)
 {
-	CocoonSandbox *sandbox = g_new0(CocoonSandbox, 1);
+	CocoonSandbox *sandbox = g_atomic_rc_box_new0(CocoonSandbox);
 	g_autofree gchar *thread_name = g_strdup_printf("sandbox-%.8s", id);
-	sandbox->ref_count = 1;
 	sandbox->runtime = runtime;
 	sandbox->id = g_strdup(id);
 	sandbox->state_dir =
@@ -128,18 +128,9 @@ cocoon_sandbox_new(CocoonRuntime *runtime, const gchar *id)
 	return sandbox;
 }
 
-CocoonSandbox *
-cocoon_sandbox_ref(CocoonSandbox *sandbox)
+static void
+sandbox_clear(CocoonSandbox *sandbox)
 {
-	g_atomic_int_inc(&sandbox->ref_count);
-	return sandbox;
-}
-
-void
-cocoon_sandbox_unref(CocoonSandbox *sandbox)
-{
-	if (sandbox == NULL || !g_atomic_int_dec_and_test(&sandbox->ref_count))
-		return;
 	cocoon_sandbox_stop(sandbox);
 	g_hash_table_unref(sandbox->containers);
 	cocoon_pod_vm_free(sandbox->vm);
@@ -152,8 +143,9 @@ cocoon_sandbox_unref(CocoonSandbox *sandbox)
 	g_free(sandbox->state_dir);
 	g_free(sandbox->shared_dir);
 	g_free(sandbox->host_cgroup_path);
-	g_free(sandbox);
 }
+
+COCOON_DEFINE_ATOMIC_RC(CocoonSandbox, cocoon_sandbox, sandbox_clear)
 
 const gchar *
 cocoon_sandbox_get_id(CocoonSandbox *sandbox)

@@ -10,15 +10,30 @@
 
 #include "cocoon-shim.h"
 
+/* the flags that take a string: parse_options() fills them, options_clear() frees them */
+static const struct {
+	const gchar *name;
+	gsize offset;
+} string_flags[] = {
+	{"namespace", G_STRUCT_OFFSET(CocoonShimOptions, namespace_)},
+	{"address", G_STRUCT_OFFSET(CocoonShimOptions, address)},
+	{"publish-binary", G_STRUCT_OFFSET(CocoonShimOptions, publish_binary)},
+	{"id", G_STRUCT_OFFSET(CocoonShimOptions, id)},
+	{"bundle", G_STRUCT_OFFSET(CocoonShimOptions, bundle)},
+	{"group", G_STRUCT_OFFSET(CocoonShimOptions, group)},
+};
+
+static gchar **
+string_flag(CocoonShimOptions *options, guint i)
+{
+	return G_STRUCT_MEMBER_P(options, string_flags[i].offset);
+}
+
 static void
 options_clear(CocoonShimOptions *options)
 {
-	g_free(options->namespace_);
-	g_free(options->address);
-	g_free(options->publish_binary);
-	g_free(options->id);
-	g_free(options->bundle);
-	g_free(options->group);
+	for (guint i = 0; i < G_N_ELEMENTS(string_flags); i++)
+		g_free(*string_flag(options, i));
 	g_free(options->action);
 }
 
@@ -27,17 +42,6 @@ static gboolean
 parse_options(int argc, char **argv, CocoonShimOptions *options, gboolean *ret_version,
 	      GError **error)
 {
-	struct {
-		const gchar *name;
-		gchar **value;
-	} strings[] = {
-		{"namespace", &options->namespace_},
-		{"address", &options->address},
-		{"publish-binary", &options->publish_binary},
-		{"id", &options->id},
-		{"bundle", &options->bundle},
-		{"group", &options->group},
-	};
 	int i;
 
 	for (i = 1; i < argc; i++) {
@@ -67,8 +71,8 @@ parse_options(int argc, char **argv, CocoonShimOptions *options, gboolean *ret_v
 			*ret_version = TRUE;
 			continue;
 		}
-		for (guint j = 0; j < G_N_ELEMENTS(strings); j++) {
-			if (!g_str_equal(name, strings[j].name))
+		for (guint j = 0; j < G_N_ELEMENTS(string_flags); j++) {
+			if (!g_str_equal(name, string_flags[j].name))
 				continue;
 			if (value == NULL) {
 				if (i + 1 >= argc) {
@@ -78,8 +82,8 @@ parse_options(int argc, char **argv, CocoonShimOptions *options, gboolean *ret_v
 				}
 				value = argv[++i];
 			}
-			g_free(*strings[j].value);
-			*strings[j].value = g_strdup(value);
+			g_free(*string_flag(options, j));
+			*string_flag(options, j) = g_strdup(value);
 			found = TRUE;
 		}
 		if (!found) {

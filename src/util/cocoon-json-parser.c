@@ -111,6 +111,12 @@ parse_hex4(Parser *parser, gunichar *ret_value, GError **error)
 	return TRUE;
 }
 
+/* the one-character escapes: the character after the backslash, the one it stands for */
+static const gchar short_escapes[][2] = {
+	{'"', '"'},  {'\\', '\\'}, {'/', '/'},	{'b', '\b'},
+	{'f', '\f'}, {'n', '\n'},  {'r', '\r'}, {'t', '\t'},
+};
+
 /* parser->pos is just after the backslash */
 static gboolean
 parse_escape(Parser *parser, GString *out, GError **error)
@@ -122,32 +128,14 @@ parse_escape(Parser *parser, GString *out, GError **error)
 	if (parser->pos >= parser->length)
 		return parser_fail(parser, start, error, "truncated escape");
 	c = parser->data[parser->pos++];
-	switch (c) {
-	case '"':
-	case '\\':
-	case '/':
-		g_string_append_c(out, c);
-		return TRUE;
-	case 'b':
-		g_string_append_c(out, '\b');
-		return TRUE;
-	case 'f':
-		g_string_append_c(out, '\f');
-		return TRUE;
-	case 'n':
-		g_string_append_c(out, '\n');
-		return TRUE;
-	case 'r':
-		g_string_append_c(out, '\r');
-		return TRUE;
-	case 't':
-		g_string_append_c(out, '\t');
-		return TRUE;
-	case 'u':
-		break;
-	default:
-		return parser_fail(parser, start, error, "invalid escape");
+	for (guint i = 0; i < G_N_ELEMENTS(short_escapes); i++) {
+		if (c == short_escapes[i][0]) {
+			g_string_append_c(out, short_escapes[i][1]);
+			return TRUE;
+		}
 	}
+	if (c != 'u')
+		return parser_fail(parser, start, error, "invalid escape");
 	if (!parse_hex4(parser, &value, error))
 		return FALSE;
 	if (value >= 0xdc00 && value <= 0xdfff)
@@ -309,102 +297,105 @@ parser_enter(Parser *parser, GError **error)
 	return TRUE;
 }
 
-static CocoonJson *
-parse_array(Parser *parser, GError **error)
+/* at the closing bracket: past it, one level up */
+static gboolean
+parser_leave(Parser *parser, gchar close)
 {
-	g_autoptr(CocoonJson) array = NULL;
-
-	if (!parser_enter(parser, error))
-		return NULL;
-	array = node_new(COCOON_JSON_ARRAY);
-	if (peek_is(parser, ']')) {
-		parser->pos++;
-		parser->depth--;
-		return g_steal_pointer(&array);
-	}
-	for (;;) {
-		CocoonJson *value = parse_value(parser, error);
-		if (value == NULL)
-			return NULL;
-		g_ptr_array_add(array->array, value);
-		skip_whitespace(parser);
-		if (peek_is(parser, ',')) {
-			parser->pos++;
-			skip_whitespace(parser);
-		} else if (peek_is(parser, ']')) {
-			parser->pos++;
-			break;
-		} else {
-			parser_unexpected(parser, "',' or ']'", error);
-			return NULL;
-		}
-	}
+	if (!peek_is(parser, close))
+		return FALSE;
+	parser->pos++;
 	parser->depth--;
-	return g_steal_pointer(&array);
+	return TRUE;
 }
 
-static CocoonJson *
-parse_object(Parser *parser, GError **error)
+/* after an element or a member: a comma and more to come, or the closing bracket (*ret_done) */
+static gboolean
+parser_next(Parser *parser, gchar close, gboolean *ret_done, GError **error)
 {
-	g_autoptr(CocoonJson) object = NULL;
+	skip_whitespace(parser);
+	if (peek_is(parser, ',')) {
+		parser->pos++;
+		skip_whitespace(parser);
+		*ret_done = FALSE;
+		return TRUE;
+	}
+	if (parser_leave(parser, close)) {
+		*ret_done = TRUE;
+		return TRUE;
+	}
+	parser_unexpected(parser, close == ']' ? "',' or ']'" : "',' or '}'", error);
+	return FALSE;
+}
+
+static gboolean
+parse_element(Parser *parser, CocoonJson *array, GError **error)
+{
+	CocoonJson *value = parse_value(parser, error);
+
+	if (value == NULL)
+		return FALSE;
+	g_ptr_array_add(array->array, value);
+	return TRUE;
+}
+
+static gboolean
+parse_member(Parser *parser, CocoonJson *object, GError **error)
+{
+	gsize name_pos = parser->pos;
+	g_autofree gchar *name = NULL;
+	gsize name_length;
+	CocoonJson *value;
+
+	if (!peek_is(parser, '"')) {
+		parser_unexpected(parser, "a member name", error);
+		return FALSE;
+	}
+	if (!parse_string(parser, &name, &name_length, error))
+		return FALSE;
+	if (strlen(name) != name_length) {
+		parser_fail(parser, name_pos, error, "member name contains U+0000");
+		return FALSE;
+	}
+	if (object_lookup(object, name) != NULL) {
+		/* g_utf8_substring() reads past the end of a shorter string */
+		g_autofree gchar *shown =
+			g_utf8_substring(name, 0, MIN(g_utf8_strlen(name, -1), 64));
+		g_autofree gchar *escaped = g_strescape(shown, NULL);
+		parser_fail(parser, name_pos, error, "duplicate member \"%s\"", escaped);
+		return FALSE;
+	}
+	skip_whitespace(parser);
+	if (!peek_is(parser, ':')) {
+		parser_unexpected(parser, "':'", error);
+		return FALSE;
+	}
+	parser->pos++;
+	skip_whitespace(parser);
+	value = parse_value(parser, error);
+	if (value == NULL)
+		return FALSE;
+	object_append(object, g_steal_pointer(&name), value);
+	return TRUE;
+}
+
+/* an array or an object: parser->pos is at its opening bracket */
+static CocoonJson *
+parse_container(Parser *parser, CocoonJsonKind kind, GError **error)
+{
+	gchar close = kind == COCOON_JSON_ARRAY ? ']' : '}';
+	g_autoptr(CocoonJson) node = NULL;
 
 	if (!parser_enter(parser, error))
 		return NULL;
-	object = node_new(COCOON_JSON_OBJECT);
-	if (peek_is(parser, '}')) {
-		parser->pos++;
-		parser->depth--;
-		return g_steal_pointer(&object);
+	node = node_new(kind);
+	for (gboolean done = parser_leave(parser, close); !done;) {
+		if (!(kind == COCOON_JSON_ARRAY ? parse_element(parser, node, error)
+						: parse_member(parser, node, error)))
+			return NULL;
+		if (!parser_next(parser, close, &done, error))
+			return NULL;
 	}
-	for (;;) {
-		gsize name_pos = parser->pos;
-		g_autofree gchar *name = NULL;
-		gsize name_length;
-		CocoonJson *value;
-
-		if (!peek_is(parser, '"')) {
-			parser_unexpected(parser, "a member name", error);
-			return NULL;
-		}
-		if (!parse_string(parser, &name, &name_length, error))
-			return NULL;
-		if (strlen(name) != name_length) {
-			parser_fail(parser, name_pos, error, "member name contains U+0000");
-			return NULL;
-		}
-		if (object_lookup(object, name) != NULL) {
-			/* g_utf8_substring() reads past the end of a shorter string */
-			g_autofree gchar *shown =
-				g_utf8_substring(name, 0, MIN(g_utf8_strlen(name, -1), 64));
-			g_autofree gchar *escaped = g_strescape(shown, NULL);
-			parser_fail(parser, name_pos, error, "duplicate member \"%s\"", escaped);
-			return NULL;
-		}
-		skip_whitespace(parser);
-		if (!peek_is(parser, ':')) {
-			parser_unexpected(parser, "':'", error);
-			return NULL;
-		}
-		parser->pos++;
-		skip_whitespace(parser);
-		value = parse_value(parser, error);
-		if (value == NULL)
-			return NULL;
-		object_append(object, g_steal_pointer(&name), value);
-		skip_whitespace(parser);
-		if (peek_is(parser, ',')) {
-			parser->pos++;
-			skip_whitespace(parser);
-		} else if (peek_is(parser, '}')) {
-			parser->pos++;
-			break;
-		} else {
-			parser_unexpected(parser, "',' or '}'", error);
-			return NULL;
-		}
-	}
-	parser->depth--;
-	return g_steal_pointer(&object);
+	return g_steal_pointer(&node);
 }
 
 /* parser->pos is at the first byte of the value (whitespace already skipped) */
@@ -424,9 +415,9 @@ parse_value(Parser *parser, GError **error)
 	}
 	switch (parser->data[parser->pos]) {
 	case '{':
-		return parse_object(parser, error);
+		return parse_container(parser, COCOON_JSON_OBJECT, error);
 	case '[':
-		return parse_array(parser, error);
+		return parse_container(parser, COCOON_JSON_ARRAY, error);
 	case '"':
 		node = node_new(COCOON_JSON_STRING);
 		if (!parse_string(parser, &node->string.data, &node->string.length, error)) {

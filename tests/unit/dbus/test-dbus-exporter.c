@@ -102,9 +102,9 @@ static CocoonProcessInfo *
 process_new(const gchar *exec_id, guint32 pid, const gchar *status, guint32 exit_status)
 {
 	CocoonProcessInfo *process = cocoon_process_info_new();
-	process->exec_id = g_strdup(exec_id);
+	process->exec_id = exec_id;
 	process->pid = pid;
-	process->status = g_strdup(status);
+	process->status = status;
 	process->exit_status = exit_status;
 	process->exited_at_us = exit_status != 0 ? 1700000000000000 : 0;
 	return process;
@@ -118,21 +118,21 @@ snapshot_new(const gchar *state)
 	CocoonContainerInfo *c1 = cocoon_container_info_new();
 	CocoonContainerInfo *c2 = cocoon_container_info_new();
 
-	info->state = g_strdup(state);
+	info->state = state;
 	info->qemu_pid = 4242;
-	info->accel = g_strdup("tcg");
+	info->accel = "tcg";
 	info->vcpus = 2;
 	info->memory_mib = 320;
 	info->boot_ms = 1234;
 	info->booted_at_us = 1700000000000001;
 	info->agent_rtt_us = 99;
-	c2->id = g_strdup("c2");
-	c2->container_type = g_strdup("container");
+	c2->id = "c2";
+	c2->container_type = "container";
 	c2->init = process_new("", 9, "stopped", 3);
 	g_ptr_array_add(c2->execs, process_new("e1", 11, "running", 0));
 	g_ptr_array_add(info->containers, c2);
-	c1->id = g_strdup("c1");
-	c1->container_type = g_strdup("sandbox");
+	c1->id = "c1";
+	c1->container_type = "sandbox";
 	c1->init = process_new("", 7, "running", 0);
 	g_ptr_array_add(info->containers, c1);
 	return info;
@@ -455,7 +455,7 @@ worker_publish(gpointer data)
 	Containerd__Events__TaskStart start = CONTAINERD__EVENTS__TASK_START__INIT;
 	Containerd__Events__TaskExit exit_event = CONTAINERD__EVENTS__TASK_EXIT__INIT;
 
-	info->state = g_strdup("running");
+	info->state = "running";
 	cocoon_runtime_publish_info(worker->runtime, info);
 	start.container_id = (gchar *)worker->sandbox_id;
 	start.pid = 7;
