@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cocoon-dbus-exporter-private.h"
+#include "cocoon-names.h"
 #include "task-events.pb-c.h"
 
 #define SYSTEM_BUS_DEFAULT_ADDRESS "unix:path=/run/dbus/system_bus_socket"
@@ -17,22 +18,25 @@ static void bus_connect(CocoonDbusExporter *exporter);
 
 /* ---------------------------------------------------------------- helpers */
 
+/* the config's names of the buses, both ways */
+static const gchar *const bus_names[] = {
+	[COCOON_DBUS_BUS_NONE] = "none",
+	[COCOON_DBUS_BUS_SYSTEM] = "system",
+	[COCOON_DBUS_BUS_SESSION] = "session",
+};
+
 CocoonDbusBus
 cocoon_dbus_bus_from_string(const gchar *value)
 {
-	if (g_strcmp0(value, "system") == 0)
-		return COCOON_DBUS_BUS_SYSTEM;
-	if (g_strcmp0(value, "session") == 0)
-		return COCOON_DBUS_BUS_SESSION;
-	return COCOON_DBUS_BUS_NONE;
+	gint bus = cocoon_names_lookup(bus_names, G_N_ELEMENTS(bus_names), value);
+
+	return bus >= 0 ? (CocoonDbusBus)bus : COCOON_DBUS_BUS_NONE;
 }
 
 static const gchar *
 bus_name(CocoonDbusBus bus)
 {
-	return bus == COCOON_DBUS_BUS_SYSTEM	? "system"
-	       : bus == COCOON_DBUS_BUS_SESSION ? "session"
-						: "none";
+	return cocoon_names_get(bus_names, G_N_ELEMENTS(bus_names), bus, "none");
 }
 
 /* ---------------------------------------------------------------- events */

@@ -16,6 +16,7 @@
 #include <gio/gio.h>
 
 #include "cocoon-fd.h"
+#include "cocoon-fs.h"
 #include "cocoon-ttrpc-status.h"
 
 /* how much of crun's output ends up in an error message or a result */
@@ -50,9 +51,7 @@ invocation_free(Invocation *invocation)
 		g_source_remove(invocation->timeout_id);
 	cocoon_fd_closep(&invocation->stdout_fd);
 	cocoon_fd_closep(&invocation->stderr_fd);
-	if (invocation->log_path != NULL)
-		(void)unlink(invocation->log_path);
-	g_free(invocation->log_path);
+	cocoon_clear_file(&invocation->log_path);
 	g_free(invocation->description);
 	g_free(invocation);
 }

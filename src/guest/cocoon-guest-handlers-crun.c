@@ -93,9 +93,7 @@ operation_free(Operation *operation)
 {
 	operation->container->operations--;
 	process_io_clear(&operation->io);
-	if (operation->file != NULL)
-		(void)unlink(operation->file);
-	g_free(operation->file);
+	cocoon_clear_file(&operation->file);
 	g_free(operation->pid_file);
 	g_free(operation);
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cocoon-fd.h"
+#include "cocoon-fs.h"
 
 /* the size of stdio pipes */
 #define PIPE_SIZE (1024 * 1024)
@@ -27,9 +28,7 @@ process_io_clear(ProcessIo *io)
 	cocoon_fd_closep(&io->child_stdout);
 	cocoon_fd_closep(&io->child_stderr);
 	cocoon_fd_closep(&io->console_fd);
-	if (io->console_path != NULL)
-		(void)unlink(io->console_path);
-	g_clear_pointer(&io->console_path, g_free);
+	cocoon_clear_file(&io->console_path);
 }
 
 static gboolean

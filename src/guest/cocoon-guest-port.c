@@ -24,6 +24,7 @@
 #include "cocoon-error.h"
 #include "cocoon-fd.h"
 #include "cocoon-guest-fd-watch.h"
+#include "cocoon-guest-signal.h"
 
 /*
  * re-check of a port whose host side is not connected: back-off from MIN to MAX. The kernel also
@@ -84,11 +85,7 @@ static guint sigio_id;
 void
 cocoon_guest_port_block_signals(void)
 {
-	sigset_t mask;
-
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGIO);
-	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	cocoon_guest_signal_block(SIGIO);
 }
 
 static gboolean
@@ -122,10 +119,7 @@ port_set_async(CocoonGuestPort *port, gboolean async)
 	if (flags < 0)
 		return;
 	if (async && sigio_fd < 0) {
-		sigset_t mask;
-		sigemptyset(&mask);
-		sigaddset(&mask, SIGIO);
-		sigio_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+		sigio_fd = cocoon_guest_signal_fd(SIGIO);
 		if (sigio_fd >= 0)
 			sigio_id = g_unix_fd_add(sigio_fd, G_IO_IN, sigio_cb, NULL);
 	}

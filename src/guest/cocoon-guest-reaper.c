@@ -17,6 +17,7 @@
 
 #include "cocoon-error.h"
 #include "cocoon-fd.h"
+#include "cocoon-guest-signal.h"
 
 /* unwatched exits remembered: how many, how long */
 #define UNCLAIMED_MAX	 4096
@@ -65,11 +66,7 @@ cocoon_guest_exit_status_from_wait(int wait_status)
 void
 cocoon_guest_reaper_block_signals(void)
 {
-	sigset_t mask;
-
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
-	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	cocoon_guest_signal_block(SIGCHLD);
 }
 
 static void
@@ -187,16 +184,13 @@ CocoonGuestReaper *
 cocoon_guest_reaper_new(GError **error)
 {
 	g_autoptr(CocoonGuestReaper) reaper = g_new0(CocoonGuestReaper, 1);
-	sigset_t mask;
 
 	reaper->signal_fd = -1;
 	reaper->watches = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
 	reaper->unclaimed = g_hash_table_new(g_direct_hash, g_direct_equal);
 	g_queue_init(&reaper->unclaimed_order);
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
-	reaper->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	reaper->signal_fd = cocoon_guest_signal_fd(SIGCHLD);
 	if (reaper->signal_fd < 0) {
 		cocoon_set_error_from_errno(error, "signalfd");
 		return NULL;

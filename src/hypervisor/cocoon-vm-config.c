@@ -9,58 +9,46 @@
 
 #include <gio/gio.h>
 
+#include "cocoon-names.h"
+
+/* the config's names of the accelerators and the shared file systems, both ways */
+static const gchar *const accel_names[] = {
+	[COCOON_ACCEL_AUTO] = "auto",
+	[COCOON_ACCEL_KVM] = "kvm",
+	[COCOON_ACCEL_TCG] = "tcg",
+};
+static const gchar *const shared_fs_names[] = {
+	[COCOON_SHARED_FS_NONE] = "none",
+	[COCOON_SHARED_FS_9P] = "9p",
+	[COCOON_SHARED_FS_VIRTIO_FS] = "virtio-fs",
+};
+
+/* NULL: AUTO; an unknown name: INVALID */
 CocoonAccel
 cocoon_accel_from_string(const gchar *value)
 {
-	if (value == NULL || g_str_equal(value, "auto"))
+	if (value == NULL)
 		return COCOON_ACCEL_AUTO;
-	if (g_str_equal(value, "kvm"))
-		return COCOON_ACCEL_KVM;
-	if (g_str_equal(value, "tcg"))
-		return COCOON_ACCEL_TCG;
-	return COCOON_ACCEL_INVALID;
+	return (CocoonAccel)cocoon_names_lookup(accel_names, G_N_ELEMENTS(accel_names), value);
 }
 
 const gchar *
 cocoon_accel_to_string(CocoonAccel accel)
 {
-	switch (accel) {
-	case COCOON_ACCEL_AUTO:
-		return "auto";
-	case COCOON_ACCEL_KVM:
-		return "kvm";
-	case COCOON_ACCEL_TCG:
-		return "tcg";
-	case COCOON_ACCEL_INVALID:
-		break;
-	}
-	return "invalid";
+	return cocoon_names_get(accel_names, G_N_ELEMENTS(accel_names), accel, "invalid");
 }
 
 gint
 cocoon_shared_fs_from_string(const gchar *value)
 {
-	if (g_strcmp0(value, "9p") == 0)
-		return COCOON_SHARED_FS_9P;
-	if (g_strcmp0(value, "virtio-fs") == 0)
-		return COCOON_SHARED_FS_VIRTIO_FS;
-	if (g_strcmp0(value, "none") == 0)
-		return COCOON_SHARED_FS_NONE;
-	return -1;
+	return cocoon_names_lookup(shared_fs_names, G_N_ELEMENTS(shared_fs_names), value);
 }
 
 const gchar *
 cocoon_shared_fs_to_string(CocoonSharedFs shared_fs)
 {
-	switch (shared_fs) {
-	case COCOON_SHARED_FS_NONE:
-		return "none";
-	case COCOON_SHARED_FS_9P:
-		return "9p";
-	case COCOON_SHARED_FS_VIRTIO_FS:
-		return "virtio-fs";
-	}
-	return "invalid";
+	return cocoon_names_get(shared_fs_names, G_N_ELEMENTS(shared_fs_names), shared_fs,
+				"invalid");
 }
 
 static void

@@ -243,3 +243,11 @@ cocoon_remove_tree(const gchar *path)
 	if (fd >= 0 && strchr(name, '/') == NULL)
 		cocoon_fs_remove_beneath(fd, name);
 }
+
+void
+cocoon_clear_file(gchar **path)
+{
+	if (*path != NULL)
+		(void)unlink(*path);
+	g_clear_pointer(path, g_free);
+}

@@ -52,4 +52,7 @@ gboolean cocoon_fs_is_mount_root(int fd);
 /* the same as cocoon_fs_remove_beneath() for a path whose parents are trusted */
 void cocoon_remove_tree(const gchar *path);
 
+/* a file of our own that is done with: unlinked (if there is a name), and the name freed */
+void cocoon_clear_file(gchar **path);
+
 G_END_DECLS
