@@ -86,6 +86,16 @@ keep_logs() {
 	done
 }
 
+# progress RUNTIME: the checks' BEGIN and RESULT lines on stdin, shortened, on stdout
+progress() {
+	local line
+	while IFS= read -r line; do
+		case $line in
+		"BEGIN "* | "RESULT "*) echo "   $1: ${line:0:110}" ;;
+		esac
+	done
+}
+
 # show_failure RUNTIME OUT RC LIMIT: what there is to know about a `ctr run` that failed or timed out
 show_failure() {
 	local rt=$1 out=$2 rc=$3 limit=$4 f dir pid
@@ -149,13 +159,14 @@ run_one() { # RUNTIME (runc | virtio-fs | 9p)
 		keep_logs "$rt" &
 		keeper=$!
 	fi
-	# ctr passes SIGTERM on to the container, whose sh (pid 1) ignores it: SIGKILL 20 s later
+	# ctr passes SIGTERM on to the container, whose sh (pid 1) ignores it: SIGKILL 20 s later.
+	# the checks' BEGIN and RESULT lines are shown as they come: a log cut short says where it was
 	# shellcheck disable=SC2086
 	timeout -k 20 "$limit" $C run --rm $flag "${env[@]}" \
 		--mount "type=bind,src=$vol,dst=/data,options=rbind:rw" "$DEBIAN" "wl-$rt" \
 		sh -c "sh /data/checks.sh rootfs /var/tmp/wl /data/hello.deb; sh /data/checks.sh volume /data/wl /data/hello.deb" \
-		>"$out" 2>&1
-	rc=$?
+		2>&1 | tee "$out" | progress "$rt"
+	rc=${PIPESTATUS[0]}
 	secs_run=$((SECONDS - t0))
 	echo "== $rt: ctr run rc=$rc in $secs_run s"
 	grep -v -E '^(RESULT|BEGIN) ' "$out" | head -20
