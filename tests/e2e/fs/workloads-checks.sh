@@ -145,7 +145,7 @@ stress() { # STRESSOR
 	esac
 	mkdir -p "$DIR/stress-$1"
 	# shellcheck disable=SC2086
-	timeout $((STRESS_TIMEOUT * 4 + 30)) stress-ng $opts --verify --metrics-brief --timeout "${STRESS_TIMEOUT}s" \
+	timeout -k 10 $((STRESS_TIMEOUT * 4 + 30)) stress-ng $opts --verify --metrics-brief --timeout "${STRESS_TIMEOUT}s" \
 		--temp-path "$DIR/stress-$1" >"$DIR/stress-$1.log" 2>&1
 	rc=$?
 	[ -z "${WL_SHOW_LOGS:-}" ] || sed "s/^/  $1: /" "$DIR/stress-$1.log"
@@ -208,7 +208,7 @@ run_check() {
 run_check sqlite-wal "$CHECK_TIMEOUT" sqlite_wal
 run_check sqlite-lock "$CHECK_TIMEOUT" sqlite_lock
 for s in $STRESSORS; do
-	# stress() bounds stress-ng itself to STRESS_TIMEOUT * 4 + 30: this bound is the outer one
+	# stress() bounds stress-ng itself to STRESS_TIMEOUT * 4 + 30 (SIGKILL 10 s later): this bound is the outer one
 	run_check "stress-$s" $((STRESS_TIMEOUT * 4 + 30 + CHECK_TIMEOUT / 2)) stress "$s"
 done
 run_check dpkg-install "$CHECK_TIMEOUT" package_install
