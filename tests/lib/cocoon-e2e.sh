@@ -71,3 +71,41 @@ cocoon_e2e_teardown() {
 		rm -rf "$WORK"
 	fi
 }
+
+# cocoon_e2e_guard: after cocoon_e2e_setup, starts a watcher in its own session that waits for this
+# shell to end and then, however it ended, kills what the test may have left and removes WORK: this test's
+# shims (containerd starts them in their own process groups: a kill of the test's group misses them) with
+# the container inits of its runc shims, its QEMUs and virtiofsds, its containerd. For `meson test`, whose
+# timeout sends SIGTERM to the test's process group and SIGKILL half a second later, which ends an EXIT
+# trap long before cocoon_e2e_teardown is done. After a teardown that ran to its end it finds nothing.
+# Everything goes by environment, not argv: its own command line matches none of its patterns.
+cocoon_e2e_guard() {
+	# shellcheck disable=SC2016
+	COCOON_GUARD_PID=$$ COCOON_GUARD_WORK=$WORK COCOON_GUARD_NS=$NS \
+		COCOON_GUARD_ADDRESS=${CONTAINERD_ADDRESS:-} COCOON_GUARD_CONTAINERD=${CONTAINERD_PID:-} \
+		setsid bash -c '
+			pid=$COCOON_GUARD_PID work=$COCOON_GUARD_WORK ns=$COCOON_GUARD_NS
+			address=$COCOON_GUARD_ADDRESS
+			while [ -d "/proc/$pid" ]; do sleep 1; done
+			[ -n "$work" ] && [ -n "$address" ] || exit 0
+			for shim in $(pgrep -f "containerd-shim-runc-v2 -namespace $ns .*-address $address( |\$)"); do
+				pkill -9 -P "$shim"
+			done
+			pkill -9 -f "containerd-shim-(cocoon|runc)-v2 .*-namespace $ns .*-address $address( |\$)"
+			pkill -9 -f "qemu-system-x86_64.*$work/state"
+			pkill -9 -f "virtiofsd .*$work/state"
+			c=$COCOON_GUARD_CONTAINERD
+			[ -n "$c" ] && grep -qF "$work" "/proc/$c/cmdline" 2>/dev/null && kill -9 "$c"
+			sleep 1
+			grep -o " $work[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l
+			rm -rf "$work"
+		' </dev/null >/dev/null 2>&1 &
+}
+
+# cocoon_e2e_leftovers: what of this test still runs (after cocoon_e2e_teardown: should be nothing)
+cocoon_e2e_leftovers() {
+	[ -n "${WORK:-}" ] || return 0
+	pgrep -af "qemu-system-x86_64.*$WORK/state|virtiofsd .*$WORK/state" || true
+	[ -z "${CONTAINERD_ADDRESS:-}" ] ||
+		pgrep -af "containerd-shim-(cocoon|runc)-v2 .*-namespace $NS .*-address $CONTAINERD_ADDRESS( |$)" || true
+}

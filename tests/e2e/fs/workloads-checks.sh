@@ -6,11 +6,18 @@
 #
 #   sh workloads-checks.sh LOCATION DIR [HELLO.deb]
 #
-# runs every check in DIR (LOCATION names it in the output: rootfs or volume) and prints one line per check
+# runs every check in DIR (LOCATION names it in the output: rootfs or volume) and prints, before each check
+#   BEGIN LOCATION CHECK hh:mm:ss
+# and after it one line
 #   RESULT LOCATION CHECK PASS|FAIL|SKIP seconds detail...
 # the host script compares them between runtimes. Always exits 0: the verdict is the host's.
+# Every check runs in its own sh under timeout(1): one that gets stuck reports FAIL "timed out after N s"
+# and the next one runs (unless what is stuck holds the whole file system; the host's timeout ends that).
 # knobs (environment): WL_TX transactions per writer, WL_ROWS rows per transaction, WL_STRESS_TIMEOUT
-# seconds per stress-ng stressor, WL_STRESSORS the stressors to run (see the default below).
+# seconds per stress-ng stressor, WL_STRESSORS the stressors to run (see the default below),
+# WL_CHECK_TIMEOUT seconds a SQLite or dpkg check may take (a stress-ng check gets its stressor's time
+# plus WL_CHECK_TIMEOUT / 2).
+SELF=$0
 LOCATION=$1
 DIR=$2
 DEB=${3:-}
@@ -18,9 +25,13 @@ TX=${WL_TX:-20}
 ROWS=${WL_ROWS:-25}
 STRESS_TIMEOUT=${WL_STRESS_TIMEOUT:-5}
 STRESSORS=${WL_STRESSORS:-hdd flock fcntl lockf mmap dir rename link symlink xattr fallocate dentry}
+CHECK_TIMEOUT=${WL_CHECK_TIMEOUT:-240}
 
-rm -rf "$DIR"
-mkdir -p "$DIR" || exit 0
+# WL_ONE="FUNCTION [ARG]": run_check below runs this script again for one check, in the same DIR
+if [ -z "${WL_ONE:-}" ]; then
+	rm -rf "$DIR"
+	mkdir -p "$DIR" || exit 0
+fi
 cd "$DIR" || exit 0
 
 now() { date +%s.%N; }
@@ -134,7 +145,7 @@ stress() { # STRESSOR
 	esac
 	mkdir -p "$DIR/stress-$1"
 	# shellcheck disable=SC2086
-	timeout $((STRESS_TIMEOUT * 4 + 30)) stress-ng $opts --verify --metrics-brief --timeout "${STRESS_TIMEOUT}s" \
+	timeout -k 10 $((STRESS_TIMEOUT * 4 + 30)) stress-ng $opts --verify --metrics-brief --timeout "${STRESS_TIMEOUT}s" \
 		--temp-path "$DIR/stress-$1" >"$DIR/stress-$1.log" 2>&1
 	rc=$?
 	[ -z "${WL_SHOW_LOGS:-}" ] || sed "s/^/  $1: /" "$DIR/stress-$1.log"
@@ -171,10 +182,34 @@ package_install() {
 	esac
 }
 
-sqlite_wal
-sqlite_lock
+case ${WL_ONE:-} in
+"") ;;
+sqlite_wal) sqlite_wal; exit 0 ;;
+sqlite_lock) sqlite_lock; exit 0 ;;
+"stress "*) stress "${WL_ONE#stress }"; exit 0 ;;
+package_install) package_install; exit 0 ;;
+*) echo "workloads-checks: unknown WL_ONE=$WL_ONE" >&2; exit 0 ;;
+esac
+
+# run_check CHECK LIMIT FUNCTION [ARG]: says which check begins, runs FUNCTION in a new sh under a
+# timeout of LIMIT seconds (then SIGKILL 10 s later; timeout(1) signals the check's whole process group)
+run_check() {
+	name=$1 limit=$2
+	shift 2
+	echo "BEGIN $LOCATION $name $(date +%T)"
+	t0=$(now)
+	WL_ONE="$*" timeout -k 10 "$limit" sh "$SELF" "$LOCATION" "$DIR" "$DEB"
+	rc=$?
+	case $rc in
+	124 | 137) report "$name" FAIL "$t0" "timed out after ${limit}s (timeout rc=$rc)" ;;
+	esac
+}
+
+run_check sqlite-wal "$CHECK_TIMEOUT" sqlite_wal
+run_check sqlite-lock "$CHECK_TIMEOUT" sqlite_lock
 for s in $STRESSORS; do
-	stress "$s"
+	# stress() bounds stress-ng itself to STRESS_TIMEOUT * 4 + 30 (SIGKILL 10 s later): this bound is the outer one
+	run_check "stress-$s" $((STRESS_TIMEOUT * 4 + 30 + CHECK_TIMEOUT / 2)) stress "$s"
 done
-package_install
+run_check dpkg-install "$CHECK_TIMEOUT" package_install
 exit 0
