@@ -16,6 +16,7 @@
 #include <sys/mount.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -489,6 +490,19 @@ propagation_of(const gchar *path)
  * started before the container's mounts; answers whether it sees the rootfs and the volume
  * attached afterwards, and nothing of the host's later mount below the volume's source
  */
+/* valgrind 3.19 (Debian 12) answers fsopen(2) and open_tree(2) with ENOSYS, like Linux < 5.2 */
+static gboolean
+new_mount_api_missing(void)
+{
+	int fd = (int)syscall(SYS_fsopen, "tmpfs", 0);
+
+	if (fd >= 0) {
+		close(fd);
+		return FALSE;
+	}
+	return errno == ENOSYS;
+}
+
 static void
 check_virtiofsd_view(Fixture *f, CocoonSharePropagation propagation, gboolean expect_visible)
 {
@@ -505,8 +519,11 @@ check_virtiofsd_view(Fixture *f, CocoonSharePropagation propagation, gboolean ex
 	char byte = 0;
 	CocoonMountCopy *tree;
 
-	/* without open_tree the copies would be peers of their sources for a moment: refused */
-	if (f->walk && propagation == COCOON_SHARE_PEER_GROUP) {
+	/*
+	 * without open_tree the copies would be peers of their sources for a moment: refused, in
+	 * the forced walk and where the kernel (or valgrind) has no new mount API
+	 */
+	if ((f->walk || new_mount_api_missing()) && propagation == COCOON_SHARE_PEER_GROUP) {
 		g_assert_null(share);
 		g_assert_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
 		return;
@@ -534,8 +551,6 @@ check_virtiofsd_view(Fixture *f, CocoonSharePropagation propagation, gboolean ex
 			g_build_filename(f->shared, "c1", "mounts", "0", "data", NULL);
 		g_autofree gchar *later =
 			g_build_filename(f->shared, "c1", "mounts", "0", "host-later", "x", NULL);
-		gboolean visible;
-
 		/* a parent that fails ends the wait: EOF */
 		close(go[1]);
 		close(ready[0]);
@@ -543,11 +558,14 @@ check_virtiofsd_view(Fixture *f, CocoonSharePropagation propagation, gboolean ex
 		    mount(NULL, "/", "none", MS_REC | MS_SLAVE, NULL) < 0 ||
 		    write(ready[1], "r", 1) != 1 || read(go[0], &byte, 1) != 1)
 			_exit(3);
-		visible = g_file_test(image, G_FILE_TEST_EXISTS) &&
-			  g_file_test(data, G_FILE_TEST_EXISTS);
-		if (g_file_test(later, G_FILE_TEST_EXISTS))
-			_exit(4);
-		_exit(visible ? 0 : 1);
+		/*
+		 * the look is a shell's: a forked child that exits is leak-checked by valgrind,
+		 * and the parent's strings it holds look lost there; an exec'd one is not
+		 */
+		execl("/bin/sh", "sh", "-c",
+		      "[ -e \"$3\" ] && exit 4; [ -e \"$1\" ] && [ -e \"$2\" ] && exit 0; exit 1",
+		      "sh", image, data, later, (char *)NULL);
+		_exit(5);
 	}
 	g_assert_cmpint(read(ready[0], &byte, 1), ==, 1);
 	/* the container's mounts, attached after "virtiofsd" made its namespace */
