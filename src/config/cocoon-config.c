@@ -45,7 +45,7 @@ static const gchar *const accels[] = {"auto", "kvm", "tcg", NULL};
 static const gchar *const machines[] = {"microvm", "q35", NULL};
 static const gchar *const levels[] = {"debug", "info", "warning", "error", NULL};
 static const gchar *const buses[] = {"system", "session", "none", NULL};
-static const gchar *const sections[] = {"hypervisor", "agent", "runtime", NULL};
+static const gchar *const sections[] = {"hypervisor", "confine", "agent", "runtime", NULL};
 static const gchar *const shared_fses[] = {"9p", "virtio-fs", NULL};
 
 #define FIELD(f) offsetof(CocoonConfig, f)
@@ -70,6 +70,9 @@ static const KeySpec keys[] = {
 	{"hypervisor.virtiofsd", KEY_PATH, FIELD(virtiofsd), 0, 0, -1, NULL, FALSE},
 	{"hypervisor.console_log_max_kib", KEY_UINT, FIELD(console_log_max_kib), 0,
 	 CONFIG_MAX_CONSOLE_LOG_KIB, -1, NULL, FALSE},
+	{"hypervisor.confine", KEY_BOOL, FIELD(confine), 0, 0, -1, NULL, FALSE},
+	{"confine.uid_base", KEY_UINT, FIELD(uid_base), 1, G_MAXINT32, -1, NULL, FALSE},
+	{"confine.uid_count", KEY_UINT, FIELD(uid_count), 1, 1 << 24, -1, NULL, FALSE},
 	{"agent.boot_timeout_ms", KEY_UINT, FIELD(boot_timeout_ms), CONFIG_MIN_TIMEOUT_MS,
 	 CONFIG_MAX_TIMEOUT_MS, -1, NULL, TRUE},
 	{"agent.request_timeout_ms", KEY_UINT, FIELD(request_timeout_ms), CONFIG_MIN_TIMEOUT_MS,
@@ -207,6 +210,9 @@ cocoon_config_new_default(void)
 	config->shared_fs = g_strdup("virtio-fs");
 	config->virtiofsd = g_strdup(COCOON_VIRTIOFSD_DEFAULT);
 	config->console_log_max_kib = 1024;
+	config->confine = TRUE;
+	config->uid_base = 1900000000u; /* as COCOON_VM_CONFINE_UID_BASE */
+	config->uid_count = 65536;
 	config->boot_timeout_ms = 30000;
 	config->request_timeout_ms = 10000;
 	config->debug_console = FALSE;

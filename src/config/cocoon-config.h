@@ -31,6 +31,11 @@ typedef struct {
 	gchar *virtiofsd;
 	/* the guest console's log cap, KiB (rotated once: twice this on disk); 0 = no console */
 	guint console_log_max_kib;
+	/* the VMM jailed as a uid of its own (docs/security.md); FALSE for debugging only */
+	gboolean confine;
+	/* confine: the uids leased to pods' VMMs, uid_base .. uid_base + uid_count - 1 */
+	guint uid_base;
+	guint uid_count;
 	/* agent */
 	guint boot_timeout_ms;
 	guint request_timeout_ms;

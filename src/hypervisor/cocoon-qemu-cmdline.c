@@ -66,23 +66,12 @@ add(GPtrArray *argv, const gchar *format, ...)
 	va_end(args);
 }
 
-/* path of a state file, escaped for an option list */
-static gchar *
-state_option_path(const CocoonVmConfig *config, const gchar *name)
-{
-	g_autofree gchar *path = cocoon_vm_config_state_path(config, name);
-
-	return cocoon_qemu_escape_option_value(path);
-}
-
+/* a listening socket the driver made, inherited as fd */
 static void
-add_socket_chardev(GPtrArray *argv, const CocoonVmConfig *config, const gchar *id,
-		   const gchar *name)
+add_socket_chardev(GPtrArray *argv, const gchar *id, gint fd)
 {
-	g_autofree gchar *path = state_option_path(config, name);
-
 	add(argv, "-chardev");
-	add(argv, "socket,id=%s,path=%s,server=on,wait=off", id, path);
+	add(argv, "socket,id=%s,fd=%d,server=on,wait=off", id, fd);
 }
 
 /**
@@ -186,16 +175,16 @@ cocoon_qemu_build_cmdline(const CocoonVmConfig *config, const CocoonQemuHostInfo
 	add(argv, "-serial");
 	add(argv, "chardev:console");
 
-	add_socket_chardev(argv, config, "qmp", COCOON_VM_QMP_SOCKET);
+	add_socket_chardev(argv, "qmp", COCOON_VM_QMP_FD);
 	add(argv, "-mon");
 	add(argv, "chardev=qmp,mode=control");
 
 	add(argv, "-device");
 	add(argv, "virtio-serial-%s,id=vserial", bus_suffix);
-	add_socket_chardev(argv, config, "agent", COCOON_VM_AGENT_SOCKET);
+	add_socket_chardev(argv, "agent", COCOON_VM_AGENT_FD);
 	add(argv, "-device");
 	add(argv, "virtserialport,bus=vserial.0,chardev=agent,name=" COCOON_VM_AGENT_PORT);
-	add_socket_chardev(argv, config, "stdio", COCOON_VM_STDIO_SOCKET);
+	add_socket_chardev(argv, "stdio", COCOON_VM_STDIO_FD);
 	add(argv, "-device");
 	add(argv, "virtserialport,bus=vserial.0,chardev=stdio,name=" COCOON_VM_STDIO_PORT);
 
@@ -212,11 +201,12 @@ cocoon_qemu_build_cmdline(const CocoonVmConfig *config, const CocoonQemuHostInfo
 		break;
 	}
 	case COCOON_SHARED_FS_VIRTIO_FS: {
-		g_autofree gchar *socket = state_option_path(config, COCOON_VM_VIRTIOFSD_SOCKET);
-
-		/* virtiofsd listens, QEMU connects (cocoon-virtiofsd.c starts it first) */
+		/*
+		 * virtiofsd listens (cocoon-virtiofsd.c starts it first); the driver connects and
+		 * QEMU inherits that connection
+		 */
 		add(argv, "-chardev");
-		add(argv, "socket,id=virtiofs,path=%s", socket);
+		add(argv, "socket,id=virtiofs,fd=%d", COCOON_VM_VIRTIOFS_FD);
 		add(argv, "-device");
 		add(argv,
 		    "vhost-user-fs-%s,chardev=virtiofs,tag=" COCOON_SHARED_FS_TAG
@@ -240,6 +230,14 @@ cocoon_qemu_build_cmdline(const CocoonVmConfig *config, const CocoonQemuHostInfo
 		    microvm ? "" : ",romfile=");
 	}
 
+	/*
+	 * QEMU's own seccomp filter on top of the jail's: no obsolete system calls, no set*id, no
+	 * fork or exec, no scheduler or CPU affinity changes (docs/security.md)
+	 */
+	if (config->confine) {
+		add(argv, "-sandbox");
+		add(argv, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
+	}
 	if (config->debug) {
 		add(argv, "-msg");
 		add(argv, "timestamp=on");

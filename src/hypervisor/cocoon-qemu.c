@@ -7,6 +7,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -24,9 +26,12 @@
 #include "cocoon-error.h"
 #include "cocoon-fd.h"
 #include "cocoon-hypervisor-driver.h"
+#include "cocoon-jail.h"
 #include "cocoon-pidfd.h"
 #include "cocoon-qemu-cmdline.h"
 #include "cocoon-qmp.h"
+#include "cocoon-uid-lease.h"
+#include "cocoon-unix.h"
 #include "cocoon-virtiofsd.h"
 
 /* how long we wait for QEMU to go away after SIGKILL (only D state takes longer) */
@@ -38,6 +43,9 @@
 #define QEMU_LOG_TAIL_MAX   1024
 /* how long a failed QMP handshake waits for QEMU's exit, to quote its own reason instead */
 #define EXIT_GRACE_MS 1000
+/* a confined QEMU's limits: fds, and threads on top of one per vCPU */
+#define QEMU_NOFILE_MAX 8192
+#define QEMU_NPROC_MAX	256
 /* the console reader's buffer */
 #define CONSOLE_CHUNK 16384
 
@@ -67,6 +75,9 @@ typedef struct {
 	int console_fd;
 	GThread *console_thread;
 	CocoonConsoleLog *console_log;
+
+	/* hypervisor.confine: the uid QEMU runs as, held until QEMU is reaped */
+	CocoonUidLease *lease;
 } CocoonQemu;
 
 static CocoonQemu *
@@ -289,6 +300,8 @@ reap(CocoonQemu *self)
 	}
 	/* after QEMU: a virtiofsd killed first would leave the guest's I/O hanging */
 	g_clear_pointer(&self->virtiofsd, cocoon_virtiofsd_free);
+	/* no process runs as the uid any more (QEMU's PID namespace ended with it) */
+	g_clear_pointer(&self->lease, cocoon_uid_lease_release);
 	remove_runtime_files(self);
 	return status;
 }
@@ -424,6 +437,7 @@ spawn_undo(CocoonQemu *self)
 	self->pid = 0;
 	console_stop(self);
 	g_clear_pointer(&self->virtiofsd, cocoon_virtiofsd_free);
+	g_clear_pointer(&self->lease, cocoon_uid_lease_release);
 }
 
 /*
@@ -443,12 +457,111 @@ on_virtiofsd_exit(CocoonVirtiofsd *virtiofsd, const gchar *reason, gpointer user
 	(void)signal_qemu(self, SIGKILL, NULL);
 }
 
+/* the listening monitor, agent and stdio sockets, and virtiofsd's connection, for QEMU's fds */
+static gboolean
+open_sockets(CocoonQemu *self, GArray *source_fds, GArray *target_fds, GPtrArray *owned,
+	     GError **error)
+{
+	const CocoonVmConfig *config = self->parent.config;
+	const struct {
+		const gchar *path;
+		gint target;
+	} listeners[] = {
+		{self->qmp_socket_path, COCOON_VM_QMP_FD},
+		{self->parent.agent_socket_path, COCOON_VM_AGENT_FD},
+		{self->parent.stdio_socket_path, COCOON_VM_STDIO_FD},
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(listeners); i++) {
+		int fd = cocoon_unix_listen(listeners[i].path, 4, error);
+		if (fd < 0)
+			return FALSE;
+		g_ptr_array_add(owned, GINT_TO_POINTER(fd));
+		g_array_append_val(source_fds, fd);
+		g_array_append_val(target_fds, listeners[i].target);
+	}
+	if (config->shared_fs == COCOON_SHARED_FS_VIRTIO_FS) {
+		g_autofree gchar *path =
+			cocoon_vm_config_state_path(config, COCOON_VM_VIRTIOFSD_SOCKET);
+		gint target = COCOON_VM_VIRTIOFS_FD;
+		/* virtiofsd listens already: the connection waits in its backlog */
+		int fd = cocoon_unix_connect(path, error);
+		if (fd < 0)
+			return FALSE;
+		g_ptr_array_add(owned, GINT_TO_POINTER(fd));
+		g_array_append_val(source_fds, fd);
+		g_array_append_val(target_fds, target);
+	}
+	return TRUE;
+}
+
+static void
+close_owned(GPtrArray *owned)
+{
+	for (guint i = 0; i < owned->len; i++)
+		close(GPOINTER_TO_INT(g_ptr_array_index(owned, i)));
+	g_ptr_array_set_size(owned, 0);
+}
+
+/* the jail of a confined QEMU (hypervisor.confine, docs/security.md "The VMM's jail") */
+static CocoonJail *
+build_jail(CocoonQemu *self, const gchar *program, GError **error)
+{
+	const CocoonVmConfig *config = self->parent.config;
+	uid_t uid = cocoon_uid_lease_get_uid(self->lease);
+	g_autofree gchar *root = cocoon_vm_config_state_path(config, "jail");
+	g_autofree gchar *hostname = g_strdup_printf("cocoon-%.12s", sandbox_id(self));
+	g_autoptr(CocoonJail) jail = NULL;
+	static const gchar *const devices[] = {"/dev/null", "/dev/zero", "/dev/full",
+					       "/dev/random", "/dev/urandom"};
+
+	if (g_mkdir_with_parents(root, 0700) < 0) {
+		cocoon_set_error_from_errno(error, "mkdir %s", root);
+		return NULL;
+	}
+	jail = cocoon_jail_new(root, uid, (gid_t)uid);
+	cocoon_jail_expose_program(jail, program);
+	cocoon_jail_expose(jail, config->kernel, FALSE);
+	if (config->initrd != NULL && config->initrd[0] != '\0')
+		cocoon_jail_expose(jail, config->initrd, FALSE);
+	for (guint i = 0; i < G_N_ELEMENTS(devices); i++)
+		cocoon_jail_add_device(jail, devices[i]);
+	if (self->parent.accel == COCOON_ACCEL_KVM) {
+		struct group *kvm = getgrnam("kvm");
+		cocoon_jail_add_device(jail, "/dev/kvm");
+		/* /dev/kvm is root:kvm 0660: the one supplementary group QEMU gets */
+		if (kvm != NULL)
+			cocoon_jail_add_group(jail, kvm->gr_gid);
+	}
+	if (config->shared_fs == COCOON_SHARED_FS_9P) {
+		/*
+		 * QEMU serves 9p itself: it sees the share (and the mounts the shim adds to it
+		 * later) and keeps what it needs to act on files of any owner there. Never
+		 * CAP_DAC_READ_SEARCH: open_by_handle_at(2) would reach the host's whole file
+		 * system through any mount it sees (the jail's filter denies it too)
+		 */
+		g_autofree gchar *shared = cocoon_vm_config_get_shared_dir(config);
+		cocoon_jail_expose_live(jail, shared);
+		cocoon_jail_keep_capability(jail, CAP_CHOWN);
+		cocoon_jail_keep_capability(jail, CAP_DAC_OVERRIDE);
+		cocoon_jail_keep_capability(jail, CAP_FOWNER);
+		cocoon_jail_keep_capability(jail, CAP_FSETID);
+	}
+	cocoon_jail_set_hostname(jail, hostname);
+	/* every QEMU thread counts against NPROC: vCPUs, I/O, its worker pool (64 at most) */
+	cocoon_jail_set_limits(jail, QEMU_NOFILE_MAX, QEMU_NPROC_MAX + config->vcpus, 0);
+	if (config->netns_fd >= 0)
+		cocoon_jail_set_netns(jail, config->netns_fd);
+	return g_steal_pointer(&jail);
+}
+
 static gboolean
 spawn(CocoonQemu *self, GStrv argv, GError **error)
 {
 	const CocoonVmConfig *config = self->parent.config;
 	g_autofree gchar *program = NULL;
 	g_autoptr(GPtrArray) spawn_argv = g_ptr_array_new();
+	g_autoptr(GPtrArray) owned = g_ptr_array_new();
 	cocoon_autofd int null_fd = -1;
 	cocoon_autofd int log_fd = -1;
 	ChildSetup setup = {.parent = getpid(), .netns_fd = -1};
@@ -457,7 +570,8 @@ spawn(CocoonQemu *self, GStrv argv, GError **error)
 	cocoon_autofd int exit_pipe_read = -1;
 	cocoon_autofd int exit_pipe_write = -1;
 	cocoon_autofd int console_qemu_fd = -1;
-	gint next_fd = COCOON_VM_CONSOLE_FD + 1;
+	gint next_fd = COCOON_VM_VIRTIOFS_FD + 1;
+	gboolean spawned;
 	GPid pid = 0;
 
 	program = g_path_is_absolute(config->qemu_binary)
@@ -467,6 +581,13 @@ spawn(CocoonQemu *self, GStrv argv, GError **error)
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
 			    "sandbox %s: start: QEMU binary %s not found in PATH", sandbox_id(self),
 			    config->qemu_binary);
+		return FALSE;
+	}
+	if (config->confine && !cocoon_pidfd_supported()) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+			    "sandbox %s: start: a confined QEMU needs pidfd_open (Linux >= 5.3); "
+			    "hypervisor.confine = false runs it unconfined",
+			    sandbox_id(self));
 		return FALSE;
 	}
 	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -487,44 +608,77 @@ spawn(CocoonQemu *self, GStrv argv, GError **error)
 		g_array_append_val(source_fds, nic->tap_fd);
 		g_array_append_val(target_fds, target);
 	}
+	if (!open_sockets(self, source_fds, target_fds, owned, error)) {
+		close_owned(owned);
+		g_prefix_error(error, "sandbox %s: start: ", sandbox_id(self));
+		return FALSE;
+	}
 	if (config->console_log_max_kib > 0) {
 		gint target = COCOON_VM_CONSOLE_FD;
 		if (!console_prepare(self, &console_qemu_fd, error)) {
+			close_owned(owned);
 			g_prefix_error(error, "sandbox %s: start: ", sandbox_id(self));
 			return FALSE;
 		}
 		g_array_append_val(source_fds, console_qemu_fd);
 		g_array_append_val(target_fds, target);
 	}
-	if (config->netns_fd >= 0) {
-		setup.netns_fd = next_fd++;
-		g_array_append_val(source_fds, config->netns_fd);
-		g_array_append_val(target_fds, setup.netns_fd);
-	}
-	/* no pidfds: QEMU holds the exit pipe (it never closes it, nor starts a process with it) */
-	if (!cocoon_pidfd_supported()) {
-		int pipe_fds[2];
-		gint target = next_fd++;
-		if (pipe2(pipe_fds, O_CLOEXEC) < 0) {
-			int saved_errno = errno;
-			console_stop(self);
-			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
-				    "sandbox %s: start: exit pipe: %s", sandbox_id(self),
-				    g_strerror(saved_errno));
-			return FALSE;
+	if (config->confine) {
+		g_autoptr(CocoonJail) jail = NULL;
+		g_autoptr(GArray) fds = g_array_new(FALSE, FALSE, sizeof(CocoonJailFd));
+		CocoonJailFd stdio[] = {{null_fd, 0}, {null_fd, 1}, {log_fd, 2}};
+
+		self->lease = cocoon_uid_lease_acquire(config->lease_dir, config->uid_base,
+						       config->uid_count, sandbox_id(self), error);
+		if (self->lease != NULL)
+			jail = build_jail(self, program, error);
+		g_array_append_vals(fds, stdio, G_N_ELEMENTS(stdio));
+		for (guint i = 0; i < source_fds->len; i++) {
+			CocoonJailFd fd = {g_array_index(source_fds, gint, i),
+					   g_array_index(target_fds, gint, i)};
+			g_array_append_val(fds, fd);
 		}
-		exit_pipe_read = pipe_fds[0];
-		exit_pipe_write = pipe_fds[1];
-		g_array_append_val(source_fds, exit_pipe_write);
-		g_array_append_val(target_fds, target);
+		spawned = jail != NULL &&
+			  cocoon_jail_spawn(jail, program, (const gchar *const *)spawn_argv->pdata,
+					    (const CocoonJailFd *)(gpointer)fds->data, fds->len,
+					    &pid, error);
+		if (!spawned)
+			g_clear_pointer(&self->lease, cocoon_uid_lease_release);
+	} else {
+		if (config->netns_fd >= 0) {
+			setup.netns_fd = next_fd++;
+			g_array_append_val(source_fds, config->netns_fd);
+			g_array_append_val(target_fds, setup.netns_fd);
+		}
+		/* no pidfds: QEMU holds the exit pipe (it never closes it, nor starts a process) */
+		if (!cocoon_pidfd_supported()) {
+			int pipe_fds[2];
+			gint target = next_fd++;
+			if (pipe2(pipe_fds, O_CLOEXEC) < 0) {
+				int saved_errno = errno;
+				console_stop(self);
+				close_owned(owned);
+				g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
+					    "sandbox %s: start: exit pipe: %s", sandbox_id(self),
+					    g_strerror(saved_errno));
+				return FALSE;
+			}
+			exit_pipe_read = pipe_fds[0];
+			exit_pipe_write = pipe_fds[1];
+			g_array_append_val(source_fds, exit_pipe_write);
+			g_array_append_val(target_fds, target);
+		}
+		/* every other fd is closed in the child (no G_SPAWN_LEAVE_DESCRIPTORS_OPEN) */
+		spawned = g_spawn_async_with_pipes_and_fds(
+			config->state_dir, (const gchar *const *)spawn_argv->pdata, NULL,
+			G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_FILE_AND_ARGV_ZERO, child_setup, &setup,
+			null_fd, null_fd, log_fd, (const gint *)source_fds->data,
+			(const gint *)target_fds->data, source_fds->len, &pid, NULL, NULL, NULL,
+			error);
 	}
-	/* every other fd is closed in the child (no G_SPAWN_LEAVE_DESCRIPTORS_OPEN) */
-	if (!g_spawn_async_with_pipes_and_fds(
-		    config->state_dir, (const gchar *const *)spawn_argv->pdata, NULL,
-		    G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_FILE_AND_ARGV_ZERO, child_setup, &setup,
-		    null_fd, null_fd, log_fd, (const gint *)source_fds->data,
-		    (const gint *)target_fds->data, source_fds->len, &pid, NULL, NULL, NULL,
-		    error)) {
+	/* QEMU holds the sockets now: its exit closes them, and our connections see it */
+	close_owned(owned);
+	if (!spawned) {
 		console_stop(self);
 		g_prefix_error(error, "sandbox %s: start: ", sandbox_id(self));
 		return FALSE;
@@ -606,6 +760,16 @@ connect_monitor(CocoonQemu *self, gint64 deadline, GError **error)
 					       &local_error);
 		if (self->qmp != NULL)
 			return TRUE;
+		/* the socket is QEMU's from the start: a QEMU that never serves it times out here */
+		if (g_error_matches(local_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)) {
+			if (g_get_monotonic_time() < deadline)
+				continue;
+			g_set_error(
+				error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+				"sandbox %s: start: QEMU did not open its monitor %s within %u ms",
+				sandbox_id(self), self->qmp_socket_path, config->start_timeout_ms);
+			return FALSE;
+		}
 		if (!g_error_matches(local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND) &&
 		    !g_error_matches(local_error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED)) {
 			g_propagate_prefixed_error(error, g_steal_pointer(&local_error),
@@ -771,6 +935,7 @@ qemu_finalize(CocoonHypervisor *hypervisor)
 	console_stop(self);
 	g_clear_pointer(&self->qmp, cocoon_qmp_free);
 	g_clear_pointer(&self->virtiofsd, cocoon_virtiofsd_free);
+	g_clear_pointer(&self->lease, cocoon_uid_lease_release);
 	g_free(self->backend_failure);
 	g_free(self->qmp_socket_path);
 	g_free(self->qemu_log_path);

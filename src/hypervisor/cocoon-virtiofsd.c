@@ -20,6 +20,7 @@
 
 #include "cocoon-error.h"
 #include "cocoon-fd.h"
+#include "cocoon-unix.h"
 #include "cocoon-hypervisor-driver.h"
 #include "cocoon-pidfd.h"
 #include "cocoon-qemu-cmdline.h"
@@ -69,33 +70,6 @@ child_setup(gpointer user_data)
 	sigaction(SIGTERM, &action, NULL);
 	sigaction(SIGINT, &action, NULL);
 	sigaction(SIGHUP, &action, NULL);
-}
-
-/* the listening socket at path, made afresh */
-static int
-listen_socket(const gchar *path, GError **error)
-{
-	struct sockaddr_un address = {.sun_family = AF_UNIX};
-	cocoon_autofd int fd = -1;
-
-	if (strlen(path) >= sizeof(address.sun_path)) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FILENAME_TOO_LONG,
-			    "socket path too long for a unix socket (%zu bytes max): %s",
-			    sizeof(address.sun_path) - 1, path);
-		return -1;
-	}
-	g_strlcpy(address.sun_path, path, sizeof(address.sun_path));
-	if (unlink(path) < 0 && errno != ENOENT) {
-		cocoon_set_error_from_errno(error, "remove %s", path);
-		return -1;
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&address, sizeof(address)) < 0 ||
-	    listen(fd, 1) < 0) {
-		cocoon_set_error_from_errno(error, "listen on %s", path);
-		return -1;
-	}
-	return cocoon_steal_fd(&fd);
 }
 
 static gboolean
@@ -200,7 +174,7 @@ spawn(CocoonVirtiofsd *self, const CocoonVmConfig *config, GError **error)
 	}
 	if (!open_log(self->log_path, &log_fd, error))
 		return FALSE;
-	socket_fd = listen_socket(self->socket_path, error);
+	socket_fd = cocoon_unix_listen(self->socket_path, 1, error);
 	if (socket_fd < 0)
 		return FALSE;
 	{

@@ -5,6 +5,8 @@
 
 #include "cocoon-vm-config.h"
 
+#include "cocoon-uid-lease.h"
+
 #include <string.h>
 
 #include <gio/gio.h>
@@ -88,6 +90,9 @@ cocoon_vm_config_new(void)
 	config->qmp_timeout_ms = 5000;
 	config->netns_fd = -1;
 	config->console_log_max_kib = 1024;
+	config->uid_base = COCOON_VM_CONFINE_UID_BASE;
+	config->uid_count = COCOON_VM_CONFINE_UID_COUNT;
+	config->lease_dir = g_strdup(COCOON_UID_LEASE_DIR_DEFAULT);
 	return config;
 }
 
@@ -97,7 +102,7 @@ static const gsize string_fields[] = {
 	G_STRUCT_OFFSET(CocoonVmConfig, qemu_binary),	G_STRUCT_OFFSET(CocoonVmConfig, machine),
 	G_STRUCT_OFFSET(CocoonVmConfig, kernel),	G_STRUCT_OFFSET(CocoonVmConfig, initrd),
 	G_STRUCT_OFFSET(CocoonVmConfig, kernel_params), G_STRUCT_OFFSET(CocoonVmConfig, shared_dir),
-	G_STRUCT_OFFSET(CocoonVmConfig, virtiofsd),
+	G_STRUCT_OFFSET(CocoonVmConfig, virtiofsd),	G_STRUCT_OFFSET(CocoonVmConfig, lease_dir),
 };
 
 static gchar **
@@ -250,6 +255,13 @@ cocoon_vm_config_validate(const CocoonVmConfig *config, GError **error)
 		return invalid(error, config, "timeouts must not be 0");
 	if (config->console_log_max_kib > COCOON_VM_MAX_CONSOLE_LOG_KIB)
 		return invalid(error, config, "the console log cap must be at most 1 GiB");
+	if (config->confine &&
+	    (config->uid_base == 0 || config->uid_count == 0 ||
+	     (guint64)config->uid_base + config->uid_count > G_MAXUINT32 ||
+	     !is_set(config->lease_dir) || !g_path_is_absolute(config->lease_dir)))
+		return invalid(error, config,
+			       "confinement needs a range of non-zero uids and an absolute lease "
+			       "directory");
 	if (!nics_are_valid(config, &problem))
 		return invalid(error, config, problem);
 	return TRUE;

@@ -63,6 +63,19 @@ typedef struct {
 #define COCOON_VM_NIC_FD_BASE 3
 /* and its end of the console socket as this one, after the last possible NIC */
 #define COCOON_VM_CONSOLE_FD (COCOON_VM_NIC_FD_BASE + COCOON_VM_NICS_MAX)
+/*
+ * the monitor, agent and stdio sockets: the driver binds and listens on them (their paths in the
+ * state directory) and QEMU inherits the listening sockets as these fds; QEMU never opens a path
+ * of the host for them (it may be jailed, see cocoon-jail.h)
+ */
+#define COCOON_VM_QMP_FD   (COCOON_VM_CONSOLE_FD + 1)
+#define COCOON_VM_AGENT_FD (COCOON_VM_CONSOLE_FD + 2)
+#define COCOON_VM_STDIO_FD (COCOON_VM_CONSOLE_FD + 3)
+/* virtio-fs: QEMU's end of the vhost-user socket, connected by the driver to virtiofsd's */
+#define COCOON_VM_VIRTIOFS_FD (COCOON_VM_CONSOLE_FD + 4)
+/* the confined VMM's uids, by default (confine.uid_base, confine.uid_count) */
+#define COCOON_VM_CONFINE_UID_BASE  1900000000u
+#define COCOON_VM_CONFINE_UID_COUNT 65536u
 
 /* everything needed to start one pod's VM; plain data, filled by the shim from its config */
 typedef struct {
@@ -91,6 +104,14 @@ typedef struct {
 	 * at this size with one rotation (console.log.1); 0 = no console at all. Default 1024.
 	 */
 	guint console_log_max_kib;
+	/*
+	 * hypervisor.confine (default TRUE): QEMU runs jailed (cocoon-jail.h) as a uid of its own,
+	 * leased from uid_base .. uid_base + uid_count - 1 under lease_dir (cocoon-uid-lease.h)
+	 */
+	gboolean confine;
+	guint32 uid_base;
+	guint32 uid_count;
+	gchar *lease_dir;
 } CocoonVmConfig;
 
 #define COCOON_VM_MAX_VCPUS	      255

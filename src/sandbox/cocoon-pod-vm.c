@@ -299,6 +299,9 @@ cocoon_pod_vm_config_new(const CocoonConfig *config, const gchar *sandbox_id,
 	vm_config->extra_args = g_strdupv(config->extra_args);
 	vm_config->debug = config->debug_console;
 	vm_config->console_log_max_kib = config->console_log_max_kib;
+	vm_config->confine = config->confine;
+	vm_config->uid_base = config->uid_base;
+	vm_config->uid_count = config->uid_count;
 	return vm_config;
 }
 
@@ -354,6 +357,10 @@ vm_boot(CocoonPodVm *vm, GError **error)
 			return FALSE;
 	}
 	vm_config = cocoon_pod_vm_config_new(config, vm->sandbox_id, state_dir, vm->shared_dir);
+	if (!vm_config->confine)
+		g_warning("sandbox %s: hypervisor.confine = false: QEMU runs as root with every "
+			  "capability and the host's whole file system in view (for debugging only)",
+			  vm->sandbox_id);
 	network_fill_vm_config(&vm->network, vm_config);
 
 	vm->hypervisor = cocoon_qemu_new(vm_config, error);

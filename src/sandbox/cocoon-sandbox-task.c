@@ -140,11 +140,15 @@ cocoon_sandbox_ensure_pod_vm(CocoonSandbox *sandbox)
 static CocoonShare *
 sandbox_share(CocoonSandbox *sandbox, GError **error)
 {
-	/* virtiofsd sees the share from its own mount namespace: see cocoon-share.h */
+	/*
+	 * virtiofsd, or a confined QEMU serving 9p, sees the share from its own mount namespace:
+	 * see cocoon-share.h
+	 */
 	if (sandbox->share == NULL)
 		sandbox->share =
 			cocoon_share_new(sandbox->shared_dir,
-					 g_strcmp0(sandbox->config->shared_fs, "virtio-fs") == 0
+					 g_strcmp0(sandbox->config->shared_fs, "virtio-fs") == 0 ||
+							 sandbox->config->confine
 						 ? COCOON_SHARE_PEER_GROUP
 						 : COCOON_SHARE_PRIVATE,
 					 error);

@@ -7,6 +7,8 @@ G_BEGIN_DECLS
 
 /* a connected unix stream socket (close-on-exec) to path, which may carry a unix:// prefix */
 int cocoon_unix_connect(const gchar *path, GError **error);
+/* a listening unix stream socket (close-on-exec) at path, made afresh (a file there is removed) */
+int cocoon_unix_listen(const gchar *path, int backlog, GError **error);
 /* TRUE when something accepts connections on path */
 gboolean cocoon_unix_is_served(const gchar *path);
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A stand-in for qemu-system-x86_64 in the driver's unit tests: it takes the real command line,
- * writes it to ./fake-qemu.args (one per line; the cwd is the state directory), listens on the
- * QMP socket of "-chardev socket,id=qmp,path=..." and speaks enough QMP. FAKE_QEMU_MODE:
+ * writes it to ./fake-qemu.args (one per line; the cwd is the state directory), accepts on the
+ * inherited QMP socket of "-chardev socket,id=qmp,fd=N,server=on" and speaks enough QMP.
+ * FAKE_QEMU_MODE:
  *   normal       serve QMP; quit exits 0 after a SHUTDOWN event
  *   exit-early   complain on stderr and exit 1 before listening
  *   no-monitor   never listen, just sleep
@@ -29,45 +30,16 @@
 
 #include "cocoon-json.h"
 
-static gchar *
-qmp_path(char **argv)
-{
-	for (guint i = 1; argv[i] != NULL && argv[i + 1] != NULL; i++) {
-		const gchar *value = argv[i + 1];
-		const gchar *path;
-		g_autoptr(GString) out = NULL;
-
-		if (!g_str_equal(argv[i], "-chardev") || !g_str_has_prefix(value, "socket,id=qmp,"))
-			continue;
-		path = strstr(value, ",path=");
-		if (path == NULL)
-			return NULL;
-		out = g_string_new(NULL);
-		/* QEMU option syntax: ",," is a comma, a lone ',' ends the value */
-		for (const gchar *p = path + strlen(",path="); *p != '\0'; p++) {
-			if (*p == ',' && p[1] == ',') {
-				g_string_append_c(out, ',');
-				p++;
-			} else if (*p == ',') {
-				break;
-			} else {
-				g_string_append_c(out, *p);
-			}
-		}
-		return g_string_free(g_steal_pointer(&out), FALSE);
-	}
-	return NULL;
-}
-
-/* the fd of "-chardev socket,id=console,fd=N", or -1 */
+/* the fd of "-chardev socket,id=<id>,fd=N", or -1 */
 static int
-console_fd(char **argv)
+chardev_fd(char **argv, const gchar *id)
 {
+	g_autofree gchar *prefix = g_strdup_printf("socket,id=%s,", id);
+
 	for (guint i = 1; argv[i] != NULL && argv[i + 1] != NULL; i++) {
 		const gchar *fd;
 
-		if (!g_str_equal(argv[i], "-chardev") ||
-		    !g_str_has_prefix(argv[i + 1], "socket,id=console,"))
+		if (!g_str_equal(argv[i], "-chardev") || !g_str_has_prefix(argv[i + 1], prefix))
 			continue;
 		fd = strstr(argv[i + 1], ",fd=");
 		return fd != NULL ? (int)g_ascii_strtoll(fd + strlen(",fd="), NULL, 10) : -1;
@@ -80,7 +52,7 @@ flood_console(char **argv, const gchar *bytes)
 {
 	static const gchar line[] = "console flood\n";
 	gint64 left = g_ascii_strtoll(bytes, NULL, 10);
-	int fd = console_fd(argv);
+	int fd = chardev_fd(argv, "console");
 
 	while (fd >= 0 && left > 0) {
 		gsize length = MIN((gsize)left, sizeof(line) - 1);
@@ -137,12 +109,10 @@ main(int argc, char **argv)
 {
 	const gchar *mode = g_getenv("FAKE_QEMU_MODE");
 	const gchar *exit_after = g_getenv("FAKE_QEMU_EXIT_AFTER_MS");
-	g_autofree gchar *path = qmp_path(argv);
 	g_autofree gchar *joined = g_strjoinv("\n", argv);
-	struct sockaddr_un address = {.sun_family = AF_UNIX};
 	gint64 exit_at = 0;
 	gboolean running = TRUE;
-	int listener;
+	int listener = chardev_fd(argv, "qmp");
 	int client = -1;
 	GString *input = g_string_new(NULL);
 
@@ -163,16 +133,9 @@ main(int argc, char **argv)
 		signal(SIGTERM, SIG_IGN);
 	if (exit_after != NULL)
 		exit_at = g_get_monotonic_time() + g_ascii_strtoll(exit_after, NULL, 10) * 1000;
-	if (path == NULL || strlen(path) >= sizeof(address.sun_path)) {
+	/* the driver listens, we inherit the socket (-chardev socket,id=qmp,fd=N,server=on) */
+	if (listener < 0) {
 		g_printerr("fake-qemu: no QMP chardev\n");
-		return 2;
-	}
-	strcpy(address.sun_path, path);
-	unlink(path);
-	listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (bind(listener, (struct sockaddr *)&address, sizeof(address)) < 0 ||
-	    listen(listener, 4) < 0) {
-		g_printerr("fake-qemu: cannot listen on %s: %s\n", path, g_strerror(errno));
 		return 2;
 	}
 	for (;;) {
