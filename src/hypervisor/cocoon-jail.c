@@ -38,8 +38,8 @@
 #define KEYCTL_JOIN_SESSION_KEYRING 1
 #endif
 #ifndef PR_CAP_AMBIENT
-#define PR_CAP_AMBIENT		  47
-#define PR_CAP_AMBIENT_RAISE	  2
+#define PR_CAP_AMBIENT		 47
+#define PR_CAP_AMBIENT_RAISE	 2
 #define PR_CAP_AMBIENT_CLEAR_ALL 4
 #endif
 
@@ -80,7 +80,7 @@ struct _CocoonJail {
 	guint64 nofile, nproc, core;
 	gboolean limits_set;
 	int netns_fd;
-	GPtrArray *binds; /* JailBind */
+	GPtrArray *binds;    /* JailBind */
 	GPtrArray *requests; /* JailBind, as asked: prepared into binds by the spawn */
 };
 
@@ -92,21 +92,24 @@ typedef struct {
 	const gchar *const *envp;
 	const CocoonJailFd *fds;
 	guint n_fds;
-	int high_fd;	  /* fds are moved above this one first */
-	gchar **mkdirs;	  /* absolute, parents first */
-	gchar **files;	  /* empty files to bind onto */
-	gchar **links;	  /* pairs: target, path */
+	int high_fd;	/* fds are moved above this one first */
+	gchar **mkdirs; /* absolute, parents first */
+	gchar **files;	/* empty files to bind onto */
+	gchar **links;	/* pairs: target, path */
 	gchar *proc_dir;
 	struct sock_fprog filter;
-	int error_fd;	  /* the parent reads our error, or EOF at execve */
-	int alive_fd;	  /* read end of a pipe the parent holds open: POLLHUP once it is gone */
+	int error_fd; /* the parent reads our error, or EOF at execve */
+	int alive_fd; /* read end of a pipe the parent holds open: POLLHUP once it is gone */
 } JailChild;
 
 static const struct {
 	const gchar *name;
 	long nr;
 } denied_syscalls[] = {
-#define DENY(name) {#name, SYS_##name}
+#define DENY(name)                                                                                 \
+	{                                                                                          \
+#name, SYS_##name                                                                  \
+	}
 	/* file handles reach any inode of a file system, past the jail's mounts */
 	DENY(open_by_handle_at),
 	DENY(name_to_handle_at),
@@ -324,8 +327,8 @@ jail_add_bind(CocoonJail *jail, const gchar *source, JailBindKind kind)
 static gboolean
 jail_prepare(CocoonJail *jail, JailChild *child, GError **error)
 {
-	static const gchar *const top_dirs[] = {"/lib", "/lib64", "/lib32", "/libx32", "/bin",
-						 "/sbin"};
+	static const gchar *const top_dirs[] = {"/lib",	   "/lib64", "/lib32",
+						"/libx32", "/bin",   "/sbin"};
 	g_autoptr(GPtrArray) mkdirs = g_ptr_array_new_with_free_func(g_free);
 	g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func(g_free);
 	g_autoptr(GPtrArray) links = g_ptr_array_new_with_free_func(g_free);
@@ -369,7 +372,8 @@ jail_prepare(CocoonJail *jail, JailChild *child, GError **error)
 			return FALSE;
 		}
 		/* a read-only file below /usr (the kernel, QEMU) is there already */
-		if ((kind == JAIL_BIND_FILE || kind == JAIL_BIND_DIR || kind == JAIL_BIND_PROGRAM) &&
+		if ((kind == JAIL_BIND_FILE || kind == JAIL_BIND_DIR ||
+		     kind == JAIL_BIND_PROGRAM) &&
 		    jail_covers(jail->binds, request->source))
 			continue;
 		jail_add_bind(jail, request->source, kind);
@@ -404,18 +408,19 @@ jail_build_filter(JailChild *child, GError **error)
 
 	filter[len++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
 						     offsetof(struct seccomp_data, arch));
-	filter[len++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, JAIL_AUDIT_ARCH, 1, 0);
+	filter[len++] =
+		(struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, JAIL_AUDIT_ARCH, 1, 0);
 	filter[len++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
 	filter[len++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
 						     offsetof(struct seccomp_data, nr));
 #ifdef JAIL_X32_BIT
 	/* the x32 ABI's numbers would pass the list below: none of them */
-	filter[len++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, JAIL_X32_BIT, n + 1, 0);
+	filter[len++] =
+		(struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, JAIL_X32_BIT, n + 1, 0);
 #endif
 	for (guint i = 0; i < n; i++)
-		filter[len++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-							     (guint32)denied_syscalls[i].nr,
-							     n - i, 0);
+		filter[len++] = (struct sock_filter)BPF_JUMP(
+			BPF_JMP | BPF_JEQ | BPF_K, (guint32)denied_syscalls[i].nr, n - i, 0);
 	filter[len++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
 	filter[len++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
 	child->filter.len = (unsigned short)len;
@@ -585,8 +590,8 @@ child_mounts(const JailChild *child)
 		child_fail(child, "detach the old root", NULL);
 	if (chdir("/") < 0)
 		child_fail(child, "chdir /", NULL);
-	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		  NULL) < 0)
+	if (mount(NULL, "/", NULL,
+		  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		child_fail(child, "remount / read-only", NULL);
 }
 
@@ -658,7 +663,8 @@ child_run(JailChild *child)
 	if (jail->hostname != NULL && sethostname(jail->hostname, strlen(jail->hostname)) < 0)
 		child_fail(child, "sethostname", NULL);
 	child_credentials(child);
-	/* the credential change cleared the parent death signal: again, then is the parent there? */
+	/* the credential change cleared the parent death signal: again, then is the parent there?
+	 */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		child_fail(child, "PR_SET_PDEATHSIG", NULL);
 	child_check_alive(child);
@@ -737,8 +743,8 @@ cocoon_jail_spawn(CocoonJail *jail, const gchar *program, const gchar *const *ar
 		failure.step[JAIL_STEP_MAX - 1] = '\0';
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 			;
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(failure.error),
-			    "jail: %s: %s", failure.step, g_strerror(failure.error));
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(failure.error), "jail: %s: %s",
+			    failure.step, g_strerror(failure.error));
 		goto out;
 	}
 	*ret_pid = pid;

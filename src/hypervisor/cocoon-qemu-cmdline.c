@@ -236,7 +236,8 @@ cocoon_qemu_build_cmdline(const CocoonVmConfig *config, const CocoonQemuHostInfo
 	 */
 	if (config->confine) {
 		add(argv, "-sandbox");
-		add(argv, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
+		add(argv,
+		    "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
 	}
 	if (config->debug) {
 		add(argv, "-msg");

@@ -512,8 +512,8 @@ build_jail(CocoonQemu *self, const gchar *program, GError **error)
 	g_autofree gchar *root = cocoon_vm_config_state_path(config, "jail");
 	g_autofree gchar *hostname = g_strdup_printf("cocoon-%.12s", sandbox_id(self));
 	g_autoptr(CocoonJail) jail = NULL;
-	static const gchar *const devices[] = {"/dev/null", "/dev/zero", "/dev/full",
-					       "/dev/random", "/dev/urandom"};
+	static const gchar *const devices[] = {"/dev/null", "/dev/zero", "/dev/full", "/dev/random",
+					       "/dev/urandom"};
 
 	if (g_mkdir_with_parents(root, 0700) < 0) {
 		cocoon_set_error_from_errno(error, "mkdir %s", root);
@@ -760,7 +760,8 @@ connect_monitor(CocoonQemu *self, gint64 deadline, GError **error)
 					       &local_error);
 		if (self->qmp != NULL)
 			return TRUE;
-		/* the socket is QEMU's from the start: a QEMU that never serves it times out here */
+		/* the socket is QEMU's from the start: a QEMU that never serves it times out here
+		 */
 		if (g_error_matches(local_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)) {
 			if (g_get_monotonic_time() < deadline)
 				continue;

@@ -106,9 +106,10 @@ cocoon_uid_lease_acquire(const gchar *dir, guint32 base, guint32 count, const gc
 			return NULL;
 		}
 		if (cocoon_uid_in_use(uid)) {
-			g_message("uid leases: uid %u is free by its lock but a process runs as it: "
-				  "skipped",
-				  (guint)uid);
+			g_message(
+				"uid leases: uid %u is free by its lock but a process runs as it: "
+				"skipped",
+				(guint)uid);
 			continue;
 		}
 		/* who holds it, for cocoonctl and whoever looks */

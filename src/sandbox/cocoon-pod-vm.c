@@ -358,9 +358,10 @@ vm_boot(CocoonPodVm *vm, GError **error)
 	}
 	vm_config = cocoon_pod_vm_config_new(config, vm->sandbox_id, state_dir, vm->shared_dir);
 	if (!vm_config->confine)
-		g_warning("sandbox %s: hypervisor.confine = false: QEMU runs as root with every "
-			  "capability and the host's whole file system in view (for debugging only)",
-			  vm->sandbox_id);
+		g_warning(
+			"sandbox %s: hypervisor.confine = false: QEMU runs as root with every "
+			"capability and the host's whole file system in view (for debugging only)",
+			vm->sandbox_id);
 	network_fill_vm_config(&vm->network, vm_config);
 
 	vm->hypervisor = cocoon_qemu_new(vm_config, error);

@@ -30,8 +30,8 @@ main(void)
 	char line[512];
 	FILE *status;
 
-	report("name_to_handle_at", syscall(SYS_name_to_handle_at, AT_FDCWD, "/usr", &fh.handle,
-					    &mount_id, 0));
+	report("name_to_handle_at",
+	       syscall(SYS_name_to_handle_at, AT_FDCWD, "/usr", &fh.handle, &mount_id, 0));
 	report("open_by_handle_at", syscall(SYS_open_by_handle_at, AT_FDCWD, &fh.handle, O_RDONLY));
 	report("unshare", unshare(CLONE_NEWUSER));
 	report("mount", mount("none", "/usr", "tmpfs", 0, NULL));

@@ -87,11 +87,12 @@ test_jail_probe(void)
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *dir = NULL;
 	g_autoptr(CocoonJail) jail = NULL;
-	g_autofree gchar *probe = g_test_build_filename(G_TEST_BUILT, "unit", "hypervisor", "jail-probe", NULL);
+	g_autofree gchar *probe =
+		g_test_build_filename(G_TEST_BUILT, "unit", "hypervisor", "jail-probe", NULL);
 	const gchar *argv[] = {probe, NULL};
 	g_autofree gchar *out = NULL;
-	g_autofree gchar *uid_line = g_strdup_printf("Uid:\t%u\t%u\t%u\t%u\n", TEST_UID, TEST_UID,
-						     TEST_UID, TEST_UID);
+	g_autofree gchar *uid_line =
+		g_strdup_printf("Uid:\t%u\t%u\t%u\t%u\n", TEST_UID, TEST_UID, TEST_UID, TEST_UID);
 	gint status = -1;
 
 	if (!need_root())
@@ -133,7 +134,8 @@ test_jail_keep_capability(void)
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *dir = NULL;
 	g_autoptr(CocoonJail) jail = NULL;
-	g_autofree gchar *probe = g_test_build_filename(G_TEST_BUILT, "unit", "hypervisor", "jail-probe", NULL);
+	g_autofree gchar *probe =
+		g_test_build_filename(G_TEST_BUILT, "unit", "hypervisor", "jail-probe", NULL);
 	const gchar *argv[] = {probe, NULL};
 	g_autofree gchar *out = NULL;
 	gint status = -1;
@@ -147,7 +149,8 @@ test_jail_keep_capability(void)
 	out = run_jailed(jail, argv, &status, &error);
 	g_assert_no_error(error);
 	g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	/* bits 1 and 3, through execve by the ambient set; nothing else, not even in the bounding set */
+	/* bits 1 and 3, through execve by the ambient set; nothing else, not even in the bounding
+	 * set */
 	g_assert_nonnull(strstr(out, "CapEff:\t000000000000000a\n"));
 	g_assert_nonnull(strstr(out, "CapBnd:\t000000000000000a\n"));
 	g_assert_nonnull(strstr(out, "CapAmb:\t000000000000000a\n"));
