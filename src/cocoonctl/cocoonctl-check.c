@@ -5,25 +5,42 @@
 
 #include "cocoonctl.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 
 #include "cocoon-accel.h"
 #include "cocoon-agent-client.h"
+#include "cocoon-fd.h"
+#include "cocoon-fs.h"
 #include "cocoon-json.h"
+#include "cocoon-pidfd.h"
 #include "cocoon-pod-vm.h"
 #include "cocoon-qemu.h"
-#include "cocoon-fs.h"
+#include "cocoon-uid-lease.h"
+#include "cocoonctl-confine.h"
 
-#define CHECK_BOOT_SANDBOX_ID	"cocoonctl-check"
-#define CHECK_STOP_TIMEOUT_MS	5000
-#define CHECK_CONSOLE_LINES	15
-#define DEFAULT_CONTAINERD_TOML "/etc/containerd/config.toml"
-#define RUNTIME_TYPE		"io.containerd.cocoon.v2"
+#define CHECK_BOOT_SANDBOX_ID	 "cocoonctl-check"
+#define CHECK_STOP_TIMEOUT_MS	 5000
+#define CHECK_CONSOLE_LINES	 15
+#define DEFAULT_CONTAINERD_TOML	 "/etc/containerd/config.toml"
+#define RUNTIME_TYPE		 "io.containerd.cocoon.v2"
+#define SECCOMP_PROBE_TIMEOUT_MS 10000
+#define LEASE_OWNERS_SHOWN	 3
+/* what the shim gives a confined QEMU (cocoon-qemu-cmdline.c) */
+#define QEMU_SANDBOX_ARG "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270
 #endif
@@ -290,6 +307,361 @@ check_boot(Check *check)
 	cocoon_remove_tree(state_dir);
 }
 
+/* ---------------------------------------------------------------- confinement */
+
+/* a confinement problem fails the check only when pods are confined (hypervisor.confine) */
+static CheckStatus
+confine_problem(Check *check)
+{
+	return check->options->config->confine ? CHECK_FAIL : CHECK_WARN;
+}
+
+static void
+check_confine_setting(Check *check)
+{
+	const CocoonConfig *config = check->options->config;
+
+	if (config->confine)
+		report(check, CHECK_OK, "confine",
+		       "hypervisor.confine = true: each pod's QEMU runs jailed, as a uid of "
+		       "%u-%u",
+		       config->uid_base, config->uid_base + config->uid_count - 1);
+	else
+		report(check, CHECK_WARN, "confine",
+		       "hypervisor.confine = false: pods run unconfined, their QEMU as root with "
+		       "every capability (the lines below say whether confinement could be applied "
+		       "here)");
+}
+
+/* no account, group or subordinate id range of the host owns a uid (or gid) of the range */
+static void
+check_uid_range(Check *check)
+{
+	const CocoonConfig *config = check->options->config;
+	static const struct {
+		const gchar *path;
+		CocoonctlIdFile kind;
+	} files[] = {
+		{"/etc/passwd", COCOONCTL_ID_FILE_PASSWD},
+		{"/etc/group", COCOONCTL_ID_FILE_PASSWD},
+		{"/etc/subuid", COCOONCTL_ID_FILE_SUBID},
+		{"/etc/subgid", COCOONCTL_ID_FILE_SUBID},
+	};
+	/* the configuration bounds both: base <= G_MAXINT32, count <= 2^24 */
+	guint32 last = config->uid_base + config->uid_count - 1;
+	g_autoptr(GPtrArray) read = g_ptr_array_new();
+	gboolean clean = TRUE;
+
+	for (guint i = 0; i < G_N_ELEMENTS(files); i++) {
+		g_autofree gchar *contents = NULL;
+		g_autofree gchar *first = NULL;
+		g_autoptr(GError) error = NULL;
+		guint overlaps;
+
+		if (!g_file_get_contents(files[i].path, &contents, NULL, &error)) {
+			if (!g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+				report(check, CHECK_WARN, "uid-range", "%s", error->message);
+				clean = FALSE;
+			}
+			continue;
+		}
+		g_ptr_array_add(read, (gpointer)files[i].path);
+		overlaps = cocoonctl_id_file_overlaps(contents, files[i].kind, config->uid_base,
+						      config->uid_count, &first);
+		if (overlaps == 0)
+			continue;
+		clean = FALSE;
+		report(check, confine_problem(check), "uid-range",
+		       "%s: %u entr%s with ids of %u-%u (confine.uid_base, confine.uid_count), "
+		       "first %s: a pod's QEMU would share its ids; move the range or the entries",
+		       files[i].path, overlaps, overlaps == 1 ? "y" : "ies", config->uid_base, last,
+		       first);
+	}
+	if (clean) {
+		g_autofree gchar *names = NULL;
+		g_ptr_array_add(read, NULL);
+		names = g_strjoinv(", ", (gchar **)read->pdata);
+		report(check, CHECK_OK, "uid-range",
+		       "uids and gids %u-%u (confine.uid_*) are in no entry of %s",
+		       config->uid_base, last,
+		       names[0] != '\0' ? names : "the id files (none here)");
+	}
+}
+
+/* the namespaces of the jail, made by a child that exits at once */
+static void
+check_namespaces(Check *check)
+{
+	pid_t pid;
+	int status = 0;
+	gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+	pid_t waited = 0;
+
+	if (!cocoon_pidfd_supported()) {
+		report(check, confine_problem(check), "namespaces",
+		       "pidfd_open(2) is missing (Linux >= 5.3): the shim cannot start a confined "
+		       "QEMU");
+		return;
+	}
+	if (geteuid() != 0) {
+		report(check, CHECK_WARN, "namespaces",
+		       "not tried: making namespaces needs root (the shim runs as root; so should "
+		       "cocoonctl check)");
+		return;
+	}
+	pid = fork();
+	if (pid < 0) {
+		report(check, CHECK_WARN, "namespaces", "not tried: fork: %s", g_strerror(errno));
+		return;
+	}
+	if (pid == 0) {
+		/* system calls only: the parent may have threads */
+		if (unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
+			_exit(errno < 128 ? errno : 127);
+		/* the jail's first step: nothing mounted inside reaches the host */
+		if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+			_exit(errno < 127 ? 128 + errno : 255);
+		_exit(0);
+	}
+	while ((waited = waitpid(pid, &status, WNOHANG)) == 0 && g_get_monotonic_time() < deadline)
+		g_usleep(10 * 1000);
+	if (waited == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		report(check, confine_problem(check), "namespaces",
+		       "the unshare(2) child did not exit within 5 s");
+		return;
+	}
+	if (waited < 0 || !WIFEXITED(status)) {
+		report(check, confine_problem(check), "namespaces",
+		       "the unshare(2) child did not exit normally");
+		return;
+	}
+	if (WEXITSTATUS(status) == 0) {
+		report(check, CHECK_OK, "namespaces",
+		       "new mount, PID, IPC and UTS namespaces can be made (unshare(2) as root), "
+		       "\"/\" made a slave in them; pidfd_open(2) works");
+		return;
+	}
+	if (WEXITSTATUS(status) < 128)
+		report(check, confine_problem(check), "namespaces",
+		       "unshare(CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWIPC|CLONE_NEWUTS): %s (in a "
+		       "container? it must allow making namespaces)",
+		       g_strerror(WEXITSTATUS(status)));
+	else
+		report(check, confine_problem(check), "namespaces",
+		       "in a new mount namespace, making \"/\" a slave: %s",
+		       WEXITSTATUS(status) < 255 ? g_strerror(WEXITSTATUS(status) - 128) : "?");
+}
+
+typedef struct {
+	GAsyncResult *result;
+	gboolean timed_out;
+} ProbeWait;
+
+static void
+on_probe_done(GObject *source, GAsyncResult *result, gpointer data)
+{
+	ProbeWait *wait = data;
+	wait->result = g_object_ref(result);
+}
+
+static gboolean
+on_probe_timeout(gpointer data)
+{
+	ProbeWait *wait = data;
+	wait->timed_out = TRUE;
+	return G_SOURCE_REMOVE;
+}
+
+/* the first line of QEMU's output that is not QMP's JSON: its complaint */
+static gchar *
+qemu_complaint(const gchar *output)
+{
+	g_auto(GStrv) lines = g_strsplit(output != NULL ? output : "", "\n", -1);
+	for (guint i = 0; lines[i] != NULL; i++) {
+		gchar *line = g_strstrip(lines[i]);
+		if (line[0] != '\0' && line[0] != '{')
+			return g_strdup(line);
+	}
+	return g_strdup("no message");
+}
+
+/* QEMU's own seccomp filter (-sandbox), as the shim asks for it: a QEMU without it refuses */
+static void
+check_qemu_sandbox(Check *check, gboolean qemu_found)
+{
+	const gchar *binary = check->options->config->qemu_binary;
+	const gchar *argv[] = {binary, "-sandbox", QEMU_SANDBOX_ARG, "-machine",
+			       "none", "-display", "none",	     "-nodefaults",
+			       "-S",   "-qmp",	   "stdio",	     NULL};
+	g_autoptr(GMainContext) context = NULL;
+	g_autoptr(GSubprocess) process = NULL;
+	g_autoptr(GCancellable) cancellable = NULL;
+	g_autoptr(GSource) timeout = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *output = NULL;
+	g_autofree gchar *complaint = NULL;
+	ProbeWait wait = {NULL, FALSE};
+	gboolean finished;
+
+	if (!qemu_found) {
+		report(check, CHECK_INFO, "seccomp", "not tried: no usable QEMU");
+		return;
+	}
+	process = g_subprocess_newv(argv,
+				    G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+					    G_SUBPROCESS_FLAGS_STDERR_MERGE,
+				    &error);
+	if (process == NULL) {
+		report(check, confine_problem(check), "seccomp", "%s: %s", binary, error->message);
+		return;
+	}
+	/* a deadline of our own: communicate has none */
+	context = g_main_context_new();
+	cancellable = g_cancellable_new();
+	g_main_context_push_thread_default(context);
+	g_subprocess_communicate_utf8_async(
+		process, "{\"execute\":\"qmp_capabilities\"}{\"execute\":\"quit\"}\n", cancellable,
+		on_probe_done, &wait);
+	timeout = g_timeout_source_new(SECCOMP_PROBE_TIMEOUT_MS);
+	g_source_set_callback(timeout, on_probe_timeout, &wait, NULL);
+	g_source_attach(timeout, context);
+	while (wait.result == NULL && !wait.timed_out)
+		g_main_context_iteration(context, TRUE);
+	if (wait.result == NULL) {
+		g_subprocess_force_exit(process);
+		g_cancellable_cancel(cancellable);
+		while (wait.result == NULL)
+			g_main_context_iteration(context, TRUE);
+	}
+	g_source_destroy(timeout);
+	finished =
+		g_subprocess_communicate_utf8_finish(process, wait.result, &output, NULL, &error);
+	g_clear_object(&wait.result);
+	if (!wait.timed_out && finished)
+		g_subprocess_wait(process, NULL, NULL);
+	g_main_context_pop_thread_default(context);
+
+	if (wait.timed_out) {
+		report(check, confine_problem(check), "seccomp",
+		       "%s -sandbox %s did not quit within %u ms", binary, QEMU_SANDBOX_ARG,
+		       SECCOMP_PROBE_TIMEOUT_MS);
+		return;
+	}
+	if (!finished) {
+		report(check, confine_problem(check), "seccomp", "%s -sandbox: %s", binary,
+		       error->message);
+		return;
+	}
+	if (g_subprocess_get_if_exited(process) && g_subprocess_get_exit_status(process) == 0) {
+		report(check, CHECK_OK, "seccomp",
+		       "QEMU's own filter works: %s -sandbox %s started and quit", binary,
+		       QEMU_SANDBOX_ARG);
+		return;
+	}
+	complaint = qemu_complaint(output);
+	report(check, confine_problem(check), "seccomp", "%s -sandbox %s failed (%s %d): %s%s",
+	       binary, QEMU_SANDBOX_ARG,
+	       g_subprocess_get_if_exited(process) ? "exit status" : "signal",
+	       g_subprocess_get_if_exited(process) ? g_subprocess_get_exit_status(process)
+						   : g_subprocess_get_term_sig(process),
+	       complaint,
+	       strstr(complaint, "seccomp support is disabled") != NULL
+		       ? " (a QEMU built without libseccomp: Debian's qemu-system-x86 has it)"
+		       : "");
+}
+
+/* a lease file's uid: its whole name, a number */
+static gboolean
+lease_name_is_uid(const gchar *name)
+{
+	gsize length = strlen(name);
+	if (length == 0 || length > 10)
+		return FALSE;
+	for (const gchar *p = name; *p != '\0'; p++) {
+		if (!g_ascii_isdigit(*p))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* the lease directory of the shims (cocoon-uid-lease.h) and the uids leased now */
+static void
+check_uid_leases(Check *check)
+{
+	const gchar *dir = COCOON_UID_LEASE_DIR_DEFAULT;
+	cocoon_autofd int dir_fd = -1;
+	g_autoptr(GString) owners = g_string_new(NULL);
+	struct stat st;
+	struct dirent *entry;
+	DIR *entries;
+	guint files = 0, leased = 0;
+
+	if (lstat(dir, &st) < 0) {
+		if (errno == ENOENT)
+			report(check, CHECK_OK, "uid-leases",
+			       "%s does not exist yet (the first confined pod makes it): no uid "
+			       "leased",
+			       dir);
+		else
+			report(check, confine_problem(check), "uid-leases", "%s: %s", dir,
+			       g_strerror(errno));
+		return;
+	}
+	if (!S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022) != 0) {
+		report(check, confine_problem(check), "uid-leases",
+		       "%s must be a directory of root's that others cannot write, not a %s of uid "
+		       "%u, mode %04o: remove it (the shim makes it again)",
+		       dir, S_ISDIR(st.st_mode) ? "directory" : "non-directory", (guint)st.st_uid,
+		       (guint)(st.st_mode & 07777));
+		return;
+	}
+	dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	entries = dir_fd >= 0 ? fdopendir(fcntl(dir_fd, F_DUPFD_CLOEXEC, 0)) : NULL;
+	if (entries == NULL) {
+		report(check, errno == EACCES ? CHECK_WARN : confine_problem(check), "uid-leases",
+		       "%s: root's, mode %04o; the leases cannot be counted: %s%s", dir,
+		       (guint)(st.st_mode & 07777), g_strerror(errno),
+		       errno == EACCES ? " (run as root)" : "");
+		return;
+	}
+	while ((entry = readdir(entries)) != NULL) {
+		cocoon_autofd int fd = -1;
+		gchar text[128];
+		ssize_t length;
+
+		if (!lease_name_is_uid(entry->d_name))
+			continue;
+		fd = openat(dir_fd, entry->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		files++;
+		/* a file we can lock is free: let it go at once, a shim may want it */
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			flock(fd, LOCK_UN);
+			continue;
+		}
+		if (errno != EWOULDBLOCK)
+			continue;
+		leased++;
+		if (leased > LEASE_OWNERS_SHOWN)
+			continue;
+		length = pread(fd, text, sizeof(text) - 1, 0);
+		text[MAX(length, 0)] = '\0';
+		g_strstrip(text);
+		g_string_append_printf(owners, "%s%s: %s", owners->len > 0 ? "; " : "",
+				       entry->d_name, text[0] != '\0' ? text : "?");
+	}
+	closedir(entries);
+	report(check, CHECK_OK, "uid-leases",
+	       "%s: root's, mode %04o; %u uid%s leased now (%u lease file%s)%s%s%s%s", dir,
+	       (guint)(st.st_mode & 07777), leased, leased == 1 ? "" : "s", files,
+	       files == 1 ? "" : "s", leased > 0 ? ": " : "", owners->str,
+	       leased > LEASE_OWNERS_SHOWN ? "; ..." : "",
+	       leased > 0 ? " (uid: shim pid, pod)" : "");
+}
+
 static void
 check_containerd(Check *check)
 {
@@ -354,14 +726,20 @@ gint
 cocoonctl_check(CocoonctlOptions *options)
 {
 	Check check = {options, cocoon_json_new_array(), 0, NULL};
-	gboolean qemu_ok, image_ok;
+	gboolean qemu_found, qemu_ok, image_ok;
 
 	check_config(&check);
-	qemu_ok = check_qemu(&check);
+	qemu_found = check_qemu(&check);
+	qemu_ok = qemu_found;
 	if (!check_virtiofsd(&check))
 		qemu_ok = FALSE;
 	check_kvm(&check);
 	image_ok = check_guest_image(&check);
+	check_confine_setting(&check);
+	check_uid_range(&check);
+	check_namespaces(&check);
+	check_qemu_sandbox(&check, qemu_found);
+	check_uid_leases(&check);
 	if (qemu_ok && image_ok)
 		check_boot(&check);
 	else
