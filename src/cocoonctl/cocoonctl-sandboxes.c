@@ -8,11 +8,13 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include <glib-unix.h>
 
 #include "cocoon-dbus-exporter.h"
 #include "cocoon-dbus-generated.h"
+#include "cocoonctl-confine.h"
 
 #define CALL_TIMEOUT_MS 5000
 
@@ -213,6 +215,178 @@ find_sandboxes(CocoonctlOptions *options)
 	return found;
 }
 
+/* ---------------------------------------------------------------- the VMM's confinement */
+
+/* the namespaces compared with cocoonctl's own; mnt and pid decide "confined" */
+static const gchar *const namespace_names[] = {"mnt", "pid", "ipc", "uts", "net"};
+#define NAMESPACE_MNT 0
+#define NAMESPACE_PID 1
+
+typedef enum {
+	NAMESPACE_UNKNOWN,
+	NAMESPACE_SAME,
+	NAMESPACE_OWN,
+} NamespaceState;
+
+/* how a pod's VMM runs, as /proc shows it */
+typedef struct {
+	guint32 pid;
+	gchar *error; /* why /proc/<pid>/status could not be read, or NULL */
+	CocoonctlProcStatus status;
+	NamespaceState namespaces[G_N_ELEMENTS(namespace_names)];
+	gchar *namespace_error; /* the first ns link that could not be read */
+	gboolean in_range;	/* its uid is one of confine.uid_* */
+	gboolean known;		/* status and the mnt and pid namespaces were read */
+	gboolean confined;
+	gchar *missing; /* what it lacks to be confined */
+} VmmConfinement;
+
+static void
+vmm_confinement_free(VmmConfinement *vmm)
+{
+	if (vmm == NULL)
+		return;
+	g_free(vmm->error);
+	g_free(vmm->namespace_error);
+	g_free(vmm->missing);
+	g_free(vmm);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VmmConfinement, vmm_confinement_free)
+
+/* the inode of a namespace link: two processes share the namespace when it is the same */
+static NamespaceState
+namespace_state(guint32 pid, const gchar *name, gchar **ret_error)
+{
+	g_autofree gchar *theirs = g_strdup_printf("/proc/%u/ns/%s", pid, name);
+	g_autofree gchar *ours = g_strdup_printf("/proc/self/ns/%s", name);
+	struct stat their_stat, our_stat;
+
+	if (stat(theirs, &their_stat) < 0 || stat(ours, &our_stat) < 0) {
+		if (*ret_error == NULL)
+			*ret_error = g_strdup_printf("%s: %s", theirs, g_strerror(errno));
+		return NAMESPACE_UNKNOWN;
+	}
+	return their_stat.st_dev == our_stat.st_dev && their_stat.st_ino == our_stat.st_ino
+		       ? NAMESPACE_SAME
+		       : NAMESPACE_OWN;
+}
+
+static VmmConfinement *
+vmm_confinement_read(guint32 pid, const CocoonConfig *config)
+{
+	g_autoptr(VmmConfinement) vmm = g_new0(VmmConfinement, 1);
+	g_autofree gchar *path = g_strdup_printf("/proc/%u/status", pid);
+	g_autofree gchar *contents = NULL;
+	g_autoptr(GError) error = NULL;
+
+	vmm->pid = pid;
+	if (pid == 0) {
+		vmm->error = g_strdup("no VM");
+		return g_steal_pointer(&vmm);
+	}
+	if (!g_file_get_contents(path, &contents, NULL, &error) ||
+	    !cocoonctl_proc_status_parse(contents, &vmm->status, &error)) {
+		vmm->error = g_strdup_printf("%s: %s", path, error->message);
+		return g_steal_pointer(&vmm);
+	}
+	for (guint i = 0; i < G_N_ELEMENTS(namespace_names); i++)
+		vmm->namespaces[i] =
+			namespace_state(pid, namespace_names[i], &vmm->namespace_error);
+	vmm->in_range = vmm->status.uid[1] >= config->uid_base &&
+			(guint64)vmm->status.uid[1] < (guint64)config->uid_base + config->uid_count;
+	if (vmm->namespaces[NAMESPACE_MNT] != NAMESPACE_UNKNOWN &&
+	    vmm->namespaces[NAMESPACE_PID] != NAMESPACE_UNKNOWN) {
+		vmm->known = TRUE;
+		vmm->confined = cocoonctl_confined(
+			&vmm->status, vmm->namespaces[NAMESPACE_MNT] == NAMESPACE_OWN,
+			vmm->namespaces[NAMESPACE_PID] == NAMESPACE_OWN, &vmm->missing);
+	} else {
+		/* namespaces not readable (not root): "no" if something else lacks, else open */
+		vmm->known = !cocoonctl_confined(&vmm->status, TRUE, TRUE, &vmm->missing);
+	}
+	return g_steal_pointer(&vmm);
+}
+
+/* "yes", "no" or "unknown" */
+static const gchar *
+vmm_confined_text(const VmmConfinement *vmm)
+{
+	if (vmm->error != NULL || !vmm->known)
+		return "unknown";
+	return vmm->confined ? "yes" : "no";
+}
+
+static const gchar *
+namespace_state_text(NamespaceState state)
+{
+	return state == NAMESPACE_OWN ? "differs" : state == NAMESPACE_SAME ? "same" : "unknown";
+}
+
+static CocoonJson *
+vmm_json(const VmmConfinement *vmm)
+{
+	CocoonJson *object = cocoon_json_new_object();
+	CocoonJson *namespaces;
+	g_autofree gchar *cap_eff = NULL;
+
+	cocoon_json_object_set_int64(object, "pid", vmm->pid);
+	cocoon_json_object_set_string(object, "confined", vmm_confined_text(vmm));
+	if (vmm->error != NULL) {
+		cocoon_json_object_set_string(object, "error", vmm->error);
+		return object;
+	}
+	cap_eff = g_strdup_printf("%016" G_GINT64_MODIFIER "x", vmm->status.cap_eff);
+	if (vmm->missing != NULL)
+		cocoon_json_object_set_string(object, "missing", vmm->missing);
+	cocoon_json_object_set_int64(object, "uid", vmm->status.uid[1]);
+	cocoon_json_object_set_int64(object, "gid", vmm->status.gid[1]);
+	cocoon_json_object_set_boolean(object, "uid_in_range", vmm->in_range);
+	cocoon_json_object_set_string(object, "cap_eff", cap_eff);
+	cocoon_json_object_set_int64(object, "no_new_privs", vmm->status.no_new_privs);
+	cocoon_json_object_set_int64(object, "seccomp", vmm->status.seccomp);
+	cocoon_json_object_set_string(object, "seccomp_mode",
+				      cocoonctl_seccomp_to_string(vmm->status.seccomp));
+	namespaces = cocoon_json_new_object();
+	for (guint i = 0; i < G_N_ELEMENTS(namespace_names); i++)
+		cocoon_json_object_set_string(namespaces, namespace_names[i],
+					      namespace_state_text(vmm->namespaces[i]));
+	cocoon_json_object_set(object, "namespaces", namespaces);
+	if (vmm->namespace_error != NULL)
+		cocoon_json_object_set_string(object, "namespace_error", vmm->namespace_error);
+	return object;
+}
+
+static void
+vmm_print(const VmmConfinement *vmm, const CocoonConfig *config)
+{
+	g_autofree gchar *caps = NULL;
+	g_autoptr(GString) namespaces = g_string_new(NULL);
+	guint32 last = config->uid_base + config->uid_count - 1;
+
+	if (vmm->error != NULL) {
+		g_print("Confined:       unknown (%s)\n", vmm->error);
+		return;
+	}
+	if (vmm->missing != NULL)
+		g_print("Confined:       %s (%s)\n", vmm_confined_text(vmm), vmm->missing);
+	else
+		g_print("Confined:       %s\n", vmm_confined_text(vmm));
+	g_print("  Uid/Gid:      %u/%u (%s confine.uid_* %u-%u)\n", vmm->status.uid[1],
+		vmm->status.gid[1], vmm->in_range ? "in" : "not in", config->uid_base, last);
+	caps = cocoonctl_caps_to_string(vmm->status.cap_eff);
+	g_print("  CapEff:       %016" G_GINT64_MODIFIER "x (%s)\n", vmm->status.cap_eff, caps);
+	g_print("  NoNewPrivs:   %u\n", vmm->status.no_new_privs);
+	g_print("  Seccomp:      %u (%s)\n", vmm->status.seccomp,
+		cocoonctl_seccomp_to_string(vmm->status.seccomp));
+	for (guint i = 0; i < G_N_ELEMENTS(namespace_names); i++)
+		g_string_append_printf(namespaces, "%s%s %s", i > 0 ? ", " : "", namespace_names[i],
+				       namespace_state_text(vmm->namespaces[i]));
+	g_print("  Namespaces:   %s (vs cocoonctl's)%s%s\n", namespaces->str,
+		vmm->namespace_error != NULL ? ": " : "",
+		vmm->namespace_error != NULL ? vmm->namespace_error : "");
+}
+
 /* ---------------------------------------------------------------- output */
 
 static CocoonJson *
@@ -242,10 +416,12 @@ processes_json(GVariant *value, gboolean containers)
 }
 
 static CocoonJson *
-sandbox_json(FoundSandbox *sandbox)
+sandbox_json(FoundSandbox *sandbox, const CocoonConfig *config)
 {
 	CocoonDbusSandbox1 *proxy = sandbox->proxy;
 	CocoonJson *object = cocoon_json_new_object();
+	g_autoptr(VmmConfinement) vmm =
+		vmm_confinement_read(cocoon_dbus_sandbox1_get_qemu_pid(proxy), config);
 	const gchar *text;
 
 #define STRING(key, getter)                                                                        \
@@ -258,6 +434,7 @@ sandbox_json(FoundSandbox *sandbox)
 #undef STRING
 	cocoon_json_object_set_int64(object, "shim_pid", cocoon_dbus_sandbox1_get_shim_pid(proxy));
 	cocoon_json_object_set_int64(object, "qemu_pid", cocoon_dbus_sandbox1_get_qemu_pid(proxy));
+	cocoon_json_object_set(object, "vmm", vmm_json(vmm));
 	cocoon_json_object_set_int64(object, "vcpus", cocoon_dbus_sandbox1_get_vcpus(proxy));
 	cocoon_json_object_set_int64(object, "memory_mib",
 				     cocoon_dbus_sandbox1_get_memory_mi_b(proxy));
@@ -306,7 +483,8 @@ cocoonctl_list(CocoonctlOptions *options)
 	if (options->json) {
 		g_autoptr(CocoonJson) array = cocoon_json_new_array();
 		for (guint i = 0; i < found->len; i++)
-			cocoon_json_array_append(array, sandbox_json(found->pdata[i]));
+			cocoon_json_array_append(array,
+						 sandbox_json(found->pdata[i], options->config));
 		print_json(array);
 		return COCOONCTL_EXIT_OK;
 	}
@@ -336,6 +514,7 @@ cocoonctl_inspect(CocoonctlOptions *options, const gchar *id)
 	g_autoptr(GPtrArray) found = find_sandboxes(options);
 	FoundSandbox *sandbox = NULL;
 	CocoonDbusSandbox1 *proxy;
+	g_autoptr(VmmConfinement) vmm = NULL;
 	g_autofree gchar *booted = NULL;
 	GVariant *processes;
 	GVariantIter iter;
@@ -355,7 +534,7 @@ cocoonctl_inspect(CocoonctlOptions *options, const gchar *id)
 		return COCOONCTL_EXIT_NOT_FOUND;
 	}
 	if (options->json) {
-		g_autoptr(CocoonJson) json = sandbox_json(sandbox);
+		g_autoptr(CocoonJson) json = sandbox_json(sandbox, options->config);
 		print_json(json);
 		return COCOONCTL_EXIT_OK;
 	}
@@ -369,6 +548,8 @@ cocoonctl_inspect(CocoonctlOptions *options, const gchar *id)
 	g_print("QEMU:           pid %u, %s, %u vCPUs, %u MiB\n",
 		cocoon_dbus_sandbox1_get_qemu_pid(proxy), cocoon_dbus_sandbox1_get_accel(proxy),
 		cocoon_dbus_sandbox1_get_vcpus(proxy), cocoon_dbus_sandbox1_get_memory_mi_b(proxy));
+	vmm = vmm_confinement_read(cocoon_dbus_sandbox1_get_qemu_pid(proxy), options->config);
+	vmm_print(vmm, options->config);
 	g_print("Boot:           %" G_GUINT64_FORMAT " ms, up since %s\n",
 		cocoon_dbus_sandbox1_get_boot_duration_ms(proxy), booted);
 	g_print("Agent latency:  %" G_GUINT64_FORMAT " us\n",
