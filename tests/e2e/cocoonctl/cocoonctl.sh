@@ -5,7 +5,9 @@
 # runtime io.containerd.cocoon.v2, the shims on a private D-Bus session bus (runtime.dbus =
 # "session"). `cocoonctl list --json` shows both pods with their containers, on the bus and from
 # the peer sockets alone; inspect, events; `cocoonctl check` passes (TCG here) and fails clearly
-# with a missing kernel. Needs root, containerd, QEMU, dbus-daemon, a guest image; SKIP otherwise.
+# with a missing kernel. Confinement (hypervisor.confine, the default): check's confinement lines
+# are ok, inspect and list --json show each pod's QEMU confined (a uid of confine.uid_*, seccomp
+# filter, mount and PID namespaces of its own), and confine = false is a warning. Needs root, containerd, QEMU, dbus-daemon, a guest image; SKIP otherwise.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
@@ -96,10 +98,12 @@ run --annotation io.kubernetes.cri.sandbox-id=podA "$image" podA-c2 sleep 1000
 run --annotation io.kubernetes.cri.sandbox-id=podB \
 	--annotation io.cocoon.config.hypervisor.memory_mib=320 "$image" podB sleep 1000
 
+uid_base=1900000000 uid_count=65536 # the defaults of confine.uid_*
 check_list() { # FILE LABEL
-	python3 - "$1" <<'PY'
+	python3 - "$1" "$uid_base" "$uid_count" <<'PY'
 import json, sys
 sandboxes = {s["id"]: s for s in json.load(open(sys.argv[1]))}
+base, count = int(sys.argv[2]), int(sys.argv[3])
 assert set(sandboxes) >= {"podA", "podB"}, sorted(sandboxes)
 a, b = sandboxes["podA"], sandboxes["podB"]
 assert sorted(c["id"] for c in a["containers"]) == ["podA", "podA-c2"], a["containers"]
@@ -110,6 +114,14 @@ for s in (a, b):
     assert all(c["status"] == "running" and c["pid"] > 0 for c in s["containers"]), s
 assert a["memory_mib"] == 256 and b["memory_mib"] == 320, (a["memory_mib"], b["memory_mib"])
 assert a["shim_pid"] != b["shim_pid"]
+for s in (a, b):
+    vmm = s["vmm"]
+    assert vmm["pid"] == s["qemu_pid"] and vmm["confined"] == "yes", vmm
+    assert base <= vmm["uid"] < base + count and vmm["uid_in_range"] and vmm["gid"] == vmm["uid"], vmm
+    assert vmm["seccomp"] == 2 and vmm["seccomp_mode"] == "filter" and vmm["no_new_privs"] == 1, vmm
+    assert int(vmm["cap_eff"], 16) & ~0x1b == 0, vmm
+    assert vmm["namespaces"]["mnt"] == "differs" and vmm["namespaces"]["pid"] == "differs", vmm
+assert a["vmm"]["uid"] != b["vmm"]["uid"], "two pods' QEMUs share uid %d" % a["vmm"]["uid"]
 print("%s: %s" % (a["source"].split(":")[0], ", ".join(
     "%s(%s)" % (s["id"], " ".join(c["id"] for c in s["containers"])) for s in (a, b))))
 PY
@@ -125,7 +137,21 @@ else
 	fail "cocoonctl --bus none list --json"; cat "$work/list-sockets.json"
 fi
 cocoonctl list | sed 's/^/  list| /'
-if cocoonctl inspect podA | grep -q "podA-c2"; then pass "inspect podA"; else fail "inspect podA"; fi
+cocoonctl inspect podA >"$work/inspect.txt" || true
+sed 's/^/  inspect| /' "$work/inspect.txt"
+if grep -q "podA-c2" "$work/inspect.txt"; then pass "inspect podA"; else fail "inspect podA"; fi
+# the VMM's confinement as /proc shows it
+vmm_uid=$(sed -n 's#^  Uid/Gid: *\([0-9]*\)/.*#\1#p' "$work/inspect.txt")
+if grep -q "^Confined: *yes$" "$work/inspect.txt" &&
+	[ -n "$vmm_uid" ] && [ "$vmm_uid" -ge "$uid_base" ] && [ "$vmm_uid" -lt $((uid_base + uid_count)) ] &&
+	grep -q "^  Uid/Gid: .*(in confine.uid_\*" "$work/inspect.txt" &&
+	grep -q "^  NoNewPrivs: *1$" "$work/inspect.txt" &&
+	grep -q "^  Seccomp: *2 (filter)$" "$work/inspect.txt" &&
+	grep -q "^  Namespaces: *mnt differs, pid differs," "$work/inspect.txt"; then
+	pass "inspect podA: QEMU confined, uid $vmm_uid, seccomp filter, mnt and pid namespaces its own"
+else
+	fail "inspect podA does not show a confined QEMU"
+fi
 rc=0; cocoonctl inspect no-such-pod 2>/dev/null || rc=$?
 [ "$rc" = 3 ] && pass "inspect of an unknown pod exits 3" || fail "inspect unknown gave $rc"
 
@@ -150,6 +176,18 @@ if [ "$rc" = 0 ] && echo "$out" | grep -q "^ok   boot .*booted under \(tcg\|kvm\
 else
 	fail "cocoonctl check exit $rc"
 fi
+# confinement: every line ok, and podA's lease (at least) counted
+missing_lines=
+for line in "ok   confine     hypervisor.confine = true" "ok   uid-range   uids and gids $uid_base-" \
+	"ok   namespaces  new mount, PID, IPC and UTS namespaces can be made" \
+	"ok   seccomp     QEMU's own filter works" "ok   uid-leases  /run/cocoon-uids: root's, mode 0[0-7]*; [1-9][0-9]* uids\? leased now"; do
+	echo "$out" | grep -q "^$line" || missing_lines="$missing_lines [$line]"
+done
+if [ -z "$missing_lines" ]; then
+	pass "cocoonctl check: confine, uid-range, namespaces, seccomp and uid-leases ok"
+else
+	fail "cocoonctl check: no line$missing_lines"
+fi
 sed "s#kernel = \".*\";#kernel = \"$work/missing/vmlinux\";#" "$work/cocoon.conf" >"$work/bad.conf"
 rc=0; out=$(cocoonctl --config "$work/bad.conf" check 2>&1) || rc=$?
 echo "$out" | grep -v "^ok" | sed 's/^/  check| /'
@@ -157,6 +195,14 @@ if [ "$rc" = 1 ] && echo "$out" | grep -q "^FAIL guest .*$work/missing/vmlinux";
 	pass "cocoonctl check fails with exit 1 naming the missing kernel"
 else
 	fail "cocoonctl check with a missing kernel: exit $rc"
+fi
+# confine = false: a warning that pods run unconfined (no boot: the kernel is still missing)
+sed "s#memory_mib = 256;#memory_mib = 256; confine = false;#" "$work/bad.conf" >"$work/unconfined.conf"
+out=$(cocoonctl --config "$work/unconfined.conf" check 2>&1) || true
+if echo "$out" | grep -q "^warn confine     hypervisor.confine = false: pods run unconfined"; then
+	pass "cocoonctl check warns when pods run unconfined"
+else
+	fail "cocoonctl check with confine = false: no warning"; echo "$out"
 fi
 
 if [ "$failures" -gt 0 ]; then
