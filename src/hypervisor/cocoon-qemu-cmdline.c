@@ -87,6 +87,7 @@ cocoon_qemu_build_cmdline(const CocoonVmConfig *config, const CocoonQemuHostInfo
 {
 	g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
 	g_autofree gchar *name = NULL;
+	g_autofree gchar *state = NULL;
 	g_autofree gchar *params = NULL;
 	gboolean microvm;
 	const gchar *bus_suffix;
@@ -105,8 +106,14 @@ cocoon_qemu_build_cmdline(const CocoonVmConfig *config, const CocoonQemuHostInfo
 
 	add(argv, "%s", config->qemu_binary);
 	name = cocoon_qemu_escape_option_value(config->sandbox_id);
+	/*
+	 * the name carries the pod's state directory, so that ps and pgrep -f tell the host which
+	 * pod a QEMU is (QEMU never opens a path there: its sockets are fds); the guest never sees
+	 * it
+	 */
+	state = cocoon_qemu_escape_option_value(config->state_dir);
 	add(argv, "-name");
-	add(argv, "guest=cocoon-%s,debug-threads=on", name);
+	add(argv, "guest=cocoon-%s@%s/,debug-threads=on", name, state);
 	add(argv, "-machine");
 	/*
 	 * vhost-user: virtiofsd reads and writes the guest's buffers itself, so guest RAM is a
