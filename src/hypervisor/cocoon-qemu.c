@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <linux/capability.h>
 #include <sched.h>
 #include <signal.h>
@@ -46,6 +47,8 @@
 /* a confined QEMU's limits: fds, and threads on top of one per vCPU */
 #define QEMU_NOFILE_MAX 8192
 #define QEMU_NPROC_MAX	256
+/* qemu.log (QEMU's stderr) at most, then rotated once to qemu.log.1 */
+#define QEMU_LOG_MAX (256 * 1024)
 /* the console reader's buffer */
 #define CONSOLE_CHUNK 16384
 
@@ -75,6 +78,9 @@ typedef struct {
 	int console_fd;
 	GThread *console_thread;
 	CocoonConsoleLog *console_log;
+	/* QEMU's stderr: the read end of its pipe, read by the same thread into qemu.log, capped */
+	int stderr_fd;
+	CocoonConsoleLog *stderr_log;
 
 	/* hypervisor.confine: the uid QEMU runs as, held until QEMU is reaped */
 	CocoonUidLease *lease;
@@ -168,25 +174,31 @@ child_setup(gpointer user_data)
 	sigaction(SIGHUP, &action, NULL);
 }
 
-static gboolean
-open_log(const gchar *path, int *ret_fd, GError **error)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+/* ---- the console ---- */
 
-	if (fd < 0) {
-		cocoon_set_error_from_errno(error, "open %s", path);
+/* one read of fd into log; FALSE at EOF or on an error */
+static gboolean
+output_copy(CocoonQemu *self, int fd, CocoonConsoleLog *log, guint8 *buffer, gboolean *warned)
+{
+	g_autoptr(GError) error = NULL;
+	ssize_t n = read(fd, buffer, CONSOLE_CHUNK);
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return TRUE;
+	if (n <= 0)
 		return FALSE;
+	if (!cocoon_console_log_write(log, buffer, (gsize)n, &error) && !*warned) {
+		g_warning("sandbox %s: %s (output dropped)", sandbox_id(self), error->message);
+		*warned = TRUE;
 	}
-	*ret_fd = fd;
 	return TRUE;
 }
 
-/* ---- the console ---- */
-
 /*
- * the cocoon-console thread (no context; blocks in read): copies the guest's serial output into
- * the capped log until QEMU's end closes (or console_stop() shuts ours). It must keep reading
- * even when the log cannot be written: a full socket would stall the guest's console.
+ * the cocoon-console thread (no context; blocks in poll): copies the guest's serial output and
+ * QEMU's stderr into their capped logs until both end (QEMU's exit, or console_stop() shutting
+ * the console). It must keep reading even when a log cannot be written: a full socket would
+ * stall the guest's console, a full pipe QEMU itself.
  */
 static gpointer
 console_thread_run(gpointer user_data)
@@ -194,20 +206,22 @@ console_thread_run(gpointer user_data)
 	CocoonQemu *self = user_data;
 	g_autofree guint8 *buffer = g_malloc(CONSOLE_CHUNK);
 	gboolean warned = FALSE;
+	struct pollfd fds[2] = {
+		{.fd = self->console_fd, .events = POLLIN},
+		{.fd = self->stderr_fd, .events = POLLIN},
+	};
+	CocoonConsoleLog *logs[2] = {self->console_log, self->stderr_log};
 
-	for (;;) {
-		g_autoptr(GError) error = NULL;
-		ssize_t n = read(self->console_fd, buffer, CONSOLE_CHUNK);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
+	while (fds[0].fd >= 0 || fds[1].fd >= 0) {
+		if (poll(fds, G_N_ELEMENTS(fds), -1) < 0) {
+			if (errno == EINTR)
+				continue;
 			break;
-		if (!cocoon_console_log_write(self->console_log, buffer, (gsize)n, &error) &&
-		    !warned) {
-			g_warning("sandbox %s: console: %s (console output dropped)",
-				  sandbox_id(self), error->message);
-			warned = TRUE;
+		}
+		for (guint i = 0; i < G_N_ELEMENTS(fds); i++) {
+			if (fds[i].fd >= 0 && fds[i].revents != 0 &&
+			    !output_copy(self, fds[i].fd, logs[i], buffer, &warned))
+				fds[i].fd = -1; /* poll skips it */
 		}
 	}
 	return NULL;
@@ -219,11 +233,33 @@ console_stop(CocoonQemu *self)
 {
 	if (self->console_thread != NULL) {
 		/* queued bytes are still read, then read() returns 0 even if QEMU's end lingers */
-		shutdown(self->console_fd, SHUT_RD);
+		if (self->console_fd >= 0)
+			shutdown(self->console_fd, SHUT_RD);
 		g_thread_join(g_steal_pointer(&self->console_thread));
 	}
 	cocoon_fd_closep(&self->console_fd);
+	cocoon_fd_closep(&self->stderr_fd);
 	g_clear_pointer(&self->console_log, cocoon_console_log_free);
+	g_clear_pointer(&self->stderr_log, cocoon_console_log_free);
+}
+
+/* qemu.log, capped, and QEMU's end of the stderr pipe (ret_qemu_fd), before the spawn */
+static gboolean
+stderr_prepare(CocoonQemu *self, int *ret_qemu_fd, GError **error)
+{
+	int fds[2];
+
+	self->stderr_log = cocoon_console_log_open(self->qemu_log_path, QEMU_LOG_MAX, error);
+	if (self->stderr_log == NULL)
+		return FALSE;
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		cocoon_set_error_from_errno(error, "stderr pipe");
+		g_clear_pointer(&self->stderr_log, cocoon_console_log_free);
+		return FALSE;
+	}
+	self->stderr_fd = fds[0];
+	*ret_qemu_fd = fds[1];
+	return TRUE;
 }
 
 /* the console log and QEMU's end of the socket (ret_qemu_fd), before the spawn */
@@ -591,7 +627,7 @@ spawn(CocoonQemu *self, GStrv argv, GError **error)
 		return FALSE;
 	}
 	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (null_fd < 0 || !open_log(self->qemu_log_path, &log_fd, error)) {
+	if (null_fd < 0 || !stderr_prepare(self, &log_fd, error)) {
 		if (null_fd < 0)
 			cocoon_set_error_from_errno(error, "open /dev/null");
 		g_prefix_error(error, "sandbox %s: start: ", sandbox_id(self));
@@ -686,7 +722,9 @@ spawn(CocoonQemu *self, GStrv argv, GError **error)
 	self->pid = pid;
 	/* QEMU's copy is the only one left: its exit closes the socket */
 	cocoon_fd_closep(&console_qemu_fd);
-	if (self->console_fd >= 0) {
+	/* QEMU holds the write end: its exit ends the reader's stderr */
+	cocoon_fd_closep(&log_fd);
+	{
 		self->console_thread =
 			g_thread_try_new("cocoon-console", console_thread_run, self, error);
 		if (self->console_thread == NULL) {
@@ -1117,5 +1155,6 @@ cocoon_qemu_new(const CocoonVmConfig *config, GError **error)
 	self->qemu_log_path = cocoon_vm_config_state_path(config, COCOON_VM_QEMU_LOG);
 	self->pid_file_path = cocoon_vm_config_state_path(config, COCOON_VM_PID_FILE);
 	self->console_fd = -1;
+	self->stderr_fd = -1;
 	return &self->parent;
 }

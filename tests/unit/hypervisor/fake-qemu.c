@@ -12,6 +12,7 @@
  *                QEMU cannot load: the connection resets before the answer)
  * FAKE_QEMU_CONSOLE_BYTES=N: first write N bytes of "console flood\n" lines to the console chardev
  * (-chardev socket,id=console,fd=N), then serve as the mode says.
+ * FAKE_QEMU_STDERR_BYTES=N: first write N bytes of warnings on stderr.
  * FAKE_QEMU_EXIT_AFTER_MS=N: after N ms send SHUTDOWN (guest-shutdown) and exit 0, like a guest
  * that powers off.
  */
@@ -119,6 +120,12 @@ main(int argc, char **argv)
 	if (mode == NULL)
 		mode = "normal";
 	g_file_set_contents("fake-qemu.args", joined, -1, NULL);
+	if (g_getenv("FAKE_QEMU_STDERR_BYTES") != NULL) {
+		gint64 left = g_ascii_strtoll(g_getenv("FAKE_QEMU_STDERR_BYTES"), NULL, 10);
+		static const gchar warning[] = "fake-qemu: warning: the guest asked for it\n";
+		while (left > 0 && write(STDERR_FILENO, warning, sizeof(warning) - 1) > 0)
+			left -= sizeof(warning) - 1;
+	}
 	if (g_getenv("FAKE_QEMU_CONSOLE_BYTES") != NULL)
 		flood_console(argv, g_getenv("FAKE_QEMU_CONSOLE_BYTES"));
 	if (g_str_equal(mode, "exit-early")) {

@@ -515,6 +515,27 @@ test_qemu_console_cap(Fixture *fixture, gconstpointer data)
 	g_assert_nonnull(strstr(args, "\n-chardev\nnull,id=console\n"));
 }
 
+/* a QEMU that writes without end on stderr: qemu.log is capped (256 KiB) and rotated once */
+static void
+test_qemu_stderr_cap(Fixture *fixture, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *log = state_file(fixture, "qemu.log");
+	g_autofree gchar *rotated = state_file(fixture, "qemu.log.1");
+	struct stat st;
+
+	g_setenv("FAKE_QEMU_STDERR_BYTES", "3145728", TRUE);
+	start_ok(fixture);
+	g_unsetenv("FAKE_QEMU_STDERR_BYTES");
+	g_assert_true(cocoon_hypervisor_stop(fixture->hypervisor, 3000, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(g_stat(log, &st), ==, 0);
+	g_assert_cmpint(st.st_size, <=, 256 * 1024);
+	g_assert_cmpint(g_stat(rotated, &st), ==, 0);
+	g_assert_cmpint(st.st_size, <=, 256 * 1024);
+	g_assert_cmpint(st.st_size, >, 0);
+}
+
 /* QEMU dies while QMP is handshaking: the error is QEMU's own reason, not the reset */
 static void
 test_qemu_die_at_capabilities(Fixture *fixture, gconstpointer data)
@@ -554,6 +575,7 @@ main(int argc, char **argv)
 	ADD("console-tail", test_qemu_console_tail);
 	ADD("console-cap", test_qemu_console_cap);
 	ADD("die-at-capabilities", test_qemu_die_at_capabilities);
+	ADD("stderr-cap", test_qemu_stderr_cap);
 #undef ADD
 	return g_test_run();
 }
