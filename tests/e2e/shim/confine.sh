@@ -67,11 +67,13 @@ for pod in p1 p2; do
 	else
 		fail "$pod: no -sandbox on the command line"
 	fi
-	# its fds: no path of the host's state directory, the sockets are inherited
-	if ls -l /proc/"$q"/fd | grep -q "$WORK/state"; then
-		fail "$pod: QEMU holds files of the state directory: $(ls -l /proc/"$q"/fd | grep "$WORK/state")"
+	# its fds: no path of the host's state directory (the sockets are inherited), but the 9p
+	# export of its own share
+	held=$(ls -l /proc/"$q"/fd | grep "$WORK/state" | grep -v -- "-> $WORK/state/$pod/shared\(/\|\$\)" || true)
+	if [ -n "$held" ]; then
+		fail "$pod: QEMU holds files of the state directory: $held"
 	else
-		pass "$pod: QEMU holds no file of the state directory but its log"
+		pass "$pod: QEMU holds no file of the state directory (9p: its share only)"
 	fi
 done
 u1=$(status_field "$q1" Uid)
@@ -80,7 +82,7 @@ u2=$(status_field "$q2" Uid)
 
 # what QEMU can reach: inside its mount namespace, as its uid and gid
 jailed() { nsenter -t "$1" -m -S "$2" -G "$2" -- "${@:3}"; }
-for target in /etc/shadow /var/lib/containerd "$WORK/state" "$WORK/state/p1" "$WORK/containerd" /root; do
+for target in /etc/shadow /var/lib/containerd "$WORK/state/p1" "$WORK/state/p2/qmp.sock" "$WORK/containerd" /root; do
 	if jailed "$q2" "$u2" /usr/bin/ls -d "$target" >/dev/null 2>&1; then
 		fail "p2's QEMU sees $target"
 	else
@@ -96,9 +98,15 @@ fi
 kernel=$(sed -n 's/.*kernel = "\([^"]*\)".*/\1/p' "$COCOON_CONFIG" | head -n1)
 jailed "$q2" "$u2" /usr/bin/test -r "$kernel" && pass "p2's QEMU reads its kernel" ||
 	fail "p2's QEMU cannot read $kernel"
-# 9p: the share and the container's root file system in it (a mount the shim made after the boot)
+# of the state directories, only the path down to its share
+seen=$(nsenter -t "$q2" -m -- /usr/bin/ls -A "$WORK/state" "$WORK/state/p2" 2>&1 | tr '\n' ' ')
+[ "$seen" = "$WORK/state: p2  $WORK/state/p2: shared " ] &&
+	pass "p2's jail holds nothing of the state directories but the path to its share" ||
+	fail "p2's jail shows: $seen"
+# 9p: the share and the container's root file system in it (a mount the shim made after the boot;
+# its directories are root's, 0700: QEMU reaches them with CAP_DAC_OVERRIDE, so look as root)
 share="$WORK/state/p2/shared"
-if jailed "$q2" "$u2" /usr/bin/ls "$share/p2/rootfs/bin/busybox" >/dev/null 2>&1; then
+if nsenter -t "$q2" -m -- /usr/bin/ls "$share/p2/rootfs/bin/busybox" >/dev/null 2>&1; then
 	pass "p2's QEMU (9p) sees its share and the container's rootfs in it"
 else
 	fail "p2's QEMU cannot see $share/p2/rootfs"
