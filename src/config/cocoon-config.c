@@ -73,6 +73,7 @@ static const KeySpec keys[] = {
 	{"hypervisor.confine", KEY_BOOL, FIELD(confine), 0, 0, -1, NULL, FALSE},
 	{"confine.uid_base", KEY_UINT, FIELD(uid_base), 1, G_MAXINT32, -1, NULL, FALSE},
 	{"confine.uid_count", KEY_UINT, FIELD(uid_count), 1, 1 << 24, -1, NULL, FALSE},
+	{"confine.expose", KEY_STRV, FIELD(confine_expose), 0, 0, -1, NULL, FALSE},
 	{"agent.boot_timeout_ms", KEY_UINT, FIELD(boot_timeout_ms), CONFIG_MIN_TIMEOUT_MS,
 	 CONFIG_MAX_TIMEOUT_MS, -1, NULL, TRUE},
 	{"agent.request_timeout_ms", KEY_UINT, FIELD(request_timeout_ms), CONFIG_MIN_TIMEOUT_MS,
@@ -207,6 +208,7 @@ cocoon_config_new_default(void)
 	config->initrd = g_build_filename(COCOON_GUEST_IMAGE_DIR, "initrd.img", NULL);
 	config->kernel_params = g_strdup("");
 	config->extra_args = g_new0(gchar *, 1);
+	config->confine_expose = g_new0(gchar *, 1);
 	config->shared_fs = g_strdup("virtio-fs");
 	config->virtiofsd = g_strdup(COCOON_VIRTIOFSD_DEFAULT);
 	config->console_log_max_kib = 1024;

@@ -36,6 +36,8 @@ typedef struct {
 	/* confine: the uids leased to pods' VMMs, uid_base .. uid_base + uid_count - 1 */
 	guint uid_base;
 	guint uid_count;
+	/* confine: host directories the jailed QEMU sees, writable (for extra_args naming paths) */
+	gchar **confine_expose;
 	/* agent */
 	guint boot_timeout_ms;
 	guint request_timeout_ms;

@@ -583,6 +583,9 @@ build_jail(CocoonQemu *self, const gchar *program, GError **error)
 		cocoon_jail_keep_capability(jail, CAP_FOWNER);
 		cocoon_jail_keep_capability(jail, CAP_FSETID);
 	}
+	/* what the operator's extra_args name (an extra monitor socket, firmware) */
+	for (guint i = 0; config->jail_expose != NULL && config->jail_expose[i] != NULL; i++)
+		cocoon_jail_expose(jail, config->jail_expose[i], TRUE);
 	cocoon_jail_set_hostname(jail, hostname);
 	/* every QEMU thread counts against NPROC: vCPUs, I/O, its worker pool (64 at most) */
 	cocoon_jail_set_limits(jail, QEMU_NOFILE_MAX, QEMU_NPROC_MAX + config->vcpus, 0);

@@ -119,6 +119,7 @@ cocoon_vm_config_copy(const CocoonVmConfig *config)
 	for (guint i = 0; i < G_N_ELEMENTS(string_fields); i++)
 		*string_field(copy, i) = g_strdup(*string_field(copy, i));
 	copy->extra_args = g_strdupv(config->extra_args);
+	copy->jail_expose = g_strdupv(config->jail_expose);
 	copy->nics = NULL;
 	for (guint i = 0; config->nics != NULL && i < config->nics->len; i++) {
 		const CocoonVmNic *nic = g_ptr_array_index(config->nics, i);
@@ -135,6 +136,7 @@ cocoon_vm_config_free(CocoonVmConfig *config)
 	for (guint i = 0; i < G_N_ELEMENTS(string_fields); i++)
 		g_free(*string_field(config, i));
 	g_strfreev(config->extra_args);
+	g_strfreev(config->jail_expose);
 	if (config->nics != NULL)
 		g_ptr_array_unref(config->nics);
 	g_free(config);
@@ -262,6 +264,11 @@ cocoon_vm_config_validate(const CocoonVmConfig *config, GError **error)
 		return invalid(error, config,
 			       "confinement needs a range of non-zero uids and an absolute lease "
 			       "directory");
+	for (guint i = 0; config->jail_expose != NULL && config->jail_expose[i] != NULL; i++) {
+		if (!g_path_is_absolute(config->jail_expose[i]))
+			return invalid(error, config,
+				       "confine.expose lists absolute directories only");
+	}
 	if (!nics_are_valid(config, &problem))
 		return invalid(error, config, problem);
 	return TRUE;

@@ -302,6 +302,7 @@ cocoon_pod_vm_config_new(const CocoonConfig *config, const gchar *sandbox_id,
 	vm_config->confine = config->confine;
 	vm_config->uid_base = config->uid_base;
 	vm_config->uid_count = config->uid_count;
+	vm_config->jail_expose = g_strdupv(config->confine_expose);
 	return vm_config;
 }
 

@@ -118,7 +118,7 @@ state=$work/state
 ns=cocoon-faults
 image=docker.io/cocoon-test/busybox:latest
 rt="--runtime io.containerd.cocoon.v2"
-monitor=$work/mon.sock
+monitor=$work/mon/mon.sock
 events_pid=
 # counts go to a file: ctr_t also runs inside $(...) subshells
 tally=$work/tally
@@ -138,16 +138,20 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # write_config [REQUEST_TIMEOUT_MS [BOOT_TIMEOUT_MS [EXTRA-MONITOR]]]: every new shim reads it
 write_config() {
-	local request=${1:-30000} boot=${2:-120000} extra=""
+	local request=${1:-30000} boot=${2:-120000} extra="" confine=""
 	if [ "${3:-}" = monitor ]; then
 		extra="extra_args = [\"-chardev\", \"socket,id=faultmon,path=$monitor,server=on,wait=off\","
 		extra+=" \"-mon\", \"chardev=faultmon,mode=control\"];"
+		# the jailed QEMU makes the socket in a directory it is shown (confine.expose)
+		mkdir -p "$work/mon" && chmod 0777 "$work/mon"
+		confine="confine = { expose = [\"$work/mon\"]; };"
 	fi
 	cat >"$work/cocoon.conf" <<-CONF
 		hypervisor = { kernel = "$COCOON_GUEST_KERNEL"; initrd = "$COCOON_GUEST_INITRD";
 		  memory_mib = 256; $extra };
 		agent = { boot_timeout_ms = $boot; request_timeout_ms = $request; };
 		runtime = { state_dir = "$state"; log_level = "debug"; dbus = "none"; };
+		${confine:-}
 	CONF
 }
 
