@@ -283,9 +283,15 @@ jail_covers(GPtrArray *binds, const gchar *path)
 		const JailBind *bind = g_ptr_array_index(binds, i);
 		if (bind->kind != JAIL_BIND_DIR && bind->kind != JAIL_BIND_LIVE)
 			continue;
-		if (g_str_equal(bind->source, "/") ||
-		    (g_str_has_prefix(path, bind->source) &&
-		     (path[strlen(bind->source)] == '/' || path[strlen(bind->source)] == '\0')))
+		struct stat dir_st, path_st;
+		if (!g_str_equal(bind->source, "/") &&
+		    !(g_str_has_prefix(path, bind->source) &&
+		      (path[strlen(bind->source)] == '/' || path[strlen(bind->source)] == '\0')))
+			continue;
+		/* binds are not recursive: a path on another mount below it (/usr/local) is not
+		 * there */
+		if (stat(bind->source, &dir_st) == 0 && stat(path, &path_st) == 0 &&
+		    dir_st.st_dev == path_st.st_dev)
 			return TRUE;
 	}
 	return FALSE;
