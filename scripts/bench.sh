@@ -12,9 +12,16 @@
 #   --build DIR      meson build dir with the shim, the agent and tests/bench/ttrpc/task-state-bench
 #                    (default $COCOON_BUILD_DIR, else build-bench, else build); with no shim there, the
 #                    containerd-shim-cocoon-v2 on PATH is used
-#   --rows LIST      comma-separated subset of: idle,pod4,run,exec,ttrpc,stdout,fs,cri (default all;
-#                    cri: CRI RunPodSandbox and a pod of two containers, tests/bench/cri/cri-bench.sh,
-#                    on a containerd of its own with the CRI plugin)
+#   --rows LIST      comma-separated subset of: idle,pod4,run,confine,exec,ttrpc,stdout,fs,cri (default
+#                    all; cri: CRI RunPodSandbox and a pod of two containers, tests/bench/cri/cri-bench.sh,
+#                    on a containerd of its own with the CRI plugin, RunPodSandbox also with the VMM's
+#                    jail off; confine: `ctr run --rm … true` with QEMU confined (hypervisor.confine =
+#                    true, the default runtime) and unconfined (false: a second runtime,
+#                    io.containerd.cocoon-unconfined.v2, tests/lib/unconfined-shim.sh), runc beside,
+#                    the three interleaved run by run (the order of the two Cocoon ones alternating),
+#                    ratio on/off against issue 16's 10 %; with host CPU per start outside the VM
+#                    (containerd + shim, from a cpuacct cgroup around the bench's containerd) and the
+#                    host-side parts of the shim's split)
 #   --stdout-mib N   size of the stdout throughput run (default 256)
 #   --ttrpc-seconds  duration of each ttrpc measurement (default 2)
 #   --kernel-params  appended to the guest kernel command line (hypervisor.kernel_params), for A/B runs
@@ -35,7 +42,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 runs=5
 build=${COCOON_BUILD_DIR:-}
-rows=idle,pod4,run,exec,ttrpc,stdout,fs,cri
+rows=idle,pod4,run,confine,exec,ttrpc,stdout,fs,cri
 fs_runs=3
 fs_mib=64
 fs_files=2000
@@ -48,7 +55,7 @@ runtimes="cocoon runc"
 keep=0
 
 usage() {
-	sed -n '5,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	sed -n '5,37p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 while [ $# -gt 0 ]; do
@@ -82,6 +89,7 @@ want() { case ",$rows," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 
 . "$repo/tests/lib/containerd.sh"
 . "$repo/tests/lib/guest-image.sh"
+. "$repo/tests/lib/unconfined-shim.sh"
 
 die() { echo "bench: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "needs root"
@@ -136,6 +144,7 @@ cleanup() {
 		[ -n "$fifos" ] && ! grep -qv "^$prefix-" <<<"$fifos" && rm -rf "$fifo_dir"
 	done
 	rmdir "/run/containerd/runc/$ns" 2>/dev/null
+	[ -z "${cpu_cgroup:-}" ] || rmdir "$cpu_cgroup" 2>/dev/null
 	if [ "$keep" = 1 ]; then
 		echo "bench: work directory kept: $work" >&2
 	else
@@ -158,7 +167,31 @@ runtime = { state_dir = "$work/state"; log_level = "debug"; };
 enable_annotations = [ "hypervisor.shared_fs" ];
 CONF
 export COCOON_CONFIG=$work/cocoon.conf
+cpu_cgroup=
+if want confine; then
+	# the second runtime: the same shim and config but hypervisor.confine = false
+	unconfined_shim_install "$work/unconfined-bin" "$(readlink -f "$shim_binary")" "$COCOON_CONFIG" ||
+		die "cannot install the unconfined wrapper shim"
+	unconfined_shim_config "$COCOON_CONFIG" || die "cannot write the unconfined config"
+fi
 containerd_start "$work/containerd" >/dev/null
+if want confine; then
+	# host CPU of a start outside the VM: containerd and everything it starts run in a cgroup of
+	# their own (QEMU and virtiofsd move to the pod's cgroup, linux.cgroupsPath, when host_cgroup
+	# holds; checked below); its usage counter keeps the CPU of processes that have exited
+	if [ -w /sys/fs/cgroup/cpuacct ] && mkdir "/sys/fs/cgroup/cpuacct/cocoon-bench-$$" 2>/dev/null; then
+		cpu_cgroup=/sys/fs/cgroup/cpuacct/cocoon-bench-$$
+		cpu_usage() { echo $(($(cat "$cpu_cgroup/cpuacct.usage") / 1000)); } # us
+	elif [ -f /sys/fs/cgroup/cgroup.controllers ] && mkdir "/sys/fs/cgroup/cocoon-bench-$$" 2>/dev/null; then
+		cpu_cgroup=/sys/fs/cgroup/cocoon-bench-$$
+		cpu_usage() { awk '$1 == "usage_usec" {print $2}' "$cpu_cgroup/cpu.stat"; }
+	fi
+	if [ -n "$cpu_cgroup" ] && ! echo "$CONTAINERD_PID" >"$cpu_cgroup/cgroup.procs" 2>/dev/null; then
+		rmdir "$cpu_cgroup" 2>/dev/null
+		cpu_cgroup=
+	fi
+	[ -n "$cpu_cgroup" ] || progress "no cgroup of its own for containerd: the confine row has no host CPU figures"
+fi
 python3 "$repo/scripts/build-busybox-oci.py" "$work/busybox.tar" >/dev/null
 $CTR -n $ns images import "$work/busybox.tar" >/dev/null
 C="$CTR -n $ns"
@@ -166,7 +199,13 @@ log=$work/containerd/containerd.log
 task_root=$work/containerd/state/io.containerd.runtime.v2.task/$ns
 
 # ---- helpers ----
-rt_name() { [ "$1" = cocoon ] && echo io.containerd.cocoon.v2 || echo io.containerd.runc.v2; }
+rt_name() {
+	case $1 in
+	cocoon) echo io.containerd.cocoon.v2 ;;
+	unconfined) echo "$UNCONFINED_RUNTIME" ;;
+	*) echo io.containerd.runc.v2 ;;
+	esac
+}
 now() { date +%s.%N; }
 sample() { echo "$1 $2 $3" >>"$samples"; } # ROW RUNTIME VALUE
 progress() { printf '%s\n' "bench: $*" >&2; }
@@ -306,6 +345,45 @@ measure_run() { # RUNTIME RUN
 	return 0
 }
 
+# the confine row: ctr run --rm IMAGE ID true as measure_run, RUNTIME cocoon (confined), unconfined or
+# runc; plus the CPU containerd's cgroup used meanwhile (ms)
+measure_confine() { # RUNTIME RUN
+	local r=$1 i=$2 id="$prefix-cf-$1-$2" t0 t1 c0="" c1
+	[ -z "$cpu_cgroup" ] || c0=$(cpu_usage)
+	t0=$(now)
+	timeout 180 $C run --rm --runtime "$(rt_name "$r")" "$image" "$id" true || die "ctr run --rm $id failed"
+	t1=$(now)
+	if [ -n "$cpu_cgroup" ]; then
+		c1=$(cpu_usage)
+		sample confine_cpu "$r" "$(echo "($c1 - $c0) / 1000" | bc -l)"
+	fi
+	sample confine "$r" "$(echo "$t1 - $t0" | bc -l)"
+	[ "$r" = runc ] || echo "$(rt_name "$r") $id $t0 $t1" >>"$work/confine-marks"
+	return 0
+}
+# before the confine row: one pod of each Cocoon runtime, to see that QEMU is jailed in one and not in
+# the other (its uid), and whether it left containerd's cgroup (else its CPU is in the figures)
+confine_check() {
+	local r id q uid cg out=
+	for r in cocoon unconfined; do
+		id="$prefix-cfcheck-$r"
+		run_detached "$r" "$id" -- sleep 1000000
+		q=$(pgrep -f "qemu-system-x86_64 .*$work/state/$id/" | head -n1)
+		[ -n "$q" ] || die "no QEMU for $id"
+		uid=$(awk '/^Uid:/ {print $2}' "/proc/$q/status")
+		case $r in
+		cocoon) [ "$uid" != 0 ] || die "the confined runtime's QEMU runs as root" ;;
+		unconfined) [ "$uid" = 0 ] || die "the unconfined runtime's QEMU runs as uid $uid" ;;
+		esac
+		cg=out
+		if [ -n "$cpu_cgroup" ] && grep -qx "$q" "$cpu_cgroup/cgroup.procs" 2>/dev/null; then cg=in; fi
+		out+="$r:uid=$uid,qemu_cgroup=$cg "
+		teardown "$id"
+	done
+	echo "$out" >"$work/confine-check"
+	progress "confine check: $out"
+}
+
 # stdout of dd in the container through ctr's FIFO to a pipe reader: bytes/s from first to last byte
 measure_stdout() { # RUNTIME RUN
 	local r=$1 i=$2 id="$prefix-dd-$1-$2" stats rc bytes first last
@@ -407,7 +485,18 @@ measure_fs() { # VARIANT RUN
 }
 
 progress "shim $shim_binary, guest $COCOON_GUEST_KERNEL${kernel_params:+ ($kernel_params)}${qemu_args:+ (QEMU $qemu_args)}, $runs runs, rows $rows, load $load_start"
+if want confine; then confine_check; fi
 for i in $(seq 1 "$runs"); do
+	if want confine; then
+		# the two Cocoon runtimes in alternating order, runc last
+		confine_order="cocoon unconfined"
+		[ $((i % 2)) = 0 ] && confine_order="unconfined cocoon"
+		[ "$runtimes" = cocoon ] || confine_order+=" runc"
+		for r in $confine_order; do
+			progress "run $i/$runs $r: ctr run --rm true (confine row)"
+			measure_confine "$r" "$i"
+		done
+	fi
 	for r in $runtimes; do
 		if want idle || want exec || want ttrpc; then progress "run $i/$runs $r: idle pod"; measure_idle "$r" "$i"; fi
 		if want pod4; then progress "run $i/$runs $r: 4 containers in one pod"; measure_pod4 "$r" "$i"; fi
@@ -429,12 +518,13 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- the table ----
 python3 - "$samples" "$log" "$work/run-marks" "$runs" "$stdout_mib" "$load_start" "$load_end" \
-	"$rows" "$shim_binary" "$(uname -r)" "$(nproc)" "$fs_runs" "$fs_mib" "$fs_files" <<'PY'
+	"$rows" "$shim_binary" "$(uname -r)" "$(nproc)" "$fs_runs" "$fs_mib" "$fs_files" \
+	"$work/confine-marks" "$(cat "$work/confine-check" 2>/dev/null)" <<'PY'
 import re, statistics, sys, os
 from datetime import datetime, timezone
 
 (samples_path, log_path, marks_path, runs, mib, load0, load1, rows, shim, kernel, cpus,
- fs_runs, fs_mib, fs_files) = sys.argv[1:]
+ fs_runs, fs_mib, fs_files, confine_marks_path, confine_check) = sys.argv[1:]
 data = {}
 for line in open(samples_path):
     row, rt, value = line.split()
@@ -452,11 +542,17 @@ def stamp(line):
     t = datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
     return t + float(m.group(2) or 0)
 
-split = {}
-if os.path.exists(marks_path):
-    lines = open(log_path, errors="replace").read().splitlines()
-    for mark in open(marks_path):
-        tid, t0, t1 = mark.split()
+log_lines = None
+def split_of(marks, runtime):
+    """marks: (task id, t0, t1) of runs of RUNTIME; the medians' inputs of each part of the split"""
+    global log_lines
+    split = {}
+    if not marks:
+        return split
+    if log_lines is None:
+        log_lines = open(log_path, errors="replace").read().splitlines()
+    lines = log_lines
+    for tid, t0, t1 in marks:
         t0, t1 = float(t0), float(t1)
         pid = None
         for l in lines:
@@ -466,7 +562,7 @@ if os.path.exists(marks_path):
                 break
         if pid is None:
             continue
-        mine = [l for l in lines if " pid=%s " % pid in l and "runtime=io.containerd.cocoon.v2" in l]
+        mine = [l for l in lines if " pid=%s " % pid in l and "runtime=%s" % runtime in l]
         def at(pattern):
             for l in mine:
                 if pattern in l:
@@ -494,6 +590,21 @@ if os.path.exists(marks_path):
         }
         for k, v in parts.items():
             split.setdefault(k, []).append(v)
+    return split
+
+def marks_of(path, runtime=None):
+    if not os.path.exists(path):
+        return []
+    out = []
+    for line in open(path):
+        f = line.split()
+        if runtime is None:
+            out.append(tuple(f))
+        elif f[0] == runtime:
+            out.append(tuple(f[1:]))
+    return out
+
+split = split_of(marks_of(marks_path), "io.containerd.cocoon.v2")
 
 def fmt(v, unit):
     if v is None:
@@ -504,6 +615,8 @@ def fmt(v, unit):
         return "%.2f s" % v
     if unit == "ms":
         return "%.0f ms" % (v * 1000.0)
+    if unit == "msf":  # already in ms
+        return "%.0f ms" % v
     if unit == "rps":
         return "%.0f /s" % v
     if unit == "us":
@@ -565,6 +678,43 @@ if table:
     for t in table:
         print("| " + " | ".join(t[i].ljust(w[i]) for i in range(5)) + " |")
 
+# the confine row: QEMU jailed (hypervisor.confine = true) and not, runc beside
+if ("confine", "cocoon") in data:
+    ct = []
+    def crow(label, key, unit, target=None, on=None, off=None):
+        c = on if on is not None else med(key, "cocoon")
+        u = off if off is not None else med(key, "unconfined")
+        r = med(key, "runc") if key else None
+        ratio = "%.3fx" % (c / u) if c is not None and u else "-"
+        verdict = ""
+        if target is not None and c is not None and u:
+            verdict = "<= %g x off: %s" % (target, "holds" if c <= target * u else "MISSED")
+        ct.append((label, fmt(c, unit), fmt(u, unit), ratio, fmt(r, unit) if key else "", verdict))
+    crow("ctr run --rm IMAGE id true (wall)", "confine", "s", 1.10)
+    if ("confine_cpu", "cocoon") in data:
+        inside = "qemu_cgroup=in" in confine_check
+        crow("  host CPU per run: containerd + shim%s" % (" + QEMU + virtiofsd (not moved out)" if inside else
+             " (QEMU, virtiofsd: in the pod's cgroup, not counted)"), "confine_cpu", "msf")
+    # containerd tags the wrapper's lines runtime=io.containerd.cocoon.v2 too: the shim's pid tells them
+    son = split_of(marks_of(confine_marks_path, "io.containerd.cocoon.v2"), "io.containerd.cocoon")
+    soff = split_of(marks_of(confine_marks_path, "io.containerd.cocoon-unconfined.v2"), "io.containerd.cocoon")
+    for k in son:
+        if k in soff:
+            crow("  " + k, None, "ms", on=statistics.median(son[k]), off=statistics.median(soff[k]))
+    print()
+    print("VMM jail: Cocoon with hypervisor.confine = true (on, the default runtime) and false (off,"
+          " io.containerd.cocoon-unconfined.v2), runc beside -- medians of %s runs, interleaved;"
+          " load average at start %s, at end %s" % (runs, load0, load1))
+    if confine_check:
+        print("check before the runs (QEMU's uid; in containerd's cgroup or not): %s" % confine_check.strip())
+    print()
+    hdr = ("measurement", "confined (on)", "unconfined (off)", "on/off", "runc-v2", "target")
+    w = [max(len(t[i]) for t in ct + [hdr]) for i in range(6)]
+    print("| " + " | ".join(h.ljust(w[i]) for i, h in enumerate(hdr)) + " |")
+    print("|" + "|".join("-" * (w[i] + 2) for i in range(6)) + "|")
+    for t in ct:
+        print("| " + " | ".join(t[i].ljust(w[i]) for i in range(6)) + " |")
+
 # the file system table: three columns
 if any(k[0].startswith("fs_") for k in data):
     fst = []
@@ -612,6 +762,7 @@ PY
 # the CRI rows: a containerd of their own with the CRI plugin (tests/lib/containerd.sh CONTAINERD_CRI)
 if want cri; then
 	progress "cri: RunPodSandbox and a pod of two containers, $runs runs each"
-	COCOON_BUILD_DIR=$build "$repo/tests/bench/cri/cri-bench.sh" -n "$runs" ||
+	# its own containerd: not ours (containerd_start refuses to start while CONTAINERD_PID runs)
+	env -u CONTAINERD_PID COCOON_BUILD_DIR="$build" "$repo/tests/bench/cri/cri-bench.sh" -n "$runs" ||
 		echo "(the CRI rows failed: tests/bench/cri/cri-bench.sh exited $?)"
 fi

@@ -18,6 +18,8 @@
 # CNI from /usr/lib/cni (Debian's containernetworking-plugins) with a bridge conflist in $dir/cni,
 # bridge $CONTAINERD_CRI_BRIDGE on $CONTAINERD_CRI_SUBNET. Then CONTAINERD_CRI_ENDPOINT is the CRI
 # socket (the same as CONTAINERD_ADDRESS) and containerd_stop also deletes the bridge.
+# CONTAINERD_CRI_EXTRA_HANDLERS="NAME=RUNTIME_TYPE ..." adds runtime handlers to those two (unset:
+# none), e.g. cocoon-unconfined=io.containerd.cocoon-unconfined.v2 (tests/lib/unconfined-shim.sh).
 # Note: whatever `state` says, containerd 1.6 still puts shim sockets, ctr FIFOs and runc state
 # under /run/containerd/{s,fifo,runc}.
 
@@ -48,6 +50,7 @@ CONTAINERD_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # the CRI plugin's part of config.toml (CONTAINERD_CRI=1), and its CNI configuration under DIR/cni
 containerd_cri_config() {
 	local dir=$1
+	local extra='' handler
 
 	mkdir -p "$dir/cni/net.d" "$dir/cni/ipam" || return 1
 	cat >"$dir/cni/net.d/10-cocoon-test.conflist" <<-JSON
@@ -71,6 +74,16 @@ containerd_cri_config() {
 		  ]
 		}
 	JSON
+	for handler in ${CONTAINERD_CRI_EXTRA_HANDLERS:-}; do
+		case $handler in
+		?*=?*) ;;
+		*) echo "containerd_cri_config: CONTAINERD_CRI_EXTRA_HANDLERS: not NAME=TYPE: $handler" >&2
+			return 1 ;;
+		esac
+		extra+="    [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.${handler%%=*}]
+      runtime_type = \"${handler#*=}\"
+"
+	done
 	cat <<-TOML
 		[plugins."io.containerd.grpc.v1.cri"]
 		  sandbox_image = "$CONTAINERD_CRI_SANDBOX_IMAGE"
@@ -88,6 +101,7 @@ containerd_cri_config() {
 		      runtime_type = "io.containerd.runc.v2"
 		    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.cocoon]
 		      runtime_type = "io.containerd.cocoon.v2"
+		$extra
 		  [plugins."io.containerd.grpc.v1.cri".cni]
 		    bin_dir = "/usr/lib/cni"
 		    conf_dir = "$dir/cni/net.d"
