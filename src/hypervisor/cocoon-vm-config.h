@@ -112,7 +112,8 @@ typedef struct {
 	guint32 uid_base;
 	guint32 uid_count;
 	gchar *lease_dir;
-	/* more host directories the jail shows QEMU, writable (confine.expose), absolute; optional */
+	/* more host directories the jail shows QEMU, writable (confine.expose), absolute; optional
+	 */
 	gchar **jail_expose;
 } CocoonVmConfig;
 
