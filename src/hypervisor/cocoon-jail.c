@@ -50,6 +50,12 @@
 #define JAIL_AUDIT_ARCH AUDIT_ARCH_AARCH64
 #endif
 
+#ifndef SYS_clone3
+#define SYS_clone3 435
+#endif
+/* every CLONE_NEW* flag: NEWTIME, NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET */
+#define JAIL_CLONE_NEW_FLAGS 0x7e020080u
+
 /* the jail's root tmpfs holds directories, empty files and symlinks only */
 #define JAIL_TMPFS_OPTIONS "mode=0755,size=256k,nr_inodes=1024"
 #define JAIL_STEP_MAX	   160
@@ -119,17 +125,18 @@ static const struct {
 	DENY(chroot),
 	DENY(unshare),
 	DENY(setns),
-#ifdef SYS_open_tree
-	DENY(open_tree),
-	DENY(move_mount),
-	DENY(fsopen),
-	DENY(fsconfig),
-	DENY(fsmount),
-	DENY(fspick),
-#endif
-#ifdef SYS_mount_setattr
-	DENY(mount_setattr),
-#endif
+	/* the new mount API: the numbers are the same on every architecture (Linux 5.2+) */
+	{"open_tree", 428},
+	{"move_mount", 429},
+	{"fsopen", 430},
+	{"fsconfig", 431},
+	{"fsmount", 432},
+	{"fspick", 433},
+	{"mount_setattr", 442},
+	{"open_tree_attr", 467},
+	/* page faults a process handles itself: a tool for kernel race exploits (no postcopy here)
+	 */
+	DENY(userfaultfd),
 	DENY(kexec_load),
 	DENY(kexec_file_load),
 	DENY(init_module),
@@ -410,7 +417,7 @@ jail_build_filter(JailChild *child, GError **error)
 #ifdef JAIL_AUDIT_ARCH
 	guint n = G_N_ELEMENTS(denied_syscalls);
 	guint len = 0;
-	struct sock_filter *filter = g_new0(struct sock_filter, n + 8);
+	struct sock_filter *filter = g_new0(struct sock_filter, n + 16);
 
 	filter[len++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
 						     offsetof(struct seccomp_data, arch));
@@ -422,13 +429,47 @@ jail_build_filter(JailChild *child, GError **error)
 #ifdef JAIL_X32_BIT
 	/* the x32 ABI's numbers would pass the list below: none of them */
 	filter[len++] =
-		(struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, JAIL_X32_BIT, n + 1, 0);
+		(struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, JAIL_X32_BIT, n + 6, 0);
 #endif
-	for (guint i = 0; i < n; i++)
-		filter[len++] = (struct sock_filter)BPF_JUMP(
-			BPF_JMP | BPF_JEQ | BPF_K, (guint32)denied_syscalls[i].nr, n - i, 0);
-	filter[len++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-	filter[len++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
+	/*
+	 * the layout after the number is loaded: clone3, clone, the list, ALLOW, then the clone
+	 * flag check, ALLOW, DENY (EPERM), NOSYS; every jump goes forward
+	 */
+	{
+		guint list = len + 2;	       /* first list entry */
+		guint allow = list + n;	       /* RET ALLOW */
+		guint clone_check = allow + 1; /* LD args[0]; JSET */
+		guint allow2 = clone_check + 2;
+		guint deny = allow2 + 1;
+		guint nosys = deny + 1;
+
+		/* clone3(2) passes its flags in memory the filter cannot read: glibc falls back */
+		filter[len] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone3,
+							   nosys - len - 1, 0);
+		len++;
+		filter[len] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone,
+							   clone_check - len - 1, 0);
+		len++;
+		for (guint i = 0; i < n; i++, len++)
+			filter[len] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+								   (guint32)denied_syscalls[i].nr,
+								   deny - len - 1, 0);
+		g_assert(len == allow);
+		filter[len++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+		/* threads yes, namespaces no: clone's flags are its first argument (low half) */
+		filter[len++] = (struct sock_filter)BPF_STMT(
+			BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0]));
+		filter[len] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K,
+							   JAIL_CLONE_NEW_FLAGS, deny - len - 1, 0);
+		len++;
+		g_assert(len == allow2);
+		filter[len++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+		filter[len++] =
+			(struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
+		filter[len++] =
+			(struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS);
+		g_assert(len == nosys + 1);
+	}
 	child->filter.len = (unsigned short)len;
 	child->filter.filter = filter;
 	return TRUE;
@@ -572,7 +613,11 @@ child_mounts(const JailChild *child)
 			remount = MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | MS_NOEXEC;
 			break;
 		case JAIL_BIND_DEVICE:
-			remount = MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NOEXEC;
+			/*
+			 * read-only: I/O on the device works, chmod/chown/utimes of the host's node
+			 * (9p keeps CAP_FOWNER and CAP_CHOWN) do not
+			 */
+			remount = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC;
 			break;
 		}
 		if (bind->kind != JAIL_BIND_LIVE &&

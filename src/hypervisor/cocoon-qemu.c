@@ -583,9 +583,17 @@ build_jail(CocoonQemu *self, const gchar *program, GError **error)
 		cocoon_jail_keep_capability(jail, CAP_FOWNER);
 		cocoon_jail_keep_capability(jail, CAP_FSETID);
 	}
-	/* what the operator's extra_args name (an extra monitor socket, firmware) */
-	for (guint i = 0; config->jail_expose != NULL && config->jail_expose[i] != NULL; i++)
-		cocoon_jail_expose(jail, config->jail_expose[i], TRUE);
+	/*
+	 * what the operator's extra_args name (firmware: read-only; "rw:DIR", an extra monitor
+	 * socket's directory: writable, and the same for every pod, see docs/security.md)
+	 */
+	for (guint i = 0; config->jail_expose != NULL && config->jail_expose[i] != NULL; i++) {
+		const gchar *path = config->jail_expose[i];
+		gboolean writable = g_str_has_prefix(path, COCOON_VM_EXPOSE_RW_PREFIX);
+		cocoon_jail_expose(jail,
+				   writable ? path + strlen(COCOON_VM_EXPOSE_RW_PREFIX) : path,
+				   writable);
+	}
 	cocoon_jail_set_hostname(jail, hostname);
 	/* every QEMU thread counts against NPROC: vCPUs, I/O, its worker pool (64 at most) */
 	cocoon_jail_set_limits(jail, QEMU_NOFILE_MAX, QEMU_NPROC_MAX + config->vcpus, 0);
@@ -965,9 +973,13 @@ qemu_finalize(CocoonHypervisor *hypervisor)
 		g_message("sandbox %s: QEMU pid %d still running when its hypervisor is freed, "
 			  "killing it",
 			  sandbox_id(self), (int)self->pid);
-		if (!kill_and_reap(self))
-			g_warning("sandbox %s: QEMU pid %d did not exit after SIGKILL",
+		if (!kill_and_reap(self)) {
+			g_warning("sandbox %s: QEMU pid %d did not exit after SIGKILL: its uid "
+				  "stays leased while this shim lives",
 				  sandbox_id(self), (int)self->pid);
+			/* the lock fd stays open on purpose: the uid may still be in use */
+			(void)g_steal_pointer(&self->lease);
+		}
 	}
 	if (self->exit_watch != NULL) {
 		g_source_destroy(self->exit_watch);

@@ -265,9 +265,14 @@ cocoon_vm_config_validate(const CocoonVmConfig *config, GError **error)
 			       "confinement needs a range of non-zero uids and an absolute lease "
 			       "directory");
 	for (guint i = 0; config->jail_expose != NULL && config->jail_expose[i] != NULL; i++) {
-		if (!g_path_is_absolute(config->jail_expose[i]))
-			return invalid(error, config,
-				       "confine.expose lists absolute directories only");
+		const gchar *path = config->jail_expose[i];
+		if (g_str_has_prefix(path, COCOON_VM_EXPOSE_RW_PREFIX))
+			path += strlen(COCOON_VM_EXPOSE_RW_PREFIX);
+		if (!g_path_is_absolute(path))
+			return invalid(
+				error, config,
+				"confine.expose lists absolute paths only (\"rw:\" before one "
+				"QEMU may write)");
 	}
 	if (!nics_are_valid(config, &problem))
 		return invalid(error, config, problem);

@@ -73,6 +73,8 @@ typedef struct {
 #define COCOON_VM_STDIO_FD (COCOON_VM_CONSOLE_FD + 3)
 /* virtio-fs: QEMU's end of the vhost-user socket, connected by the driver to virtiofsd's */
 #define COCOON_VM_VIRTIOFS_FD (COCOON_VM_CONSOLE_FD + 4)
+/* a confine.expose entry QEMU may write: "rw:/path" */
+#define COCOON_VM_EXPOSE_RW_PREFIX "rw:"
 /* the confined VMM's uids, by default (confine.uid_base, confine.uid_count) */
 #define COCOON_VM_CONFINE_UID_BASE  1900000000u
 #define COCOON_VM_CONFINE_UID_COUNT 65536u

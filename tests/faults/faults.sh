@@ -144,7 +144,7 @@ write_config() {
 		extra+=" \"-mon\", \"chardev=faultmon,mode=control\"];"
 		# the jailed QEMU makes the socket in a directory it is shown (confine.expose)
 		mkdir -p "$work/mon" && chmod 0777 "$work/mon"
-		confine="confine = { expose = [\"$work/mon\"]; };"
+		confine="confine = { expose = [\"rw:$work/mon\"]; };"
 	fi
 	cat >"$work/cocoon.conf" <<-CONF
 		hypervisor = { kernel = "$COCOON_GUEST_KERNEL"; initrd = "$COCOON_GUEST_INITRD";
