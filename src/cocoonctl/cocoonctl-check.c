@@ -29,6 +29,7 @@
 #include "cocoon-pidfd.h"
 #include "cocoon-pod-vm.h"
 #include "cocoon-qemu.h"
+#include "cocoon-qemu-cmdline.h"
 #include "cocoon-uid-lease.h"
 #include "cocoonctl-confine.h"
 
@@ -39,8 +40,6 @@
 #define RUNTIME_TYPE		 "io.containerd.cocoon.v2"
 #define SECCOMP_PROBE_TIMEOUT_MS 10000
 #define LEASE_OWNERS_SHOWN	 3
-/* what the shim gives a confined QEMU (cocoon-qemu-cmdline.c) */
-#define QEMU_SANDBOX_ARG "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270
 #endif
@@ -492,9 +491,10 @@ static void
 check_qemu_sandbox(Check *check, gboolean qemu_found)
 {
 	const gchar *binary = check->options->config->qemu_binary;
-	const gchar *argv[] = {binary, "-sandbox", QEMU_SANDBOX_ARG, "-machine",
-			       "none", "-display", "none",	     "-nodefaults",
-			       "-S",   "-qmp",	   "stdio",	     NULL};
+	const gchar *argv[] = {binary,	   "-sandbox",	  COCOON_QEMU_SANDBOX_OPTIONS,
+			       "-machine", "none",	  "-display",
+			       "none",	   "-nodefaults", "-S",
+			       "-qmp",	   "stdio",	  NULL};
 	g_autoptr(GMainContext) context = NULL;
 	g_autoptr(GSubprocess) process = NULL;
 	g_autoptr(GCancellable) cancellable = NULL;
@@ -545,8 +545,8 @@ check_qemu_sandbox(Check *check, gboolean qemu_found)
 
 	if (wait.timed_out) {
 		report(check, confine_problem(check), "seccomp",
-		       "%s -sandbox %s did not quit within %u ms", binary, QEMU_SANDBOX_ARG,
-		       SECCOMP_PROBE_TIMEOUT_MS);
+		       "%s -sandbox %s did not quit within %u ms", binary,
+		       COCOON_QEMU_SANDBOX_OPTIONS, SECCOMP_PROBE_TIMEOUT_MS);
 		return;
 	}
 	if (!finished) {
@@ -557,12 +557,12 @@ check_qemu_sandbox(Check *check, gboolean qemu_found)
 	if (g_subprocess_get_if_exited(process) && g_subprocess_get_exit_status(process) == 0) {
 		report(check, CHECK_OK, "seccomp",
 		       "QEMU's own filter works: %s -sandbox %s started and quit", binary,
-		       QEMU_SANDBOX_ARG);
+		       COCOON_QEMU_SANDBOX_OPTIONS);
 		return;
 	}
 	complaint = qemu_complaint(output);
 	report(check, confine_problem(check), "seccomp", "%s -sandbox %s failed (%s %d): %s%s",
-	       binary, QEMU_SANDBOX_ARG,
+	       binary, COCOON_QEMU_SANDBOX_OPTIONS,
 	       g_subprocess_get_if_exited(process) ? "exit status" : "signal",
 	       g_subprocess_get_if_exited(process) ? g_subprocess_get_exit_status(process)
 						   : g_subprocess_get_term_sig(process),

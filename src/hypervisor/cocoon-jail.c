@@ -162,18 +162,6 @@ static const struct {
 #undef DENY
 };
 
-const gchar *const *
-cocoon_jail_denied_syscalls(void)
-{
-	static const gchar *names[G_N_ELEMENTS(denied_syscalls) + 1];
-
-	if (names[0] == NULL) {
-		for (guint i = 0; i < G_N_ELEMENTS(denied_syscalls); i++)
-			names[i] = denied_syscalls[i].name;
-	}
-	return names;
-}
-
 static void
 jail_bind_free(JailBind *bind)
 {

@@ -19,7 +19,7 @@ G_BEGIN_DECLS
  *  - rlimits, the bounding set reduced to the kept capabilities, supplementary groups,
  *    setresgid/setresuid to the jail's ids, then exactly the kept capabilities (ambient, so they
  *    survive execve), a new session keyring, no_new_privs and a seccomp filter of ours
- *    (cocoon_jail_denied_syscalls()) before execve;
+ *    (denied_syscalls in cocoon-jail.c) before execve;
  *  - PR_SET_PDEATHSIG is set at once and again after the credential change (which clears it),
  *    and the child checks that the spawning process is still alive after each (the "alive"
  *    pipe), so a shim killed at any moment never leaves a VMM behind.
@@ -64,9 +64,6 @@ void cocoon_jail_set_netns(CocoonJail *jail, int netns_fd);
  */
 gboolean cocoon_jail_spawn(CocoonJail *jail, const gchar *program, const gchar *const *argv,
 			   const CocoonJailFd *fds, guint n_fds, GPid *ret_pid, GError **error);
-
-/* the syscalls our filter answers with EPERM, for docs and tests; NULL-terminated */
-const gchar *const *cocoon_jail_denied_syscalls(void);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CocoonJail, cocoon_jail_free)
 

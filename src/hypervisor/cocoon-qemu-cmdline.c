@@ -243,8 +243,7 @@ cocoon_qemu_build_cmdline(const CocoonVmConfig *config, const CocoonQemuHostInfo
 	 */
 	if (config->confine) {
 		add(argv, "-sandbox");
-		add(argv,
-		    "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
+		add(argv, "%s", COCOON_QEMU_SANDBOX_OPTIONS);
 	}
 	if (config->debug) {
 		add(argv, "-msg");

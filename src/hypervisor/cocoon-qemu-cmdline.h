@@ -7,6 +7,13 @@
 
 G_BEGIN_DECLS
 
+/*
+ * QEMU's own seccomp filter for a confined QEMU (-sandbox): no obsolete system calls, no set*id,
+ * no fork or exec, no scheduler or CPU affinity changes; cocoonctl check tries the same
+ */
+#define COCOON_QEMU_SANDBOX_OPTIONS                                                                \
+	"on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
+
 /* what the driver found out before building the command line */
 typedef struct {
 	CocoonAccel accel; /* KVM or TCG, never AUTO */
